@@ -1,0 +1,240 @@
+"""Marshmallow schemas for intake's HTTP bodies (API.md, Intake), and error flattening.
+
+Every input schema raises on unknown fields, nested ones included. Strings are stripped of
+surrounding whitespace before their length is checked; booleans and integers must be JSON
+booleans and integers (no "true", 1 or "4645"). No error message repeats the input value, so
+errors are safe to return and log even when they concern the reporter's contact details.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from shared.vocabulary import CATEGORIES, CHANNELS, CLUE_STATUSES, RANKS, SOURCES
+
+# A path in the registry tree, e.g. "foshan/chancheng/shiwan" (\Z: "$" would allow a "\n").
+PATH_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*\Z")
+PHONE_PATTERN = re.compile(r"^\+[0-9]{6,20}\Z")
+MAX_AMOUNT_CNY = 10**12
+LANGUAGES = ("zh", "en")
+
+# The campaign runs in China: "today" for occurred_on is the date in China Standard Time.
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def today_in_china() -> dt.date:
+    """Today's date in China Standard Time (UTC+8)."""
+    return dt.datetime.now(CHINA_TIME).date()
+
+
+class Text(fields.String):
+    """A string stripped of surrounding whitespace before validation."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class StrictBoolean(fields.Boolean):
+    """A boolean that accepts only JSON true and false."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """An integer that accepts only JSON integers (no strings, floats or booleans)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _not_in_future(value: dt.date) -> None:
+    if value > today_in_china():
+        raise ValidationError("Must not be in the future.")
+
+
+def _path(max_length: int = 200) -> list[validate.Validator]:
+    return [
+        validate.Length(min=1, max=max_length),
+        validate.Regexp(
+            PATH_PATTERN,
+            error="Must be a lowercase path such as foshan/chancheng/shiwan.",
+        ),
+    ]
+
+
+class StrictSchema(Schema):
+    """Base of the input schemas: unknown fields are errors."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class SubjectSchema(StrictSchema):
+    """The subject (被反映人) of a clue."""
+
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    position = Text(load_default=None, validate=validate.Length(max=100))
+    employer = Text(load_default=None, validate=_path())
+    rank = fields.String(required=True, validate=validate.OneOf(RANKS))
+    party_member = StrictBoolean(load_default=None)
+
+
+class AnonymousReporterSchema(StrictSchema):
+    """An anonymous reporter: {"anonymous": true} and nothing else."""
+
+    anonymous = StrictBoolean(required=True, validate=validate.Equal(True))
+
+
+class NamedReporterSchema(StrictSchema):
+    """A real-name reporter and the channel on which they want to hear back."""
+
+    anonymous = StrictBoolean(required=True, validate=validate.Equal(False))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    phone = Text(
+        validate=validate.Regexp(
+            PHONE_PATTERN, error="Must be + followed by 6 to 20 digits, e.g. +8613800000000."
+        )
+    )
+    email = fields.Email(validate=validate.Length(max=254))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    webhook_url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    lang = fields.String(validate=validate.OneOf(LANGUAGES))
+
+    @validates_schema
+    def _channel_has_its_contact(self, data: dict[str, Any], **kwargs: Any) -> None:
+        needed = {"email": "email", "sms": "phone", "webhook": "webhook_url"}.get(data["channel"])
+        if needed and not data.get(needed):
+            raise ValidationError(f"Required for channel {data['channel']}.", field_name=needed)
+
+
+class ReporterField(fields.Field):
+    """The reporter: loads as AnonymousReporterSchema or NamedReporterSchema by `anonymous`."""
+
+    default_error_messages = {"invalid": "Invalid input type."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        anonymous = value.get("anonymous")
+        if anonymous is True:
+            try:
+                return AnonymousReporterSchema().load(value)
+            except ValidationError as error:
+                raise ValidationError(_explain_anonymous(error.messages)) from None
+        if anonymous is False:
+            return NamedReporterSchema().load(value)
+        if "anonymous" not in value:
+            raise ValidationError({"anonymous": ["Missing data for required field."]})
+        raise ValidationError({"anonymous": ["Not a valid boolean."]})
+
+
+_NAMED_ONLY = set(NamedReporterSchema._declared_fields) - {"anonymous"}
+
+
+def _explain_anonymous(messages: Any) -> Any:
+    if not isinstance(messages, dict):
+        return messages
+    return {
+        key: ["Not allowed for an anonymous reporter."] if key in _NAMED_ONLY else value
+        for key, value in messages.items()
+    }
+
+
+class ClueSchema(StrictSchema):
+    """Body of POST /v1/clues (and each line of POST /v1/clues:import).
+
+    Loads to a dict with every top-level key present: optional absent values load as None
+    (details as ""), collusion as False; occurred_on as a datetime.date. The reporter dict holds
+    only what was sent.
+    """
+
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    summary = Text(required=True, validate=validate.Length(min=1, max=500))
+    details = Text(load_default="", validate=validate.Length(max=20_000))
+    jurisdiction = Text(required=True, validate=_path())
+    subject = fields.Nested(SubjectSchema, required=True)
+    amount_cny = StrictInteger(load_default=None, validate=validate.Range(min=0, max=MAX_AMOUNT_CNY))
+    occurred_on = fields.Date(load_default=None, validate=_not_in_future)
+    collusion = StrictBoolean(load_default=False)
+    reporter = ReporterField(required=True)
+
+
+class LookupSchema(StrictSchema):
+    """Body of POST /v1/receipts/lookup."""
+
+    code = Text(required=True, validate=validate.Length(min=1, max=64))
+    secret = Text(required=True, validate=validate.Length(min=1, max=200))
+
+
+class FollowUpSchema(LookupSchema):
+    """Body of POST /v1/receipts/messages: more information, or an objection to the result."""
+
+    message = Text(required=True, validate=validate.Length(min=1, max=5_000))
+    objection = StrictBoolean(load_default=False)
+
+
+class ReceiptSchema(Schema):
+    """The receipt, returned once in the 202 answer to POST /v1/clues."""
+
+    code = fields.String(required=True, metadata={"example": "4F7K-9QXM-2H8D-T6WB"})
+    secret = fields.String(required=True)
+
+
+class ClueResponseSchema(Schema):
+    """The 202 answer to POST /v1/clues."""
+
+    clue_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(CLUE_STATUSES))
+    received_at = fields.DateTime(required=True)
+    receipt = fields.Nested(ReceiptSchema, required=True)
+
+
+class UpdateSchema(Schema):
+    """One reporter-safe line of a clue's timeline."""
+
+    at = fields.DateTime(required=True)
+    message = fields.String(required=True)
+
+
+class LookupResponseSchema(Schema):
+    """The answer to POST /v1/receipts/lookup."""
+
+    status = fields.String(required=True, validate=validate.OneOf(CLUE_STATUSES))
+    updates = fields.List(fields.Nested(UpdateSchema), required=True)
+
+
+def flatten_errors(messages: Mapping[Any, Any] | list[Any] | str) -> dict[str, list[str]]:
+    """Turn marshmallow's nested error messages into {"dotted.path": [messages]}.
+
+    List indexes become path segments ("items.0.name"); a nested schema-level error
+    ("_schema") belongs to its parent's path; a top-level one stays under "_schema".
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key == "_schema":
+                    walk(value, path)
+                else:
+                    walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item, path)
+        else:
+            flat.setdefault(path or "_schema", []).append(str(node))
+
+    walk(messages, "")
+    return flat

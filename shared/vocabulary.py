@@ -1,0 +1,96 @@
+"""The campaign's controlled vocabulary: the codes of DOMAIN.md and API.md, with Chinese labels.
+
+Every service validates and displays these codes from here; the tuples keep DOMAIN.md's order.
+"""
+
+SOURCE_LABELS: dict[str, str] = {
+    "observer": "廉情观察员",
+    "supervision_card": "廉政监督卡",
+    "public_report": "群众来信来访/网络举报",
+    "inspection": "监督检查发现",
+    "referral": "上级交办/部门移送",
+    "review": "回头看",
+}
+SOURCES: tuple[str, ...] = tuple(SOURCE_LABELS)
+
+CATEGORY_LABELS: dict[str, str] = {
+    "solicitation": "吃拿卡要",
+    "bribery": "索贿受贿",
+    "extortion": "威胁恐吓/收保护费",
+    "selective_enforcement": "选择性执法",
+    "passive_enforcement": "消极执法",
+    "tip_off": "通风报信",
+    "shielding": "包庇纵容",
+    "business_steering": "违规推介业务",
+    "entrapment": "自导自演/仙人跳",
+    "obstruction": "故意刁难/拖延办理",
+    "other": "其他",
+}
+CATEGORIES: tuple[str, ...] = tuple(CATEGORY_LABELS)
+
+# Ordered from lowest to highest: RANKS.index() compares ranks (干部管理权限).
+RANK_LABELS: dict[str, str] = {
+    "staff": "一般工作人员/辅助人员",
+    "village": "村(社区)干部",
+    "section": "科级",
+    "division": "处级",
+    "bureau": "厅局级",
+}
+RANKS: tuple[str, ...] = tuple(RANK_LABELS)
+
+DISPOSITION_LABELS: dict[str, str] = {
+    "talk_inquiry": "谈话函询",
+    "preliminary_verification": "初步核实",
+    "shelved": "暂存待查",
+    "concluded": "予以了结",
+    "transferred": "移送有关单位",
+}
+DISPOSITIONS: tuple[str, ...] = tuple(DISPOSITION_LABELS)
+
+OUTCOME_LABELS: dict[str, str] = {
+    "unfounded": "查无实据",
+    "reminder_talk": "提醒谈话",
+    "admonition_talk": "诫勉谈话",
+    "reassigned": "调离岗位",
+    "restitution": "责令退还",
+    "party_discipline": "党纪处分",
+    "administrative_sanction": "政务处分",
+    "prosecution": "移送司法机关",
+    "cleared": "澄清正名",
+}
+OUTCOMES: tuple[str, ...] = tuple(OUTCOME_LABELS)
+
+# How a real-name reporter is told; `inbox` means receipt look-up only.
+CHANNEL_LABELS: dict[str, str] = {
+    "email": "电子邮件",
+    "sms": "短信",
+    "webhook": "网络回调",
+    "inbox": "查询码查询",
+}
+CHANNELS: tuple[str, ...] = tuple(CHANNEL_LABELS)
+
+# The reporter-facing status of a clue (API.md, receipt look-up).
+CLUE_STATUS_LABELS: dict[str, str] = {
+    "received": "已收到",
+    "accepted": "已受理",
+    "transferred": "已转上级办理",
+    "closed": "已办结",
+}
+CLUE_STATUSES: tuple[str, ...] = tuple(CLUE_STATUS_LABELS)
+
+ESCALATION_REASON_LABELS: dict[str, str] = {
+    "rank": "超出干部管理权限",
+    "conflict": "利益冲突/反映本单位领导",
+    "amount": "涉案金额较大",
+    "repeat": "多次被反映",
+    "collusion": "上下串通/内外勾结",
+    "overdue": "逾期未办结",
+    "manual": "上级指定提级",
+}
+ESCALATION_REASONS: tuple[str, ...] = tuple(ESCALATION_REASON_LABELS)
+
+ESCALATION_MODE_LABELS: dict[str, str] = {
+    "direct_investigation": "提级直查",
+    "supervised": "重点督办",
+}
+ESCALATION_MODES: tuple[str, ...] = tuple(ESCALATION_MODE_LABELS)
