@@ -1,0 +1,140 @@
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.assignment.deadlines import (
+    DeadlineRules,
+    add_working_days,
+    due_at,
+    needs_still_handling_note,
+    overdue_transition,
+)
+
+
+def at(day: int, hour: int = 10) -> datetime:
+    """A time in April 2024; the 1st is a Monday, the 6th/7th a weekend."""
+    return datetime(2024, 4, day, hour, tzinfo=UTC)
+
+
+WORKING_DAYS = [
+    ("zero", at(3), 0, at(3)),
+    ("monday + 1", at(1), 1, at(2)),
+    ("monday + 4 = friday", at(1), 4, at(5)),
+    ("friday + 1 = monday", at(5), 1, at(8)),
+    ("thursday + 2 = monday", at(4), 2, at(8)),
+    ("saturday + 1 = monday", at(6), 1, at(8)),
+    ("sunday + 1 = monday", at(7), 1, at(8)),
+    ("monday + 5 = next monday", at(1), 5, at(8)),
+    ("fifteen working days = three weeks", at(1), 15, at(22)),
+]
+
+
+@pytest.mark.parametrize("label,start,n,expected", WORKING_DAYS, ids=[w[0] for w in WORKING_DAYS])
+def test_add_working_days(label, start, n, expected):
+    result = add_working_days(start, n)
+    assert result == expected
+    assert result.tzinfo is UTC
+
+
+def test_working_days_follow_the_local_calendar_when_asked():
+    # Friday 20:00 UTC is Saturday 04:00 in Foshan: the next working day there is Monday.
+    start = datetime(2024, 4, 5, 20, tzinfo=UTC)
+    assert add_working_days(start, 1, ZoneInfo("Asia/Shanghai")) == datetime(
+        2024, 4, 7, 20, tzinfo=UTC
+    )
+    assert add_working_days(start, 1) == datetime(2024, 4, 8, 20, tzinfo=UTC)
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ValueError):
+        add_working_days(datetime(2024, 4, 1), 1)
+    with pytest.raises(ValueError):
+        due_at(datetime(2024, 4, 1), "other", "observer")
+
+
+CAMPAIGN = datetime(2024, 12, 31, 16, tzinfo=UTC)
+RULES = DeadlineRules(category_days={"extortion": 30}, campaign_deadline=CAMPAIGN)
+
+DUE = [
+    ("default 90 days", at(1), "solicitation", "observer", DeadlineRules(), at(1) + timedelta(90)),
+    ("category override", at(1), "extortion", "public_report", RULES, at(1) + timedelta(30)),
+    ("other category keeps default", at(1), "other", "inspection", RULES, at(1) + timedelta(90)),
+    ("review gets campaign deadline", at(1), "extortion", "review", RULES, CAMPAIGN),
+    (
+        "review without campaign deadline",
+        at(1),
+        "other",
+        "review",
+        DeadlineRules(),
+        at(1) + timedelta(90),
+    ),
+    (
+        "other timezone in, UTC out",
+        datetime(2024, 4, 1, 18, tzinfo=timezone(timedelta(hours=8))),
+        "other",
+        "observer",
+        DeadlineRules(),
+        datetime(2024, 6, 30, 10, tzinfo=UTC),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "label,received,category,source,rules,expected", DUE, ids=[d[0] for d in DUE]
+)
+def test_due_at(label, received, category, source, rules, expected):
+    result = due_at(received, category, source, rules)
+    assert result == expected
+    assert result.utcoffset() == timedelta(0)
+
+
+def test_category_may_only_shorten_the_deadline():
+    with pytest.raises(ValueError, match="solicitation"):
+        DeadlineRules(category_days={"solicitation": 120})
+    with pytest.raises(ValueError):
+        DeadlineRules(category_days={"solicitation": 0})
+
+
+DUE_AT = at(10)
+OVERDUE = [
+    # status, supervised_at, now, expected
+    ("not yet due", "assigned", None, at(9), None),
+    ("exactly at due", "assigned", None, DUE_AT, None),
+    ("just past due", "assigned", None, DUE_AT + timedelta(seconds=1), "supervise"),
+    ("queued past due", "queued", None, at(11), "supervise"),
+    ("reopened past due", "reopened", None, at(11), "supervise"),
+    ("closed past due", "closed", None, at(20), None),
+    ("supervised, 14 days", "supervised", at(11), at(11) + timedelta(days=14), None),
+    ("supervised, 15 days", "supervised", at(11), at(11) + timedelta(days=15), "escalate"),
+    ("supervised, 16 days", "supervised", at(11), at(11) + timedelta(days=16), "escalate"),
+    ("supervised then closed", "closed", at(11), at(11) + timedelta(days=20), None),
+]
+
+
+@pytest.mark.parametrize(
+    "label,status,supervised_at,now,expected", OVERDUE, ids=[o[0] for o in OVERDUE]
+)
+def test_overdue_transition(label, status, supervised_at, now, expected):
+    assert overdue_transition(status, DUE_AT, supervised_at, now, DeadlineRules()) == expected
+
+
+def test_supervision_grace_is_configurable():
+    rules = DeadlineRules(supervision_grace_days=5)
+    assert overdue_transition("supervised", DUE_AT, at(11), at(16), rules) == "escalate"
+    assert overdue_transition("supervised", DUE_AT, at(11), at(15), rules) is None
+
+
+STILL_HANDLING = [
+    ("29 days", timedelta(days=29), False),
+    ("30 days less a second", timedelta(days=30, seconds=-1), False),
+    ("30 days", timedelta(days=30), True),
+    ("31 days", timedelta(days=31), True),
+]
+
+
+@pytest.mark.parametrize(
+    "label,silence,expected", STILL_HANDLING, ids=[s[0] for s in STILL_HANDLING]
+)
+def test_needs_still_handling_note(label, silence, expected):
+    assert needs_still_handling_note(at(1), at(1) + silence) is expected
