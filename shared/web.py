@@ -1,0 +1,96 @@
+"""What every service's Flask app has: health, readiness, metrics, OpenAPI, errors, request logs."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask, Response, g, jsonify, request
+
+from shared import mongo
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
+from shared.problems import problem_response, register_error_handlers
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+def kafka_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
+    """True when at least one bootstrap server accepts a TCP connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout_s):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def new_spec(title: str, version: str = "1.0.0") -> APISpec:
+    """An OpenAPI 3.1 spec that marshmallow schemas can be registered on."""
+    spec = APISpec(title=title, version=version, openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin()])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    return spec
+
+
+def create_base_app(service: str, settings: CommonSettings,
+                    spec: Callable[[], dict[str, Any]] | None = None) -> Flask:
+    """A Flask app with /healthz, /readyz, /metrics, /openapi.json and problem+json errors."""
+    app = Flask(service)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    register_error_handlers(app)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(resp: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        HTTP_REQUESTS.labels(service, route, str(resp.status_code)).inc()
+        HTTP_LATENCY.labels(service, route).observe(time.perf_counter() - g.get("started", 0))
+        if resp.status_code >= 500:
+            log.warning("request failed", extra={"route": route, "status": resp.status_code})
+        return resp
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
+        try:
+            mongo.ping()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["mongodb"] = False
+        if all(checks.values()):
+            return jsonify(status="ready", checks=checks)
+        down = ", ".join(k for k, ok in checks.items() if not ok)
+        resp = problem_response(503, "Service Unavailable", f"not reachable: {down}",
+                                headers={"Retry-After": "5"})
+        return resp
+
+    @app.get("/metrics")
+    def metrics():
+        body, content_type = exposition()
+        return Response(body, content_type=content_type)
+
+    if spec is not None:
+        cached: dict[str, Any] = {}
+
+        @app.get("/openapi.json")
+        def openapi():
+            if not cached:
+                cached.update(spec())
+            return jsonify(cached)
+
+    return app

@@ -1,0 +1,125 @@
+"""The outbox relay against the real local database and broker."""
+
+from __future__ import annotations
+
+import threading
+
+import mongoengine as me
+import pytest
+
+from shared import events
+from shared.consumer import ConsumerLoop
+from shared.kafka import EventProducer, ensure_topics
+from shared.mongo import ProcessedEvents, new_id
+from shared.outbox import OutboxDocument, OutboxRelay
+from tests.integration.shared.helpers import read_topic, wait_for
+
+pytestmark = pytest.mark.stack
+
+
+class Note(OutboxDocument):
+    id = me.StringField(primary_key=True)
+    text = me.StringField()
+    meta = {"collection": "notes"}
+
+
+def followed_up(clue_id: str) -> dict:
+    return events.make_event(events.CLUE_FOLLOWED_UP, {
+        "clue_id": clue_id, "message": "m", "objection": False, "at": events.now()}, source="/t")
+
+
+class CrashAfterPublish(Exception):
+    pass
+
+
+def test_crash_between_publish_and_mark_republishes_and_consumer_deduplicates(settings, mongo_db):
+    ensure_topics(settings)
+    producer = EventProducer(settings)
+    clue_id = new_id()
+    note = Note(id=clue_id, text="t")
+    note.stage(followed_up(clue_id))
+    note.save(force_insert=True)
+    stored = Note._get_collection().find_one({"_id": clue_id})
+    assert stored["outbox_pending"] in (True, 1) and len(stored["outbox"]) == 1
+
+    relay = OutboxRelay(Note._get_collection(), producer)
+    # Crash after the broker acked, before the outbox was cleared.
+    original = relay.collection.update_one
+    relay.collection = type("Crashing", (), {
+        "update_one": lambda *a, **k: (_ for _ in ()).throw(CrashAfterPublish()),
+        "find": relay.collection.find, "find_one": relay.collection.find_one,
+        "name": relay.collection.name})()
+    with pytest.raises(CrashAfterPublish):
+        relay.publish_pending()
+    assert Note._get_collection().find_one({"_id": clue_id})["outbox_pending"] in (True, 1)
+    # A fresh relay (the restarted process) publishes it again and clears it.
+    relay = OutboxRelay(Note._get_collection(), producer)
+    assert relay.publish_pending() == 1
+    assert Note._get_collection().find_one({"_id": clue_id})["outbox_pending"] in (False, 0)
+    assert relay.publish_pending() == 0
+    assert original is not None
+
+    records = [r for r in read_topic(settings.kafka_bootstrap_servers, events.CLUE_FOLLOWED_UP,
+                                     expect=2) if r.key.decode() == clue_id]
+    assert len(records) == 2
+    assert records[0].value == records[1].value
+
+    # The consumer side handles the event once.
+    handled: list[str] = []
+    seen = ProcessedEvents("test-consumer")
+    loop = ConsumerLoop(settings, f"g-{clue_id}", {
+        events.CLUE_FOLLOWED_UP: lambda e: handled.append(e.subject) if e.subject == clue_id else None},
+        producer, is_processed=seen.seen, mark_processed=seen.mark)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: handled, timeout=30, message="event handled")
+        wait_for(lambda: seen.seen(records[0].value and events.decode(records[0].value).id), 10)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert handled == [clue_id]
+    producer.close()
+
+
+def test_an_event_added_while_publishing_is_not_lost(settings, mongo_db):
+    ensure_topics(settings)
+    producer = EventProducer(settings)
+    clue_id = new_id()
+    note = Note(id=clue_id)
+    note.stage(followed_up(clue_id))
+    note.save(force_insert=True)
+    doc = Note._get_collection().find_one({"_id": clue_id})
+    # Another writer appends an event after the relay read the document.
+    fresh = Note.objects.get(id=clue_id)
+    assert Note.objects(id=clue_id, outbox_version=fresh.outbox_version).update_one(
+        **fresh.staged_update(followed_up(clue_id))) == 1
+    relay = OutboxRelay(Note._get_collection(), producer)
+    relay.publish_doc(doc)
+    after = Note._get_collection().find_one({"_id": clue_id})
+    assert after["outbox_pending"] in (True, 1) and len(after["outbox"]) == 2
+    assert relay.publish_pending() == 2
+    assert Note._get_collection().find_one({"_id": clue_id})["outbox"] == []
+    producer.close()
+
+
+def test_relay_thread_publishes_woken_documents_at_once(settings, mongo_db):
+    ensure_topics(settings)
+    producer = EventProducer(settings)
+    relay = OutboxRelay(Note._get_collection(), producer)
+    stop = threading.Event()
+    thread = relay.start_thread(stop, poll_interval_s=60)  # the poller would not run in time
+    try:
+        clue_id = new_id()
+        note = Note(id=clue_id)
+        note.stage(followed_up(clue_id))
+        note.save(force_insert=True)
+        relay.wake(clue_id)
+        wait_for(lambda: not Note._get_collection().find_one({"_id": clue_id})["outbox_pending"],
+                 timeout=10, message="woken publish")
+    finally:
+        stop.set()
+        relay.stop()
+        thread.join(10)
+    producer.close()

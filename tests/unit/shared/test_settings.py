@@ -1,0 +1,43 @@
+import subprocess
+import sys
+
+import pytest
+
+from shared.settings import CommonSettings, Env, SettingsError
+
+GOOD = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "MONGODB_URI": "mongodb://127.0.0.1:27017/"}
+
+
+def test_good_settings_load_with_defaults():
+    s = CommonSettings.from_env(Env(GOOD))
+    assert s.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert s.kafka_session_timeout_ms == 45_000
+    assert s.kafka_enable_idempotence is True
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("KAFKA_BOOTSTRAP_SERVERS", "", "KAFKA_BOOTSTRAP_SERVERS: is not set"),
+    ("KAFKA_BOOTSTRAP_SERVERS", "localhost", "KAFKA_BOOTSTRAP_SERVERS: 'localhost' is not host:port"),
+    ("MONGODB_URI", "", "MONGODB_URI: is not set"),
+    ("MONGODB_URI", "http://x", "MONGODB_URI: must start with mongodb://"),
+    ("KAFKA_SESSION_TIMEOUT_MS", "soon", "KAFKA_SESSION_TIMEOUT_MS: 'soon' is not a whole number"),
+    ("KAFKA_SESSION_TIMEOUT_MS", "10", "KAFKA_SESSION_TIMEOUT_MS: 10 is outside"),
+    ("KAFKA_HEARTBEAT_INTERVAL_MS", "60000", "KAFKA_HEARTBEAT_INTERVAL_MS: must be below"),
+    ("KAFKA_ENABLE_IDEMPOTENCE", "maybe", "KAFKA_ENABLE_IDEMPOTENCE: 'maybe' is not a boolean"),
+    ("LOG_LEVEL", "LOUD", "LOG_LEVEL: 'LOUD' is not one of"),
+])
+def test_bad_setting_names_the_variable(name, value, message):
+    with pytest.raises(SettingsError) as err:
+        CommonSettings.from_env(Env({**GOOD, name: value}))
+    assert str(err.value).startswith(message)
+
+
+def test_a_service_with_a_bad_setting_exits_with_one_line():
+    env = {"PATH": "/usr/bin:/bin", "KAFKA_BOOTSTRAP_SERVERS": "nohostport",
+           "MONGODB_URI": "mongodb://127.0.0.1:1/"}
+    proc = subprocess.run([sys.executable, "-m", "shared.check"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "KAFKA_BOOTSTRAP_SERVERS" in lines[0]
