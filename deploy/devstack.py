@@ -1,0 +1,191 @@
+"""The development stack's pieces: secrets, demo credentials, and the processes of each service.
+
+`deploy.run` (make run) and the end-to-end tests both use these, so the tests start the
+services exactly the way `make run` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pymongo
+import yaml
+
+from shared.sealing import generate_keypair, generate_secret_key
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = ROOT / "deploy" / "registry" / "foshan.yaml"
+
+# Which processes each service runs (python -m services.<service> <command>).
+PROCESSES = {
+    "intake": ("web", "consumer", "relay"),
+    "assignment": ("web", "consumer", "scheduler"),
+    "notify": ("web", "consumer", "deliverer"),
+}
+PORTS = {"intake": 8001, "assignment": 8002, "notify": 8003}
+DATABASES = {"intake": "campaign_intake", "assignment": "campaign_assignment", "notify": "campaign_notify"}
+# Which services accept a key of each role.
+ROLE_SERVICES = {
+    "frontline": ("intake",),
+    "cadre": ("assignment",),
+    "supervisor": ("intake", "assignment"),
+    "admin": ("intake", "assignment", "notify"),
+}
+
+
+def dev_secrets(path: Path) -> dict[str, str]:
+    """The stack's secrets, made once and kept in `path` (under var/, never committed)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    public, private = generate_keypair()
+    secrets = {
+        "INTAKE_RECEIPT_KEY": generate_secret_key(),
+        "INTAKE_REPORTER_KEY": generate_secret_key(),
+        "NOTIFY_PUBLIC_KEY": public,
+        "NOTIFY_PRIVATE_KEY": private,
+        "NOTIFY_WEBHOOK_SECRET": generate_secret_key(),
+        "DEV_KEY_SEED": generate_secret_key(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(secrets, indent=2))
+    path.chmod(0o600)
+    return secrets
+
+
+def demo_principals(registry_path: Path = REGISTRY) -> dict[str, list[str]]:
+    """The scopes that get a demo key: a frontline contact point per town, every cadre, every
+    jurisdiction's supervisor."""
+    data = yaml.safe_load(registry_path.read_text())
+    jurisdictions = data.get("jurisdictions", [])
+    cadres = [c["id"] for unit in data.get("units", []) for c in unit.get("cadres", [])]
+    return {
+        "frontline": [f"{j['code']}/contact" for j in jurisdictions if j.get("level") == "town"],
+        "cadre": cadres,
+        "supervisor": [j["code"] for j in jurisdictions],
+    }
+
+
+def _token(seed: str, role: str, scope: str) -> str:
+    return hashlib.sha256(f"{seed}|{role}|{scope}".encode()).hexdigest()
+
+
+def write_credentials(mongodb_uri: str, path: Path, seed: str,
+                      databases: dict[str, str] = DATABASES,
+                      registry_path: Path = REGISTRY) -> dict:
+    """Issue the demo keys into each service's database and write them as API.md fixes.
+
+    Tokens derive from a random seed kept with the secrets, so running again issues the same keys.
+    """
+    client = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000)
+    credentials: dict = {"frontline": {}, "cadre": {}, "supervisor": {}, "admin": ""}
+    grants = [(role, scope) for role, scopes in demo_principals(registry_path).items()
+              for scope in scopes] + [("admin", "")]
+    now = datetime.now(UTC)
+    try:
+        for service in DATABASES:
+            ops = []
+            for role, scope in grants:
+                if service not in ROLE_SERVICES[role]:
+                    continue
+                token = _token(seed, role, scope)
+                ops.append(pymongo.UpdateOne(
+                    {"_id": hashlib.sha256(token.encode()).hexdigest()},
+                    {"$set": {"role": role, "scope": scope, "label": "dev", "revoked": False,
+                              "created_at": now}}, upsert=True))
+            if ops:
+                client[databases[service]]["api_keys"].bulk_write(ops, ordered=False)
+    finally:
+        client.close()
+    for role, scope in grants:
+        token = _token(seed, role, scope)
+        if role == "admin":
+            credentials["admin"] = token
+        else:
+            credentials[role][scope] = token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False))
+    path.chmod(0o600)
+    return credentials
+
+
+@dataclass
+class ServiceProcesses:
+    """The services' processes, each in its own process group, logs under `log_dir`."""
+
+    env: dict[str, str]
+    log_dir: Path
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+
+    def start_service(self, service: str, command: str) -> str:
+        name = f"{service}-{command}"
+        self.start(name, [sys.executable, "-m", f"services.{service}", command])
+        return name
+
+    def start_all(self) -> None:
+        for service, commands in PROCESSES.items():
+            for command in commands:
+                self.start_service(service, command)
+
+    def run_once(self, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def exited(self) -> dict[str, int]:
+        return {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
+
+    def restart(self, name: str) -> None:
+        service, command = name.split("-", 1)
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        self.start_service(service, command)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM every process group, wait, then SIGKILL what is left."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
+
+
+def service_env(base: dict[str, str], stack_env: dict[str, str], secrets: dict[str, str],
+                extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**base, **stack_env, **secrets, **(extra or {})}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
