@@ -14,18 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.devstack import (
-    PORTS,
-    REGISTRY,
-    ROOT,
-    ServiceProcesses,
-    dev_secrets,
-    service_env,
-    write_credentials,
-)
+from deploy.devstack import PORTS, ROOT, Pipeline, ServiceProcesses, start_pipeline
 from deploy.localstack import LocalStack, StackError, port_open
-from shared.entry import check_dependencies
-from shared.kafka import ensure_topics
+from shared.entry import Unreachable, check_dependencies
 from shared.settings import CommonSettings, Env, SettingsError
 
 VAR = Path(os.environ.get("CAMPAIGN_VAR_DIR", ROOT / "var"))
@@ -35,57 +26,50 @@ def say(message: str) -> None:
     print(f"run: {message}", flush=True)
 
 
+def local_port(env: dict[str, str], name: str, default: int) -> int:
+    port = int(env.get(name, default))
+    if port_open(port):
+        raise StackError(f"{name}: port {port} is in use (another `make run`?); choose another")
+    return port
+
+
 def start_stack(env: dict[str, str]) -> tuple[LocalStack | None, dict[str, str]]:
     if env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("MONGODB_URI"):
         say("using KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI from the environment")
-        return None, {}
-    kafka_port = int(env.get("LOCAL_KAFKA_PORT", "19092"))
-    mongo_port = int(env.get("LOCAL_MONGO_PORT", "27027"))
-    for name, port in (("LOCAL_KAFKA_PORT", kafka_port), ("LOCAL_MONGO_PORT", mongo_port)):
-        if port_open(port):
-            raise StackError(f"{name}: port {port} is in use (another `make run`?); set another port")
-    stack = LocalStack(VAR / "stack", kafka_port=kafka_port, mongo_port=mongo_port)
-    say(f"starting the local stack (Tansu on :{kafka_port}, nx-27017 on :{mongo_port}, "
-        f"data in {VAR}/stack)")
+        return None, {k: env[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
+    stack = LocalStack(VAR / "stack", kafka_port=local_port(env, "LOCAL_KAFKA_PORT", 19092),
+                       mongo_port=local_port(env, "LOCAL_MONGO_PORT", 27027))
+    say(f"starting the local stack: Tansu on :{stack.kafka_port}, nx-27017 on :{stack.mongo_port}, "
+        f"data in {VAR}/stack")
     stack.start()
     return stack, stack.env()
 
 
 def main() -> int:
-    base = dict(os.environ)
+    env = dict(os.environ)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     stack = None
-    procs: ServiceProcesses | None = None
+    smtp = None
+    pipeline: Pipeline | None = None
     try:
-        stack, stack_env = start_stack(base)
-        common = CommonSettings.from_env(Env({**base, **stack_env}))
-        check_dependencies(common)
-        ensure_topics(common)
-        secrets = dev_secrets(VAR / "dev-secrets.json")
-        seed = secrets["DEV_KEY_SEED"]
-        service_secrets = {k: v for k, v in secrets.items() if k != "DEV_KEY_SEED"}
-        smtp_port = int(base.get("LOCAL_SMTP_PORT", "8025"))
-        env = service_env(base, stack_env, service_secrets, {
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_SENDER": "noreply@campaign.local",
-            "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
-        })
-        procs = ServiceProcesses(env, VAR / "logs")
+        ports = {s: int(env.get(f"{s.upper()}_PORT", p)) for s, p in PORTS.items()}
+        smtp_port = local_port(env, "LOCAL_SMTP_PORT", 8025)
+        stack, stack_env = start_stack(env)
+        check_dependencies(CommonSettings.from_env(Env({**env, **stack_env})))
         (VAR / "mail").mkdir(parents=True, exist_ok=True)
-        procs.start("smtp-sink", [sys.executable, "-m", "aiosmtpd", "-n", "-l",
-                                  f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox",
-                                  str(VAR / "mail")])
-        loaded = procs.run_once([sys.executable, "-m", "services.assignment", "load-registry",
-                                 str(REGISTRY)])
-        if loaded.returncode != 0:
-            raise StackError(f"loading the registry failed: {loaded.stderr.strip()[-500:]}")
-        write_credentials(common.mongodb_uri, VAR / "dev-credentials.json", seed)
-        say("demo keys written to var/dev-credentials.json")
-        procs.start_all()
-        for service, port in PORTS.items():
-            port = env.get(f"{service.upper()}_PORT", port)
-            say(f"{service:<10} http://127.0.0.1:{port}  (logs: {VAR}/logs/{service}-*.log)")
+        smtp = ServiceProcesses(env, VAR / "logs")
+        smtp.start("smtp-sink", [sys.executable, "-m", "aiosmtpd", "-n", "-l",
+                                 f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox",
+                                 str(VAR / "mail")])
+        pipeline = start_pipeline(stack_env, VAR, ports, extra={
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
+            "SMTP_SENDER": "noreply@campaign.local"})
+        say(f"demo keys in {VAR}/dev-credentials.json")
+        for service, url in pipeline.urls.items():
+            say(f"{service:<10} {url}  (logs: {VAR}/logs/{service}-*.log)")
         say(f"mail sink  127.0.0.1:{smtp_port} -> {VAR}/mail/   Ctrl-C stops everything")
+        procs = pipeline.procs
         while not stopping:
             time.sleep(1)
             for name, code in procs.exited().items():
@@ -95,7 +79,7 @@ def main() -> int:
                 procs.restart(name)
     except KeyboardInterrupt:
         pass
-    except (StackError, SettingsError) as exc:
+    except (StackError, SettingsError, Unreachable) as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, then clean up
@@ -104,8 +88,9 @@ def main() -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         say("stopping")
-        if procs:
-            procs.stop()
+        for group in (pipeline.procs if pipeline else None, smtp):
+            if group:
+                group.stop()
         if stack:
             stack.stop()
         say("stopped")
