@@ -20,6 +20,12 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest
 
+chaos: venv
+	$(BIN)/python -m deploy.chaos
+
+bench: venv
+	$(BIN)/python -m bench.run
+
 lint: venv
 	$(BIN)/ruff check .
 
