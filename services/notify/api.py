@@ -1,0 +1,118 @@
+"""GET /v1/notifications (admin): what was sent to reporters, over which channel, with attempts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from marshmallow import Schema, fields, validate
+
+from services.notify.documents import DeliveryAttempt, Notification
+from shared.auth import require
+from shared.problems import Problem, load
+
+bp = Blueprint("notifications", __name__)
+
+
+class ListQuery(Schema):
+    clue_id = fields.String(validate=validate.Length(min=1, max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class AttemptOut(Schema):
+    number = fields.Integer()
+    channel = fields.String()
+    status = fields.String(metadata={"enum": ["sent", "retry", "failed"]})
+    reason = fields.String(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class NotificationOut(Schema):
+    id = fields.String()
+    clue_id = fields.String()
+    kind = fields.String()
+    channel = fields.String(allow_none=True, metadata={"description": "null until the contact is known"})
+    lang = fields.String()
+    subject = fields.String()
+    text = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "sending", "sent", "failed"]})
+    attempt_count = fields.Integer()
+    attempts = fields.List(fields.Nested(AttemptOut))
+    last_reason = fields.String(allow_none=True)
+    next_attempt_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime()
+    sent_at = fields.AwareDateTime(allow_none=True)
+
+
+class NotificationList(Schema):
+    items = fields.List(fields.Nested(NotificationOut))
+    next = fields.String(allow_none=True)
+
+
+def _cursor_out(seq: str) -> str:
+    return base64.urlsafe_b64encode(seq.encode()).decode().rstrip("=")
+
+
+def _cursor_in(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Problem(422, "Unprocessable Content", "some fields are invalid",
+                      errors={"cursor": ["Not a cursor from this list."]}) from None
+
+
+def _render(doc: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    return {
+        "id": doc.id, "clue_id": doc.clue_id, "kind": doc.kind, "channel": doc.channel or None,
+        "lang": doc.lang, "subject": doc.subject, "text": doc.text, "status": doc.status,
+        "attempt_count": doc.attempts,
+        "attempts": [{"number": a.number, "channel": a.channel, "status": a.status,
+                      "reason": a.reason, "at": a.at} for a in attempts],
+        "last_reason": doc.last_reason,
+        "next_attempt_at": doc.next_attempt_at if doc.status in ("pending", "sending") else None,
+        "created_at": doc.created_at, "sent_at": doc.sent_at,
+    }
+
+
+@bp.get("/v1/notifications")
+@require("admin")
+def list_notifications():
+    """Notifications newest first, with their delivery attempts; never contact details.
+    ---
+    get:
+      summary: Notifications sent (or being sent) to reporters
+      security: [{bearer: []}]
+      parameters:
+        - {in: query, name: clue_id, schema: {type: string}}
+        - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
+        - {in: query, name: cursor, schema: {type: string}}
+      responses:
+        200:
+          description: a page of notifications
+          content:
+            application/json:
+              schema: NotificationList
+        401: {description: no or bad key}
+        403: {description: not an admin key}
+        422: {description: invalid query}
+    """
+    query = load(ListQuery(), request.args.to_dict())
+    filters: dict[str, Any] = {}
+    if "clue_id" in query:
+        filters["clue_id"] = query["clue_id"]
+    if "cursor" in query:
+        filters["seq__lt"] = _cursor_in(query["cursor"])
+    limit = query["limit"]
+    docs = list(Notification.objects(**filters).order_by("-seq").limit(limit + 1))
+    more = len(docs) > limit
+    docs = docs[:limit]
+    by_notification: dict[str, list[DeliveryAttempt]] = {d.id: [] for d in docs}
+    if docs:
+        for attempt in DeliveryAttempt.objects(notification_id__in=list(by_notification)):
+            by_notification[attempt.notification_id].append(attempt)
+    items = [_render(d, sorted(by_notification[d.id], key=lambda a: a.number)) for d in docs]
+    body = NotificationList().dump({"items": items, "next": _cursor_out(docs[-1].seq) if more else None})
+    return jsonify(body)

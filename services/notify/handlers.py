@@ -1,0 +1,171 @@
+"""One handler per consumed event: store the contact, advance the clue's progress, queue feedback.
+
+Handlers are idempotent without a processed-event record: notifications have deterministic ids
+(see progress.notification_key) and progress only moves forward, so a duplicate or late event
+changes nothing. Delivery is not done here; the deliverer picks pending notifications up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import mongoengine as me
+from pymongo.errors import DuplicateKeyError
+
+from services.notify import progress as rules
+from services.notify.documents import ClueContact, ClueProgress, Notification
+from services.notify.templates import DEFAULT_LANG, LANGS, render, short_clue_ref
+from shared import events
+from shared.consumer import PoisonRecord
+from shared.mongo import new_id, utcnow
+from shared.vocabulary import CHANNELS
+
+log = logging.getLogger(__name__)
+
+# A notification made before the reporter's contact arrived waits with this reason.
+WAITING_FOR_CONTACT = "waiting for the reporter's contact"
+
+
+class ProgressConflict(RuntimeError):
+    """The clue's progress kept changing under this handler; the consumer loop retries it."""
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _expect(event: events.Event, topic: str) -> dict[str, Any]:
+    if event.type != events.TYPES[topic]:
+        raise PoisonRecord(f"event type {event.type} does not belong on {topic}")
+    return event.data
+
+
+def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
+    """Keep the (still sealed) contact and queue the "received" note."""
+    data = _expect(event, events.CLUE_RECEIVED)
+    now = now or utcnow()
+    clue_id = data["clue_id"]
+    sealed = data.get("reporter_contact_sealed")
+    anonymous = not sealed or bool(data.get("anonymous"))
+    channel = data.get("reporter_channel") if data.get("reporter_channel") in CHANNELS else ""
+    lang = data.get("reporter_lang") if data.get("reporter_lang") in LANGS else ""
+    contact = ClueContact(id=clue_id, reporter_ref=data["reporter_ref"],
+                          channel="inbox" if anonymous else channel, lang=lang,
+                          contact_sealed=None if anonymous else sealed, anonymous=anonymous,
+                          last_update_at=now, created_at=now)
+    try:
+        contact.save(force_insert=True)
+    except (me.NotUniqueError, DuplicateKeyError):
+        contact = ClueContact.objects(id=clue_id).first() or contact
+    had_progress = _advance(clue_id, "received", data["received_at"], event.id, {}, contact, now)
+    if had_progress:
+        # Case events came first: their notifications wait for this contact; release them now.
+        ClueContact.objects(id=clue_id).update_one(set__closed=_is_closed(clue_id))
+        Notification.objects(clue_id=clue_id, status="pending", channel="").update(
+            set__next_attempt_at=now, set__channel=contact.channel)
+
+
+def on_case_assigned(event: events.Event, now: datetime | None = None) -> None:
+    """Queue "accepted" once per clue (queued and assigned are both acceptance)."""
+    data = _expect(event, events.CASE_ASSIGNED)
+    _advance(data["clue_id"], "accepted", data["assigned_at"], event.id, {}, None, now or utcnow(),
+             reopened=data.get("status") == "reopened")
+
+
+def on_case_escalated(event: events.Event, now: datetime | None = None) -> None:
+    """Queue "transferred" (direct investigation) or "supervised", once per escalation event."""
+    data = _expect(event, events.CASE_ESCALATED)
+    kind = rules.ESCALATION_KIND.get(data["mode"])
+    if kind is None:
+        raise PoisonRecord("unknown escalation mode")
+    _advance(data["clue_id"], kind, data["escalated_at"], event.id, {}, None, now or utcnow())
+
+
+def on_case_closed(event: events.Event, now: datetime | None = None) -> None:
+    """Queue "closed" with the disposition, outcomes and the reporter-safe summary."""
+    data = _expect(event, events.CASE_CLOSED)
+    params = {"reporter_summary": data.get("reporter_summary") or "",
+              "outcomes": list(data.get("outcomes") or []),
+              "disposition": data.get("disposition")}
+    _advance(data["clue_id"], "closed", data["closed_at"], event.id, params, None, now or utcnow())
+
+
+HANDLERS = {
+    events.CLUE_RECEIVED: on_clue_received,
+    events.CASE_ASSIGNED: on_case_assigned,
+    events.CASE_ESCALATED: on_case_escalated,
+    events.CASE_CLOSED: on_case_closed,
+}
+
+
+def _is_closed(clue_id: str) -> bool:
+    doc = ClueProgress.objects(id=clue_id).only("stage").first()
+    return bool(doc and doc.stage == rules.CLOSED)
+
+
+def _advance(clue_id: str, kind: str, at: datetime, event_id: str, params: dict[str, Any],
+             contact: ClueContact | None, now: datetime, *, reopened: bool = False) -> bool:
+    """Decide, queue the notification, then move the progress on; True if progress existed before.
+
+    The notification is written before the progress, so a crash in between is repaired by the
+    event's redelivery (the same deterministic id collapses).
+    """
+    at = _aware(at)
+    for _ in range(5):
+        doc = ClueProgress.objects(id=clue_id).first()
+        before = (rules.Progress(doc.stage, doc.generation, _aware(doc.closed_at)) if doc
+                  else rules.Progress())
+        decision = rules.decide(before, kind, at, clue_id=clue_id, event_id=event_id,
+                                reopened=reopened)
+        if decision.send:
+            queue_notification(decision.key, clue_id, kind, at, event_id, params, contact, now,
+                   closed=decision.progress.stage == rules.CLOSED)
+        after = decision.progress
+        if doc is not None and after == before:
+            return True
+        fields = {"stage": after.stage, "generation": after.generation, "closed_at": after.closed_at}
+        if doc is None:
+            try:
+                ClueProgress(id=clue_id, updated_at=now, **fields).save(force_insert=True)
+            except (me.NotUniqueError, DuplicateKeyError):
+                continue
+            return False
+        updated = ClueProgress.objects(id=clue_id, version=doc.version).update_one(
+            **{f"set__{k}": v for k, v in fields.items()}, set__updated_at=now, inc__version=1)
+        if updated:
+            return True
+    raise ProgressConflict("clue progress changed five times in a row")
+
+
+def queue_notification(key: str, clue_id: str, kind: str, at: datetime, event_id: str,
+                       params: dict[str, Any], contact: ClueContact | None, now: datetime, *,
+                       closed: bool) -> bool:
+    """Store a pending notification under the key's id; False if it already existed.
+
+    Raises PoisonRecord when the message cannot be rendered from this data.
+    """
+    if contact is None:
+        contact = ClueContact.objects(id=clue_id).only("channel", "lang", "anonymous").first()
+    lang = (contact.lang if contact else "") or DEFAULT_LANG
+    try:
+        message = render(kind, lang, clue_ref=short_clue_ref(clue_id), at=at, **params)
+    except ValueError as exc:
+        # An unknown outcome or disposition code, or an unusable clue id, never renders.
+        raise PoisonRecord(f"cannot render {kind}: {exc}") from None
+    notification = Notification(
+        id=rules.notification_id(key), key=key, seq=new_id(), clue_id=clue_id, event_id=event_id,
+        kind=kind, channel=contact.channel if contact else "", lang=lang, subject=message.subject,
+        text=message.text, params={"at": at.isoformat(), **params}, status="pending", attempts=0,
+        next_attempt_at=now, last_reason=None if contact else WAITING_FOR_CONTACT, created_at=now)
+    try:
+        notification.save(force_insert=True)
+    except (me.NotUniqueError, DuplicateKeyError):
+        return False
+    log.info("notification queued", extra={"notification_id": notification.id, "kind": kind})
+    if contact is not None and kind != "received":
+        ClueContact.objects(id=clue_id).update_one(set__last_update_at=now, set__closed=closed)
+    return True
