@@ -108,3 +108,17 @@ def apply(status: str, event_type: str, data: dict[str, Any]) -> tuple[str, Upda
     if target is None or _ORDER[target[0]] <= _ORDER[status]:
         return status, None
     return target
+
+
+STILL_HANDLING_AFTER_DAYS = 30
+STILL_HANDLING_UPDATE = Update(
+    "您反映的问题线索仍在办理中，感谢您的耐心等待。",
+    "Your information is still being handled. Thank you for your patience.",
+)
+
+
+def still_handling(status: str, days_since_last_update: float) -> Update | None:
+    """The "still being handled" note for a clue not closed whose last update is 30+ days old."""
+    if status != CLOSED and days_since_last_update >= STILL_HANDLING_AFTER_DAYS:
+        return STILL_HANDLING_UPDATE
+    return None

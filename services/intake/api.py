@@ -1,0 +1,200 @@
+"""Intake's HTTP routes (API.md, Intake): parse with marshmallow, call a handler, render."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask_limiter import Limiter
+from marshmallow import ValidationError
+from pymongo.errors import ConnectionFailure
+
+from services.intake import handlers
+from services.intake.relay import IntakeOutbox
+from services.intake.schemas import ClueSchema, FollowUpSchema, LookupSchema
+from services.intake.settings import IntakeSettings
+from shared.auth import jurisdiction_within, require
+from shared.kafka import DependencyDown
+from shared.problems import Problem, flatten, json_body, load
+
+MAX_IDEMPOTENCY_KEY = 200
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
+
+
+@dataclass
+class IntakeContext:
+    """What the routes of one app use: settings, keys and the outbox relay."""
+
+    settings: IntakeSettings
+    keys: handlers.Keys
+    outbox: IntakeOutbox
+
+
+def _ctx() -> IntakeContext:
+    return current_app.extensions["intake"]
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise Problem(422, "Unprocessable Content", "Idempotency-Key must be 1 to 200 characters",
+                      errors={"Idempotency-Key": [f"Length must be between 1 and {MAX_IDEMPOTENCY_KEY}."]})
+    return key
+
+
+def _posting_unit() -> str:
+    principal = g.principal
+    return principal.scope if principal.role == "frontline" else principal.actor
+
+
+def _visible(clue: Any) -> bool:
+    principal = g.principal
+    if principal.role == "supervisor":
+        return jurisdiction_within(clue.jurisdiction, principal.scope)
+    return clue.frontline_unit == principal.scope
+
+
+def clue_view(clue: Any) -> dict[str, Any]:
+    """What GET /v1/clues/{id} shows: the clue, its status and timeline; never the reporter."""
+    return {
+        "clue_id": clue.id, "status": clue.status, "received_at": handlers._iso(clue.received_at),
+        "acknowledged": bool(clue.acknowledged), "frontline_unit": clue.frontline_unit,
+        "source": clue.source, "category": clue.category, "summary": clue.summary,
+        "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
+        "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
+        "collusion": bool(clue.collusion), "updates": handlers.timeline(clue),
+    }
+
+
+def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of `stream`, one at a time; None stands for a line longer than `limit` bytes."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip the rest of the overlong line without holding it
+                rest = stream.readline(limit)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
+
+
+def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
+                base_key: str | None) -> dict[str, Any]:
+    """Import one NDJSON line: its result, accepted or with the line's errors."""
+    result: dict[str, Any] = {"line": number}
+    if line is None:
+        return {**result, "status": "rejected", "code": 413,
+                "errors": {"_line": [f"Longer than {ctx.settings.import_line_max_bytes} bytes."]}}
+    try:
+        payload = json.loads(line)
+    except ValueError as exc:
+        return {**result, "status": "rejected", "code": 400,
+                "errors": {"_line": [f"Malformed JSON: {exc.msg} at column {exc.colno}."]}}
+    if not isinstance(payload, dict):
+        return {**result, "status": "rejected", "code": 422, "errors": {"_line": ["Must be an object."]}}
+    try:
+        data = ClueSchema().load(payload)
+    except ValidationError as exc:
+        return {**result, "status": "rejected", "code": 422, "errors": flatten(exc.messages)}
+    principal = g.principal
+    if principal.role == "supervisor" and not jurisdiction_within(data["jurisdiction"], principal.scope):
+        return {**result, "status": "rejected", "code": 403,
+                "errors": {"jurisdiction": ["Outside your jurisdiction."]}}
+    try:
+        response, replayed = handlers.post_clue(
+            data, unit, ctx.keys, request_hash=handlers.body_hash(payload),
+            idempotency_key=f"{base_key}#{number}" if base_key else None, outbox=ctx.outbox)
+    except handlers.IdempotencyConflict:
+        return {**result, "status": "rejected", "code": 409,
+                "errors": {"_line": ["This line was imported before with a different body."]}}
+    except (ConnectionFailure, DependencyDown):
+        return {**result, "status": "failed", "code": 503,
+                "errors": {"_line": ["A dependency is down: send this line again."]}}
+    return {**result, "status": "accepted", "code": 202, "replayed": replayed, **response}
+
+
+def create_blueprint(limiter: Limiter, settings: IntakeSettings) -> Blueprint:
+    """The intake routes; the receipt routes share one rate limit per client address."""
+    bp = Blueprint("intake", __name__)
+    receipt_limit = limiter.shared_limit(settings.receipt_rate_limit, scope="receipts")
+
+    @bp.post("/v1/clues")
+    @require("frontline")
+    def post_clue():
+        key = _idempotency_key()
+        payload = json_body(request)
+        data = load(ClueSchema(), payload)
+        ctx = _ctx()
+        try:
+            body, replayed = handlers.post_clue(
+                data, g.principal.scope, ctx.keys, request_hash=handlers.body_hash(payload),
+                idempotency_key=key, outbox=ctx.outbox)
+        except handlers.IdempotencyConflict:
+            raise Problem(409, "Conflict", "this Idempotency-Key was used with a different body") from None
+        resp = jsonify(body)
+        resp.status_code = 202
+        resp.headers["Location"] = f"/v1/clues/{body['clue_id']}"
+        if replayed:
+            resp.headers["Idempotent-Replayed"] = "true"
+        return resp
+
+    @bp.get("/v1/clues/<clue_id>")
+    @require("frontline", "supervisor")
+    def get_clue(clue_id: str):
+        clue = handlers.find_clue(clue_id) if len(clue_id) <= 64 else None
+        if clue is None or not _visible(clue):
+            raise Problem(404, "Not Found", "no such clue")
+        return jsonify(clue_view(clue))
+
+    @bp.post("/v1/clues:import")
+    @require("frontline", "supervisor")
+    def import_clues():
+        if request.mimetype not in NDJSON_TYPES:
+            raise Problem(415, "Unsupported Media Type", "send the body as application/x-ndjson")
+        request.max_content_length = None  # streamed line by line, with a limit per line
+        ctx = _ctx()
+        unit, base_key = _posting_unit(), _idempotency_key()
+        limit = ctx.settings.import_line_max_bytes
+
+        def results() -> Iterator[str]:
+            number = 0
+            for line in read_lines(request.stream, limit):
+                number += 1
+                if line is not None and not line.strip():
+                    continue
+                yield json.dumps(import_line(line, number, ctx, unit, base_key), ensure_ascii=False) + "\n"
+
+        return Response(stream_with_context(results()), mimetype="application/x-ndjson")
+
+    @bp.post("/v1/receipts/lookup")
+    @receipt_limit
+    def lookup():
+        data = load(LookupSchema(), json_body(request))
+        try:
+            return jsonify(handlers.lookup(data["code"], data["secret"], _ctx().keys))
+        except handlers.ReceiptNotFound:
+            raise Problem(404, "Not Found", "no clue has this receipt") from None
+
+    @bp.post("/v1/receipts/messages")
+    @receipt_limit
+    def message():
+        data = load(FollowUpSchema(), json_body(request))
+        ctx = _ctx()
+        try:
+            body = handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],
+                                      ctx.keys, outbox=ctx.outbox)
+        except handlers.ReceiptNotFound:
+            raise Problem(404, "Not Found", "no clue has this receipt") from None
+        return jsonify(body), 202
+
+    return bp

@@ -1,0 +1,50 @@
+"""The intake Flask app factory: Mongo, the routes, the rate limiter and the in-process relay."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+from services.intake.api import IntakeContext, create_blueprint
+from services.intake.handlers import Keys
+from services.intake.openapi import build_spec
+from services.intake.relay import IntakeOutbox
+from services.intake.settings import IntakeSettings
+from shared import mongo
+from shared.kafka import EventProducer, Publisher
+from shared.problems import problem_response
+from shared.sealing import ReporterVault
+from shared.web import create_base_app
+
+
+def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher | None = None,
+               start_relay: bool = True) -> Flask:
+    """The intake app; with `start_relay`, a thread publishes each write's events at once."""
+    settings = settings or IntakeSettings.from_env()
+    mongo.connect(settings.common.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms)
+    outbox = IntakeOutbox(publisher or EventProducer(settings.common))
+    app = create_base_app("intake", settings.common, spec=build_spec)
+    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage_uri,
+                      headers_enabled=True, retry_after="delta-seconds", strategy="moving-window")
+    keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
+    app.extensions["intake"] = IntakeContext(settings, keys, outbox)
+    app.register_blueprint(create_blueprint(limiter, settings))
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(exc: RateLimitExceeded):
+        current = limiter.current_limit
+        wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+        return problem_response(429, "Too Many Requests", "too many attempts from this address; wait",
+                                headers={"Retry-After": str(wait)})
+
+    if start_relay:
+        stop = threading.Event()
+        outbox.start_thread(stop, settings.web_relay_poll_s)
+        app.extensions["intake_relay_stop"] = stop
+    return app

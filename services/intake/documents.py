@@ -1,0 +1,72 @@
+"""Intake's storage: clues (with their outbox), timeline entries and reporters' follow-up messages.
+
+Reporter identity is only ever stored as ReporterVault ciphertext; receipts and idempotency keys
+only as keyed digests. Histories are one document per entry (no $push of sub-documents).
+"""
+
+from __future__ import annotations
+
+import mongoengine as me
+
+from shared.outbox import OutboxDocument
+
+
+class Clue(OutboxDocument):
+    """One clue as received, its reporter-facing status, and its pending events."""
+
+    id = me.StringField(primary_key=True)
+    frontline_unit = me.StringField(required=True)
+    source = me.StringField(required=True)
+    category = me.StringField(required=True)
+    summary = me.StringField(required=True)
+    details = me.StringField(default="")
+    jurisdiction = me.StringField(required=True)
+    subject = me.DictField(required=True)
+    amount_cny = me.IntField(null=True)
+    occurred_on = me.StringField(null=True)  # ISO date
+    collusion = me.BooleanField(default=False)
+    anonymous = me.BooleanField(default=True)
+    reporter_sealed = me.StringField(required=True)  # ReporterVault ciphertext of the reporter dict
+    reporter_ref = me.StringField(required=True)
+    contact_sealed = me.StringField(null=True)  # sealed to notify's public key; null when anonymous
+    receipt_code_digest = me.StringField(required=True, unique=True)
+    receipt_secret_digest = me.StringField(required=True)
+    status = me.StringField(required=True, default="received")
+    received_at = me.DateTimeField(required=True)
+    received_event_id = me.StringField(required=True)
+    acknowledged = me.BooleanField(default=False)
+    last_staged_at = me.DateTimeField(required=True)
+    idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
+    request_hash = me.StringField(required=True)
+    replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
+    meta = {
+        "collection": "clues",
+        "indexes": [
+            {"fields": ["frontline_unit", "idempotency_key"], "unique": True},
+            "acknowledged",
+            "jurisdiction",
+        ],
+    }
+
+
+class ClueUpdate(me.Document):
+    """One reporter-safe line of a clue's timeline (its id is the event id that caused it)."""
+
+    id = me.StringField(primary_key=True)
+    clue_id = me.StringField(required=True)
+    at = me.DateTimeField(required=True)
+    kind = me.StringField(required=True)
+    message_zh = me.StringField(required=True)
+    message_en = me.StringField(required=True)
+    meta = {"collection": "clue_updates", "indexes": ["clue_id"]}
+
+
+class FollowUp(OutboxDocument):
+    """A message or objection a reporter sent through their receipt; carries clue-followed-up."""
+
+    id = me.StringField(primary_key=True)
+    clue_id = me.StringField(required=True)
+    message = me.StringField(required=True)
+    objection = me.BooleanField(default=False)
+    at = me.DateTimeField(required=True)
+    meta = {"collection": "follow_ups", "indexes": ["clue_id"]}

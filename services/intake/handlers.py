@@ -1,0 +1,275 @@
+"""Intake's commands and event handlers: load, call the domain, save with events staged in the outbox.
+
+Every write that announces something is one single-document write holding its event (outbox);
+`outbox.wake(doc)` then asks the relay to publish it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import mongoengine as me
+from pymongo.errors import DuplicateKeyError
+
+from services.intake import receipts, status
+from services.intake.documents import Clue, ClueUpdate, FollowUp
+from shared import events
+from shared.mongo import new_id, utcnow
+from shared.outbox import OutboxDocument
+from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
+
+log = logging.getLogger(__name__)
+
+SOURCE = "/services/intake"
+_SUBJECT_FIELDS = ("name", "position", "employer", "rank", "party_member")
+
+
+class Outbox(Protocol):
+    """What handlers need of the relay: publish a just-written document's events now."""
+
+    def wake(self, doc: OutboxDocument) -> None: ...
+
+
+class ReceiptNotFound(LookupError):
+    """No clue has this receipt (wrong code or wrong secret: the caller cannot tell which)."""
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different body."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The secrets handlers use: receipt digests, the at-rest vault, notify's public key."""
+
+    receipt_key: bytes
+    vault: ReporterVault
+    notify_public_key: bytes
+
+    def __repr__(self) -> str:
+        return "Keys(<hidden>)"
+
+
+def body_hash(payload: Any) -> str:
+    """A digest of a JSON body that ignores key order and whitespace (same body, same hash)."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _key_digest(idempotency_key: str) -> str:
+    return "key:" + hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _millis(value: datetime) -> datetime:
+    """`value` cut to milliseconds, the precision MongoDB keeps, so a rebuilt event is identical."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def received_event(clue: Clue) -> dict[str, Any]:
+    """The clue-received event of `clue`: the same id and content every time it is built."""
+    subject = {k: clue.subject.get(k) for k in _SUBJECT_FIELDS}
+    data = {
+        "clue_id": clue.id, "received_at": clue.received_at, "source": clue.source,
+        "category": clue.category, "jurisdiction": clue.jurisdiction, "subject": subject,
+        "amount_cny": clue.amount_cny, "collusion": clue.collusion,
+        "reporter_ref": clue.reporter_ref, "reporter_contact_sealed": clue.contact_sealed,
+        "summary": clue.summary, "details": clue.details, "occurred_on": clue.occurred_on,
+        "frontline_unit": clue.frontline_unit, "anonymous": clue.anonymous,
+    }
+    return events.make_event(events.CLUE_RECEIVED, data, source=SOURCE,
+                             event_id=clue.received_event_id, at=clue.received_at)
+
+
+def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: receipts.Receipt,
+              idempotency_key: str | None, request_hash: str, now: datetime) -> Clue:
+    clue_id = new_id()
+    reporter = data["reporter"]
+    contact = contact_for_notify(reporter)
+    occurred = data.get("occurred_on")
+    return Clue(
+        id=clue_id, frontline_unit=frontline_unit, source=data["source"], category=data["category"],
+        summary=data["summary"], details=data.get("details") or "", jurisdiction=data["jurisdiction"],
+        subject=dict(data["subject"]), amount_cny=data.get("amount_cny"),
+        occurred_on=occurred.isoformat() if occurred else None, collusion=data.get("collusion", False),
+        anonymous=contact is None, reporter_sealed=keys.vault.seal(reporter),
+        reporter_ref="r_" + secrets.token_hex(16),
+        contact_sealed=seal_for_notify(contact, keys.notify_public_key) if contact else None,
+        receipt_code_digest=receipts.code_digest(keys.receipt_key, receipt.code),
+        receipt_secret_digest=receipts.secret_digest(keys.receipt_key, receipt.secret),
+        status=status.INITIAL_STATUS, received_at=now, received_event_id=new_id(),
+        acknowledged=False, last_staged_at=now,
+        idempotency_key=_key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
+        request_hash=request_hash,
+    )
+
+
+def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_hash: str,
+              idempotency_key: str | None = None, outbox: Outbox | None = None,
+              now: datetime | None = None) -> tuple[dict[str, Any], bool]:
+    """Store a clue validated by ClueSchema with its clue-received event, in one insert.
+
+    Returns (the 202 body, replayed): with an Idempotency-Key used before with the same body,
+    the first answer again and replayed=True. Raises IdempotencyConflict for a different body.
+    """
+    received_at = _millis(now or utcnow())
+    for _attempt in range(3):
+        receipt = receipts.new_receipt()
+        clue = _new_clue(data, frontline_unit, keys, receipt, idempotency_key, request_hash, received_at)
+        response = {"clue_id": clue.id, "status": clue.status, "received_at": _iso(received_at),
+                    "receipt": {"code": receipt.code, "secret": receipt.secret}}
+        if idempotency_key:
+            clue.replay_sealed = keys.vault.seal(response)
+        clue.stage(received_event(clue))
+        try:
+            clue.save(force_insert=True, validate=False)
+        except (me.NotUniqueError, DuplicateKeyError):
+            replay = _replay(frontline_unit, idempotency_key, request_hash, keys)
+            if replay is not None:
+                return replay, True
+            continue  # a receipt code collided (80 random bits): draw another
+        if outbox is not None:
+            outbox.wake(clue)
+        return response, False
+    raise RuntimeError("could not store the clue: unique keys kept colliding")
+
+
+def _replay(frontline_unit: str, idempotency_key: str | None, request_hash: str,
+            keys: Keys) -> dict[str, Any] | None:
+    if not idempotency_key:
+        return None
+    first = Clue.objects(frontline_unit=frontline_unit,
+                         idempotency_key=_key_digest(idempotency_key)).only(
+        "request_hash", "replay_sealed").first()
+    if first is None:
+        return None
+    if first.request_hash != request_hash or not first.replay_sealed:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different body")
+    return keys.vault.open(first.replay_sealed)
+
+
+def find_clue(clue_id: str) -> Clue | None:
+    """The clue (without reporter ciphertext or receipt digests), or None."""
+    return Clue.objects(id=clue_id).exclude(
+        "reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
+        "replay_sealed", "outbox").first()
+
+
+def _render(at: datetime, update: status.Update, kind: str) -> dict[str, Any]:
+    return {"at": _iso(at), "kind": kind, "message": update.text,
+            "message_zh": update.zh, "message_en": update.en}
+
+
+def timeline(clue: Clue, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The clue's reporter-safe updates, oldest first, with the 30-day "still handling" note."""
+    items = [_render(clue.received_at, status.RECEIVED_UPDATE, "received")]
+    last = clue.received_at
+    for entry in ClueUpdate.objects(clue_id=clue.id).order_by("at"):
+        items.append(_render(entry.at, status.Update(entry.message_zh, entry.message_en), entry.kind))
+        last = max(last, entry.at)
+    now = now or utcnow()
+    note = status.still_handling(clue.status, (now - last) / timedelta(days=1))
+    if note:
+        items.append(_render(now, note, "still_handling"))
+    return items
+
+
+def _by_receipt(code: str, secret: str, keys: Keys) -> Clue:
+    clue = Clue.objects(receipt_code_digest=receipts.code_digest(keys.receipt_key, code)).only(
+        "id", "status", "received_at", "receipt_secret_digest").first()
+    stored = clue.receipt_secret_digest if clue else "0" * 64
+    if not receipts.verify_secret(keys.receipt_key, secret, stored) or clue is None:
+        raise ReceiptNotFound("no clue has this receipt")
+    return clue
+
+
+def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None) -> dict[str, Any]:
+    """The reporter-safe status and updates of the clue with this receipt; ReceiptNotFound otherwise."""
+    clue = _by_receipt(code, secret, keys)
+    return {"status": clue.status, "updates": timeline(clue, now)}
+
+
+def _move(clue: Clue, event_type: str, data: dict[str, Any], update_id: str, at: datetime,
+          acknowledge: bool) -> str:
+    """Apply one event to the clue's status and timeline; safe to run twice for the same event."""
+    for _attempt in range(10):
+        new_status, update = status.apply(clue.status, event_type, data)
+        if update is not None:
+            try:
+                ClueUpdate(id=update_id, clue_id=clue.id, at=at, kind=events.TOPIC_OF_TYPE.get(
+                    event_type, event_type), message_zh=update.zh, message_en=update.en).save(
+                    force_insert=True)
+            except (me.NotUniqueError, DuplicateKeyError):
+                pass  # a re-delivery: the line is there already
+        changes: dict[str, Any] = {"set__status": new_status}
+        if acknowledge:
+            changes["set__acknowledged"] = True
+        if Clue.objects(id=clue.id, status=clue.status).update_one(**changes):
+            return new_status
+        clue = Clue.objects(id=clue.id).only("id", "status").first()
+    raise RuntimeError("the clue's status kept changing underneath")
+
+
+def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys, *,
+              outbox: Outbox | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Store a reporter's message or objection with its clue-followed-up event, and note it.
+
+    ReceiptNotFound for a wrong code or secret. An objection to a closed clue reopens it.
+    """
+    clue = _by_receipt(code, secret, keys)
+    at = _millis(now or utcnow())
+    item = FollowUp(id=new_id(), clue_id=clue.id, message=message, objection=objection, at=at)
+    item.stage(events.make_event(events.CLUE_FOLLOWED_UP, {
+        "clue_id": clue.id, "message": message, "objection": objection, "at": at},
+        source=SOURCE, at=at))
+    item.save(force_insert=True)
+    if outbox is not None:
+        outbox.wake(item)
+    new_status = _move(clue, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection},
+                       item.id, at, acknowledge=False)
+    return {"status": new_status, "at": _iso(at)}
+
+
+_EVENT_TIME = {"case-assigned": "assigned_at", "case-escalated": "escalated_at",
+               "case-closed": "closed_at"}
+
+
+def apply_case_event(event: events.Event) -> None:
+    """Move the clue's reporter-facing status for a case event and mark the clue acknowledged."""
+    clue_id = event.data["clue_id"]
+    clue = Clue.objects(id=clue_id).only("id", "status").first()
+    if clue is None:
+        log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
+        return
+    at = event.data.get(_EVENT_TIME.get(event.topic, "")) or event.time
+    _move(clue, event.type, event.data, event.id, at, acknowledge=True)
+
+
+def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> list[str]:
+    """Re-stage clue-received (the same event id) for clues unacknowledged after `after_s` seconds.
+
+    Returns the ids of the clues re-staged; consumers drop the duplicates by event id.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=after_s)
+    restaged: list[str] = []
+    for clue in Clue.objects(acknowledged=False, last_staged_at__lt=cutoff).exclude(
+            "reporter_sealed", "replay_sealed").limit(limit):
+        if clue.outbox_pending:
+            continue  # its event has not even gone out yet
+        changes = clue.staged_update(received_event(clue))
+        if Clue.objects(id=clue.id, outbox_version=clue.outbox_version, acknowledged=False).update_one(
+                **changes, set__last_staged_at=now):
+            restaged.append(clue.id)
+    if restaged:
+        log.info("re-staged unacknowledged clues", extra={"count": len(restaged)})
+    return restaged

@@ -1,0 +1,71 @@
+"""Intake's settings, read once from the environment and validated (secrets fail start-up by name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.sealing import load_key
+from shared.settings import CommonSettings, Env, SettingsError
+
+
+def _key(env: Env, name: str) -> bytes:
+    try:
+        return load_key(env.str(name, required=True), name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _rate(env: Env, name: str, default: str) -> str:
+    from limits import parse_many
+
+    value = env.str(name, default)
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError(f"{name}: {value!r} is not a rate limit such as '10/minute'") from None
+    return value
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """Everything the intake service's commands need; the keys never show in a repr."""
+
+    common: CommonSettings
+    receipt_key: bytes = field(repr=False)
+    reporter_key: bytes = field(repr=False)
+    notify_public_key: bytes = field(repr=False)
+    db: str = "campaign_intake"
+    port: int = 8001
+    web_workers: int = 2
+    web_threads: int = 4
+    mongo_timeout_ms: int = 5000
+    reconcile_after_s: float = 60.0
+    reconcile_interval_s: float = 10.0
+    relay_poll_s: float = 1.0
+    web_relay_poll_s: float = 10.0
+    receipt_rate_limit: str = "20/minute"
+    rate_limit_storage_uri: str = "memory://"
+    import_line_max_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> IntakeSettings:
+        env = env or Env()
+        return cls(
+            common=CommonSettings.from_env(env),
+            receipt_key=_key(env, "INTAKE_RECEIPT_KEY"),
+            reporter_key=_key(env, "INTAKE_REPORTER_KEY"),
+            notify_public_key=_key(env, "NOTIFY_PUBLIC_KEY"),
+            db=env.str("INTAKE_DB", "campaign_intake"),
+            port=env.int("INTAKE_PORT", 8001, minimum=1, maximum=65535),
+            web_workers=env.int("WEB_WORKERS", 2, minimum=1, maximum=64),
+            web_threads=env.int("WEB_THREADS", 4, minimum=1, maximum=256),
+            mongo_timeout_ms=env.int("INTAKE_MONGO_TIMEOUT_MS", 5000, minimum=100),
+            reconcile_after_s=env.float("INTAKE_RECONCILE_AFTER_S", 60.0, minimum=0.1),
+            reconcile_interval_s=env.float("INTAKE_RECONCILE_INTERVAL_S", 10.0, minimum=0.1),
+            relay_poll_s=env.float("INTAKE_RELAY_POLL_S", 1.0, minimum=0.05),
+            web_relay_poll_s=env.float("INTAKE_WEB_RELAY_POLL_S", 10.0, minimum=0.05),
+            receipt_rate_limit=_rate(env, "INTAKE_RECEIPT_RATE_LIMIT", "20/minute"),
+            rate_limit_storage_uri=env.str("INTAKE_RATE_LIMIT_STORAGE_URI", "memory://"),
+            import_line_max_bytes=env.int("INTAKE_IMPORT_LINE_MAX_BYTES", 64 * 1024,
+                                          minimum=1024, maximum=16 * 1024 * 1024),
+        )

@@ -1,0 +1,43 @@
+import base64
+import os
+
+import mongoengine as me
+import mongomock
+import pytest
+
+from services.intake.handlers import Keys
+from shared.sealing import ReporterVault, generate_keypair
+
+
+@pytest.fixture
+def db():
+    """mongoengine's default alias on a fresh mongomock database (one thread only)."""
+    me.disconnect()
+    me.connect("intake_unit", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
+               tz_aware=True, uuidRepresentation="standard")
+    yield
+    me.disconnect()
+
+
+@pytest.fixture
+def notify_keys() -> tuple[bytes, bytes]:
+    public, private = generate_keypair()
+    return base64.b64decode(public), base64.b64decode(private)
+
+
+@pytest.fixture
+def keys(notify_keys) -> Keys:
+    return Keys(os.urandom(32), ReporterVault(os.urandom(32)), notify_keys[0])
+
+
+class RecordingOutbox:
+    def __init__(self):
+        self.woken = []
+
+    def wake(self, doc):
+        self.woken.append(doc)
+
+
+@pytest.fixture
+def outbox() -> RecordingOutbox:
+    return RecordingOutbox()

@@ -1,0 +1,192 @@
+"""Intake's handlers on mongomock: storage, receipts, idempotency, case events, reconciler."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.intake import handlers, status
+from services.intake.documents import Clue, ClueUpdate, FollowUp
+from services.intake.schemas import ClueSchema
+from shared import events
+from shared.sealing import open_sealed
+from tests.unit.intake.clues import IDENTITY, anonymous_clue, clue
+
+NOW = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+def post(keys, body=None, *, unit="foshan/chancheng/shiwan/contact", key=None, outbox=None, now=NOW):
+    body = body or clue()
+    return handlers.post_clue(ClueSchema().load(body), unit, keys, request_hash=handlers.body_hash(body),
+                              idempotency_key=key, outbox=outbox, now=now)
+
+
+def case_event(topic, clue_id, **data):
+    base = {"case_id": "case-1", "clue_id": clue_id}
+    defaults = {
+        events.CASE_ASSIGNED: {"unit": "u", "cadre_id": "c1", "due_at": NOW + timedelta(days=90),
+                               "assigned_at": NOW + timedelta(minutes=1)},
+        events.CASE_ESCALATED: {"from_unit": "u", "to_unit": "v", "mode": "direct_investigation",
+                                "reasons": ["rank"], "escalated_at": NOW + timedelta(minutes=2)},
+        events.CASE_CLOSED: {"disposition": "concluded", "outcomes": ["unfounded"],
+                             "reporter_summary": "查无实据", "closed_at": NOW + timedelta(days=3)},
+    }[topic]
+    return events.decode(events.encode(events.make_event(topic, {**base, **defaults, **data}, source="/t")))
+
+
+def test_post_stores_one_clue_with_its_event_and_no_plain_identity(db, keys, outbox, notify_keys):
+    body, replayed = post(keys, outbox=outbox)
+    assert not replayed and body["status"] == "received"
+    raw = Clue._get_collection().find_one({"_id": body["clue_id"]})
+    text = json.dumps(raw, default=str, ensure_ascii=False)
+    for secret in (*IDENTITY, body["receipt"]["secret"], body["receipt"]["code"]):
+        assert secret not in text
+    assert keys.vault.open(raw["reporter_sealed"])["name"] == "王小明"
+    assert len(raw["outbox"]) == 1 and raw["outbox_pending"]
+    envelope = json.loads(raw["outbox"][0]["value"])
+    assert envelope["type"] == "campaign.clue.received.v1" and envelope["subject"] == body["clue_id"]
+    contact = open_sealed(envelope["data"]["reporter_contact_sealed"], notify_keys[1])
+    assert contact["webhook_url"] == "https://hooks.example.net/wang-secret-hook"
+    assert envelope["data"]["reporter_ref"] == raw["reporter_ref"]
+    assert outbox.woken and outbox.woken[0].id == body["clue_id"]
+
+
+def test_anonymous_reporter_has_no_sealed_contact(db, keys):
+    body, _ = post(keys, anonymous_clue())
+    envelope = json.loads(Clue._get_collection().find_one({"_id": body["clue_id"]})["outbox"][0]["value"])
+    assert envelope["data"]["reporter_contact_sealed"] is None
+    assert envelope["data"]["reporter_ref"].startswith("r_")
+
+
+def test_received_event_rebuilt_from_storage_is_the_same_event(db, keys):
+    body, _ = post(keys)
+    stored = Clue.objects.get(id=body["clue_id"])
+    assert handlers.received_event(stored) == json.loads(stored.outbox[0]["value"])
+
+
+@pytest.mark.parametrize("second_body, second_unit, outcome", [
+    (clue(), "foshan/chancheng/shiwan/contact", "replay"),
+    (clue(summary="Something else"), "foshan/chancheng/shiwan/contact", "conflict"),
+    (clue(), "foshan/nanhai/guicheng/contact", "new"),
+])
+def test_idempotency_key(db, keys, second_body, second_unit, outcome):
+    first, _ = post(keys, key="k-1")
+    if outcome == "conflict":
+        with pytest.raises(handlers.IdempotencyConflict):
+            post(keys, second_body, unit=second_unit, key="k-1")
+        return
+    again, replayed = post(keys, second_body, unit=second_unit, key="k-1")
+    assert replayed is (outcome == "replay")
+    assert (again == first) is (outcome == "replay")
+    assert Clue.objects.count() == (1 if outcome == "replay" else 2)
+
+
+def test_key_order_does_not_change_the_body_hash():
+    assert handlers.body_hash({"a": 1, "b": [1, 2]}) == handlers.body_hash({"b": [1, 2], "a": 1})
+    assert handlers.body_hash({"a": 1}) != handlers.body_hash({"a": 2})
+
+
+def test_lookup_by_receipt_and_typing_slack(db, keys):
+    body, _ = post(keys)
+    code, secret = body["receipt"]["code"], body["receipt"]["secret"]
+    answer = handlers.lookup(code.lower().replace("-", " "), secret, keys, now=NOW)
+    assert answer["status"] == "received"
+    assert [u["kind"] for u in answer["updates"]] == ["received"]
+    assert answer["updates"][0]["message"] == status.RECEIVED_UPDATE.text
+
+
+@pytest.mark.parametrize("which", ["code", "secret", "both", "malformed"])
+def test_wrong_code_or_secret_is_the_same_not_found(db, keys, which):
+    body, _ = post(keys)
+    code, secret = body["receipt"]["code"], body["receipt"]["secret"]
+    wrong = {"code": ("0000-0000-0000-0000", secret), "secret": (code, secret + "x"),
+             "both": ("0000-0000-0000-0000", "nope"), "malformed": ("!!", secret)}[which]
+    with pytest.raises(handlers.ReceiptNotFound) as caught:
+        handlers.lookup(*wrong, keys)
+    assert str(caught.value) == "no clue has this receipt"
+
+
+def test_case_events_move_status_acknowledge_and_tolerate_duplicates(db, keys):
+    body, _ = post(keys)
+    clue_id = body["clue_id"]
+    assigned = case_event(events.CASE_ASSIGNED, clue_id)
+    handlers.apply_case_event(assigned)
+    handlers.apply_case_event(assigned)
+    stored = Clue.objects.get(id=clue_id)
+    assert stored.status == "accepted" and stored.acknowledged
+    assert ClueUpdate.objects(clue_id=clue_id).count() == 1
+    handlers.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
+    handlers.apply_case_event(case_event(events.CASE_ASSIGNED, clue_id))  # late: ignored
+    answer = handlers.lookup(body["receipt"]["code"], body["receipt"]["secret"], keys, now=NOW)
+    assert answer["status"] == "closed"
+    assert [u["kind"] for u in answer["updates"]] == ["received", "case-assigned", "case-closed"]
+    assert "查无实据" in answer["updates"][-1]["message"]
+    assert "c1" not in json.dumps(answer)  # never the cadre
+
+
+def test_supervised_escalation_acknowledges_without_a_reporter_update(db, keys):
+    body, _ = post(keys)
+    handlers.apply_case_event(case_event(events.CASE_ESCALATED, body["clue_id"], mode="supervised"))
+    stored = Clue.objects.get(id=body["clue_id"])
+    assert stored.acknowledged and stored.status == "received"
+    assert ClueUpdate.objects(clue_id=body["clue_id"]).count() == 0
+
+
+def test_case_event_for_an_unknown_clue_changes_nothing(db, keys):
+    handlers.apply_case_event(case_event(events.CASE_ASSIGNED, "not-ours"))
+    assert Clue.objects.count() == 0 and ClueUpdate.objects.count() == 0
+
+
+def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outbox):
+    body, _ = post(keys)
+    receipt = body["receipt"]
+    handlers.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
+    answer = handlers.follow_up(receipt["code"], receipt["secret"], "结果不对", True, keys, outbox=outbox,
+                                now=NOW + timedelta(days=5))
+    assert answer["status"] == "accepted"
+    item = FollowUp.objects.get(clue_id=body["clue_id"])
+    envelope = json.loads(item.outbox[0]["value"])
+    assert envelope["type"] == "campaign.clue.followed_up.v1"
+    assert envelope["data"] == {"clue_id": body["clue_id"], "message": "结果不对", "objection": True,
+                                "at": envelope["data"]["at"]}
+    assert outbox.woken[-1].id == item.id
+    later = NOW + timedelta(days=6)
+    kinds = [u["kind"] for u in handlers.lookup(receipt["code"], receipt["secret"], keys, later)["updates"]]
+    assert kinds[-1] == "clue-followed-up"
+
+
+def test_follow_up_with_wrong_secret_stores_nothing(db, keys):
+    body, _ = post(keys)
+    with pytest.raises(handlers.ReceiptNotFound):
+        handlers.follow_up(body["receipt"]["code"], "wrong", "m", False, keys)
+    assert FollowUp.objects.count() == 0
+
+
+def test_reconcile_restages_the_same_event_only_for_old_unacknowledged_clues(db, keys):
+    old, _ = post(keys, now=NOW)
+    acked, _ = post(keys, now=NOW)
+    recent, _ = post(keys, now=NOW + timedelta(seconds=50))
+    Clue.objects.update(set__outbox=[], set__outbox_pending=False)  # as the relay leaves them
+    handlers.apply_case_event(case_event(events.CASE_ASSIGNED, acked["clue_id"]))
+    restaged = handlers.reconcile(60, now=NOW + timedelta(seconds=61))
+    assert restaged == [old["clue_id"]]
+    stored = Clue.objects.get(id=old["clue_id"])
+    assert stored.outbox_pending and len(stored.outbox) == 1
+    assert json.loads(stored.outbox[0]["value"])["id"] == stored.received_event_id
+    # Not again until another 60 s have passed since it was re-staged.
+    Clue.objects.update(set__outbox=[], set__outbox_pending=False)
+    assert handlers.reconcile(60, now=NOW + timedelta(seconds=111)) == [recent["clue_id"]]
+
+
+def test_reconcile_skips_a_clue_whose_event_is_still_pending(db, keys):
+    post(keys, now=NOW)
+    assert handlers.reconcile(60, now=NOW + timedelta(hours=1)) == []
+
+
+def test_still_handling_note_after_thirty_quiet_days(db, keys):
+    body, _ = post(keys, now=NOW)
+    receipt = body["receipt"]
+    later = handlers.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=31))
+    assert later["updates"][-1]["kind"] == "still_handling"
+    sooner = handlers.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=29))
+    assert sooner["updates"][-1]["kind"] == "received"
