@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import mongomock
 import pytest
 
 from services.assignment.registry import Registry, load_registry
@@ -10,3 +11,20 @@ FOSHAN = Path(__file__).resolve().parents[3] / "deploy" / "registry" / "foshan.y
 @pytest.fixture(scope="session")
 def foshan() -> Registry:
     return load_registry(FOSHAN)
+
+
+@pytest.fixture
+def mock_db():
+    """mongoengine's default alias on a fresh in-memory mongomock database (one thread only)."""
+    import mongoengine as me
+
+    me.disconnect()
+    me.connect(
+        "assignment_unit",
+        host="mongodb://localhost",
+        mongo_client_class=mongomock.MongoClient,
+        tz_aware=True,
+        uuidRepresentation="standard",
+    )
+    yield
+    me.disconnect()

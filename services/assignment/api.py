@@ -1,0 +1,335 @@
+"""The case officers' HTTP API (API.md, Assignment): parse, call a handler or query, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import RAISE, Schema, fields, validate
+
+from shared.auth import require
+from shared.problems import Problem, json_body, load
+from shared.vocabulary import DISPOSITIONS, OUTCOMES
+
+from . import handlers, queries, registry_store
+from .documents import STATUSES
+from .registry import RegistryError
+
+bp = Blueprint("assignment", __name__)
+
+
+class CloseBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    disposition = fields.String(required=True, validate=validate.OneOf(list(DISPOSITIONS)))
+    outcomes = fields.List(
+        fields.String(validate=validate.OneOf(list(OUTCOMES))),
+        required=True,
+        validate=validate.Length(max=len(OUTCOMES)),
+    )
+    reporter_summary = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class EscalateBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CaseListQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(validate=validate.OneOf(list(STATUSES)))
+    unit = fields.String()
+    cadre = fields.String()
+    overdue = fields.Boolean()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+
+
+class StatsQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    jurisdiction = fields.String()
+    from_ = fields.AwareDateTime(data_key="from")
+    to = fields.AwareDateTime()
+
+
+class JurisdictionBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+    parent = fields.String(allow_none=True, load_default=None)
+    leaders = fields.List(fields.String(), load_default=list)
+
+
+class EmployerBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    leaders = fields.List(fields.String(), load_default=list)
+
+
+class UnitBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    kind = fields.String(required=True)
+    serves_employer = fields.String(allow_none=True, load_default=None)
+
+
+class CadreBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True)
+    unit = fields.String(required=True)
+    role = fields.String(required=True)
+    capacity = fields.Integer(required=True, strict=True)
+    active = fields.Boolean(load_default=True)
+
+
+SCHEMAS = (
+    CloseBody,
+    EscalateBody,
+    CaseListQuery,
+    StatsQuery,
+    JurisdictionBody,
+    EmployerBody,
+    UnitBody,
+    CadreBody,
+)
+
+
+def _ctx() -> handlers.Context:
+    return current_app.extensions["assignment.ctx"]
+
+
+def _query(schema: Schema) -> dict[str, Any]:
+    return load(schema, {k: v for k, v in request.args.items()})
+
+
+@bp.get("/v1/cases")
+@require("cadre", "supervisor", "admin")
+def list_cases():
+    q = _query(CaseListQuery())
+    ctx = _ctx()
+    return jsonify(
+        queries.list_cases(
+            g.principal,
+            ctx.registry(),
+            ctx.clock(),
+            status=q.get("status"),
+            unit=q.get("unit"),
+            cadre=q.get("cadre"),
+            overdue=q.get("overdue"),
+            limit=q["limit"],
+            cursor=q.get("cursor"),
+        )
+    )
+
+
+@bp.get("/v1/cases/<case_id>")
+@require("cadre", "supervisor", "admin")
+def get_case(case_id: str):
+    ctx = _ctx()
+    return jsonify(queries.case_detail(case_id, g.principal, ctx.registry(), ctx.clock()))
+
+
+@bp.post("/v1/cases/<case_id>/close")
+@require("cadre", "supervisor", "admin")
+def close_case(case_id: str):
+    body = load(CloseBody(), json_body(request))
+    ctx = _ctx()
+    doc = handlers.close_case(
+        case_id, g.principal, body["disposition"], body["outcomes"], body["reporter_summary"], ctx
+    )
+    return jsonify(queries.case_view(doc, ctx.clock()))
+
+
+@bp.post("/v1/cases/<case_id>/escalate")
+@require("supervisor")
+def escalate_case(case_id: str):
+    body = load(EscalateBody(), json_body(request))
+    ctx = _ctx()
+    doc = handlers.escalate_case(case_id, g.principal, body["reason"], ctx)
+    return jsonify(queries.case_view(doc, ctx.clock()))
+
+
+@bp.get("/v1/workload")
+@require("supervisor", "admin")
+def workload():
+    unit = request.args.get("unit")
+    if not unit:
+        raise Problem(422, "Unprocessable Content", "unit is required", errors={"unit": ["required"]})
+    return jsonify(queries.workload(unit, g.principal, _ctx().registry()))
+
+
+@bp.get("/v1/stats")
+@require("supervisor", "admin")
+def stats():
+    q = _query(StatsQuery())
+    ctx = _ctx()
+    return jsonify(
+        queries.stats(
+            g.principal, ctx.registry(), ctx.clock(), q.get("jurisdiction"), q.get("from_"), q.get("to")
+        )
+    )
+
+
+@bp.get("/v1/registry")
+@require("admin", "supervisor")
+def get_registry():
+    return jsonify(registry_store.registry_dict(_ctx().registry()))
+
+
+def _save(registry) -> Any:
+    version = registry_store.save_registry(registry, source="api")
+    cache = current_app.extensions.get("assignment.registry_cache")
+    if cache is not None:
+        cache.invalidate()
+    return jsonify({"version": version})
+
+
+def _invalid(exc: RegistryError) -> Problem:
+    return Problem(422, "Unprocessable Content", str(exc), errors={"registry": [str(exc)]})
+
+
+@bp.put("/v1/registry")
+@require("admin")
+def put_registry():
+    from .registry import registry_from_dict
+
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise Problem(422, "Unprocessable Content", "the body must be a JSON object")
+    try:
+        registry = registry_from_dict(body, "registry")
+    except RegistryError as exc:
+        raise _invalid(exc) from None
+    return _save(registry)
+
+
+_PARTS = {
+    "jurisdictions": JurisdictionBody,
+    "employers": EmployerBody,
+    "units": UnitBody,
+    "cadres": CadreBody,
+}
+
+
+@bp.put("/v1/registry/<kind>/<path:key>")
+@require("admin")
+def put_registry_part(kind: str, key: str):
+    if kind not in _PARTS:
+        raise Problem(404, "Not Found", f"no registry part {kind!r}")
+    item = load(_PARTS[kind](), json_body(request))
+    try:
+        registry = registry_store.replace_part(kind, key, item)
+    except RegistryError as exc:
+        raise _invalid(exc) from None
+    return _save(registry)
+
+
+def register_paths(spec) -> None:
+    """Describe the routes in the OpenAPI document."""
+    ok = {"200": {"description": "OK"}}
+    secured = [{"bearer": []}]
+    for name in ("CloseBody", "EscalateBody", "JurisdictionBody", "EmployerBody", "UnitBody", "CadreBody"):
+        spec.components.schema(name, schema=globals()[name])
+
+    def body(name: str) -> dict:
+        return {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+
+    spec.path(
+        "/v1/cases",
+        operations={
+            "get": {
+                "summary": "List cases in scope (newest first)",
+                "security": secured,
+                "parameters": [{"in": "query", "schema": CaseListQuery}],
+                "responses": ok,
+            }
+        },
+    )
+    spec.path(
+        "/v1/cases/{case_id}",
+        operations={
+            "get": {
+                "summary": "A case with escalations and audit trail",
+                "security": secured,
+                "responses": ok,
+            }
+        },
+    )
+    spec.path(
+        "/v1/cases/{case_id}/close",
+        operations={
+            "post": {
+                "summary": "Close a case",
+                "security": secured,
+                "requestBody": body("CloseBody"),
+                "responses": ok,
+            }
+        },
+    )
+    spec.path(
+        "/v1/cases/{case_id}/escalate",
+        operations={
+            "post": {
+                "summary": "Escalate a case by hand",
+                "security": secured,
+                "requestBody": body("EscalateBody"),
+                "responses": ok,
+            }
+        },
+    )
+    spec.path(
+        "/v1/workload",
+        operations={
+            "get": {"summary": "Open cases and capacity per cadre", "security": secured, "responses": ok}
+        },
+    )
+    spec.path(
+        "/v1/stats",
+        operations={
+            "get": {
+                "summary": "Quarterly figures",
+                "security": secured,
+                "parameters": [{"in": "query", "schema": StatsQuery}],
+                "responses": ok,
+            }
+        },
+    )
+    spec.path(
+        "/v1/registry",
+        operations={
+            "get": {"summary": "The registry", "security": secured, "responses": ok},
+            "put": {"summary": "Replace the registry", "security": secured, "responses": ok},
+        },
+    )
+    for kind, schema in _PARTS.items():
+        spec.path(
+            f"/v1/registry/{kind}/{{key}}",
+            operations={
+                "put": {
+                    "summary": f"Add or replace one of {kind}",
+                    "security": secured,
+                    "requestBody": body(schema.__name__),
+                    "responses": ok,
+                }
+            },
+        )

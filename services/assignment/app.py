@@ -1,0 +1,53 @@
+"""`create_app(settings=None)`: the assignment service's Flask app."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+
+from shared import mongo
+from shared.kafka import EventProducer, Publisher
+from shared.outbox import OutboxRelay
+from shared.web import create_base_app, new_spec
+
+from . import api
+from .documents import Case, ensure_indexes
+from .handlers import Context
+from .registry_store import RegistryCache, ensure_registry
+from .settings import AssignmentSettings
+
+
+def build_spec() -> dict:
+    spec = new_spec("Assignment service")
+    api.register_paths(spec)
+    return spec.to_dict()
+
+
+def create_app(
+    settings: AssignmentSettings | None = None, publisher: Publisher | None = None, connect: bool = True
+) -> Flask:
+    """The app: Mongo connected, registry loaded if the database has none, an outbox relay thread
+    woken after every write (`publisher` replaces the Kafka producer in tests)."""
+    settings = settings or AssignmentSettings.from_env()
+    if connect:
+        mongo.connect(settings.common.mongodb_uri, settings.db)
+    ensure_indexes()
+    ensure_registry(settings.registry_path)
+    app = create_base_app("assignment", settings.common, spec=build_spec)
+    cache = RegistryCache(settings.registry_refresh_s)
+    relay = OutboxRelay(Case._get_collection(), publisher or EventProducer(settings.common))
+    stop = threading.Event()
+    relay.start_thread(stop, settings.relay_poll_interval_s)
+    app.extensions["assignment.ctx"] = Context(
+        registry=cache.get,
+        rules=settings.escalation,
+        deadlines=settings.deadlines,
+        serious=settings.serious,
+        wake=relay.wake,
+    )
+    app.extensions["assignment.registry_cache"] = cache
+    app.extensions["assignment.relay"] = relay
+    app.extensions["assignment.stop"] = stop
+    app.register_blueprint(api.bp)
+    return app

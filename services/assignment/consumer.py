@@ -1,0 +1,61 @@
+"""The assignment consumer: clue-received and clue-followed-up, with an outbox relay thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from shared import events
+from shared.consumer import ConsumerLoop
+from shared.kafka import EventProducer
+from shared.outbox import OutboxRelay
+
+from . import handlers
+from .documents import Case
+from .registry_store import RegistryCache
+from .settings import AssignmentSettings
+
+log = logging.getLogger(__name__)
+GROUP = "assignment"
+
+
+def context(settings: AssignmentSettings, wake=lambda _id: None) -> handlers.Context:
+    cache = RegistryCache(settings.registry_refresh_s)
+    return handlers.Context(
+        registry=cache.get,
+        rules=settings.escalation,
+        deadlines=settings.deadlines,
+        serious=settings.serious,
+        wake=wake,
+    )
+
+
+def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
+    """Consume until `stop` is set; events staged by the handlers go out at once through the relay
+    thread, and whatever is still pending at the end is published before returning."""
+    producer = EventProducer(settings.common)
+    relay = OutboxRelay(Case._get_collection(), producer)
+    relay_stop = threading.Event()
+    thread = relay.start_thread(relay_stop, settings.relay_poll_interval_s)
+    ctx = context(settings, relay.wake)
+    loop = ConsumerLoop(
+        settings.common,
+        GROUP,
+        {
+            events.CLUE_RECEIVED: lambda event: handlers.clue_received(event, ctx),
+            events.CLUE_FOLLOWED_UP: lambda event: handlers.clue_followed_up(event, ctx),
+        },
+        dead_letters=producer,
+    )
+    try:
+        loop.run(stop)
+    finally:
+        relay_stop.set()
+        relay.stop()
+        thread.join(timeout=10)
+        try:
+            while relay.publish_pending():
+                pass
+        except Exception as exc:  # noqa: BLE001 - the scheduler's poller publishes what is left
+            log.warning("could not flush the outbox at shutdown", extra={"error": type(exc).__name__})
+        producer.close()

@@ -1,0 +1,158 @@
+"""Storage of the assignment service (mongoengine, string ids, explicit plural collections).
+
+No document here ever holds a reporter's reference or sealed contact: clue-received events are
+reduced to the fields routing and escalation need before anything is written.
+"""
+
+from __future__ import annotations
+
+import mongoengine as me
+
+from shared.outbox import OutboxDocument
+
+OPEN_STATUSES = ("queued", "assigned", "supervised", "reopened")
+STATUSES = (*OPEN_STATUSES, "closed")
+
+
+class JurisdictionDoc(me.Document):
+    id = me.StringField(primary_key=True)  # the jurisdiction code
+    name = me.StringField(required=True)
+    level = me.StringField(required=True)
+    parent = me.StringField(null=True)
+    leaders = me.ListField(me.StringField(), default=list)
+    position = me.IntField(default=0)
+    meta = {"collection": "jurisdictions"}
+
+
+class EmployerDoc(me.Document):
+    id = me.StringField(primary_key=True)  # the employer code
+    name = me.StringField(required=True)
+    jurisdiction = me.StringField(required=True)
+    leaders = me.ListField(me.StringField(), default=list)
+    position = me.IntField(default=0)
+    meta = {"collection": "employers"}
+
+
+class UnitDoc(me.Document):
+    id = me.StringField(primary_key=True)  # the unit code
+    name = me.StringField(required=True)
+    jurisdiction = me.StringField(required=True)
+    kind = me.StringField(required=True)
+    serves_employer = me.StringField(null=True)
+    position = me.IntField(default=0)
+    meta = {"collection": "units"}
+
+
+class CadreSlot(me.Document):
+    """A cadre and their load counter. `load` (open cases handled) moves only by conditional
+    atomic updates (see workload.py); `leads` counts serious cases they lead (领导包案)."""
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField(required=True)
+    unit = me.StringField(required=True)
+    role = me.StringField(required=True)
+    capacity = me.IntField(required=True, min_value=1)
+    active = me.BooleanField(default=True)
+    load = me.IntField(default=0)
+    leads = me.IntField(default=0)
+    last_assigned_at = me.DateTimeField(null=True)
+    position = me.IntField(default=0)
+    meta = {"collection": "cadres", "indexes": ["unit"]}
+
+
+class RegistryState(me.Document):
+    """The registry's version: bumped on every change so processes know to reload it."""
+
+    id = me.StringField(primary_key=True)  # always "current"
+    version = me.IntField(default=0)
+    source = me.StringField(default="")
+    changed_at = me.DateTimeField()
+    meta = {"collection": "registry_states"}
+
+
+class Case(OutboxDocument):
+    """A case: one per first clue (unique clue_id); repeat clues are linked to it."""
+
+    id = me.StringField(primary_key=True)
+    clue_id = me.StringField(required=True, unique=True)
+    linked_clue_ids = me.ListField(me.StringField(), default=list)
+    clue_times = me.ListField(me.DateTimeField(), default=list)  # received_at of every clue
+    last_clue_at = me.DateTimeField()
+    received_at = me.DateTimeField(required=True)
+    source = me.StringField(required=True)
+    category = me.StringField(required=True)
+    jurisdiction = me.StringField(required=True)
+    subject_name = me.StringField(required=True)
+    subject_key = me.StringField(required=True)  # normalised name + "|" + employer
+    subject_employer = me.StringField(null=True)
+    subject_rank = me.StringField(null=True)
+    subject_position = me.StringField(null=True)
+    amount_cny = me.IntField(null=True)
+    collusion = me.BooleanField(default=False)
+    routed_unit = me.StringField(required=True)
+    route_mode = me.StringField(required=True)
+    triage_reason = me.StringField(null=True)
+    unit = me.StringField(required=True)
+    cadre_id = me.StringField(null=True)
+    lead_cadre_id = me.StringField(null=True)
+    holds_slot = me.BooleanField(default=False)  # counted in cadre_id's load
+    holds_lead = me.BooleanField(default=False)  # counted in lead_cadre_id's leads
+    serious = me.BooleanField(default=False)
+    status = me.StringField(required=True, choices=STATUSES)
+    due_at = me.DateTimeField(required=True)
+    accepted_at = me.DateTimeField()
+    assigned_at = me.DateTimeField(null=True)
+    supervised_at = me.DateTimeField(null=True)  # start of overdue supervision
+    watched_by = me.StringField(null=True)  # the unit supervising the case (重点督办), if any
+    escalation_reasons = me.ListField(me.StringField(), default=list)
+    closed_at = me.DateTimeField(null=True)
+    disposition = me.StringField(null=True)
+    outcomes = me.ListField(me.StringField(), default=list)
+    reporter_summary = me.StringField(null=True)
+    reopened_at = me.DateTimeField(null=True)
+    created_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "cases",
+        "indexes": [
+            "subject_key",
+            "unit",
+            "status",
+            "cadre_id",
+            "lead_cadre_id",
+            "due_at",
+            ("unit", "status", "received_at"),
+        ],
+    }
+
+
+class CaseAudit(me.Document):
+    """One entry of a case's audit trail: append-only (state changes and reads by people)."""
+
+    id = me.StringField(primary_key=True)
+    case_id = me.StringField(required=True)
+    at = me.DateTimeField(required=True)
+    actor = me.StringField(required=True)
+    action = me.StringField(required=True)
+    details = me.DictField(default=dict)
+    meta = {"collection": "case_audits", "indexes": ["case_id"]}
+
+
+class EscalationEntry(me.Document):
+    """One move (or supervision) of a case: from_unit -> to_unit with reason codes."""
+
+    id = me.StringField(primary_key=True)
+    case_id = me.StringField(required=True)
+    from_unit = me.StringField(required=True)
+    to_unit = me.StringField(required=True)
+    mode = me.StringField(required=True)
+    reasons = me.ListField(me.StringField(), default=list)
+    at = me.DateTimeField(required=True)
+    actor = me.StringField(default="system")
+    note = me.StringField(null=True)
+    meta = {"collection": "escalations", "indexes": ["case_id", "at"]}
+
+
+def ensure_indexes() -> None:
+    """Create every collection's indexes (the unique clue_id one above all)."""
+    for doc in (CadreSlot, Case, CaseAudit, EscalationEntry):
+        doc.ensure_indexes()

@@ -1,0 +1,773 @@
+"""Handlers: one function per event or command. Load, ask the domain, save with events staged.
+
+Every change of a case is one conditional single-document write (filter on `outbox_version`)
+that also stages its events in the case's outbox; cadre slots move only through workload.py.
+Handlers are safe to run twice for the same event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared import events
+from shared.auth import Principal
+from shared.consumer import PoisonRecord
+from shared.mongo import new_id, utcnow
+from shared.outbox import entry
+from shared.problems import Problem
+
+from . import deadlines, escalation
+from .deadlines import DeadlineRules
+from .documents import OPEN_STATUSES, Case, CaseAudit, EscalationEntry
+from .escalation import EscalationRules, Subject
+from .registry import Registry, normalise_name
+from .routing import SeriousRules, is_serious, route
+from .workload import choose_lead, claim_cadre, release_lead, release_slot
+
+log = logging.getLogger(__name__)
+SOURCE = "/services/assignment"
+SYSTEM = "system"
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class Context:
+    """What handlers need besides their input: the registry, the rules, the clock, and `wake`
+    (asks the outbox relay to publish a case's pending events now)."""
+
+    registry: Callable[[], Registry]
+    rules: EscalationRules = field(default_factory=EscalationRules)
+    deadlines: DeadlineRules = field(default_factory=DeadlineRules)
+    serious: SeriousRules = field(default_factory=SeriousRules)
+    wake: Callable[[str], None] = lambda _case_id: None
+    clock: Callable[[], datetime] = utcnow
+
+
+def cases():
+    return Case._get_collection()
+
+
+def subject_key(name: str, employer: str | None) -> str:
+    """How repeat clues about one person are matched: normalised name and employer code."""
+    return f"{normalise_name(name)}|{(employer or '').strip()}"
+
+
+def clue_ids(doc: dict[str, Any]) -> list[str]:
+    return [doc["clue_id"], *(doc.get("linked_clue_ids") or [])]
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+def assigned_event(doc: dict[str, Any], clue_id: str, now: datetime) -> dict[str, Any]:
+    data = {
+        "case_id": doc["_id"],
+        "clue_id": clue_id,
+        "unit": doc["unit"],
+        "cadre_id": doc.get("cadre_id"),
+        "lead_cadre_id": doc.get("lead_cadre_id"),
+        "due_at": doc["due_at"],
+        "assigned_at": doc.get("assigned_at") or now,
+        "status": "queued" if doc.get("cadre_id") is None else "assigned",
+    }
+    if doc.get("triage_reason"):
+        data["reason"] = doc["triage_reason"]
+    return events.make_event(events.CASE_ASSIGNED, data, source=SOURCE, at=now)
+
+
+def escalated_event(
+    doc: dict[str, Any],
+    clue_id: str,
+    from_unit: str,
+    to_unit: str,
+    mode: str,
+    reasons: Iterable[str],
+    now: datetime,
+) -> dict[str, Any]:
+    return events.make_event(
+        events.CASE_ESCALATED,
+        {
+            "case_id": doc["_id"],
+            "clue_id": clue_id,
+            "from_unit": from_unit,
+            "to_unit": to_unit,
+            "mode": mode,
+            "reasons": list(reasons),
+            "escalated_at": now,
+        },
+        source=SOURCE,
+        at=now,
+    )
+
+
+def closed_event(doc: dict[str, Any], clue_id: str, now: datetime) -> dict[str, Any]:
+    return events.make_event(
+        events.CASE_CLOSED,
+        {
+            "case_id": doc["_id"],
+            "clue_id": clue_id,
+            "disposition": doc["disposition"],
+            "outcomes": list(doc["outcomes"]),
+            "reporter_summary": doc["reporter_summary"],
+            "closed_at": now,
+        },
+        source=SOURCE,
+        at=now,
+    )
+
+
+# ---- storage steps -----------------------------------------------------------------------------
+
+
+def update_case(
+    doc: dict[str, Any],
+    changes: dict[str, Any],
+    envelopes: Iterable[dict[str, Any]],
+    extra_filter: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Apply `changes` and stage `envelopes` in one write, only if the case is still the version
+    `doc` was read at (and matches `extra_filter`); the updated case, or None if it changed."""
+    outbox = [*(doc.get("outbox") or []), *(entry(e) for e in envelopes)]
+    return cases().find_one_and_update(
+        {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0), **(extra_filter or {})},
+        {
+            "$set": {**changes, "outbox": outbox, "outbox_pending": bool(outbox)},
+            "$inc": {"outbox_version": 1},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def audit(
+    case_id: str, actor: str, action: str, at: datetime, entry_id: str | None = None, **details: Any
+) -> None:
+    """Append one audit entry (a given id makes the append idempotent)."""
+    try:
+        CaseAudit._get_collection().insert_one(
+            {
+                "_id": entry_id or new_id(),
+                "case_id": case_id,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "details": details,
+            }
+        )
+    except DuplicateKeyError:
+        pass
+
+
+def record_escalation(
+    doc: dict[str, Any],
+    from_unit: str,
+    to_unit: str,
+    mode: str,
+    reasons: Iterable[str],
+    at: datetime,
+    actor: str,
+    note: str | None = None,
+) -> None:
+    reasons = list(reasons)
+    try:
+        EscalationEntry._get_collection().insert_one(
+            {
+                "_id": f"{doc['_id']}:{doc.get('outbox_version', 0)}",
+                "case_id": doc["_id"],
+                "from_unit": from_unit,
+                "to_unit": to_unit,
+                "mode": mode,
+                "reasons": reasons,
+                "at": at,
+                "actor": actor,
+                "note": note,
+            }
+        )
+    except DuplicateKeyError:
+        pass
+    audit(
+        doc["_id"],
+        actor,
+        "escalated" if mode == "direct_investigation" else "supervised",
+        at,
+        from_unit=from_unit,
+        to_unit=to_unit,
+        mode=mode,
+        reasons=reasons,
+        **({"note": note} if note else {}),
+    )
+
+
+def drain(unit: str, ctx: Context) -> int:
+    """Give free slots of `unit` to its oldest queued cases; returns how many were assigned.
+
+    Each step claims a slot first, then takes the oldest queued case with a conditional update;
+    if another worker took that case, the next one is tried, and the slot is given back only when
+    no queued case is left, so two drainers never take the same case nor strand a free slot.
+    """
+    assigned = 0
+    while True:
+        queued = list(
+            cases()
+            .find({"unit": unit, "status": "queued", "cadre_id": None, "triage_reason": None})
+            .sort("received_at", 1)
+            .limit(8)
+        )
+        if not queued:
+            return assigned
+        now = ctx.clock()
+        cadre = claim_cadre(unit, now)
+        if cadre is None:
+            return assigned
+        for doc in queued:
+            changes = {
+                "cadre_id": cadre,
+                "holds_slot": True,
+                "assigned_at": now,
+                "status": "supervised" if doc.get("watched_by") else "assigned",
+            }
+            new = {**doc, **changes}
+            updated = update_case(
+                doc,
+                changes,
+                [assigned_event(new, c, now) for c in clue_ids(doc)],
+                {"status": "queued", "cadre_id": None},
+            )
+            if updated is not None:
+                audit(doc["_id"], SYSTEM, "assigned", now, cadre_id=cadre, from_queue=True)
+                ctx.wake(doc["_id"])
+                assigned += 1
+                break
+        else:
+            release_slot(cadre)
+
+
+# ---- clue-received -----------------------------------------------------------------------------
+
+
+def _subject(data: dict[str, Any]) -> tuple[Subject, str | None]:
+    subject = Subject.from_mapping(data)
+    employer = (subject.employer or "").strip() or None
+    rank = subject.rank if subject.rank in escalation.RANKS else None
+    return Subject(subject.name, employer, rank), (subject.rank if rank is None else None)
+
+
+def clue_received(event: events.Event, ctx: Context) -> None:
+    """Make the clue's case (or link it to an open case on the same subject and category).
+
+    The reporter's reference and sealed contact in the event are never read or stored.
+    """
+    data = event.data
+    clue_id = data["clue_id"]
+    subject, bad_rank = _subject(data["subject"])
+    key = subject_key(subject.name, subject.employer)
+    received: datetime = data["received_at"]
+    related = list(
+        cases().find(
+            {"subject_key": key},
+            {
+                "clue_id": 1,
+                "linked_clue_ids": 1,
+                "clue_times": 1,
+                "status": 1,
+                "category": 1,
+                "received_at": 1,
+            },
+        )
+    )
+    if any(clue_id in clue_ids(c) for c in related):
+        return
+    repeat_count = 1 + escalation.count_recent(
+        [t for c in related for t in c.get("clue_times") or []], received, ctx.rules.repeat_window_days
+    )
+    same = sorted(
+        (c for c in related if c["status"] in OPEN_STATUSES and c["category"] == data["category"]),
+        key=lambda c: c["received_at"],
+    )
+    for candidate in same:
+        if link_clue(candidate["_id"], clue_id, received, repeat_count, ctx):
+            return
+    create_case(data, subject, key, repeat_count, ctx, bad_rank)
+
+
+def create_case(
+    data: dict[str, Any],
+    subject: Subject,
+    key: str,
+    repeat_count: int,
+    ctx: Context,
+    bad_rank: str | None = None,
+) -> dict[str, Any] | None:
+    """Route, decide escalation, claim a cadre (or queue), and insert the case with its events."""
+    registry = ctx.registry()
+    now = ctx.clock()
+    clue_id = data["clue_id"]
+    where = route(data["jurisdiction"], subject.employer, registry)
+    triage = where.mode == "triage"
+    decision = (
+        None
+        if triage
+        else escalation.decide(
+            where.unit,
+            subject,
+            data.get("amount_cny"),
+            bool(data.get("collusion")),
+            repeat_count,
+            registry,
+            ctx.rules,
+        )
+    )
+    unit = decision.to_unit if decision else where.unit
+    reasons = list(decision.reasons) if decision else []
+    serious = not triage and is_serious(
+        reasons, data.get("amount_cny"), data["category"], bool(data.get("collusion")), ctx.serious
+    )
+    cadre = None if triage else claim_cadre(unit, now)
+    lead = choose_lead(unit, now, [cadre] if cadre else []) if serious else None
+    supervised = decision is not None and decision.mode == "supervised"
+    status = "queued" if cadre is None else ("supervised" if supervised else "assigned")
+    received: datetime = data["received_at"]
+    doc: dict[str, Any] = {
+        "_id": new_id(),
+        "clue_id": clue_id,
+        "linked_clue_ids": [],
+        "clue_times": [received],
+        "last_clue_at": received,
+        "received_at": received,
+        "source": data["source"],
+        "category": data["category"],
+        "jurisdiction": data["jurisdiction"],
+        "subject_name": subject.name,
+        "subject_key": key,
+        "subject_employer": subject.employer,
+        "subject_rank": subject.rank,
+        "subject_position": (data["subject"].get("position") or None),
+        "amount_cny": data.get("amount_cny"),
+        "collusion": bool(data.get("collusion")),
+        "routed_unit": where.unit,
+        "route_mode": where.mode,
+        "triage_reason": where.reason,
+        "unit": unit,
+        "cadre_id": cadre,
+        "lead_cadre_id": lead,
+        "holds_slot": cadre is not None,
+        "holds_lead": lead is not None,
+        "serious": serious,
+        "status": status,
+        "due_at": deadlines.due_at(received, data["category"], data["source"], ctx.deadlines),
+        "accepted_at": None if triage else now,
+        "assigned_at": now if cadre else None,
+        "supervised_at": None,
+        "watched_by": unit if supervised else None,
+        "escalation_reasons": reasons,
+        "closed_at": None,
+        "disposition": None,
+        "outcomes": [],
+        "reporter_summary": None,
+        "reopened_at": None,
+        "created_at": now,
+        "outbox_version": 0,
+    }
+    envelopes = []
+    if decision is not None:
+        envelopes.append(escalated_event(doc, clue_id, where.unit, unit, decision.mode, reasons, now))
+    envelopes.append(assigned_event(doc, clue_id, now))
+    doc["outbox"] = [entry(e) for e in envelopes]
+    doc["outbox_pending"] = True
+    try:
+        cases().insert_one(doc)
+    except DuplicateKeyError:
+        # The same clue again (a redelivery racing the first): one case only; give the slot back.
+        release_slot(cadre)
+        release_lead(lead)
+        return None
+    ctx.wake(doc["_id"])
+    audit(
+        doc["_id"],
+        SYSTEM,
+        "received",
+        now,
+        f"{doc['_id']}:received",
+        clue_id=clue_id,
+        routed_unit=where.unit,
+        route_mode=where.mode,
+        reason=where.reason,
+        **({"unknown_rank": bad_rank} if bad_rank else {}),
+    )
+    if decision is not None:
+        record_escalation(doc, where.unit, unit, decision.mode, reasons, now, SYSTEM)
+    audit(
+        doc["_id"],
+        SYSTEM,
+        "assigned" if cadre else "queued",
+        now,
+        f"{doc['_id']}:assigned",
+        unit=unit,
+        cadre_id=cadre,
+        lead_cadre_id=lead,
+    )
+    if cadre is None and not triage:
+        drain(unit, ctx)
+    return doc
+
+
+def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int, ctx: Context) -> bool:
+    """Link a repeat clue to an open case and publish its case-assigned; False if the case is no
+    longer open. Escalates the case for `repeat` when the clue count reaches the threshold."""
+    for _ in range(MAX_ATTEMPTS):
+        doc = cases().find_one({"_id": case_id})
+        if doc is None or doc["status"] not in OPEN_STATUSES:
+            return False
+        if clue_id in clue_ids(doc):
+            return True
+        now = ctx.clock()
+        changes = {
+            "linked_clue_ids": [*doc.get("linked_clue_ids", []), clue_id],
+            "clue_times": [*doc.get("clue_times", []), received],
+            "last_clue_at": max(received, doc.get("last_clue_at") or received),
+        }
+        updated = update_case(
+            doc, changes, [assigned_event(doc, clue_id, now)], {"status": {"$in": list(OPEN_STATUSES)}}
+        )
+        if updated is None:
+            continue
+        ctx.wake(case_id)
+        audit(
+            case_id,
+            SYSTEM,
+            "clue_linked",
+            now,
+            f"{case_id}:link:{clue_id}",
+            clue_id=clue_id,
+            repeat_count=repeat_count,
+        )
+        if (
+            repeat_count >= ctx.rules.repeat_count
+            and "repeat" not in (doc.get("escalation_reasons") or [])
+            and not updated.get("triage_reason")
+        ):
+            move_case(
+                case_id,
+                ["repeat"],
+                SYSTEM,
+                ctx,
+                guard=lambda d: "repeat" not in (d.get("escalation_reasons") or []),
+            )
+        return True
+    raise RuntimeError(f"case {case_id} kept changing while a clue was linked")
+
+
+# ---- escalation and supervision ----------------------------------------------------------------
+
+
+def _decision(doc: dict[str, Any], reasons: list[str], registry: Registry) -> escalation.Escalation:
+    decision = escalation.target_unit(doc["unit"], reasons, registry)
+    assert decision is not None
+    if decision.mode == "supervised":
+        return decision
+    subject = Subject(doc["subject_name"], doc.get("subject_employer"), doc.get("subject_rank"))
+    to_unit, codes = decision.to_unit, list(decision.reasons)
+    while registry.level_of(to_unit) != "city" and escalation.conflict_of_interest(
+        subject, to_unit, registry
+    ):
+        to_unit = registry.parent_unit(to_unit) or registry.city_unit()
+        codes = list(escalation.sort_reasons([*codes, "conflict"]))
+    return escalation.Escalation(to_unit, decision.mode, tuple(codes))
+
+
+def move_case(
+    case_id: str,
+    reasons: list[str],
+    actor: str,
+    ctx: Context,
+    note: str | None = None,
+    guard: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any] | None:
+    """Escalate a case one level up for `reasons` (at the city: supervised there instead).
+
+    The move is one conditional write; a losing concurrent mover gives its claimed slot back and
+    re-reads the case, so each transition happens once. `guard` (re-checked on every read) says
+    whether the move is still wanted; None is returned when it is not.
+    """
+    registry = ctx.registry()
+    for _ in range(MAX_ATTEMPTS):
+        doc = cases().find_one({"_id": case_id})
+        if doc is None:
+            raise Problem(404, "Not Found", "no such case")
+        if doc["status"] == "closed":
+            raise Problem(409, "Conflict", "the case is closed")
+        if guard is not None and not guard(doc):
+            return None
+        if doc.get("triage_reason") or registry.unit(doc["unit"]) is None:
+            raise Problem(409, "Conflict", "the case waits in triage; route it first")
+        now = ctx.clock()
+        decision = _decision(doc, reasons, registry)
+        merged = list(escalation.sort_reasons([*(doc.get("escalation_reasons") or []), *decision.reasons]))
+        clues = clue_ids(doc)
+        if decision.mode == "supervised":
+            changes = {
+                "watched_by": decision.to_unit,
+                "escalation_reasons": merged,
+                "due_at": deadlines.due_at(now, doc["category"], "", ctx.deadlines),
+                "supervised_at": None,
+            }
+            if doc["status"] != "queued":
+                changes["status"] = "supervised"
+            envelopes = [
+                escalated_event(doc, c, doc["unit"], decision.to_unit, "supervised", decision.reasons, now)
+                for c in clues
+            ]
+            updated = update_case(doc, changes, envelopes)
+            if updated is None:
+                continue
+            ctx.wake(case_id)
+            record_escalation(
+                doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note
+            )
+            return updated
+        new_unit = decision.to_unit
+        cadre = claim_cadre(new_unit, now)
+        lead = choose_lead(new_unit, now, [cadre] if cadre else [])
+        changes = {
+            "unit": new_unit,
+            "cadre_id": cadre,
+            "lead_cadre_id": lead,
+            "holds_slot": cadre is not None,
+            "holds_lead": lead is not None,
+            "serious": True,
+            "status": "assigned" if cadre else "queued",
+            "assigned_at": now if cadre else None,
+            "due_at": deadlines.due_at(now, doc["category"], "", ctx.deadlines),
+            "supervised_at": None,
+            "watched_by": None,
+            "escalation_reasons": merged,
+        }
+        new = {**doc, **changes}
+        envelopes = []
+        for c in clues:
+            envelopes.append(
+                escalated_event(doc, c, doc["unit"], new_unit, decision.mode, decision.reasons, now)
+            )
+            envelopes.append(assigned_event(new, c, now))
+        updated = update_case(doc, changes, envelopes)
+        if updated is None:
+            release_slot(cadre)
+            release_lead(lead)
+            continue
+        ctx.wake(case_id)
+        if doc.get("holds_slot"):
+            release_slot(doc.get("cadre_id"))
+        if doc.get("holds_lead"):
+            release_lead(doc.get("lead_cadre_id"))
+        record_escalation(doc, doc["unit"], new_unit, decision.mode, decision.reasons, now, actor, note)
+        audit(
+            case_id,
+            SYSTEM,
+            "assigned" if cadre else "queued",
+            now,
+            unit=new_unit,
+            cadre_id=cadre,
+            lead_cadre_id=lead,
+        )
+        if doc.get("holds_slot"):
+            drain(doc["unit"], ctx)
+        if cadre is None:
+            drain(new_unit, ctx)
+        return updated
+    raise Problem(409, "Conflict", "the case kept changing; try again")
+
+
+def escalate_case(case_id: str, principal: Principal, reason: str, ctx: Context) -> dict[str, Any]:
+    """Manual escalation by a supervisor whose jurisdiction covers the case."""
+    doc = cases().find_one({"_id": case_id}, {"unit": 1})
+    if doc is None:
+        raise Problem(404, "Not Found", "no such case")
+    ensure_visible(doc, principal, ctx.registry())
+    updated = move_case(case_id, ["manual"], principal.actor, ctx, note=reason)
+    assert updated is not None
+    return updated
+
+
+def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+    """First step for an overdue case: supervised by the level above (重点督办), once."""
+    now = ctx.clock()
+    if (
+        deadlines.overdue_transition(
+            doc["status"], doc["due_at"], doc.get("supervised_at"), now, ctx.deadlines
+        )
+        != "supervise"
+    ):
+        return None
+    watcher = escalation.supervision(doc["unit"], ctx.registry())
+    changes = {"supervised_at": now, "watched_by": watcher.to_unit}
+    if doc["status"] != "queued":
+        changes["status"] = "supervised"
+    envelopes = [
+        escalated_event(doc, c, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now)
+        for c in clue_ids(doc)
+    ]
+    updated = update_case(doc, changes, envelopes, {"supervised_at": None})
+    if updated is not None:
+        ctx.wake(doc["_id"])
+        record_escalation(doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM)
+    return updated
+
+
+def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
+    """One scheduler round: supervise cases past due, escalate those supervised for the grace
+    period. Safe with several schedulers at once (every transition is a conditional write)."""
+    now = ctx.clock()
+    done = {"supervised": 0, "escalated": 0}
+    grace = timedelta(days=ctx.deadlines.supervision_grace_days)
+    open_ = {"$in": list(OPEN_STATUSES)}
+    for doc in list(
+        cases()
+        .find({"status": open_, "due_at": {"$lt": now}, "supervised_at": None, "triage_reason": None})
+        .limit(batch)
+    ):
+        if supervise_overdue(doc, ctx) is not None:
+            done["supervised"] += 1
+    for doc in list(
+        cases()
+        .find({"status": open_, "supervised_at": {"$lte": now - grace}, "triage_reason": None}, {"_id": 1})
+        .limit(batch)
+    ):
+
+        def still_due(d: dict[str, Any]) -> bool:
+            return (
+                deadlines.overdue_transition(
+                    d["status"], d["due_at"], d.get("supervised_at"), ctx.clock(), ctx.deadlines
+                )
+                == "escalate"
+            )
+
+        try:
+            if move_case(doc["_id"], ["overdue"], SYSTEM, ctx, guard=still_due) is not None:
+                done["escalated"] += 1
+        except Problem as exc:
+            log.warning("overdue escalation skipped", extra={"case_id": doc["_id"], "error": exc.detail})
+    return done
+
+
+# ---- closing, follow-ups -----------------------------------------------------------------------
+
+
+def close_case(
+    case_id: str,
+    principal: Principal,
+    disposition: str,
+    outcomes: list[str],
+    reporter_summary: str,
+    ctx: Context,
+) -> dict[str, Any]:
+    """Close a case (its cadre or lead cadre only): publishes case-closed per clue, frees the
+    cadre's slot and gives it to the unit's oldest queued case."""
+    for _ in range(MAX_ATTEMPTS):
+        doc = cases().find_one({"_id": case_id})
+        if doc is None:
+            raise Problem(404, "Not Found", "no such case")
+        if principal.role != "cadre" or principal.scope not in {
+            doc.get("cadre_id"),
+            doc.get("lead_cadre_id"),
+        } - {None}:
+            raise Problem(403, "Forbidden", "only the case's cadre or lead cadre may close it")
+        if doc["status"] == "closed":
+            raise Problem(409, "Conflict", "the case is already closed")
+        now = ctx.clock()
+        changes = {
+            "status": "closed",
+            "closed_at": now,
+            "disposition": disposition,
+            "outcomes": list(outcomes),
+            "reporter_summary": reporter_summary,
+            "holds_slot": False,
+            "holds_lead": False,
+        }
+        new = {**doc, **changes}
+        updated = update_case(
+            doc,
+            changes,
+            [closed_event(new, c, now) for c in clue_ids(doc)],
+            {"status": {"$in": list(OPEN_STATUSES)}},
+        )
+        if updated is None:
+            continue
+        ctx.wake(case_id)
+        if doc.get("holds_slot"):
+            release_slot(doc.get("cadre_id"))
+        if doc.get("holds_lead"):
+            release_lead(doc.get("lead_cadre_id"))
+        audit(case_id, principal.actor, "closed", now, disposition=disposition, outcomes=list(outcomes))
+        if doc.get("holds_slot"):
+            drain(doc["unit"], ctx)
+        return updated
+    raise Problem(409, "Conflict", "the case kept changing; try again")
+
+
+def clue_followed_up(event: events.Event, ctx: Context) -> None:
+    """A reporter's follow-up lands on the case as a note; an objection to a closed case reopens
+    it for review by the supervisor (the level above watches it)."""
+    data = event.data
+    clue_id = data["clue_id"]
+    doc = cases().find_one({"clue_id": clue_id}) or cases().find_one({"linked_clue_ids": clue_id})
+    if doc is None:
+        raise PoisonRecord("no case holds this clue")
+    note_id = f"{doc['_id']}:followup:{event.id}"
+    if CaseAudit.objects(id=note_id).count():
+        return
+    now = ctx.clock()
+    if data["objection"] and doc["status"] == "closed":
+        registry = ctx.registry()
+        watcher = escalation.supervision(doc["unit"], registry) if registry.unit(doc["unit"]) else None
+        changes = {
+            "status": "reopened",
+            "reopened_at": now,
+            "due_at": deadlines.due_at(now, doc["category"], "", ctx.deadlines),
+            "supervised_at": None,
+            "watched_by": watcher.to_unit if watcher else None,
+        }
+        if update_case(doc, changes, [], {"status": "closed"}) is not None:
+            audit(
+                doc["_id"],
+                SYSTEM,
+                "reopened",
+                now,
+                clue_id=clue_id,
+                reason="objection",
+                supervisor_unit=changes["watched_by"],
+            )
+    audit(
+        doc["_id"],
+        "reporter",
+        "objection" if data["objection"] else "follow_up",
+        now,
+        note_id,
+        clue_id=clue_id,
+        message=data["message"],
+        sent_at=data["at"],
+    )
+
+
+# ---- scope -------------------------------------------------------------------------------------
+
+
+def ensure_visible(doc: dict[str, Any], principal: Principal, registry: Registry) -> None:
+    """403 unless the principal may see the case: its cadre or lead cadre, a supervisor whose
+    jurisdiction covers the case's unit, or an admin."""
+    if principal.role == "admin":
+        return
+    if principal.role == "cadre" and principal.scope in {doc.get("cadre_id"), doc.get("lead_cadre_id")}:
+        return
+    if (
+        principal.role == "supervisor"
+        and registry.unit(doc["unit"]) is not None
+        and registry.is_within(doc["unit"], principal.scope)
+    ):
+        return
+    raise Problem(403, "Forbidden", "this case is outside your scope")

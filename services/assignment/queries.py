@@ -1,0 +1,280 @@
+"""Read side: case lists and details by scope, workload per cadre, quarterly statistics.
+
+Every read of a case by a person is appended to that case's audit trail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from shared.auth import Principal, jurisdiction_within
+from shared.mongo import new_id
+from shared.problems import Problem
+
+from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
+from .handlers import cases, ensure_visible
+from .registry import Registry
+
+CASE_FIELDS = (
+    "clue_id",
+    "linked_clue_ids",
+    "status",
+    "unit",
+    "cadre_id",
+    "lead_cadre_id",
+    "due_at",
+    "received_at",
+    "category",
+    "source",
+    "jurisdiction",
+    "routed_unit",
+    "route_mode",
+    "triage_reason",
+    "serious",
+    "watched_by",
+    "escalation_reasons",
+    "accepted_at",
+    "assigned_at",
+    "supervised_at",
+    "closed_at",
+    "disposition",
+    "outcomes",
+    "reporter_summary",
+    "reopened_at",
+    "subject_name",
+    "subject_employer",
+    "subject_rank",
+    "subject_position",
+    "amount_cny",
+    "collusion",
+)
+
+
+def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A case as the API shows it (never anything about the reporter: nothing is stored)."""
+    out = {"case_id": doc["_id"], **{k: doc.get(k) for k in CASE_FIELDS}}
+    out["linked_clue_ids"] = list(doc.get("linked_clue_ids") or [])
+    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < now
+    return out
+
+
+def _record_reads(docs: list[dict[str, Any]], principal: Principal, action: str, now: datetime) -> None:
+    if docs:
+        CaseAudit._get_collection().insert_many(
+            [
+                {
+                    "_id": new_id(),
+                    "case_id": d["_id"],
+                    "at": now,
+                    "actor": principal.actor,
+                    "action": action,
+                    "details": {},
+                }
+                for d in docs
+            ]
+        )
+
+
+def scope_filter(principal: Principal, registry: Registry, unit: str | None, cadre: str | None) -> dict:
+    """The cases a principal may list: a cadre their own, a supervisor those of units under their
+    jurisdiction, an admin all."""
+    query: dict[str, Any] = {}
+    if principal.role == "cadre":
+        query["$or"] = [{"cadre_id": principal.scope}, {"lead_cadre_id": principal.scope}]
+    elif principal.role == "supervisor":
+        allowed = list(registry.units_within(principal.scope))
+        if unit is not None and unit not in allowed:
+            raise Problem(403, "Forbidden", "that unit is outside your jurisdiction")
+        query["unit"] = {"$in": allowed}
+    if unit is not None:
+        query["unit"] = unit
+    if cadre is not None:
+        query["cadre_id"] = cadre
+    return query
+
+
+def list_cases(
+    principal: Principal,
+    registry: Registry,
+    now: datetime,
+    *,
+    status: str | None = None,
+    unit: str | None = None,
+    cadre: str | None = None,
+    overdue: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """`{"items", "next"}`, newest first; every listed case gets a `listed` audit entry."""
+    query = scope_filter(principal, registry, unit, cadre)
+    if status is not None:
+        query["status"] = status
+    if overdue:
+        query["due_at"] = {"$lt": now}
+        if status is None:
+            query["status"] = {"$in": list(OPEN_STATUSES)}
+        elif status not in OPEN_STATUSES:
+            return {"items": [], "next": None}
+    if cursor:
+        query["_id"] = {"$lt": cursor}
+    docs = list(cases().find(query, {"outbox": 0}).sort("_id", -1).limit(limit + 1))
+    page, more = docs[:limit], len(docs) > limit
+    _record_reads(page, principal, "listed", now)
+    return {"items": [case_view(d, now) for d in page], "next": page[-1]["_id"] if more else None}
+
+
+def case_detail(case_id: str, principal: Principal, registry: Registry, now: datetime) -> dict[str, Any]:
+    """The case with its unit, cadres, escalation history and audit trail; the read is audited."""
+    doc = cases().find_one({"_id": case_id}, {"outbox": 0})
+    if doc is None:
+        raise Problem(404, "Not Found", "no such case")
+    ensure_visible(doc, principal, registry)
+    CaseAudit._get_collection().insert_one(
+        {
+            "_id": new_id(),
+            "case_id": case_id,
+            "at": now,
+            "actor": principal.actor,
+            "action": "read",
+            "details": {},
+        }
+    )
+    out = case_view(doc, now)
+    unit = registry.unit(doc["unit"])
+    out["unit_name"] = unit.name if unit else None
+    out["cadres"] = [
+        {"id": c.id, "name": c.name, "role": role}
+        for role, cid in (("cadre", doc.get("cadre_id")), ("lead_cadre", doc.get("lead_cadre_id")))
+        if cid and (c := registry.cadre(cid))
+    ]
+    out["escalations"] = [
+        {
+            "from_unit": e["from_unit"],
+            "to_unit": e["to_unit"],
+            "mode": e["mode"],
+            "reasons": list(e.get("reasons") or []),
+            "at": e["at"],
+            "actor": e.get("actor"),
+            "note": e.get("note"),
+        }
+        for e in EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1)
+    ]
+    out["audit"] = [
+        {"at": a["at"], "actor": a["actor"], "action": a["action"], **(a.get("details") or {})}
+        for a in CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)])
+    ]
+    return out
+
+
+def workload(unit: str, principal: Principal, registry: Registry) -> dict[str, Any]:
+    """Open cases, capacity and led cases per cadre of a unit, and its queue length."""
+    if registry.unit(unit) is None:
+        raise Problem(404, "Not Found", "no such unit")
+    if principal.role == "supervisor" and not registry.is_within(unit, principal.scope):
+        raise Problem(403, "Forbidden", "that unit is outside your jurisdiction")
+    open_by_cadre = Counter(
+        d.get("cadre_id")
+        for d in cases().find({"unit": unit, "status": {"$in": list(OPEN_STATUSES)}}, {"cadre_id": 1})
+    )
+    cadres = [
+        {
+            "cadre_id": c.id,
+            "name": c.name,
+            "role": c.role,
+            "active": c.active,
+            "capacity": c.capacity,
+            "load": c.load,
+            "open_cases": open_by_cadre.get(c.id, 0),
+            "leads": c.leads,
+        }
+        for c in CadreSlot.objects(unit=unit).order_by("position")
+    ]
+    return {
+        "unit": unit,
+        "cadres": cadres,
+        "queued": open_by_cadre.get(None, 0),
+        "capacity": sum(c["capacity"] for c in cadres if c["active"]),
+    }
+
+
+def _days(pairs: list[tuple[datetime, datetime]]) -> dict[str, float | None]:
+    values = sorted((end - start).total_seconds() / 86400 for start, end in pairs if start and end)
+    if not values:
+        return {"mean": None, "p90": None}
+    p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
+    return {"mean": round(sum(values) / len(values), 3), "p90": round(p90, 3)}
+
+
+def stats(
+    principal: Principal,
+    registry: Registry,
+    now: datetime,
+    jurisdiction: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> dict[str, Any]:
+    """The quarterly figures of DOMAIN.md for cases handled by units under `jurisdiction`.
+
+    received counts clues (linked ones too) received in the period; accepted, escalated and
+    closed count what happened in the period; overdue and queued are the state now.
+    """
+    scope = jurisdiction or (principal.scope if principal.role == "supervisor" else None)
+    if principal.role == "supervisor" and (scope is None or not jurisdiction_within(scope, principal.scope)):
+        raise Problem(403, "Forbidden", "that jurisdiction is outside yours")
+    if scope is not None and registry.jurisdiction(scope) is None:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "unknown jurisdiction",
+            errors={"jurisdiction": ["unknown jurisdiction"]},
+        )
+    base: dict[str, Any] = {} if scope is None else {"unit": {"$in": list(registry.units_within(scope))}}
+
+    def in_period(t: datetime | None) -> bool:
+        return t is not None and (start is None or t >= start) and (end is None or t < end)
+
+    docs = list(
+        cases().find(
+            base,
+            {
+                "clue_times": 1,
+                "accepted_at": 1,
+                "received_at": 1,
+                "closed_at": 1,
+                "disposition": 1,
+                "outcomes": 1,
+                "status": 1,
+                "due_at": 1,
+            },
+        )
+    )
+    received = sum(1 for d in docs for t in d.get("clue_times") or [] if in_period(t))
+    accepted = [d for d in docs if in_period(d.get("accepted_at"))]
+    closed = [d for d in docs if d["status"] == "closed" and in_period(d.get("closed_at"))]
+    ids = {d["_id"] for d in docs}
+    by_reason: Counter[str] = Counter()
+    escalated_cases = set()
+    for e in EscalationEntry._get_collection().find({}, {"case_id": 1, "reasons": 1, "at": 1}):
+        if e["case_id"] in ids and in_period(e["at"]):
+            escalated_cases.add(e["case_id"])
+            by_reason.update(e.get("reasons") or [])
+    return {
+        "jurisdiction": scope,
+        "from": start,
+        "to": end,
+        "received": received,
+        "accepted": len(accepted),
+        "escalated": {"cases": len(escalated_cases), "by_reason": dict(by_reason)},
+        "closed": {
+            "cases": len(closed),
+            "by_disposition": dict(Counter(d.get("disposition") for d in closed)),
+            "by_outcome": dict(Counter(o for d in closed for o in d.get("outcomes") or [])),
+        },
+        "overdue": sum(1 for d in docs if d["status"] in OPEN_STATUSES and d["due_at"] < now),
+        "queued": sum(1 for d in docs if d["status"] == "queued"),
+        "days_to_accept": _days([(d["received_at"], d["accepted_at"]) for d in accepted]),
+        "days_to_close": _days([(d["received_at"], d["closed_at"]) for d in closed]),
+    }

@@ -1,0 +1,41 @@
+"""The scheduler: deadline transitions every interval, and the outbox poller (the relay's backstop).
+
+Several schedulers may run at once: every transition is a conditional write, done once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from shared.kafka import DependencyDown, EventProducer
+from shared.outbox import OutboxRelay
+
+from . import handlers
+from .consumer import context
+from .documents import Case
+from .settings import AssignmentSettings
+
+log = logging.getLogger(__name__)
+
+
+def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
+    producer = EventProducer(settings.common)
+    relay = OutboxRelay(Case._get_collection(), producer)
+    thread = relay.start_thread(stop, settings.relay_poll_interval_s)
+    ctx = context(settings, relay.wake)
+    try:
+        while not stop.is_set():
+            try:
+                done = handlers.run_deadlines(ctx)
+                if any(done.values()):
+                    log.info("deadline round", extra=done)
+            except (DependencyDown, ConnectionError) as exc:
+                log.warning("deadline round deferred", extra={"error": type(exc).__name__})
+            except Exception:  # noqa: BLE001 - a bad round must not stop the scheduler
+                log.exception("deadline round failed")
+            stop.wait(settings.scheduler_interval_s)
+    finally:
+        relay.stop()
+        thread.join(timeout=10)
+        producer.close()

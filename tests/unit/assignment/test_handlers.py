@@ -1,0 +1,400 @@
+"""Handlers on plain documents (mongomock, one thread): routing, queue, linking, close, deadlines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.assignment import handlers, queries
+from services.assignment.documents import CadreSlot, Case, CaseAudit, EscalationEntry
+from services.assignment.registry import parse_registry
+from services.assignment.registry_store import RegistryCache, save_registry
+from shared import events
+from shared.auth import Principal
+from shared.fakes import FakeBroker
+from shared.outbox import OutboxRelay
+from shared.problems import Problem
+
+from .sample_registries import small_registry_yaml
+
+T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def world(mock_db, foshan):
+    """A context on the Foshan registry, publishing synchronously into a fake broker."""
+    return make_world(foshan)
+
+
+def make_world(registry):
+    save_registry(registry, "test")
+    broker = FakeBroker()
+    relay = OutboxRelay(Case._get_collection(), broker)
+    clock = Clock(T0)
+    ctx = handlers.Context(registry=RegistryCache(0).get, wake=relay.publish_id, clock=clock)
+    return ctx, broker, clock
+
+
+def clue(
+    clue_id: str,
+    *,
+    jurisdiction="foshan/chancheng/shiwan",
+    name="许某",
+    employer=None,
+    rank="staff",
+    category="solicitation",
+    amount=None,
+    collusion=False,
+    received=T0,
+    source="observer",
+) -> events.Event:
+    env = events.make_event(
+        events.CLUE_RECEIVED,
+        {
+            "clue_id": clue_id,
+            "received_at": received,
+            "source": source,
+            "category": category,
+            "jurisdiction": jurisdiction,
+            "subject": {
+                "name": name,
+                "position": "城管执法队员",
+                "employer": employer,
+                "rank": rank,
+                "party_member": True,
+            },
+            "amount_cny": amount,
+            "collusion": collusion,
+            "reporter_ref": "ref-secret-1",
+            "reporter_contact_sealed": "c2VhbGVk",
+        },
+        source="/services/intake",
+    )
+    return events.decode(events.encode(env))
+
+
+def one_case(clue_id: str) -> dict:
+    return handlers.cases().find_one({"$or": [{"clue_id": clue_id}, {"linked_clue_ids": clue_id}]})
+
+
+def data(broker: FakeBroker, topic: str) -> list[dict]:
+    return [e.data for e in broker.events(topic)]
+
+
+CADRE = Principal("cadre", "", "k")
+
+
+def as_cadre(cadre_id: str) -> Principal:
+    return Principal("cadre", cadre_id, "k")
+
+
+def test_new_clue_goes_to_the_town_unit_and_its_least_loaded_cadre(world):
+    ctx, broker, _ = world
+    handlers.clue_received(clue("c1"), ctx)
+    case = one_case("c1")
+    assert case["unit"] == "foshan/chancheng/shiwan#commission"
+    assert case["status"] == "assigned" and case["cadre_id"] == "c-shiwan-1"
+    assert case["due_at"] == T0 + timedelta(days=90)
+    [assigned] = data(broker, events.CASE_ASSIGNED)
+    assert assigned["case_id"] == case["_id"] and assigned["cadre_id"] == "c-shiwan-1"
+    assert assigned["status"] == "assigned"
+    assert CadreSlot.objects(id="c-shiwan-1").first().load == 1
+    # the next clue (another subject) goes to a cadre with a lower load/capacity ratio
+    handlers.clue_received(clue("c2", name="王某"), ctx)
+    assert one_case("c2")["cadre_id"] in {"c-shiwan-2", "c-shiwan-3"}
+
+
+def test_the_case_never_stores_the_reporter(world):
+    ctx, _, _ = world
+    handlers.clue_received(clue("c1"), ctx)
+    text = repr(list(handlers.cases().find())) + repr(list(CaseAudit._get_collection().find()))
+    assert "ref-secret-1" not in text and "c2VhbGVk" not in text and "reporter_ref" not in text
+
+
+def test_the_same_event_twice_makes_one_case_and_one_event(world):
+    ctx, broker, _ = world
+    event = clue("c1")
+    handlers.clue_received(event, ctx)
+    handlers.clue_received(event, ctx)
+    assert handlers.cases().count_documents({}) == 1
+    assert len(broker.records(events.CASE_ASSIGNED)) == 1
+    assert sum(c.load for c in CadreSlot.objects) == 1
+
+
+@pytest.mark.parametrize("jurisdiction", ["foshan/nowhere", "", "beijing/chaoyang"])
+def test_unknown_jurisdiction_goes_to_city_triage_as_unroutable(world, jurisdiction):
+    ctx, broker, _ = world
+    handlers.clue_received(clue("c1", jurisdiction=jurisdiction), ctx)
+    case = one_case("c1")
+    assert (case["unit"], case["status"], case["triage_reason"]) == (
+        "foshan#commission",
+        "queued",
+        "unroutable",
+    )
+    [assigned] = data(broker, events.CASE_ASSIGNED)
+    assert (
+        assigned["cadre_id"] is None and assigned["status"] == "queued" and assigned["reason"] == "unroutable"
+    )
+
+
+def test_employer_with_an_embedded_group_goes_there(world):
+    ctx, _, _ = world
+    handlers.clue_received(
+        clue("c1", jurisdiction="foshan/nanhai/guicheng", employer="foshan/nanhai/urban-management"), ctx
+    )
+    assert one_case("c1")["unit"] == "foshan/nanhai/urban-management#embedded"
+
+
+@pytest.mark.parametrize(
+    "amount, rank, unit, reasons",
+    [
+        (49_999, "staff", "foshan/chancheng/shiwan#commission", None),
+        (50_000, "staff", "foshan/chancheng#commission", ["amount"]),
+        (500_000, "staff", "foshan#commission", ["amount"]),
+        (None, "section", "foshan/chancheng#commission", ["rank"]),
+        (None, "division", "foshan#commission", ["rank"]),
+    ],
+)
+def test_escalation_at_intake(world, amount, rank, unit, reasons):
+    ctx, broker, _ = world
+    handlers.clue_received(clue("c1", amount=amount, rank=rank), ctx)
+    case = one_case("c1")
+    assert case["unit"] == unit
+    escalated = data(broker, events.CASE_ESCALATED)
+    if reasons is None:
+        assert escalated == []
+    else:
+        [e] = escalated
+        assert e["from_unit"] == "foshan/chancheng/shiwan#commission" and e["to_unit"] == unit
+        assert e["reasons"] == reasons and e["mode"] == "direct_investigation"
+        assert case["lead_cadre_id"] is not None
+        assert EscalationEntry.objects(case_id=case["_id"]).count() == 1
+
+
+def test_serious_category_gets_a_lead_cadre_who_is_a_leader(world, foshan):
+    ctx, _, _ = world
+    handlers.clue_received(clue("c1", category="bribery"), ctx)
+    case = one_case("c1")
+    assert foshan.cadre(case["lead_cadre_id"]).role == "leader"
+    assert case["lead_cadre_id"] != case["cadre_id"] or len(foshan.leaders_of(case["unit"])) == 1
+
+
+def test_repeat_clues_are_linked_and_the_third_escalates(world):
+    ctx, broker, clock = world
+    handlers.clue_received(clue("c1"), ctx)
+    first = one_case("c1")
+    handlers.clue_received(clue("c2", name=" 许某 ", received=T0 + timedelta(days=10)), ctx)
+    assert one_case("c2")["_id"] == first["_id"]
+    assert [d["clue_id"] for d in data(broker, events.CASE_ASSIGNED)] == ["c1", "c2"]
+    handlers.clue_received(clue("c3", received=T0 + timedelta(days=20)), ctx)
+    case = one_case("c3")
+    assert case["_id"] == first["_id"] and case["linked_clue_ids"] == ["c2", "c3"]
+    assert case["unit"] == "foshan/chancheng#commission" and "repeat" in case["escalation_reasons"]
+    escalated = data(broker, events.CASE_ESCALATED)
+    assert sorted(e["clue_id"] for e in escalated) == ["c1", "c2", "c3"]
+    assert all(e["reasons"] == ["repeat"] for e in escalated)
+    assert CadreSlot.objects(id=first["cadre_id"]).first().load == 0
+
+
+@pytest.mark.parametrize("days_between, repeat", [(365, True), (366, False)])
+def test_repeat_window_edges_across_closed_cases(world, days_between, repeat):
+    ctx, _, _ = world
+    # two earlier clues in other categories (so not linked), then a third
+    handlers.clue_received(clue("c1", category="obstruction"), ctx)
+    handlers.clue_received(clue("c2", category="tip_off", received=T0 + timedelta(days=days_between)), ctx)
+    handlers.clue_received(clue("c3", category="shielding", received=T0 + timedelta(days=days_between)), ctx)
+    assert ("repeat" in one_case("c3")["escalation_reasons"]) is repeat
+
+
+def test_different_category_is_not_linked(world):
+    ctx, _, _ = world
+    handlers.clue_received(clue("c1"), ctx)
+    handlers.clue_received(clue("c2", category="tip_off"), ctx)
+    assert one_case("c1")["_id"] != one_case("c2")["_id"]
+
+
+@pytest.fixture
+def tiny(mock_db):
+    return make_world(parse_registry(small_registry_yaml([1, 1]), "tiny.yaml"))
+
+
+def test_queue_when_full_and_drain_on_close(tiny):
+    ctx, broker, clock = tiny
+    for i in range(4):
+        clock.now = T0 + timedelta(minutes=i)
+        handlers.clue_received(
+            clue(f"c{i}", jurisdiction="foshan/d1/t1", name=f"人{i}", received=T0 + timedelta(minutes=i)), ctx
+        )
+    statuses = [one_case(f"c{i}")["status"] for i in range(4)]
+    assert statuses == ["assigned", "assigned", "queued", "queued"]
+    queued_event = [d for d in data(broker, events.CASE_ASSIGNED) if d["clue_id"] == "c2"][0]
+    assert queued_event["cadre_id"] is None and queued_event["status"] == "queued"
+    first = one_case("c0")
+    handlers.close_case(
+        first["_id"], as_cadre(first["cadre_id"]), "concluded", ["unfounded"], "查无实据", ctx
+    )
+    assert one_case("c2")["cadre_id"] == first["cadre_id"] and one_case("c3")["status"] == "queued"
+    later = [d for d in data(broker, events.CASE_ASSIGNED) if d["clue_id"] == "c2"]
+    assert later[-1]["status"] == "assigned" and later[-1]["cadre_id"] == first["cadre_id"]
+    assert [c.load for c in CadreSlot.objects(unit="foshan/d1/t1#commission")] == [1, 1]
+    [closed] = data(broker, events.CASE_CLOSED)
+    assert closed["clue_id"] == "c0" and closed["outcomes"] == ["unfounded"]
+
+
+def test_close_rules(tiny):
+    ctx, _, _ = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    case = one_case("c1")
+    other = "t-002" if case["cadre_id"] == "t-001" else "t-001"
+    with pytest.raises(Problem) as exc:
+        handlers.close_case(case["_id"], as_cadre(other), "concluded", [], "x", ctx)
+    assert exc.value.status == 403
+    with pytest.raises(Problem) as exc:
+        handlers.close_case(case["_id"], Principal("supervisor", "foshan", "k"), "concluded", [], "x", ctx)
+    assert exc.value.status == 403
+    handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
+    with pytest.raises(Problem) as exc:
+        handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
+    assert exc.value.status == 409
+    with pytest.raises(Problem) as exc:
+        handlers.close_case("nope", as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
+    assert exc.value.status == 404
+
+
+def followed_up(clue_id: str, objection: bool, message: str = "补充材料") -> events.Event:
+    env = events.make_event(
+        events.CLUE_FOLLOWED_UP,
+        {"clue_id": clue_id, "message": message, "objection": objection, "at": T0},
+        source="/t",
+    )
+    return events.decode(events.encode(env))
+
+
+def test_follow_up_is_a_note_and_objection_reopens_a_closed_case(tiny):
+    ctx, _, _ = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    case = one_case("c1")
+    note = followed_up("c1", False)
+    handlers.clue_followed_up(note, ctx)
+    handlers.clue_followed_up(note, ctx)
+    assert CaseAudit.objects(case_id=case["_id"], action="follow_up").count() == 1
+    handlers.clue_followed_up(followed_up("c1", True), ctx)
+    assert one_case("c1")["status"] == "assigned"
+    handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
+    handlers.clue_followed_up(followed_up("c1", True, "不服"), ctx)
+    reopened = one_case("c1")
+    assert reopened["status"] == "reopened" and reopened["watched_by"] == "foshan/d1#commission"
+    assert CaseAudit.objects(case_id=case["_id"], action="reopened").count() == 1
+
+
+def test_follow_up_for_unknown_clue_is_poison(tiny):
+    from shared.consumer import PoisonRecord
+
+    ctx, _, _ = tiny
+    with pytest.raises(PoisonRecord):
+        handlers.clue_followed_up(followed_up("unknown", False), ctx)
+
+
+def test_deadline_supervision_then_escalation_each_once(tiny):
+    ctx, broker, clock = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    case = one_case("c1")
+    clock.now = case["due_at"] + timedelta(seconds=1)
+    assert handlers.run_deadlines(ctx) == {"supervised": 1, "escalated": 0}
+    assert handlers.run_deadlines(ctx) == {"supervised": 0, "escalated": 0}
+    supervised = one_case("c1")
+    assert supervised["status"] == "supervised" and supervised["watched_by"] == "foshan/d1#commission"
+    [e] = data(broker, events.CASE_ESCALATED)
+    assert e["mode"] == "supervised" and e["reasons"] == ["overdue"]
+    clock.now += timedelta(days=15)
+    assert handlers.run_deadlines(ctx) == {"supervised": 0, "escalated": 1}
+    assert handlers.run_deadlines(ctx) == {"supervised": 0, "escalated": 0}
+    moved = one_case("c1")
+    assert moved["unit"] == "foshan/d1#commission" and moved["status"] == "assigned"
+    assert CadreSlot.objects(id=case["cadre_id"]).first().load == 0
+    assert [x["mode"] for x in data(broker, events.CASE_ESCALATED)] == ["supervised", "direct_investigation"]
+
+
+def test_manual_escalation_and_city_becomes_supervised(tiny):
+    ctx, broker, _ = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    case = one_case("c1")
+    supervisor = Principal("supervisor", "foshan/d1", "k")
+    with pytest.raises(Problem) as exc:
+        handlers.escalate_case(case["_id"], Principal("supervisor", "foshan/d2", "k"), "x", ctx)
+    assert exc.value.status == 403
+    moved = handlers.escalate_case(case["_id"], supervisor, "领导批示", ctx)
+    assert moved["unit"] == "foshan/d1#commission"
+    city = handlers.escalate_case(case["_id"], supervisor, "again", ctx)
+    assert city["unit"] == "foshan#commission"
+    with pytest.raises(Problem) as exc:  # now above the district supervisor's reach
+        handlers.escalate_case(case["_id"], supervisor, "again", ctx)
+    assert exc.value.status == 403
+    top = handlers.escalate_case(case["_id"], Principal("supervisor", "foshan", "k"), "once more", ctx)
+    assert top["unit"] == "foshan#commission" and top["status"] == "supervised"
+    modes = [(e["to_unit"], e["mode"], e["reasons"]) for e in data(broker, events.CASE_ESCALATED)]
+    assert modes[-1] == ("foshan#commission", "supervised", ["manual"])
+
+
+def test_reads_are_audited_and_scoped(tiny):
+    ctx, _, _ = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    case = one_case("c1")
+    registry = ctx.registry()
+    me = as_cadre(case["cadre_id"])
+    listed = queries.list_cases(me, registry, T0)
+    assert [c["case_id"] for c in listed["items"]] == [case["_id"]] and listed["next"] is None
+    other = as_cadre("t-002" if case["cadre_id"] == "t-001" else "t-001")
+    assert queries.list_cases(other, registry, T0)["items"] == []
+    detail = queries.case_detail(case["_id"], me, registry, T0)
+    assert detail["audit"][-1]["action"] == "read" and detail["audit"][-1]["actor"] == me.actor
+    assert {"escalations", "audit", "due_at", "linked_clue_ids", "lead_cadre_id"} <= set(detail)
+    with pytest.raises(Problem) as exc:
+        queries.case_detail(case["_id"], other, registry, T0)
+    assert exc.value.status == 403
+    assert CaseAudit.objects(case_id=case["_id"], action="listed").count() == 1
+
+
+def test_list_pagination_newest_first(tiny):
+    ctx, _, clock = tiny
+    for i in range(5):
+        handlers.clue_received(clue(f"c{i}", jurisdiction="foshan/d1/t1", name=f"人{i}"), ctx)
+    boss = Principal("supervisor", "foshan/d1", "k")
+    page1 = queries.list_cases(boss, ctx.registry(), T0, limit=2)
+    page2 = queries.list_cases(boss, ctx.registry(), T0, limit=2, cursor=page1["next"])
+    page3 = queries.list_cases(boss, ctx.registry(), T0, limit=2, cursor=page2["next"])
+    ids = [c["case_id"] for p in (page1, page2, page3) for c in p["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 5 and page3["next"] is None
+    assert len(queries.list_cases(boss, ctx.registry(), T0, status="queued")["items"]) == 3
+
+
+def test_stats_and_workload(tiny):
+    ctx, _, clock = tiny
+    for i in range(3):
+        handlers.clue_received(clue(f"c{i}", jurisdiction="foshan/d1/t1", name=f"人{i}"), ctx)
+    case = one_case("c0")
+    clock.now = T0 + timedelta(days=10)
+    handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "talk_inquiry", ["reminder_talk"], "x", ctx)
+    boss = Principal("supervisor", "foshan/d1", "k")
+    figures = queries.stats(boss, ctx.registry(), clock.now, None, None, None)
+    assert figures["received"] == 3 and figures["accepted"] == 3
+    assert figures["closed"] == {
+        "cases": 1,
+        "by_disposition": {"talk_inquiry": 1},
+        "by_outcome": {"reminder_talk": 1},
+    }
+    assert figures["days_to_close"] == {"mean": 10.0, "p90": 10.0}
+    assert figures["queued"] == 0
+    load = queries.workload("foshan/d1/t1#commission", boss, ctx.registry())
+    assert sum(c["open_cases"] for c in load["cadres"]) == 2 and load["capacity"] == 2
+    with pytest.raises(Problem):
+        queries.stats(Principal("supervisor", "foshan/d1", "k"), ctx.registry(), T0, "foshan", None, None)
