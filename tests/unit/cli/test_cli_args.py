@@ -1,0 +1,117 @@
+"""The command line's argument handling and pure helpers: no broker, no database."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from shared import cli
+
+GOOD_ENV = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "MONGODB_URI": "mongodb://127.0.0.1:1/"}
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli.cli, list(args), env=env if env is not None else GOOD_ENV)
+
+
+@pytest.mark.parametrize(("role", "wanted", "expected"), [
+    ("frontline", (), ("intake",)),
+    ("cadre", (), ("assignment",)),
+    ("supervisor", (), ("intake", "assignment")),
+    ("admin", (), ("intake", "assignment", "notify")),
+    ("admin", ("notify",), ("notify",)),
+    ("supervisor", ("assignment", "assignment"), ("assignment",)),
+])
+def test_services_for_role(role, wanted, expected):
+    assert cli.services_for_role(role, wanted) == expected
+
+
+@pytest.mark.parametrize(("role", "wanted"), [
+    ("frontline", ("assignment",)), ("cadre", ("intake",)), ("supervisor", ("notify",))])
+def test_a_service_that_does_not_accept_the_role_is_refused(role, wanted):
+    with pytest.raises(click.BadParameter, match="does not accept"):
+        cli.services_for_role(role, wanted)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("keys", "issue", "mayor", "x"), "Invalid value for 'ROLE'"),
+    (("keys", "issue", "cadre"), "needs a SCOPE"),
+    (("keys", "issue", "admin", "foshan"), "has no SCOPE"),
+    (("keys", "issue", "frontline", "u1", "--service", "notify"), "does not accept frontline"),
+    (("keys", "issue", "frontline", "u1", "--service", "billing"), "Invalid value for '--service'"),
+    (("dlq", "replay", "no-such-topic"), "is not one of"),
+    (("dlq", "replay", "clue-received", "--limit", "0"), "Invalid value for '--limit'"),
+    (("import-clues", "/no/such/file.ndjson", "--key", "k"), "does not exist"),
+])
+def test_bad_arguments_are_a_usage_error(args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"MONGODB_URI": "mongodb://127.0.0.1:1/"}, "KAFKA_BOOTSTRAP_SERVERS"),
+    ({**GOOD_ENV, "MONGODB_URI": "postgres://x"}, "MONGODB_URI"),
+    ({**GOOD_ENV, "KAFKA_TOPIC_PREFIX": "bad prefix"}, "KAFKA_TOPIC_PREFIX"),
+])
+def test_a_bad_setting_is_one_line_and_exit_2(env, variable):
+    result = CliRunner().invoke(cli.cli, ["lag"], env={"KAFKA_BOOTSTRAP_SERVERS": "", "MONGODB_URI": "",
+                                                       "KAFKA_TOPIC_PREFIX": "", **env})
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "bad setting" in lines[0] and variable in lines[0]
+
+
+def test_database_names_come_from_the_environment():
+    settings = cli.CliSettings.from_env(cli.Env({**GOOD_ENV, "ASSIGNMENT_DB": "a2"}))
+    assert settings.databases == {"intake": "campaign_intake", "assignment": "a2",
+                                  "notify": "campaign_notify"}
+
+
+def test_an_unreachable_broker_is_one_line_and_exit_3():
+    result = run("lag", "--group", "g")
+    assert result.exit_code == 3, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "KAFKA_BOOTSTRAP_SERVERS" in result.output
+
+
+def test_batches_keep_file_line_numbers_and_skip_blank_lines(tmp_path):
+    path = tmp_path / "clues.ndjson"
+    path.write_bytes(b'{"a":1}\n\n{"a":2}\r\n{"a":3}\n   \n{"a":4}')
+    assert cli.count_lines(path) == 4
+    assert list(cli.batches(path, 3)) == [
+        [(1, b'{"a":1}'), (3, b'{"a":2}'), (4, b'{"a":3}')],
+        [(6, b'{"a":4}')],
+    ]
+
+
+@pytest.mark.parametrize("body", [
+    json.dumps([{"line": 1, "status": "accepted", "clue_id": "c1"},
+                {"line": 2, "status": "rejected", "errors": {"source": ["bad"]}}]),
+    json.dumps({"results": [{"line": 1, "status": "accepted"}, {"line": 2, "status": "rejected"}]}),
+    json.dumps({"items": [{"line": 1, "accepted": True}, {"line": 2, "accepted": False}]}),
+    '{"line": 1, "status": "accepted"}\n{"line": 2, "status": "rejected"}\n',
+])
+def test_parse_results_reads_each_response_shape(body):
+    results = cli.parse_results(body.encode())
+    assert [(r["line"], r["status"]) for r in results] == [(1, "accepted"), (2, "rejected")]
+
+
+def test_parse_results_reads_a_single_ndjson_line():
+    assert cli.parse_results(b'{"line": 1, "status": "accepted"}\n') == [{"line": 1, "status": "accepted"}]
+
+
+@pytest.mark.parametrize("body", [b'{"detail": "nope"}', b'"text"', b"[1, 2]"])
+def test_parse_results_refuses_other_shapes(body):
+    with pytest.raises(ValueError, match="per-line results"):
+        cli.parse_results(body)
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("keys", "registry", "import-clues", "dlq", "lag"):
+        assert command in result.output
