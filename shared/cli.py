@@ -37,9 +37,10 @@ DB_SETTINGS: dict[str, tuple[str, str]] = {
     "assignment": ("ASSIGNMENT_DB", "campaign_assignment"),
     "notify": ("NOTIFY_DB", "campaign_notify"),
 }
-# The services' consumer groups and the topics each reads (services/*/consumer.py).
+# The services' consumer groups and the topics each reads (services/*/consumer.py; a unit test
+# holds this table to them).
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "intake-consumer": (events.CASE_ASSIGNED, events.CASE_ESCALATED, events.CASE_CLOSED),
+    "intake": (events.CASE_ASSIGNED, events.CASE_ESCALATED, events.CASE_CLOSED),
     "assignment": (events.CLUE_RECEIVED, events.CLUE_FOLLOWED_UP),
     "notify": (events.CLUE_RECEIVED, events.CASE_ASSIGNED, events.CASE_ESCALATED, events.CASE_CLOSED),
 }
@@ -257,9 +258,10 @@ def batches(path: Path, size: int) -> Iterator[list[tuple[int, bytes]]]:
 def parse_results(body: bytes) -> list[dict[str, Any]]:
     """The per-line results of an import response.
 
-    Accepts a JSON list, a JSON object holding the list under `results` or `items`, or NDJSON
-    (one result per line). Each result has `line` (1-based within the request body) and
-    `status` (`accepted` or `rejected`); `accepted: true|false` is read as the status too.
+    Intake answers NDJSON, one result per line: `line` (1-based within the request body),
+    `result` (`accepted`, `rejected`, or `failed` when a dependency was down: send it again),
+    `code` and `errors`. Also read: a JSON list, or an object holding it under `results` or
+    `items`, with `status` for `result`. The outcome is returned as `status`.
     """
     text = body.decode("utf-8").strip()
     try:
@@ -273,8 +275,8 @@ def parse_results(body: bytes) -> list[dict[str, Any]]:
         raise ValueError("the response is not a list of per-line results")
     out = []
     for index, result in enumerate(parsed, start=1):
-        status = result.get("status")
-        if status not in ("accepted", "rejected"):
+        status = result.get("result", result.get("status"))
+        if status not in ("accepted", "rejected", "failed"):
             status = "accepted" if result.get("accepted") is True else "rejected"
         out.append({**result, "line": int(result.get("line", index)), "status": status})
     return out
@@ -343,12 +345,14 @@ def _problem_detail(resp: Any) -> str:
 def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: TextIO | None) -> None:
     """Send an NDJSON FILE of old clues (one per line) to intake's POST /v1/clues:import.
 
-    Prints the accepted and rejected counts; each rejected line's number and errors go to
-    --errors or stderr. Exits 1 when any line was rejected.
+    Prints the accepted, rejected and failed counts; each rejected or failed line's number and
+    errors go to --errors or stderr. Exits 1 when any line was not accepted. Each batch carries an
+    Idempotency-Key made from its content, so running the same file again with the same --batch
+    re-sends failed lines without importing accepted ones twice.
     """
     total = count_lines(file)
     importer = _Importer(url, key)
-    accepted = rejected = 0
+    counts = {"accepted": 0, "rejected": 0, "failed": 0}
     out = errors_file or sys.stderr
     try:
         with click.progressbar(length=total, label="importing", show_pos=True,
@@ -360,18 +364,22 @@ def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: T
                         f"the server answered {len(results)} results for {len(batch)} lines "
                         f"(lines {batch[0][0]}..{batch[-1][0]})")
                 for result in results:
+                    counts[result["status"]] += 1
                     if result["status"] == "accepted":
-                        accepted += 1
                         continue
-                    rejected += 1
                     file_line = batch[result["line"] - 1][0] if 1 <= result["line"] <= len(batch) else None
-                    errors = result.get("errors", result.get("detail", "rejected"))
-                    out.write(json.dumps({"line": file_line, "errors": errors}, ensure_ascii=False) + "\n")
+                    errors = result.get("errors", result.get("detail", result["status"]))
+                    entry = {"line": file_line, "errors": errors}
+                    if result["status"] == "failed":
+                        entry["failed"] = True
+                    out.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 bar.update(len(batch))
     finally:
         importer.close()
-    click.echo(f"accepted {accepted}, rejected {rejected} of {total} lines from {file}")
-    if rejected:
+    failed = f", failed {counts['failed']} (run again to re-send them)" if counts["failed"] else ""
+    click.echo(f"accepted {counts['accepted']}, rejected {counts['rejected']}{failed} "
+               f"of {total} lines from {file}")
+    if counts["rejected"] or counts["failed"]:
         click.get_current_context().exit(1)
 
 

@@ -1,8 +1,8 @@
 """import-clues against a small real HTTP server that answers like intake's import endpoint.
 
-services/intake/api.py did not exist when this was written, so the server answers the shape the
-command line documents: one JSON result per line, `{"line": n, "status": "accepted"|"rejected", ...}`
-(NDJSON), numbered within the request body.
+The server answers as services/intake/api.py does: NDJSON, one result per line,
+`{"line": n, "result": "accepted"|"rejected"|"failed", "code": ..., "errors": {...}}`, numbered
+within the request body.
 """
 
 from __future__ import annotations
@@ -33,12 +33,18 @@ class ImportEndpoint(BaseHTTPRequestHandler):
         for n, line in enumerate(body.decode().splitlines(), start=1):
             try:
                 clue = json.loads(line)
-                ok = isinstance(clue, dict) and clue.get("source") == "review"
-                errors = {} if ok else {"source": ["must be review"]}
             except json.JSONDecodeError:
-                ok, errors = False, {"_line": ["not JSON"]}
-            results.append({"line": n, "status": "accepted", "clue_id": f"c{n}"} if ok
-                           else {"line": n, "status": "rejected", "errors": errors})
+                results.append({"line": n, "result": "rejected", "code": 400,
+                                "errors": {"_line": ["not JSON"]}})
+                continue
+            if clue.get("source") == "down":
+                results.append({"line": n, "result": "failed", "code": 503,
+                                "errors": {"_line": ["A dependency is down: send this line again."]}})
+            elif clue.get("source") == "review":
+                results.append({"line": n, "result": "accepted", "code": 202, "clue_id": f"c{n}"})
+            else:
+                results.append({"line": n, "result": "rejected", "code": 422,
+                                "errors": {"source": ["must be review"]}})
         self._send(200, "application/x-ndjson", "".join(json.dumps(r) + "\n" for r in results))
 
     def _send(self, status: int, content_type: str, text: str) -> None:
@@ -96,6 +102,16 @@ def test_rejected_lines_are_reported_with_their_file_line_and_exit_1(tmp_path, i
         {"line": 2, "errors": {"source": ["must be review"]}},
         {"line": 5, "errors": {"_line": ["not JSON"]}},
     ]
+
+
+def test_failed_lines_are_counted_apart_and_exit_1(tmp_path, intake_url):
+    path = tmp_path / "clues.ndjson"
+    write_clues(path, 2, {3: '{"source": "down"}'})
+    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", intake_url, "--key", KEY])
+    assert result.exit_code == 1
+    assert "accepted 2, rejected 0, failed 1 (run again to re-send them) of 3 lines" in result.stdout
+    assert ('{"line": 3, "errors": {"_line": ["A dependency is down: send this line again."]}, '
+            '"failed": true}') in result.stderr
 
 
 def test_rejected_lines_go_to_stderr_without_an_errors_file(tmp_path, intake_url):

@@ -88,7 +88,21 @@ def test_batches_keep_file_line_numbers_and_skip_blank_lines(tmp_path):
     ]
 
 
+def test_the_lag_table_knows_each_services_consumer_group():
+    from services.assignment import consumer as assignment
+    from services.intake import consumer as intake
+    from services.notify import consumer as notify
+    from services.notify.handlers import HANDLERS
+
+    assert cli.CONSUMER_GROUPS == {
+        intake.GROUP_ID: intake.CASE_TOPICS,
+        assignment.GROUP: ("clue-received", "clue-followed-up"),
+        notify.GROUP_ID: tuple(HANDLERS),
+    }
+
+
 @pytest.mark.parametrize("body", [
+    '{"line": 1, "result": "accepted", "code": 202}\n{"line": 2, "result": "rejected", "code": 422}\n',
     json.dumps([{"line": 1, "status": "accepted", "clue_id": "c1"},
                 {"line": 2, "status": "rejected", "errors": {"source": ["bad"]}}]),
     json.dumps({"results": [{"line": 1, "status": "accepted"}, {"line": 2, "status": "rejected"}]}),
