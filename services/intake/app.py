@@ -6,6 +6,7 @@ import math
 import threading
 import time
 
+import mongoengine as me
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
@@ -23,11 +24,21 @@ from shared.sealing import ReporterVault
 from shared.web import create_base_app
 
 
+def _connect(settings: IntakeSettings) -> None:
+    """Connect mongoengine to intake's database, unless this process already is (tests, reloads)."""
+    try:
+        if me.get_db().name == settings.db:
+            return
+    except me.ConnectionFailure:
+        pass
+    mongo.connect(settings.common.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms)
+
+
 def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher | None = None,
                start_relay: bool = True) -> Flask:
     """The intake app; with `start_relay`, a thread publishes each write's events at once."""
     settings = settings or IntakeSettings.from_env()
-    mongo.connect(settings.common.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms)
+    _connect(settings)
     outbox = IntakeOutbox(publisher or EventProducer(settings.common))
     app = create_base_app("intake", settings.common, spec=build_spec)
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage_uri,
@@ -45,6 +56,6 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
 
     if start_relay:
         stop = threading.Event()
-        outbox.start_thread(stop, settings.web_relay_poll_s)
+        app.extensions["intake_relay"] = outbox.start_thread(stop, settings.web_relay_poll_s)
         app.extensions["intake_relay_stop"] = stop
     return app

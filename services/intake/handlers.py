@@ -131,7 +131,9 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_
             clue.replay_sealed = keys.vault.seal(response)
         clue.stage(received_event(clue))
         try:
-            clue.save(force_insert=True, validate=False)
+            # One insert of the clue with its event; pymongo directly (mongoengine's save adds
+            # half a millisecond of bookkeeping to the hot path, and the schema already validated).
+            Clue._get_collection().insert_one(clue.to_mongo())
         except (me.NotUniqueError, DuplicateKeyError):
             replay = _replay(frontline_unit, idempotency_key, request_hash, keys)
             if replay is not None:

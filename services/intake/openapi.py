@@ -56,7 +56,8 @@ class FollowUpAnswerSchema(Schema):
 
 class ImportResultSchema(Schema):
     line = fields.Integer(required=True)
-    status = fields.String(required=True, metadata={"enum": ["accepted", "rejected", "failed"]})
+    result = fields.String(required=True, metadata={"enum": ["accepted", "rejected", "failed"]})
+    status = fields.String()
     code = fields.Integer(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     clue_id = fields.String()

@@ -86,6 +86,8 @@ class IntakeOutbox:
                 first = self._woken.get(timeout=poll_interval_s)
             except queue.Empty:
                 first = None
+            if stop.is_set():
+                break
             try:
                 if first is None:
                     self.publish_pending()

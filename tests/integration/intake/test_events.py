@@ -1,0 +1,112 @@
+"""Intake's events on the real broker: relay, confidentiality, consumer and reconciler."""
+
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+
+from services.intake import handlers
+from services.intake.consumer import build_consumer
+from services.intake.documents import Clue
+from services.intake.relay import IntakeOutbox
+from shared import events
+from shared.kafka import EventProducer
+from shared.logs import JsonFormatter
+from shared.mongo import utcnow
+from shared.sealing import load_key, open_sealed
+from tests.integration.shared.helpers import read_topic, unique, wait_for
+from tests.unit.intake.clues import IDENTITY, anonymous_clue, clue
+
+pytestmark = pytest.mark.stack
+
+
+def topic_records(settings, topic, clue_id, expect):
+    records = read_topic(settings.common.kafka_bootstrap_servers, settings.common.topic_prefix + topic,
+                         expect=expect)
+    return [r for r in records if r.key.decode() == clue_id]
+
+
+def published(clue_id):
+    doc = Clue._get_collection().find_one({"_id": clue_id}, {"outbox_pending": 1})
+    return doc is not None and not doc["outbox_pending"]
+
+
+def test_no_reporter_identity_in_logs_or_events(client, keys, intake_settings, notify_keypair, caplog):
+    caplog.set_level(logging.DEBUG)
+    resp = client.post("/v1/clues", json=clue(), headers=keys["shiwan"])
+    assert resp.status_code == 202
+    clue_id, receipt = resp.json["clue_id"], resp.json["receipt"]
+    bad = clue(reporter={**clue()["reporter"], "email": IDENTITY[0]})  # identity in a bad field
+    assert client.post("/v1/clues", json=bad, headers=keys["shiwan"]).status_code == 422
+    assert client.post("/v1/receipts/messages", json={**receipt, "message": "补充"}).status_code == 202
+    client.get(f"/v1/clues/{clue_id}", headers=keys["shiwan"])
+    wait_for(lambda: published(clue_id), message="clue-received published")
+    records = topic_records(intake_settings, events.CLUE_RECEIVED, clue_id, expect=1)
+    records += topic_records(intake_settings, events.CLUE_FOLLOWED_UP, clue_id, expect=1)
+    assert len(records) == 2
+    formatter = JsonFormatter("intake")
+    captured = "\n".join(formatter.format(r) for r in caplog.records)
+    published_text = "\n".join(r.value.decode() for r in records)
+    for secret in IDENTITY:
+        assert secret not in captured
+        assert secret not in published_text
+    data = events.decode(records[0].value).data
+    contact = open_sealed(data["reporter_contact_sealed"], load_key(notify_keypair[1], "private"))
+    assert contact["phone"] == "+8613812345678"
+
+
+def test_relay_publishes_each_clue_at_once_and_in_order(client, keys, intake_settings):
+    ids = [client.post("/v1/clues", json=anonymous_clue(summary=f"clue {n}"), headers=keys["shiwan"]).json[
+        "clue_id"] for n in range(5)]
+    wait_for(lambda: all(published(i) for i in ids), message="all published")
+    records = read_topic(intake_settings.common.kafka_bootstrap_servers,
+                         intake_settings.common.topic_prefix + events.CLUE_RECEIVED, expect=5)
+    assert sorted(r.key.decode() for r in records) == sorted(ids)
+
+
+def test_batched_clears_are_guarded_by_the_outbox_version(app, client, keys, intake_settings):
+    app.extensions["intake_relay_stop"].set()
+    relay = IntakeOutbox(EventProducer(intake_settings.common))
+    body = client.post("/v1/clues", json=anonymous_clue(), headers=keys["shiwan"]).json
+    stored = Clue.objects.get(id=body["clue_id"])
+    doc = {"_id": stored.id, "outbox": list(stored.outbox), "outbox_version": stored.outbox_version}
+    # An event staged meanwhile (the reconciler) bumps the version: the stale clear matches nothing.
+    Clue.objects(id=stored.id).update_one(**stored.staged_update(handlers.received_event(stored)))
+    assert relay.publish_woken([("clues", doc)]) == 1
+    assert published(stored.id) is False
+    assert relay.publish_pending() == 2
+    assert published(stored.id)
+
+
+def test_reconciler_republishes_until_a_case_event_acknowledges(client, keys, intake_settings):
+    common = intake_settings.common
+    clue_id = client.post("/v1/clues", json=clue(), headers=keys["shiwan"]).json["clue_id"]
+    wait_for(lambda: published(clue_id), message="first publish")
+    assert clue_id in handlers.reconcile(60, now=utcnow() + timedelta(seconds=61))
+    wait_for(lambda: published(clue_id), message="republish")
+    records = topic_records(intake_settings, events.CLUE_RECEIVED, clue_id, expect=2)
+    assert len(records) == 2
+    assert records[0].value == records[1].value  # the same event: consumers drop the repeat
+
+    producer = EventProducer(common)
+    now = utcnow()
+    producer.publish(events.make_event(events.CASE_ASSIGNED, {
+        "case_id": "case-9", "clue_id": clue_id, "unit": "shiwan-jgw", "cadre_id": "c-1",
+        "due_at": now + timedelta(days=90), "assigned_at": now}, source="/services/assignment"))
+    loop = build_consumer(common, producer, group_id=unique("intake"))
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: Clue.objects.get(id=clue_id).acknowledged, timeout=60, message="acknowledged")
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert Clue.objects.get(id=clue_id).status == "accepted"
+    assert clue_id not in handlers.reconcile(60, now=utcnow() + timedelta(hours=1))
+    lookup = client.post("/v1/receipts/lookup", json=client.post(
+        "/v1/clues", json=clue(), headers=keys["shiwan"]).json["receipt"])
+    assert lookup.status_code == 200
+    assert json.dumps(lookup.json).count("shiwan-jgw") == 0
