@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from services.notify.documents import DeliveryAttempt, Notification
+from services.notify.documents import DeliveryAttempt, Notification, from_ms
 from shared.auth import require
 from shared.problems import Problem, load
 
@@ -72,8 +72,8 @@ def _render(doc: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any
         "attempts": [{"number": a.number, "channel": a.channel, "status": a.status,
                       "reason": a.reason, "at": a.at} for a in attempts],
         "last_reason": doc.last_reason,
-        "next_attempt_at": doc.next_attempt_at if doc.status in ("pending", "sending") else None,
-        "created_at": doc.created_at, "sent_at": doc.sent_at,
+        "next_attempt_at": from_ms(doc.due_ms) if doc.status in ("pending", "sending") else None,
+        "created_at": doc.created_at, "sent_at": from_ms(doc.sent_at_ms),
     }
 
 

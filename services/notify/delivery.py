@@ -26,7 +26,7 @@ from pymongo import UpdateOne
 
 from services.notify import retry
 from services.notify.channels import Channel, DeliveryResult, channel_for
-from services.notify.documents import ClueContact, DeliveryAttempt, Notification
+from services.notify.documents import ClueContact, DeliveryAttempt, Notification, to_ms
 from services.notify.handlers import WAITING_FOR_CONTACT
 from services.notify.settings import NotifySettings
 from services.notify.still_handling import send_still_handling
@@ -128,21 +128,22 @@ class Deliverer:
         return len(docs)
 
     def _claim(self, now: datetime) -> tuple[list[dict[str, Any]], str]:
-        due: dict[str, Any] = {"$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
-                                       {"status": "sending", "lease_until": {"$lte": now}}]}
+        now_ms = to_ms(now)
+        due: dict[str, Any] = {"$or": [{"status": "pending", "due_ms": {"$lte": now_ms}},
+                                       {"status": "sending", "lease_until_ms": {"$lte": now_ms}}]}
         with self._lock:
             full = [name for name, n in self.in_flight.items() if n >= self.max_in_flight]
         if full:
             due["channel"] = {"$nin": full}
         ids = [d["_id"] for d in self.notifications.find(due, {"_id": 1})
-               .sort("next_attempt_at", 1).limit(self.settings.batch_size)]
+               .sort("due_ms", 1).limit(self.settings.batch_size)]
         if not ids:
             return [], ""
         token = new_id()
-        lease_until = now + timedelta(seconds=self.settings.lease_s)
+        lease_until = now_ms + int(self.settings.lease_s * 1000)
         self.notifications.update_many(
             {"_id": {"$in": ids}, **due},
-            {"$set": {"status": "sending", "lease_owner": token, "lease_until": lease_until}})
+            {"$set": {"status": "sending", "lease_owner": token, "lease_until_ms": lease_until}})
         return list(self.notifications.find({"lease_owner": token, "status": "sending"})), token
 
     def _plan(self, doc: dict[str, Any], contact: dict[str, Any] | None, token: str, now: datetime,
@@ -154,9 +155,9 @@ class Deliverer:
                 writes.append(self._final(doc, token, "failed", NO_CONTACT, now, doc.get("channel") or ""))
             else:
                 writes.append((_mine(doc, token), {"$set": {
-                    "status": "pending", "lease_owner": "", "lease_until": None,
+                    "status": "pending", "lease_owner": "", "lease_until_ms": 0,
                     "last_reason": WAITING_FOR_CONTACT,
-                    "next_attempt_at": now + timedelta(seconds=self.settings.contact_recheck_s)}}))
+                    "due_ms": to_ms(now + timedelta(seconds=self.settings.contact_recheck_s))}}))
             return None
         channel_name = contact.get("channel") or ""
         lang = contact.get("lang") or doc["lang"]
@@ -188,8 +189,8 @@ class Deliverer:
         if full:
             # Its pool is busy (a slow server): give the claim back untouched, try again soon.
             writes.append((_mine(doc, token), {"$set": {
-                "status": "pending", "lease_owner": "", "lease_until": None, "channel": channel_name,
-                "next_attempt_at": now + timedelta(seconds=self.settings.poll_interval_s)}}))
+                "status": "pending", "lease_owner": "", "lease_until_ms": 0, "channel": channel_name,
+                "due_ms": to_ms(now + timedelta(seconds=self.settings.poll_interval_s))}}))
             return None
         return job
 
@@ -223,14 +224,14 @@ class Deliverer:
         doc = job.doc
         number = doc.get("attempts", 0) + 1
         changes: dict[str, Any] = {"channel": job.channel, "attempts": number, "lease_owner": "",
-                                   "lease_until": None, "last_reason": result.reason}
+                                   "lease_until_ms": 0, "last_reason": result.reason}
         if job.lang != doc["lang"]:
             changes.update(lang=job.lang, subject=job.message.subject, text=job.message.text)
         if result.status == "sent":
-            changes.update(status="sent", sent_at=now)
+            changes.update(status="sent", sent_at_ms=to_ms(now))
         elif result.status == "retry" and not retry.exhausted(number, self.settings.max_attempts):
-            changes.update(status="pending", next_attempt_at=retry.next_attempt_at(
-                now, number, self.settings.retry_base_s, self.settings.retry_cap_s, self.rng))
+            changes.update(status="pending", due_ms=to_ms(retry.next_attempt_at(
+                now, number, self.settings.retry_base_s, self.settings.retry_cap_s, self.rng)))
         else:
             changes.update(status="failed")
         log.info("delivery attempt", extra={"notification_id": doc["_id"], "channel": job.channel,
@@ -240,7 +241,7 @@ class Deliverer:
     def _final(self, doc: dict[str, Any], token: str, status: str, reason: str, now: datetime,
                channel: str, attempts: int | None = None) -> _Write:
         log.warning("notification failed", extra={"notification_id": doc["_id"], "reason": reason})
-        changes = {"status": status, "last_reason": reason, "lease_owner": "", "lease_until": None,
+        changes = {"status": status, "last_reason": reason, "lease_owner": "", "lease_until_ms": 0,
                    "channel": channel}
         if attempts is not None:
             changes["attempts"] = attempts

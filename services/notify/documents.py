@@ -2,14 +2,30 @@
 
 The contact is kept exactly as received (sealed to notify's public key) and opened only at send
 time. Nothing here holds a name, address, phone number or URL in plain text.
+
+Times that change after the first write (and are compared in queries) are stored as epoch
+milliseconds (`*_ms`): the local MongoDB stand-in (nx-27017 0.8.1) stores a datetime written by
+`$set` as a string, which then matches no range query. Insert-only times stay DateTimeFields.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import mongoengine as me
 
 STATUSES = ("pending", "sending", "sent", "failed")
 ATTEMPT_STATUSES = ("sent", "retry", "failed")
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    """The aware UTC datetime of epoch milliseconds; None for 0 or None (not set)."""
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
 class ClueContact(me.Document):
@@ -23,11 +39,11 @@ class ClueContact(me.Document):
     contact_sealed = me.StringField(null=True)
     anonymous = me.BooleanField(required=True)
     closed = me.BooleanField(default=False)
-    last_update_at = me.DateTimeField(required=True)
-    still_handling_sent_at = me.DateTimeField(null=True)
+    last_update_ms = me.LongField(required=True)
+    still_handling_sent_ms = me.LongField(default=0)
     created_at = me.DateTimeField(required=True)
     meta = {"collection": "clue_contacts",
-            "indexes": [("anonymous", "closed", "last_update_at")]}
+            "indexes": [("anonymous", "closed", "last_update_ms")]}
 
 
 class ClueProgress(me.Document):
@@ -36,9 +52,9 @@ class ClueProgress(me.Document):
     id = me.StringField(primary_key=True)
     stage = me.IntField(required=True)
     generation = me.IntField(default=0)
-    closed_at = me.DateTimeField(null=True)
+    closed_at_ms = me.LongField(default=0)
     version = me.IntField(default=0)
-    updated_at = me.DateTimeField(required=True)
+    updated_ms = me.LongField(required=True)
     meta = {"collection": "clue_progresses"}
 
 
@@ -59,14 +75,14 @@ class Notification(me.Document):
     params = me.DictField(default=dict)
     status = me.StringField(required=True, choices=STATUSES)
     attempts = me.IntField(default=0)
-    next_attempt_at = me.DateTimeField(required=True)
+    due_ms = me.LongField(required=True)  # when the next attempt may be made
     lease_owner = me.StringField(default="")
-    lease_until = me.DateTimeField(null=True)
+    lease_until_ms = me.LongField(default=0)
     last_reason = me.StringField(null=True)  # a fixed phrase, never contact details
     created_at = me.DateTimeField(required=True)
-    sent_at = me.DateTimeField(null=True)
+    sent_at_ms = me.LongField(default=0)
     meta = {"collection": "notifications",
-            "indexes": [("status", "next_attempt_at"), ("clue_id", "seq"), "seq", "lease_owner"]}
+            "indexes": [("status", "due_ms"), ("clue_id", "seq"), "seq", "lease_owner"]}
 
 
 class DeliveryAttempt(me.Document):

@@ -15,7 +15,7 @@ import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from services.notify import progress as rules
-from services.notify.documents import ClueContact, ClueProgress, Notification
+from services.notify.documents import ClueContact, ClueProgress, Notification, from_ms, to_ms
 from services.notify.templates import DEFAULT_LANG, LANGS, render, short_clue_ref
 from shared import events
 from shared.consumer import PoisonRecord
@@ -56,7 +56,7 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
     contact = ClueContact(id=clue_id, reporter_ref=data["reporter_ref"],
                           channel="inbox" if anonymous else channel, lang=lang,
                           contact_sealed=None if anonymous else sealed, anonymous=anonymous,
-                          last_update_at=now, created_at=now)
+                          last_update_ms=to_ms(now), created_at=now)
     try:
         contact.save(force_insert=True)
     except (me.NotUniqueError, DuplicateKeyError):
@@ -66,7 +66,7 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
         # Case events came first: their notifications wait for this contact; release them now.
         ClueContact.objects(id=clue_id).update_one(set__closed=_is_closed(clue_id))
         Notification.objects(clue_id=clue_id, status="pending", channel="").update(
-            set__next_attempt_at=now, set__channel=contact.channel)
+            set__due_ms=to_ms(now), set__channel=contact.channel)
 
 
 def on_case_assigned(event: events.Event, now: datetime | None = None) -> None:
@@ -117,7 +117,7 @@ def _advance(clue_id: str, kind: str, at: datetime, event_id: str, params: dict[
     at = _aware(at)
     for _ in range(5):
         doc = ClueProgress.objects(id=clue_id).first()
-        before = (rules.Progress(doc.stage, doc.generation, _aware(doc.closed_at)) if doc
+        before = (rules.Progress(doc.stage, doc.generation, from_ms(doc.closed_at_ms)) if doc
                   else rules.Progress())
         decision = rules.decide(before, kind, at, clue_id=clue_id, event_id=event_id,
                                 reopened=reopened)
@@ -127,15 +127,16 @@ def _advance(clue_id: str, kind: str, at: datetime, event_id: str, params: dict[
         after = decision.progress
         if doc is not None and after == before:
             return True
-        fields = {"stage": after.stage, "generation": after.generation, "closed_at": after.closed_at}
+        fields = {"stage": after.stage, "generation": after.generation,
+                  "closed_at_ms": to_ms(after.closed_at) if after.closed_at else 0}
         if doc is None:
             try:
-                ClueProgress(id=clue_id, updated_at=now, **fields).save(force_insert=True)
+                ClueProgress(id=clue_id, updated_ms=to_ms(now), **fields).save(force_insert=True)
             except (me.NotUniqueError, DuplicateKeyError):
                 continue
             return False
         updated = ClueProgress.objects(id=clue_id, version=doc.version).update_one(
-            **{f"set__{k}": v for k, v in fields.items()}, set__updated_at=now, inc__version=1)
+            **{f"set__{k}": v for k, v in fields.items()}, set__updated_ms=to_ms(now), inc__version=1)
         if updated:
             return True
     raise ProgressConflict("clue progress changed five times in a row")
@@ -160,12 +161,12 @@ def queue_notification(key: str, clue_id: str, kind: str, at: datetime, event_id
         id=rules.notification_id(key), key=key, seq=new_id(), clue_id=clue_id, event_id=event_id,
         kind=kind, channel=contact.channel if contact else "", lang=lang, subject=message.subject,
         text=message.text, params={"at": at.isoformat(), **params}, status="pending", attempts=0,
-        next_attempt_at=now, last_reason=None if contact else WAITING_FOR_CONTACT, created_at=now)
+        due_ms=to_ms(now), last_reason=None if contact else WAITING_FOR_CONTACT, created_at=now)
     try:
         notification.save(force_insert=True)
     except (me.NotUniqueError, DuplicateKeyError):
         return False
     log.info("notification queued", extra={"notification_id": notification.id, "kind": kind})
     if contact is not None and kind != "received":
-        ClueContact.objects(id=clue_id).update_one(set__last_update_at=now, set__closed=closed)
+        ClueContact.objects(id=clue_id).update_one(set__last_update_ms=to_ms(now), set__closed=closed)
     return True

@@ -77,9 +77,9 @@ def notification_key(kind: str, clue_id: str, generation: int, event_id: str) ->
     return f"{kind}|{clue_id}|gen:{generation}"
 
 
-def still_handling_key(clue_id: str, last_update_at: datetime) -> str:
-    """The key of the "still being handled" note for the quiet period that began `last_update_at`."""
-    return f"still_handling|{clue_id}|since:{last_update_at.isoformat()}"
+def still_handling_key(clue_id: str, quiet_since_ms: int) -> str:
+    """The key of the "still being handled" note for the quiet period that began `quiet_since_ms`."""
+    return f"still_handling|{clue_id}|since:{quiet_since_ms}"
 
 
 def notification_id(key: str) -> str:

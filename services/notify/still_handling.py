@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from services.notify import progress as rules
-from services.notify.documents import ClueContact
+from services.notify.documents import ClueContact, to_ms
 from services.notify.handlers import queue_notification
 from shared.consumer import PoisonRecord
 from shared.mongo import utcnow
@@ -21,15 +21,15 @@ log = logging.getLogger(__name__)
 def send_still_handling(days: int = 30, now: datetime | None = None, limit: int = 500) -> int:
     """Queue one note per real-name, unclosed clue quiet for `days`; returns how many it queued."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=days)
+    cutoff = to_ms(now - timedelta(days=days))
     queued = 0
-    candidates = ClueContact.objects(anonymous=False, closed=False, last_update_at__lte=cutoff)
-    for contact in candidates.only("id", "last_update_at", "channel", "lang", "anonymous").limit(limit):
-        claimed = ClueContact.objects(id=contact.id, closed=False, last_update_at__lte=cutoff).update_one(
-            set__last_update_at=now, set__still_handling_sent_at=now)
+    candidates = ClueContact.objects(anonymous=False, closed=False, last_update_ms__lte=cutoff)
+    for contact in candidates.only("id", "last_update_ms", "channel", "lang", "anonymous").limit(limit):
+        claimed = ClueContact.objects(id=contact.id, closed=False, last_update_ms__lte=cutoff).update_one(
+            set__last_update_ms=to_ms(now), set__still_handling_sent_ms=to_ms(now))
         if not claimed:
             continue  # another instance took it, or the clue moved on meanwhile
-        key = rules.still_handling_key(contact.id, contact.last_update_at)
+        key = rules.still_handling_key(contact.id, contact.last_update_ms)
         try:
             queued += queue_notification(key, contact.id, "still_handling", now, "", {}, contact,
                                          now, closed=False)
