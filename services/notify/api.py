@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -14,6 +15,7 @@ from shared.auth import require
 from shared.problems import Problem, load
 
 bp = Blueprint("notifications", __name__)
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}\Z")
 
 
 class ListQuery(Schema):
@@ -58,10 +60,13 @@ def _cursor_out(seq: str) -> str:
 
 def _cursor_in(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        seq = ""
+    if not _ULID.match(seq):
         raise Problem(422, "Unprocessable Content", "some fields are invalid",
-                      errors={"cursor": ["Not a cursor from this list."]}) from None
+                      errors={"cursor": ["Not a cursor from this list."]})
+    return seq
 
 
 def _render(doc: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
