@@ -37,6 +37,29 @@ class IntakeContext:
     outbox: IntakeOutbox
 
 
+def unencodable(value: Any) -> bool:
+    """True when a JSON value holds text that is not valid Unicode (a lone surrogate from \\ud800)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(unencodable(k) or unencodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(unencodable(v) for v in value)
+    return False
+
+
+def json_payload() -> Any:
+    """The request's JSON body (400/413/415 as shared.problems says), with only valid Unicode text."""
+    payload = json_body(request)
+    if unencodable(payload):
+        raise Problem(400, "Bad Request", "the body holds text that is not valid Unicode")
+    return payload
+
+
 def _ctx() -> IntakeContext:
     return current_app.extensions["intake"]
 
@@ -104,6 +127,9 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
     except ValueError as exc:
         return {**result, "result": "rejected", "code": 400,
                 "errors": {"_line": [f"Malformed JSON: {exc.msg} at column {exc.colno}."]}}
+    if unencodable(payload):
+        return {**result, "result": "rejected", "code": 400,
+                "errors": {"_line": ["Text is not valid Unicode."]}}
     if not isinstance(payload, dict):
         return {**result, "result": "rejected", "code": 422, "errors": {"_line": ["Must be an object."]}}
     try:
@@ -136,7 +162,7 @@ def create_blueprint(limiter: Limiter, settings: IntakeSettings) -> Blueprint:
     @require("frontline")
     def post_clue():
         key = _idempotency_key()
-        payload = json_body(request)
+        payload = json_payload()
         data = load(CLUE_SCHEMA, payload)
         ctx = _ctx()
         try:
@@ -187,7 +213,7 @@ def create_blueprint(limiter: Limiter, settings: IntakeSettings) -> Blueprint:
     @bp.post("/v1/receipts/lookup")
     @receipt_limit
     def lookup():
-        data = load(LOOKUP_SCHEMA, json_body(request))
+        data = load(LOOKUP_SCHEMA, json_payload())
         try:
             return jsonify(handlers.lookup(data["code"], data["secret"], _ctx().keys))
         except handlers.ReceiptNotFound:
@@ -196,7 +222,7 @@ def create_blueprint(limiter: Limiter, settings: IntakeSettings) -> Blueprint:
     @bp.post("/v1/receipts/messages")
     @receipt_limit
     def message():
-        data = load(FOLLOW_UP_SCHEMA, json_body(request))
+        data = load(FOLLOW_UP_SCHEMA, json_payload())
         ctx = _ctx()
         try:
             body = handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],

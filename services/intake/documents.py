@@ -35,7 +35,8 @@ class Clue(OutboxDocument):
     received_at = me.DateTimeField(required=True)
     received_event_id = me.StringField(required=True)
     acknowledged = me.BooleanField(default=False)
-    last_staged_at = me.DateTimeField(required=True)
+    # Epoch milliseconds: nx-27017 stores a $set datetime as a string, which then compares as none.
+    last_staged_ms = me.IntField(required=True)
     idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
     request_hash = me.StringField(required=True)
     replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
@@ -43,7 +44,7 @@ class Clue(OutboxDocument):
         "collection": "clues",
         "indexes": [
             {"fields": ["frontline_unit", "idempotency_key"], "unique": True},
-            "acknowledged",
+            ("acknowledged", "last_staged_ms"),
             "jurisdiction",
         ],
     }

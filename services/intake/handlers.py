@@ -75,6 +75,10 @@ def _millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+def _epoch_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
 def received_event(clue: Clue) -> dict[str, Any]:
     """The clue-received event of `clue`: the same id and content every time it is built."""
     subject = {k: clue.subject.get(k) for k in _SUBJECT_FIELDS}
@@ -107,7 +111,7 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         receipt_code_digest=receipts.code_digest(keys.receipt_key, receipt.code),
         receipt_secret_digest=receipts.secret_digest(keys.receipt_key, receipt.secret),
         status=status.INITIAL_STATUS, received_at=now, received_event_id=new_id(),
-        acknowledged=False, last_staged_at=now,
+        acknowledged=False, last_staged_ms=_epoch_ms(now),
         idempotency_key=_key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
         request_hash=request_hash,
     )
@@ -262,15 +266,15 @@ def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> 
     Returns the ids of the clues re-staged; consumers drop the duplicates by event id.
     """
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=after_s)
+    cutoff = _epoch_ms(now - timedelta(seconds=after_s))
     restaged: list[str] = []
-    for clue in Clue.objects(acknowledged=False, last_staged_at__lt=cutoff).exclude(
+    for clue in Clue.objects(acknowledged=False, last_staged_ms__lt=cutoff).exclude(
             "reporter_sealed", "replay_sealed").limit(limit):
         if clue.outbox_pending:
             continue  # its event has not even gone out yet
         changes = clue.staged_update(received_event(clue))
         if Clue.objects(id=clue.id, outbox_version=clue.outbox_version, acknowledged=False).update_one(
-                **changes, set__last_staged_at=now):
+                **changes, set__last_staged_ms=_epoch_ms(now)):
             restaged.append(clue.id)
     if restaged:
         log.info("re-staged unacknowledged clues", extra={"count": len(restaged)})
