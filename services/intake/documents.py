@@ -45,7 +45,6 @@ class Clue(OutboxDocument):
         "indexes": [
             {"fields": ["frontline_unit", "idempotency_key"], "unique": True},
             ("acknowledged", "last_staged_ms"),
-            "jurisdiction",
         ],
     }
 

@@ -14,7 +14,6 @@ import queue
 import threading
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure
 
 from services.intake.documents import Clue, FollowUp
@@ -59,13 +58,15 @@ class IntakeOutbox:
                     self.publisher.send(*record)
             for topic, _, _ in records:
                 EVENTS_PRODUCED.labels(topic).inc()
-        clears: dict[str, list[UpdateOne]] = {}
+        # Fresh documents share outbox_version 0: one update_many per (collection, version) clears
+        # them all, each still guarded by the version it was published at.
+        clears: dict[tuple[str, int], list[str]] = {}
         for name, doc in items:
-            clears.setdefault(name, []).append(UpdateOne(
-                {"_id": doc["_id"], "outbox_version": doc["outbox_version"]},
-                {"$set": {"outbox": [], "outbox_pending": False}}))
-        for name, updates in clears.items():
-            self.relays[name].collection.bulk_write(updates, ordered=False)
+            clears.setdefault((name, doc["outbox_version"]), []).append(doc["_id"])
+        for (name, version), ids in clears.items():
+            self.relays[name].collection.update_many(
+                {"_id": {"$in": ids}, "outbox_version": version},
+                {"$set": {"outbox": [], "outbox_pending": False}})
         return len(records)
 
     def _drain(self, first: tuple[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

@@ -1,0 +1,126 @@
+"""Small helpers for the benchmarks: a local stack, a server process, a concurrent HTTP client."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from deploy.localstack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER = "tansu 0.6.0"
+DATABASE = "nx-27017 0.8.1"
+
+
+def stack_env() -> tuple[dict[str, str], LocalStack | None]:
+    """KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI from the environment, or a fresh local stack."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
+        return {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}, None
+    stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-stack-"))).start()
+    return stack.env(), stack
+
+
+def start_server(argv: list[str], env: dict[str, str], port: int, timeout: float = 60.0) -> subprocess.Popen:
+    """Start a server process and wait until GET /healthz answers on `port`."""
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{argv} exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{argv} did not answer on port {port}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Figures:
+    accepted: int
+    failed: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def per_s(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def hammer(url: str, headers: dict[str, str], body: Callable[[int], dict], threads: int,
+           per_thread: int, ok: int = 202) -> Figures:
+    """POST `per_thread` bodies from each of `threads` threads (one session each); time every call."""
+    latencies: list[float] = []
+    counts = {"ok": 0, "failed": 0}
+    lock = threading.Lock()
+    start = threading.Barrier(threads + 1)
+
+    def worker(index: int) -> None:
+        session = requests.Session()
+        mine: list[float] = []
+        good = bad = 0
+        start.wait()
+        for n in range(per_thread):
+            payload = json.dumps(body(index * per_thread + n))
+            t0 = time.perf_counter()
+            resp = session.post(url, data=payload, headers={**headers, "Content-Type": "application/json"})
+            mine.append((time.perf_counter() - t0) * 1000)
+            if resp.status_code == ok:
+                good += 1
+            else:
+                bad += 1
+        with lock:
+            latencies.extend(mine)
+            counts["ok"] += good
+            counts["failed"] += bad
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for w in workers:
+        w.join()
+    return Figures(counts["ok"], counts["failed"], time.perf_counter() - t0, latencies)
+
+
+def emit(**fields) -> None:
+    """One JSON line of figures on stdout."""
+    print(json.dumps(fields, ensure_ascii=False), flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def python() -> str:
+    return sys.executable

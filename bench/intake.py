@@ -1,0 +1,115 @@
+"""Benchmark: clues/s accepted by intake over HTTP, against a minimal Flask app served the same way.
+
+`python -m bench.intake` starts the local stack (or uses KAFKA_BOOTSTRAP_SERVERS/MONGODB_URI),
+runs `python -m services.intake web` under gunicorn, and a baseline Flask app under the same
+gunicorn settings that validates the same JSON with the same ClueSchema and inserts one document
+into the same database; then posts clues from a concurrent client to each and prints one JSON
+line per figure. Never part of the test suite. BENCH_THREADS / BENCH_REQUESTS set the load.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from bench.common import BROKER, DATABASE, emit, hammer, python, stack_env, start_server, stop_server
+from deploy.localstack import free_port
+from shared.sealing import generate_keypair, generate_secret_key
+from tests.unit.intake.clues import anonymous_clue, clue
+
+UNIT = "foshan/chancheng/shiwan/contact"
+DB = "bench_intake"
+
+
+def baseline_app():
+    """The baseline: parse, validate with ClueSchema, insert one document, answer 202."""
+    from flask import Flask, jsonify, request
+
+    from services.intake.schemas import ClueSchema
+    from shared import mongo
+    from shared.problems import json_body, load, register_error_handlers
+
+    app = Flask("baseline")
+    register_error_handlers(app)
+    mongo.connect(os.environ["MONGODB_URI"], DB)
+    collection = mongo.me.get_db()["baseline_clues"]
+    schema = ClueSchema()
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.post("/v1/clues")
+    def post():
+        data = load(schema, json_body(request))
+        data["occurred_on"] = data["occurred_on"].isoformat() if data.get("occurred_on") else None
+        clue_id = mongo.new_id()
+        collection.insert_one({"_id": clue_id, **data, "received_at": mongo.utcnow()})
+        return jsonify(clue_id=clue_id, status="received"), 202
+
+    return app
+
+
+def serve_baseline(port: int) -> int:
+    from shared.serve import serve
+
+    serve(baseline_app, "127.0.0.1", port, int(os.environ.get("WEB_WORKERS", "2")),
+          int(os.environ.get("WEB_THREADS", "4")))
+    return 0
+
+
+def body(n: int) -> dict:
+    return clue(summary=f"bench clue {n}") if n % 2 else anonymous_clue(summary=f"bench clue {n}")
+
+
+def main() -> int:
+    threads = int(os.environ.get("BENCH_THREADS", "8"))
+    per_thread = int(os.environ.get("BENCH_REQUESTS", "250"))
+    env, stack = stack_env()
+    public, _private = generate_keypair()
+    env = {**env, "INTAKE_DB": DB, "WEB_WORKERS": os.environ.get("WEB_WORKERS", "2"),
+           "WEB_THREADS": os.environ.get("WEB_THREADS", "4"), "LOG_LEVEL": "WARNING",
+           "INTAKE_RECEIPT_KEY": generate_secret_key(), "INTAKE_REPORTER_KEY": generate_secret_key(),
+           "NOTIFY_PUBLIC_KEY": public, "KAFKA_TOPIC_PREFIX": f"bench{os.getpid()}."}
+    servers = []
+    try:
+        os.environ.update({k: v for k, v in env.items() if k == "MONGODB_URI"})
+        from shared import mongo
+        from shared.auth import issue_key
+
+        mongo.connect(env["MONGODB_URI"], DB)
+        token = issue_key("frontline", UNIT, label="bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        intake_port, baseline_port = free_port(), free_port()
+        env_intake = {**env, "INTAKE_PORT": str(intake_port)}
+        servers.append(start_server([python(), "-m", "services.intake", "web"], env_intake, intake_port))
+        servers.append(start_server([python(), "-m", "bench.intake", "baseline", str(baseline_port)], env,
+                                    baseline_port))
+        results = {}
+        for name, port in (("baseline", baseline_port), ("intake", intake_port)):
+            url = f"http://127.0.0.1:{port}/v1/clues"
+            hammer(url, headers, body, threads, 20)  # warm up: connections, indexes, caches
+            results[name] = hammer(url, headers, body, threads, per_thread)
+        intake, baseline = results["intake"], results["baseline"]
+        common = {"broker": BROKER, "database": DATABASE, "threads": threads,
+                  "requests": threads * per_thread, "server": "gunicorn gthread "
+                  f"{env['WEB_WORKERS']}x{env['WEB_THREADS']}", "cpus": os.cpu_count()}
+        emit(bench="intake_post_clue", value=round(intake.per_s, 1), unit="clues/s",
+             baseline=round(baseline.per_s, 1), ratio=round(intake.per_s / baseline.per_s, 3),
+             p50_ms=round(intake.percentile(50), 2), p99_ms=round(intake.percentile(99), 2),
+             failed=intake.failed, **common)
+        emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
+             p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
+             failed=baseline.failed, **common)
+    finally:
+        for proc in servers:
+            stop_server(proc)
+        if stack:
+            stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "baseline":
+        sys.exit(serve_baseline(int(sys.argv[2])))
+    sys.exit(main())
