@@ -30,6 +30,11 @@ def context(settings: AssignmentSettings, wake=lambda _id: None) -> handlers.Con
     )
 
 
+def group_id(settings: AssignmentSettings) -> str:
+    """The consumer group: "assignment", behind the topic prefix so isolated stacks never share it."""
+    return settings.common.topic_prefix + GROUP
+
+
 def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
     """Consume until `stop` is set; events staged by the handlers go out at once through the relay
     thread, and whatever is still pending at the end is published before returning."""
@@ -40,7 +45,7 @@ def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
     ctx = context(settings, relay.wake)
     loop = ConsumerLoop(
         settings.common,
-        GROUP,
+        group_id(settings),
         {
             events.CLUE_RECEIVED: lambda event: handlers.clue_received(event, ctx),
             events.CLUE_FOLLOWED_UP: lambda event: handlers.clue_followed_up(event, ctx),

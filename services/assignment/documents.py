@@ -55,7 +55,7 @@ class CadreSlot(me.Document):
     active = me.BooleanField(default=True)
     load = me.IntField(default=0)
     leads = me.IntField(default=0)
-    last_assigned_at = me.DateTimeField(null=True)
+    last_assigned_at = me.LongField(null=True)  # epoch ms (see timestamps.py)
     position = me.IntField(default=0)
     meta = {"collection": "cadres", "indexes": ["unit"]}
 
@@ -77,7 +77,6 @@ class Case(OutboxDocument):
     clue_id = me.StringField(required=True, unique=True)
     linked_clue_ids = me.ListField(me.StringField(), default=list)
     clue_times = me.ListField(me.DateTimeField(), default=list)  # received_at of every clue
-    last_clue_at = me.DateTimeField()
     received_at = me.DateTimeField(required=True)
     source = me.StringField(required=True)
     category = me.StringField(required=True)
@@ -99,17 +98,18 @@ class Case(OutboxDocument):
     holds_lead = me.BooleanField(default=False)  # counted in lead_cadre_id's leads
     serious = me.BooleanField(default=False)
     status = me.StringField(required=True, choices=STATUSES)
-    due_at = me.DateTimeField(required=True)
-    accepted_at = me.DateTimeField()
-    assigned_at = me.DateTimeField(null=True)
-    supervised_at = me.DateTimeField(null=True)  # start of overdue supervision
+    # times changed by updates are epoch milliseconds (see timestamps.py)
+    due_at = me.LongField(required=True)
+    accepted_at = me.LongField(null=True)
+    assigned_at = me.LongField(null=True)
+    supervised_at = me.LongField(null=True)  # start of overdue supervision
     watched_by = me.StringField(null=True)  # the unit supervising the case (重点督办), if any
     escalation_reasons = me.ListField(me.StringField(), default=list)
-    closed_at = me.DateTimeField(null=True)
+    closed_at = me.LongField(null=True)
     disposition = me.StringField(null=True)
     outcomes = me.ListField(me.StringField(), default=list)
     reporter_summary = me.StringField(null=True)
-    reopened_at = me.DateTimeField(null=True)
+    reopened_at = me.LongField(null=True)
     created_at = me.DateTimeField(required=True)
     meta = {
         "collection": "cases",

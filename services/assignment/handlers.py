@@ -29,6 +29,7 @@ from .documents import OPEN_STATUSES, Case, CaseAudit, EscalationEntry
 from .escalation import EscalationRules, Subject
 from .registry import Registry, normalise_name
 from .routing import SeriousRules, is_serious, route
+from .timestamps import from_ms, to_ms
 from .workload import choose_lead, claim_cadre, release_lead, release_slot
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ def assigned_event(doc: dict[str, Any], clue_id: str, now: datetime) -> dict[str
         "unit": doc["unit"],
         "cadre_id": doc.get("cadre_id"),
         "lead_cadre_id": doc.get("lead_cadre_id"),
-        "due_at": doc["due_at"],
-        "assigned_at": doc.get("assigned_at") or now,
+        "due_at": from_ms(doc["due_at"]),
+        "assigned_at": from_ms(doc.get("assigned_at")) or now,
         "status": "queued" if doc.get("cadre_id") is None else "assigned",
     }
     if doc.get("triage_reason"):
@@ -229,7 +230,7 @@ def drain(unit: str, ctx: Context) -> int:
             changes = {
                 "cadre_id": cadre,
                 "holds_slot": True,
-                "assigned_at": now,
+                "assigned_at": to_ms(now),
                 "status": "supervised" if doc.get("watched_by") else "assigned",
             }
             new = {**doc, **changes}
@@ -338,7 +339,6 @@ def create_case(
         "clue_id": clue_id,
         "linked_clue_ids": [],
         "clue_times": [received],
-        "last_clue_at": received,
         "received_at": received,
         "source": data["source"],
         "category": data["category"],
@@ -360,9 +360,9 @@ def create_case(
         "holds_lead": lead is not None,
         "serious": serious,
         "status": status,
-        "due_at": deadlines.due_at(received, data["category"], data["source"], ctx.deadlines),
-        "accepted_at": None if triage else now,
-        "assigned_at": now if cadre else None,
+        "due_at": to_ms(deadlines.due_at(received, data["category"], data["source"], ctx.deadlines)),
+        "accepted_at": None if triage else to_ms(now),
+        "assigned_at": to_ms(now) if cadre else None,
         "supervised_at": None,
         "watched_by": unit if supervised else None,
         "escalation_reasons": reasons,
@@ -430,7 +430,6 @@ def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int,
         changes = {
             "linked_clue_ids": [*doc.get("linked_clue_ids", []), clue_id],
             "clue_times": [*doc.get("clue_times", []), received],
-            "last_clue_at": max(received, doc.get("last_clue_at") or received),
         }
         updated = update_case(
             doc, changes, [assigned_event(doc, clue_id, now)], {"status": {"$in": list(OPEN_STATUSES)}}
@@ -514,7 +513,7 @@ def move_case(
             changes = {
                 "watched_by": decision.to_unit,
                 "escalation_reasons": merged,
-                "due_at": deadlines.due_at(now, doc["category"], "", ctx.deadlines),
+                "due_at": to_ms(deadlines.due_at(now, doc["category"], "", ctx.deadlines)),
                 "supervised_at": None,
             }
             if doc["status"] != "queued":
@@ -542,8 +541,8 @@ def move_case(
             "holds_lead": lead is not None,
             "serious": True,
             "status": "assigned" if cadre else "queued",
-            "assigned_at": now if cadre else None,
-            "due_at": deadlines.due_at(now, doc["category"], "", ctx.deadlines),
+            "assigned_at": to_ms(now) if cadre else None,
+            "due_at": to_ms(deadlines.due_at(now, doc["category"], "", ctx.deadlines)),
             "supervised_at": None,
             "watched_by": None,
             "escalation_reasons": merged,
@@ -599,13 +598,13 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     now = ctx.clock()
     if (
         deadlines.overdue_transition(
-            doc["status"], doc["due_at"], doc.get("supervised_at"), now, ctx.deadlines
+            doc["status"], from_ms(doc["due_at"]), from_ms(doc.get("supervised_at")), now, ctx.deadlines
         )
         != "supervise"
     ):
         return None
     watcher = escalation.supervision(doc["unit"], ctx.registry())
-    changes = {"supervised_at": now, "watched_by": watcher.to_unit}
+    changes = {"supervised_at": to_ms(now), "watched_by": watcher.to_unit}
     if doc["status"] != "queued":
         changes["status"] = "supervised"
     envelopes = [
@@ -628,21 +627,28 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     open_ = {"$in": list(OPEN_STATUSES)}
     for doc in list(
         cases()
-        .find({"status": open_, "due_at": {"$lt": now}, "supervised_at": None, "triage_reason": None})
+        .find({"status": open_, "due_at": {"$lt": to_ms(now)}, "supervised_at": None, "triage_reason": None})
         .limit(batch)
     ):
         if supervise_overdue(doc, ctx) is not None:
             done["supervised"] += 1
     for doc in list(
         cases()
-        .find({"status": open_, "supervised_at": {"$lte": now - grace}, "triage_reason": None}, {"_id": 1})
+        .find(
+            {"status": open_, "supervised_at": {"$lte": to_ms(now - grace)}, "triage_reason": None},
+            {"_id": 1},
+        )
         .limit(batch)
     ):
 
         def still_due(d: dict[str, Any]) -> bool:
             return (
                 deadlines.overdue_transition(
-                    d["status"], d["due_at"], d.get("supervised_at"), ctx.clock(), ctx.deadlines
+                    d["status"],
+                    from_ms(d["due_at"]),
+                    from_ms(d.get("supervised_at")),
+                    ctx.clock(),
+                    ctx.deadlines,
                 )
                 == "escalate"
             )
@@ -682,7 +688,7 @@ def close_case(
         now = ctx.clock()
         changes = {
             "status": "closed",
-            "closed_at": now,
+            "closed_at": to_ms(now),
             "disposition": disposition,
             "outcomes": list(outcomes),
             "reporter_summary": reporter_summary,
@@ -727,8 +733,8 @@ def clue_followed_up(event: events.Event, ctx: Context) -> None:
         watcher = escalation.supervision(doc["unit"], registry) if registry.unit(doc["unit"]) else None
         changes = {
             "status": "reopened",
-            "reopened_at": now,
-            "due_at": deadlines.due_at(now, doc["category"], "", ctx.deadlines),
+            "reopened_at": to_ms(now),
+            "due_at": to_ms(deadlines.due_at(now, doc["category"], "", ctx.deadlines)),
             "supervised_at": None,
             "watched_by": watcher.to_unit if watcher else None,
         }

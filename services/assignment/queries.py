@@ -17,6 +17,9 @@ from shared.problems import Problem
 from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
 from .handlers import cases, ensure_visible
 from .registry import Registry
+from .timestamps import from_ms, to_ms
+
+TIME_FIELDS = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 
 CASE_FIELDS = (
     "clue_id",
@@ -57,7 +60,9 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A case as the API shows it (never anything about the reporter: nothing is stored)."""
     out = {"case_id": doc["_id"], **{k: doc.get(k) for k in CASE_FIELDS}}
     out["linked_clue_ids"] = list(doc.get("linked_clue_ids") or [])
-    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < now
+    for name in TIME_FIELDS:
+        out[name] = from_ms(doc.get(name))
+    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < to_ms(now)
     return out
 
 
@@ -113,7 +118,7 @@ def list_cases(
     if status is not None:
         query["status"] = status
     if overdue:
-        query["due_at"] = {"$lt": now}
+        query["due_at"] = {"$lt": to_ms(now)}
         if status is None:
             query["status"] = {"$in": list(OPEN_STATUSES)}
         elif status not in OPEN_STATUSES:
@@ -252,6 +257,9 @@ def stats(
         )
     )
     received = sum(1 for d in docs for t in d.get("clue_times") or [] if in_period(t))
+    for d in docs:
+        for name in ("accepted_at", "closed_at"):
+            d[name] = from_ms(d.get(name))
     accepted = [d for d in docs if in_period(d.get("accepted_at"))]
     closed = [d for d in docs if d["status"] == "closed" and in_period(d.get("closed_at"))]
     ids = {d["_id"] for d in docs}
@@ -273,7 +281,7 @@ def stats(
             "by_disposition": dict(Counter(d.get("disposition") for d in closed)),
             "by_outcome": dict(Counter(o for d in closed for o in d.get("outcomes") or [])),
         },
-        "overdue": sum(1 for d in docs if d["status"] in OPEN_STATUSES and d["due_at"] < now),
+        "overdue": sum(1 for d in docs if d["status"] in OPEN_STATUSES and d["due_at"] < to_ms(now)),
         "queued": sum(1 for d in docs if d["status"] == "queued"),
         "days_to_accept": _days([(d["received_at"], d["accepted_at"]) for d in accepted]),
         "days_to_close": _days([(d["received_at"], d["closed_at"]) for d in closed]),

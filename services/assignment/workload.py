@@ -14,6 +14,7 @@ from pymongo import ReturnDocument
 
 from .documents import CadreSlot
 from .routing import CadreLoad, cadre_preference
+from .timestamps import from_ms, to_ms
 
 _FIELDS = {"load": 1, "capacity": 1, "active": 1, "last_assigned_at": 1, "role": 1, "leads": 1}
 
@@ -37,7 +38,7 @@ def claim_cadre(unit: str, now: datetime, exclude: Collection[str] = ()) -> str 
             d.get("load") or 0,
             d["capacity"],
             bool(d.get("active", True)),
-            d.get("last_assigned_at"),
+            from_ms(d.get("last_assigned_at")),
         )
         for d in docs
     ]
@@ -45,7 +46,7 @@ def claim_cadre(unit: str, now: datetime, exclude: Collection[str] = ()) -> str 
         cap = capacity[cadre_id]
         got = _slots().find_one_and_update(
             {"_id": cadre_id, "capacity": cap, "load": {"$lt": cap}, "active": True},
-            {"$inc": {"load": 1}, "$set": {"last_assigned_at": now}},
+            {"$inc": {"load": 1}, "$set": {"last_assigned_at": to_ms(now)}},
             projection={"_id": 1},
             return_document=ReturnDocument.AFTER,
         )
@@ -79,7 +80,7 @@ def choose_lead(unit: str, now: datetime, exclude: Collection[str] = ()) -> str 
             (d.get("load") or 0) + (d.get("leads") or 0),
             d["capacity"] * 1_000_000,
             True,
-            d.get("last_assigned_at"),
+            from_ms(d.get("last_assigned_at")),
         )
         for d in others
     ]

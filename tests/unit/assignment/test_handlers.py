@@ -10,6 +10,7 @@ from services.assignment import handlers, queries
 from services.assignment.documents import CadreSlot, Case, CaseAudit, EscalationEntry
 from services.assignment.registry import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
+from services.assignment.timestamps import from_ms
 from shared import events
 from shared.auth import Principal
 from shared.fakes import FakeBroker
@@ -103,7 +104,7 @@ def test_new_clue_goes_to_the_town_unit_and_its_least_loaded_cadre(world):
     case = one_case("c1")
     assert case["unit"] == "foshan/chancheng/shiwan#commission"
     assert case["status"] == "assigned" and case["cadre_id"] == "c-shiwan-1"
-    assert case["due_at"] == T0 + timedelta(days=90)
+    assert from_ms(case["due_at"]) == T0 + timedelta(days=90)
     [assigned] = data(broker, events.CASE_ASSIGNED)
     assert assigned["case_id"] == case["_id"] and assigned["cadre_id"] == "c-shiwan-1"
     assert assigned["status"] == "assigned"
@@ -308,7 +309,7 @@ def test_deadline_supervision_then_escalation_each_once(tiny):
     ctx, broker, clock = tiny
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("c1")
-    clock.now = case["due_at"] + timedelta(seconds=1)
+    clock.now = from_ms(case["due_at"]) + timedelta(seconds=1)
     assert handlers.run_deadlines(ctx) == {"supervised": 1, "escalated": 0}
     assert handlers.run_deadlines(ctx) == {"supervised": 0, "escalated": 0}
     supervised = one_case("c1")
