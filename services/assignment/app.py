@@ -38,7 +38,7 @@ def create_app(
     cache = RegistryCache(settings.registry_refresh_s)
     relay = OutboxRelay(Case._get_collection(), publisher or EventProducer(settings.common))
     stop = threading.Event()
-    relay.start_thread(stop, settings.relay_poll_interval_s)
+    thread = relay.start_thread(stop, settings.relay_poll_interval_s)
     app.extensions["assignment.ctx"] = Context(
         registry=cache.get,
         rules=settings.escalation,
@@ -49,5 +49,6 @@ def create_app(
     app.extensions["assignment.registry_cache"] = cache
     app.extensions["assignment.relay"] = relay
     app.extensions["assignment.stop"] = stop
+    app.extensions["assignment.relay_thread"] = thread
     app.register_blueprint(api.bp)
     return app
