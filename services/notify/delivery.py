@@ -77,7 +77,7 @@ class Deliverer:
         self.in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self.max_in_flight = 2 * settings.channel_workers
+        self.max_in_flight = 4 * settings.channel_workers
 
     @property
     def notifications(self):
@@ -118,9 +118,15 @@ class Deliverer:
         writes: list[_Write] = []
         attempts: list[dict[str, Any]] = []
         for doc in docs:
-            planned = self._plan(doc, contacts.get(doc["clue_id"]), token, now, writes, attempts)
+            contact = contacts.get(doc["clue_id"])
+            planned = self._plan(doc, contact, token, now, writes, attempts)
             if planned is not None:
                 self._submit(planned)
+            if planned is not None and contact and contact.get("channel") != planned.channel:
+                # Learnt from the sealed contact: later notifications of the clue start in its lane.
+                contact["channel"] = planned.channel
+                ClueContact._get_collection().update_one({"_id": contact["_id"]},
+                                                         {"$set": {"channel": planned.channel}})
         if attempts:
             DeliveryAttempt._get_collection().insert_many(attempts, ordered=False)
         if writes:
@@ -128,15 +134,22 @@ class Deliverer:
         return len(docs)
 
     def _claim(self, now: datetime) -> tuple[list[dict[str, Any]], str]:
+        """Claim due notifications lane by lane: the inbox up to the batch size, each other channel
+        up to its free pool slots, and the rest (channel not known yet, or not available) a few.
+        """
         now_ms = to_ms(now)
         due: dict[str, Any] = {"$or": [{"status": "pending", "due_ms": {"$lte": now_ms}},
                                        {"status": "sending", "lease_until_ms": {"$lte": now_ms}}]}
+        batch = self.settings.batch_size
         with self._lock:
-            full = [name for name, n in self.in_flight.items() if n >= self.max_in_flight]
-        if full:
-            due["channel"] = {"$nin": full}
-        ids = [d["_id"] for d in self.notifications.find(due, {"_id": 1})
-               .sort("due_ms", 1).limit(self.settings.batch_size)]
+            lanes: list[tuple[Any, int]] = [("inbox", batch)] + [
+                (name, self.max_in_flight - self.in_flight[name]) for name in self.pools]
+        lanes.append(({"$nin": ["inbox", *self.pools]}, min(batch, self.max_in_flight)))
+        ids: list[str] = []
+        for channel, limit in lanes:
+            if limit > 0:
+                ids += [d["_id"] for d in self.notifications.find({**due, "channel": channel}, {"_id": 1})
+                        .sort("due_ms", 1).limit(limit)]
         if not ids:
             return [], ""
         token = new_id()
