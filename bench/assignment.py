@@ -1,0 +1,306 @@
+"""Assignment benchmark: clue-received events/s turned into cases by one and by two workers, against a
+baseline loop doing only the minimal writes, and the balance spread afterwards.
+
+    .venv/bin/python -m bench.assignment [--clues 10000]
+
+Uses KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI if set, otherwise starts its own local stack (Tansu +
+nx-27017). Each run preloads the clues on a fresh topic prefix and database, then starts the
+workers; the rate is cases / (last case created - first case created), so group joins are not
+counted. Prints one JSON line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pymongo
+from kafka import KafkaProducer
+from pymongo.errors import DuplicateKeyError
+
+from shared import events, mongo
+from shared.consumer import ConsumerLoop, stop_on_signals
+from shared.kafka import EventProducer, ensure_topics
+from shared.settings import CommonSettings, Env
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIT = "foshan/d1/t1#commission"
+WEIGHTS = [1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def registry_yaml(clues: int) -> str:
+    """A city > district > town registry; the town unit's cadres hold twice the clues in all."""
+    k = max(1, 2 * clues // sum(WEIGHTS))
+    cadres = "\n".join(
+        f"      - {{id: b-{i:02d}, name: 干部{i}, role: handler, capacity: {w * k}}}"
+        for i, w in enumerate(WEIGHTS)
+    )
+    return f"""
+jurisdictions:
+  - {{code: foshan, name: 佛山市, level: city, parent: null}}
+  - {{code: foshan/d1, name: 一区, level: district, parent: foshan}}
+  - {{code: foshan/d1/t1, name: 一街, level: town, parent: foshan/d1}}
+units:
+  - {{code: "foshan#commission", name: 市纪委, jurisdiction: foshan, kind: commission,
+     cadres: [{{id: city-1, name: 市干部, role: leader, capacity: 5}}]}}
+  - {{code: "foshan/d1#commission", name: 区纪委, jurisdiction: foshan/d1, kind: commission,
+     cadres: [{{id: d1-1, name: 区干部, role: leader, capacity: 5}}]}}
+  - code: "{UNIT}"
+    name: 街纪工委
+    jurisdiction: foshan/d1/t1
+    kind: commission
+    cadres:
+{cadres}
+"""
+
+
+def preload(settings: CommonSettings, clues: int) -> None:
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=20,
+        batch_size=256 * 1024,
+    )
+    topic = settings.topic_prefix + events.CLUE_RECEIVED
+    for i in range(clues):
+        clue_id = f"bench-{uuid.uuid4().hex}"
+        env = events.make_event(
+            events.CLUE_RECEIVED,
+            {
+                "clue_id": clue_id,
+                "received_at": events.now(),
+                "source": "observer",
+                "category": "solicitation",
+                "jurisdiction": "foshan/d1/t1",
+                "subject": {"name": f"被反映人{i}", "rank": "staff"},
+                "amount_cny": None,
+                "collusion": False,
+                "reporter_ref": "opaque",
+                "reporter_contact_sealed": None,
+            },
+            source="/bench",
+        )
+        producer.send(topic, key=clue_id.encode(), value=events.encode(env))
+    producer.flush(120)
+    producer.close()
+
+
+# ---- the baseline worker: consume, insert the case, claim a slot with one conditional update ----
+
+
+def baseline_worker() -> int:
+    settings = CommonSettings.from_env(Env())
+    db = os.environ["ASSIGNMENT_DB"]
+    client = pymongo.MongoClient(settings.mongodb_uri, tz_aware=True)
+    cases, slots = client[db]["cases"], client[db]["cadres"]
+    capacity = {d["_id"]: d["capacity"] for d in slots.find({"unit": UNIT})}
+    order = list(capacity)
+    turn = [0]
+
+    def handle(event: events.Event) -> None:
+        cadre = None
+        for step in range(len(order)):
+            cid = order[(turn[0] + step) % len(order)]
+            if slots.find_one_and_update(
+                {"_id": cid, "load": {"$lt": capacity[cid]}}, {"$inc": {"load": 1}}, projection={"_id": 1}
+            ):
+                cadre = cid
+                turn[0] += 1
+                break
+        try:
+            cases.insert_one(
+                {
+                    "_id": mongo.new_id(),
+                    "clue_id": event.data["clue_id"],
+                    "unit": UNIT,
+                    "cadre_id": cadre,
+                    "status": "assigned" if cadre else "queued",
+                    "created_at": mongo.utcnow(),
+                }
+            )
+        except DuplicateKeyError:
+            pass
+
+    stop = stop_on_signals()
+    loop = ConsumerLoop(
+        settings,
+        settings.topic_prefix + "baseline",
+        {events.CLUE_RECEIVED: handle},
+        dead_letters=EventProducer(settings),
+    )
+    loop.run(stop)
+    return 0
+
+
+# ---- the driver --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Run:
+    rate: float
+    spread: float | None
+
+
+def run(
+    base_env: dict[str, str],
+    settings: CommonSettings,
+    clues: int,
+    workers: int,
+    baseline: bool,
+    timeout_s: float,
+) -> Run:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    mine = dataclasses.replace(settings, topic_prefix=prefix)
+    ensure_topics(mine)
+    registry = Path(tempfile.mkdtemp()) / "registry.yaml"
+    registry.write_text(registry_yaml(clues), encoding="utf-8")
+    env = {
+        **base_env,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "ASSIGNMENT_DB": db,
+        "ASSIGNMENT_REGISTRY": str(registry),
+        "LOG_LEVEL": "WARNING",
+    }
+    load = subprocess.run(
+        [sys.executable, "-m", "services.assignment", "load-registry", str(registry)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if load.returncode:
+        raise SystemExit(load.stderr)
+    client = pymongo.MongoClient(settings.mongodb_uri, tz_aware=True)
+    cases = client[db]["cases"]
+    if baseline:
+        cases.create_index("clue_id", unique=True)
+        client[db]["cadres"].update_many({}, {"$set": {"load": 0}})
+    preload(mine, clues)
+    argv = (
+        [sys.executable, "-m", "bench.assignment", "--baseline-worker"]
+        if baseline
+        else [sys.executable, "-m", "services.assignment", "consumer"]
+    )
+    procs = [
+        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    try:
+        deadline = time.monotonic() + timeout_s
+        while cases.count_documents({}) < clues:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out: {cases.count_documents({})} of {clues} cases")
+            time.sleep(0.5)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    first = cases.find_one({}, sort=[("created_at", 1)])["created_at"]
+    last = cases.find_one({}, sort=[("created_at", -1)])["created_at"]
+    rate = clues / max((last - first).total_seconds(), 1e-3)
+    spread = None if baseline else balance_spread(client[db])
+    client.drop_database(db)
+    client.close()
+    return Run(rate, spread)
+
+
+def balance_spread(db) -> float:
+    """Max minus min, over the unit's active cadres, of open cases minus their capacity-weighted
+    fair share of the unit's open cases."""
+    open_cases: dict[str, int] = {}
+    for d in db["cases"].find({"unit": UNIT, "status": {"$ne": "closed"}}, {"cadre_id": 1}):
+        open_cases[d.get("cadre_id")] = open_cases.get(d.get("cadre_id"), 0) + 1
+    cadres = list(db["cadres"].find({"unit": UNIT, "active": True}, {"capacity": 1}))
+    total_cap = sum(c["capacity"] for c in cadres)
+    total_open = sum(open_cases.get(c["_id"], 0) for c in cadres)
+    deviations = [open_cases.get(c["_id"], 0) - c["capacity"] * total_open / total_cap for c in cadres]
+    return round(max(deviations) - min(deviations), 3)
+
+
+def local_stack():
+    from deploy.localstack import LocalStack
+
+    return LocalStack(Path(tempfile.mkdtemp(prefix="bench-assignment-"))).start()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench.assignment")
+    parser.add_argument("--clues", type=int, default=10_000)
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.baseline_worker:
+        return baseline_worker()
+    stack = None
+    env = dict(os.environ)
+    if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        stack = local_stack()
+        env.update(stack.env())
+    env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "6000")
+    env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")
+    settings = CommonSettings.from_env(Env(env))
+    where = {
+        "broker": "tansu 0.6.0 (local stand-in)" if stack else settings.kafka_bootstrap_servers,
+        "database": "nx-27017 0.8.1 (local stand-in)" if stack else "MONGODB_URI",
+    }
+    try:
+        base = run(env, settings, args.clues, 1, True, args.timeout)
+        one = run(env, settings, args.clues, 1, False, args.timeout)
+        two = run(env, settings, args.clues, 2, False, args.timeout)
+        lines = [
+            {
+                "bench": "assignment.baseline_minimal_writes",
+                "value": round(base.rate, 1),
+                "unit": "cases/s",
+                "baseline": None,
+                "ratio": None,
+            },
+            {
+                "bench": "assignment.one_worker",
+                "value": round(one.rate, 1),
+                "unit": "cases/s",
+                "baseline": round(base.rate, 1),
+                "ratio": round(one.rate / base.rate, 3),
+            },
+            {
+                "bench": "assignment.two_workers",
+                "value": round(two.rate, 1),
+                "unit": "cases/s",
+                "baseline": round(one.rate, 1),
+                "ratio": round(two.rate / one.rate, 3),
+            },
+            {
+                "bench": "assignment.balance_spread",
+                "value": max(one.spread or 0, two.spread or 0),
+                "unit": "cases",
+                "baseline": 1,
+                "ratio": max(one.spread or 0, two.spread or 0),
+            },
+        ]
+        for line in lines:
+            print(json.dumps({**line, **where, "clues": args.clues}, ensure_ascii=False), flush=True)
+    finally:
+        if stack:
+            stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main())
