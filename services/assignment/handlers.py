@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import events
 from shared.auth import Principal
@@ -144,6 +144,19 @@ def update_case(
         },
         return_document=ReturnDocument.AFTER,
     )
+
+
+def audit_many(case_id: str, at: datetime, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Append several system entries (id, action, details) in one write; existing ids are skipped."""
+    docs = [
+        {"_id": i, "case_id": case_id, "at": at, "actor": SYSTEM, "action": a, "details": d}
+        for i, a, d in entries
+    ]
+    try:
+        CaseAudit._get_collection().insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise
 
 
 def audit(
@@ -388,29 +401,26 @@ def create_case(
         release_lead(lead)
         return None
     ctx.wake(doc["_id"])
-    audit(
-        doc["_id"],
-        SYSTEM,
-        "received",
-        now,
-        f"{doc['_id']}:received",
-        clue_id=clue_id,
-        routed_unit=where.unit,
-        route_mode=where.mode,
-        reason=where.reason,
-        **({"unknown_rank": bad_rank} if bad_rank else {}),
-    )
     if decision is not None:
         record_escalation(doc, where.unit, unit, decision.mode, reasons, now, SYSTEM)
-    audit(
+    received_details = {
+        "clue_id": clue_id,
+        "routed_unit": where.unit,
+        "route_mode": where.mode,
+        "reason": where.reason,
+        **({"unknown_rank": bad_rank} if bad_rank else {}),
+    }
+    audit_many(
         doc["_id"],
-        SYSTEM,
-        "assigned" if cadre else "queued",
         now,
-        f"{doc['_id']}:assigned",
-        unit=unit,
-        cadre_id=cadre,
-        lead_cadre_id=lead,
+        [
+            (f"{doc['_id']}:received", "received", received_details),
+            (
+                f"{doc['_id']}:assigned",
+                "assigned" if cadre else "queued",
+                {"unit": unit, "cadre_id": cadre, "lead_cadre_id": lead},
+            ),
+        ],
     )
     if cadre is None and not triage:
         drain(unit, ctx)
