@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shared.sealing import load_key
 from shared.settings import CommonSettings, Env, SettingsError
+
+DEFAULT_REGISTRY_FILE = str(Path(__file__).resolve().parents[2] / "deploy" / "registry" / "foshan.yaml")
 
 
 def _key(env: Env, name: str) -> bytes:
@@ -46,6 +49,8 @@ class IntakeSettings:
     receipt_rate_limit: str = "20/minute"
     rate_limit_storage_uri: str = "memory://"
     import_line_max_bytes: int = 64 * 1024
+    web_frontline_unit: str = "public/web"
+    registry_file: str = DEFAULT_REGISTRY_FILE
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> IntakeSettings:
@@ -68,4 +73,6 @@ class IntakeSettings:
             rate_limit_storage_uri=env.str("INTAKE_RATE_LIMIT_STORAGE_URI", "memory://"),
             import_line_max_bytes=env.int("INTAKE_IMPORT_LINE_MAX_BYTES", 64 * 1024,
                                           minimum=1024, maximum=16 * 1024 * 1024),
+            web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
+            registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
         )
