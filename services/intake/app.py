@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from services.intake.api import IntakeContext, create_blueprint
 from services.intake.handlers import Keys
 from services.intake.openapi import build_spec
+from services.intake.pages import create_pages_blueprint
 from services.intake.relay import IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
@@ -46,6 +47,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
     app.register_blueprint(create_blueprint(limiter, settings))
+    app.register_blueprint(create_pages_blueprint(limiter, settings))
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):
