@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint bench chaos clean
+.PHONY: venv system-deps run test lint bench chaos clean
 
 venv: $(STAMP)
 
@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+system-deps:
+	bash deploy/system-deps.sh
+
 run: venv
 	$(BIN)/python -m deploy.run
 
-test: venv
+test: venv system-deps
 	$(BIN)/python -m pytest
 
 chaos: venv
