@@ -6,11 +6,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from shared import mongo
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
@@ -32,6 +34,20 @@ def kafka_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
     return False
 
 
+class JsonProvider(DefaultJSONProvider):
+    """JSON as API.md fixes it: UTF-8 text as is, times in RFC 3339 with offset (not RFC 1123)."""
+
+    ensure_ascii = False
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return (o if o.tzinfo else o.replace(tzinfo=UTC)).isoformat()
+        if isinstance(o, date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def new_spec(title: str, version: str = "1.0.0") -> APISpec:
     """An OpenAPI 3.1 spec that marshmallow schemas can be registered on."""
     spec = APISpec(title=title, version=version, openapi_version="3.1.0",
@@ -44,8 +60,9 @@ def create_base_app(service: str, settings: CommonSettings,
                     spec: Callable[[], dict[str, Any]] | None = None) -> Flask:
     """A Flask app with /healthz, /readyz, /metrics, /openapi.json and problem+json errors."""
     app = Flask(service)
+    app.json_provider_class = JsonProvider
+    app.json = JsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     register_error_handlers(app)
 
     @app.before_request

@@ -237,8 +237,6 @@ def test_the_shared_case_was_left_as_it_was(world: World):
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: assignment renders times with Flask's default JSON provider "
-                   "as RFC 1123 dates ('Fri, 27 Nov 2026 18:26:23 GMT'); API.md fixes RFC 3339 with offset")
 def test_case_times_are_rfc3339(world: World):
     """API.md: times are RFC 3339 with offset — in a case, its escalations and its audit trail."""
     resp = world.e2e.http.get(world.e2e.url("assignment", f"/v1/cases/{world.case['case_id']}"),

@@ -40,7 +40,7 @@ def lookup(e2e, receipt: dict) -> dict:
     return resp.json()
 
 
-def wait_status(e2e, receipt: dict, status: str, timeout: float = 60) -> dict:
+def wait_status(e2e, receipt: dict, status: str, timeout: float = 120) -> dict:
     found: dict = {}
 
     def reached() -> bool:
@@ -51,7 +51,7 @@ def wait_status(e2e, receipt: dict, status: str, timeout: float = 60) -> dict:
     return found
 
 
-def find_case(e2e, clue_id: str, supervisor: str = "foshan", timeout: float = 60) -> dict:
+def find_case(e2e, clue_id: str, supervisor: str = "foshan", timeout: float = 120) -> dict:
     headers = e2e.auth(e2e.credentials["supervisor"][supervisor])
     found: dict = {}
 
