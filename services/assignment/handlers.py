@@ -295,7 +295,9 @@ def clue_received(event: events.Event, ctx: Context) -> None:
             },
         )
     )
-    if any(clue_id in clue_ids(c) for c in related):
+    known = next((c for c in related if clue_id in clue_ids(c)), None)
+    if known is not None:
+        announce_again(known["_id"], clue_id, ctx)
         return
     repeat_count = 1 + escalation.count_recent(
         [t for c in related for t in c.get("clue_times") or []], received, ctx.rules.repeat_window_days
@@ -308,6 +310,24 @@ def clue_received(event: events.Event, ctx: Context) -> None:
         if link_clue(candidate["_id"], clue_id, received, repeat_count, ctx):
             return
     create_case(data, subject, key, repeat_count, ctx, bad_rank)
+
+
+def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
+    """The clue already has a case, yet its clue-received came again: intake's reconciler resends
+    it when it never saw the case announced (a broker that lost records). Stage the case's
+    current state for this clue again; downstream consumers take repeats as no-ops."""
+    for _ in range(MAX_ATTEMPTS):
+        doc = cases().find_one({"_id": case_id})
+        if doc is None:
+            return
+        now = ctx.clock()
+        envelopes = [assigned_event(doc, clue_id, now)]
+        if doc["status"] == "closed":
+            envelopes.append(closed_event(doc, clue_id, now))
+        if update_case(doc, {}, envelopes) is not None:
+            ctx.wake(case_id)
+            return
+    raise RuntimeError(f"case {case_id} kept changing while announcing it again")
 
 
 def create_case(

@@ -121,14 +121,29 @@ def test_the_case_never_stores_the_reporter(world):
     assert "ref-secret-1" not in text and "c2VhbGVk" not in text and "reporter_ref" not in text
 
 
-def test_the_same_event_twice_makes_one_case_and_one_event(world):
+def test_the_same_event_twice_makes_one_case_and_announces_it_again(world):
+    """A repeat delivery (e.g. intake's reconciler resending after a broker lost the announcement)
+    takes no second slot and makes no second case, but announces the case again for the clue."""
     ctx, broker, _ = world
     event = clue("c1")
     handlers.clue_received(event, ctx)
     handlers.clue_received(event, ctx)
     assert handlers.cases().count_documents({}) == 1
-    assert len(broker.records(events.CASE_ASSIGNED)) == 1
     assert sum(c.load for c in CadreSlot.objects) == 1
+    first, again = data(broker, events.CASE_ASSIGNED)
+    assert again["case_id"] == first["case_id"] and again["cadre_id"] == first["cadre_id"]
+    assert again["clue_id"] == "c1"
+
+
+def test_a_closed_case_is_announced_again_with_its_result(world):
+    ctx, broker, _ = world
+    handlers.clue_received(clue("c1"), ctx)
+    case = one_case("c1")
+    handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", ["unfounded"], "查无实据", ctx)
+    handlers.clue_received(clue("c1"), ctx)
+    assert [d["reporter_summary"] for d in data(broker, events.CASE_CLOSED)] == ["查无实据"] * 2
+    assert len(data(broker, events.CASE_ASSIGNED)) == 2
+    assert sum(c.load for c in CadreSlot.objects) == 0
 
 
 @pytest.mark.parametrize("jurisdiction", ["foshan/nowhere", "", "beijing/chaoyang"])
