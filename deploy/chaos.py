@@ -117,6 +117,7 @@ def count(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> dict:
     try:
         db = {s: client[name] for s, name in pipeline.databases.items()}
         cases = list(db["assignment"]["cases"].find({}, {"clue_id": 1, "linked_clue_ids": 1}))
+        # Cases are counted per clue: a clue in no case is lost, in two is a duplicate.
         per_clue: Counter[str] = Counter()
         for case in cases:
             per_clue[case["clue_id"]] += 1
@@ -126,12 +127,11 @@ def count(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> dict:
         notifications = Counter(
             (n["clue_id"], n["kind"]) for n in db["notify"]["notifications"].find(
                 {"kind": {"$in": ["received", "accepted"]}}, {"clue_id": 1, "kind": 1}))
-        over = 0
-        for cadre in db["assignment"]["cadres"].find({}, {"capacity": 1, "load": 1}):
-            open_cases = db["assignment"]["cases"].count_documents(
-                {"cadre_id": cadre["_id"], "status": {"$in": ["assigned", "supervised", "reopened"]}})
-            if open_cases > cadre.get("capacity", 0) or cadre.get("load", 0) > cadre.get("capacity", 0):
-                over += 1
+        holding: Counter[str] = Counter(
+            c["cadre_id"] for c in db["assignment"]["cases"].find(
+                {"holds_slot": True}, {"cadre_id": 1}))
+        over = sum(1 for cadre in db["assignment"]["cadres"].find({}, {"capacity": 1, "load": 1})
+                   if max(holding[cadre["_id"]], cadre.get("load", 0)) > cadre["capacity"])
         return {
             "cases": len(cases),
             "lost": sum(1 for c in clue_ids if per_clue[c] == 0),
@@ -144,8 +144,16 @@ def count(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> dict:
 
 
 def settled(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> bool:
+    """Every accepted clue has a case, and intake has seen every case announced."""
     try:
-        return count(pipeline, mongo_uri, accepted)["lost"] == 0
+        if count(pipeline, mongo_uri, accepted)["lost"]:
+            return False
+        client = pymongo.MongoClient(mongo_uri)
+        try:
+            clues = client[pipeline.databases["intake"]]["clues"]
+            return clues.count_documents({"acknowledged": False}) == 0
+        finally:
+            client.close()
     except pymongo.errors.PyMongoError:
         return False
 
