@@ -11,9 +11,10 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api
+from . import api, pages
 from .documents import Case, ensure_indexes
 from .handlers import Context
+from .metrics import register_metrics
 from .registry_store import RegistryCache, ensure_registry
 from .settings import AssignmentSettings
 
@@ -51,4 +52,6 @@ def create_app(
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.create_workspace_blueprint())
+    app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app
