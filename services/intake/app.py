@@ -13,13 +13,15 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from services.intake.api import IntakeContext, create_blueprint
+from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.handlers import Keys
 from services.intake.openapi import build_spec
 from services.intake.pages import create_pages_blueprint
-from services.intake.relay import IntakeOutbox
+from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
 from shared.kafka import EventProducer, Publisher
+from shared.metrics import watch_consumer_lag, watch_outbox_backlog
 from shared.problems import problem_response
 from shared.sealing import ReporterVault
 from shared.web import create_base_app
@@ -55,6 +57,9 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
         wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
         return problem_response(429, "Too Many Requests", "too many attempts from this address; wait",
                                 headers={"Retry-After": str(wait)})
+
+    watch_outbox_backlog(doc._get_collection() for doc in OUTBOX_DOCUMENTS)
+    watch_consumer_lag(settings.common, GROUP_ID, CASE_TOPICS)
 
     if start_relay:
         stop = threading.Event()

@@ -7,8 +7,11 @@ from typing import Any
 from flask import Flask
 
 from services.notify import api
+from services.notify.consumer import GROUP_ID
+from services.notify.handlers import HANDLERS
 from services.notify.settings import NotifySettings
 from shared import mongo
+from shared.metrics import watch_consumer_lag
 from shared.web import create_base_app, new_spec
 
 
@@ -33,4 +36,5 @@ def create_app(settings: NotifySettings | None = None) -> Flask:
     holder["app"] = app
     app.register_blueprint(api.bp)
     app.config["NOTIFY_SETTINGS"] = settings
+    watch_consumer_lag(settings.common, GROUP_ID, tuple(HANDLERS))
     return app
