@@ -11,6 +11,7 @@ from shared.consumer import stop_on_signals
 from shared.entry import check_dependencies, guarded
 from shared.kafka import ensure_topics
 from shared.logs import configure_logging
+from shared.metrics import metrics_port, serve_worker_metrics
 from shared.serve import serve
 
 from .registry import RegistryError, load_registry
@@ -80,6 +81,7 @@ def _run(args: argparse.Namespace, settings: AssignmentSettings) -> int:
         serve(lambda: create_app(settings), settings.common.host, settings.port, settings.web_workers)
         return 0
     stop = stop_on_signals()
+    serve_worker_metrics(metrics_port())
     if args.command == "consumer":
         from .consumer import run_consumer
 

@@ -17,6 +17,7 @@ from shared.consumer import stop_on_signals
 from shared.entry import check_dependencies, guarded
 from shared.kafka import DependencyDown, EventProducer, ensure_topics
 from shared.logs import configure_logging
+from shared.metrics import metrics_port, serve_worker_metrics
 from shared.settings import Env
 
 PROG = "intake"
@@ -48,6 +49,7 @@ def consumer() -> int:
     settings = IntakeSettings.from_env()
     _start(settings)
     mongo.connect(settings.common.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms)
+    serve_worker_metrics(metrics_port())
     producer = EventProducer(settings.common)
     try:
         build_consumer(settings.common, producer).run(stop_on_signals())
@@ -64,6 +66,7 @@ def relay(stop: threading.Event | None = None) -> int:
     settings = IntakeSettings.from_env()
     _start(settings)
     mongo.connect(settings.common.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms)
+    serve_worker_metrics(metrics_port())
     producer = EventProducer(settings.common)
     outbox = IntakeOutbox(producer)
     stop = stop or stop_on_signals()

@@ -9,6 +9,7 @@ from services.notify.settings import NotifySettings
 from shared import mongo
 from shared.entry import check_dependencies, guarded
 from shared.logs import configure_logging
+from shared.metrics import metrics_port, serve_worker_metrics
 
 PROG = "notify"
 
@@ -19,6 +20,7 @@ def _start(settings: NotifySettings) -> None:
     configure_logging("notify", settings.common.log_level)
     check_dependencies(settings.common)
     ensure_topics(settings.common)
+    serve_worker_metrics(metrics_port())
 
 
 def web(settings: NotifySettings) -> int:
