@@ -600,7 +600,7 @@ def lag(groups: tuple[str, ...], as_json: bool) -> None:
     for group in groups or tuple(CONSUMER_GROUPS):
         known = CONSUMER_GROUPS.get(group)
         with broker_errors(settings):
-            consumer = _kafka(settings, group_id=group)
+            consumer = _kafka(settings, group_id=settings.topic_prefix + group)
             try:
                 found = group_lag(consumer, settings.topic_prefix, known or events.TOPICS,
                                   only_committed=known is None)

@@ -43,6 +43,12 @@ class TooManyFailures(RuntimeError):
     """Too many records in a row were dead-lettered: the consumer stops."""
 
 
+def consumer_group(settings: CommonSettings, name: str) -> str:
+    """A service's consumer group behind the topic prefix, so stacks sharing a broker never share
+    a group (a group subscribed to two prefixes' topics would rebalance without end)."""
+    return settings.topic_prefix + name
+
+
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT, for a loop to check between records."""
     stop = threading.Event()
@@ -52,14 +58,15 @@ def stop_on_signals() -> threading.Event:
 
 
 class ConsumerLoop:
-    """Consumes `handlers`' topics in consumer group `group_id` and calls the handler per event."""
+    """Consumes `handlers`' topics in consumer group `group_id` (behind the topic prefix) and
+    calls the handler per event."""
 
     def __init__(self, settings: CommonSettings, group_id: str, handlers: dict[str, Handler],
                  dead_letters: Publisher, *, sleep: Callable[[float], None] = time.sleep,
                  is_processed: Callable[[str], bool] | None = None,
                  mark_processed: Callable[[str], None] | None = None) -> None:
         self.settings = settings
-        self.group_id = group_id
+        self.group_id = consumer_group(settings, group_id)
         self.handlers = handlers
         self.dead_letters = dead_letters
         self.sleep = sleep

@@ -172,7 +172,11 @@ class LagProbe:
 
 def watch_consumer_lag(settings: Any, group: str, topics: Iterable[str],
                        ttl_s: float = SCRAPE_TTL_S) -> ScrapeCache:
-    """`consumer_lag{group,topic}` for `group` on each of `topics` (logical names), at scrape time."""
+    """`consumer_lag{group,topic}` for the service's `group` on each of `topics` (logical names,
+    the topic prefix added as the consumer loop adds it), at scrape time."""
+    from shared.consumer import consumer_group
+
+    group = consumer_group(settings, group)
     topics = tuple(topics)
     cache = ScrapeCache(LagProbe(settings, group, topics).lag, ttl_s)
     for topic in topics:

@@ -6,7 +6,7 @@ import logging
 import threading
 
 from shared import events
-from shared.consumer import ConsumerLoop
+from shared.consumer import ConsumerLoop, consumer_group
 from shared.kafka import EventProducer
 from shared.outbox import OutboxRelay
 
@@ -31,8 +31,8 @@ def context(settings: AssignmentSettings, wake=lambda _id: None) -> handlers.Con
 
 
 def group_id(settings: AssignmentSettings) -> str:
-    """The consumer group: "assignment", behind the topic prefix so isolated stacks never share it."""
-    return settings.common.topic_prefix + GROUP
+    """The consumer group's full name: "assignment", behind the topic prefix."""
+    return consumer_group(settings.common, GROUP)
 
 
 def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
@@ -45,7 +45,7 @@ def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
     ctx = context(settings, relay.wake)
     loop = ConsumerLoop(
         settings.common,
-        group_id(settings),
+        GROUP,
         {
             events.CLUE_RECEIVED: lambda event: handlers.clue_received(event, ctx),
             events.CLUE_FOLLOWED_UP: lambda event: handlers.clue_followed_up(event, ctx),

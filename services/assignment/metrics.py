@@ -18,7 +18,7 @@ from shared.metrics import (
 )
 from shared.mongo import utcnow
 
-from .consumer import group_id
+from .consumer import GROUP
 from .documents import OPEN_STATUSES, Case
 from .registry import Registry
 from .settings import AssignmentSettings
@@ -62,5 +62,5 @@ def register_metrics(
         "queue": queue,
         "overdue": overdue,
         "outbox": watch_outbox_backlog([Case._get_collection()], ttl_s),
-        "lag": watch_consumer_lag(settings.common, group_id(settings), TOPICS, ttl_s),
+        "lag": watch_consumer_lag(settings.common, GROUP, TOPICS, ttl_s),
     }
