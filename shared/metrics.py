@@ -149,7 +149,11 @@ class LagProbe:
         from kafka import KafkaConsumer
 
         from shared.cli import group_lag
+        from shared.web import kafka_reachable
 
+        if not kafka_reachable(self.settings.kafka_bootstrap_servers, timeout_s=0.5):
+            self.close()
+            raise ConnectionError("no broker answers")  # the cache keeps the last values
         if self._consumer is None:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=self.group,
