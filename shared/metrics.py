@@ -182,6 +182,9 @@ def watch_consumer_lag(settings: Any, group: str, topics: Iterable[str],
 
     group = consumer_group(settings, group)
     topics = tuple(topics)
+    # One app per process in production; where tests make many, only the newest is watched, so a
+    # scrape never waits on the probes of apps long gone.
+    CONSUMER_LAG.clear()
     cache = ScrapeCache(LagProbe(settings, group, topics).lag, ttl_s)
     for topic in topics:
         CONSUMER_LAG.labels(group, topic).set_function(lambda topic=topic: cache.value(topic))

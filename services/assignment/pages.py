@@ -34,6 +34,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 from werkzeug.datastructures import MultiDict
 
 from shared.auth import KeyCache, Principal, digest
+from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.kafka import DependencyDown
 from shared.problems import Problem, flatten
 from shared.vocabulary import (
@@ -54,7 +55,6 @@ from .registry import Registry
 CHINA = timezone(timedelta(hours=8))
 SESSION_COOKIE = "workspace_session"
 CSRF_COOKIE = "workspace_csrf"
-CSRF_FIELD = "csrf_token"
 COOKIE_PATH = "/workspace"
 SESSION_MAX_AGE_S = 8 * 3600
 ROLES = ("cadre", "supervisor")
@@ -237,34 +237,6 @@ def workspace_secret() -> bytes:
     return base64.b64decode(found["key"])
 
 
-class CsrfGuard:
-    """A signed double-submit token: the same value in a cookie and in the form, signed by the server."""
-
-    def __init__(self, key: bytes) -> None:
-        self.key = hmac.new(key, b"workspace-csrf", hashlib.sha256).digest()
-
-    def _sign(self, nonce: str) -> str:
-        return hmac.new(self.key, nonce.encode(), hashlib.sha256).hexdigest()
-
-    def valid(self, token: str | None) -> bool:
-        if not token or "." not in token or len(token) > 200:
-            return False
-        nonce, _, signature = token.partition(".")
-        return hmac.compare_digest(self._sign(nonce), signature)
-
-    def token(self) -> str:
-        """The request's cookie token when valid, else a new one."""
-        current = request.cookies.get(CSRF_COOKIE)
-        if self.valid(current):
-            return current  # type: ignore[return-value]
-        nonce = secrets.token_urlsafe(24)
-        return f"{nonce}.{self._sign(nonce)}"
-
-    def passes(self) -> bool:
-        cookie, field = request.cookies.get(CSRF_COOKIE, ""), request.form.get(CSRF_FIELD, "")
-        return self.valid(cookie) and hmac.compare_digest(cookie.encode(), field.encode())
-
-
 class Sessions:
     """Signed, timed session cookies holding the digest of the key signed in with."""
 
@@ -307,7 +279,7 @@ def create_workspace_blueprint() -> Blueprint:
         static_url_path="/workspace/assets",
     )
     key = workspace_secret()
-    csrf = CsrfGuard(key)
+    csrf = CsrfGuard(key, "workspace-csrf", CSRF_COOKIE)
     keys = KeyCache()
     sessions = Sessions(key, keys)
     bp.record_once(lambda state: state.app.extensions.__setitem__("workspace.keys", keys))

@@ -10,11 +10,8 @@ form after a validation error.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,6 +29,7 @@ from werkzeug.datastructures import MultiDict
 from services.intake import handlers
 from services.intake.api import CLUE_SCHEMA, FOLLOW_UP_SCHEMA, LOOKUP_SCHEMA, IntakeContext
 from services.intake.settings import IntakeSettings
+from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.kafka import DependencyDown
 from shared.problems import flatten
 from shared.settings import SettingsError
@@ -40,7 +38,6 @@ from shared.vocabulary import CATEGORY_LABELS, CLUE_STATUS_LABELS, RANK_LABELS
 LANGS = ("zh", "en")
 LANG_COOKIE = "reporter_lang"
 CSRF_COOKIE = "reporter_csrf"
-CSRF_FIELD = "csrf_token"
 CHINA = timezone(timedelta(hours=8))
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -259,36 +256,6 @@ def load_places(path: str) -> Places:
     return Places(groups, employers)
 
 
-class CsrfGuard:
-    """A signed double-submit token: the same value in a cookie and in the form, signed by the server."""
-
-    def __init__(self, key: bytes) -> None:
-        self.key = hmac.new(key, b"reporter-pages-csrf", hashlib.sha256).digest()
-
-    def _sign(self, nonce: str) -> str:
-        return hmac.new(self.key, nonce.encode(), hashlib.sha256).hexdigest()
-
-    def valid(self, token: str | None) -> bool:
-        """True for a token this server made."""
-        if not token or "." not in token or len(token) > 200:
-            return False
-        nonce, _, signature = token.partition(".")
-        return hmac.compare_digest(self._sign(nonce), signature)
-
-    def token(self) -> str:
-        """The request's cookie token when valid, else a new one."""
-        current = request.cookies.get(CSRF_COOKIE)
-        if self.valid(current):
-            return current  # type: ignore[return-value]
-        nonce = secrets.token_urlsafe(24)
-        return f"{nonce}.{self._sign(nonce)}"
-
-    def passes(self) -> bool:
-        """True when the form's token equals the cookie's and is signed by this server."""
-        cookie, field = request.cookies.get(CSRF_COOKIE, ""), request.form.get(CSRF_FIELD, "")
-        return self.valid(cookie) and hmac.compare_digest(cookie.encode(), field.encode())
-
-
 def page_lang() -> str:
     """The page's language: ?lang= when given, else the remembered cookie, else Chinese."""
     asked = request.args.get("lang")
@@ -402,7 +369,7 @@ def create_pages_blueprint(limiter: Limiter, settings: IntakeSettings) -> Bluepr
                    static_url_path="/assets/reporter")
     receipt_limit = limiter.shared_limit(settings.receipt_rate_limit, scope="receipts")
     places = load_places(settings.registry_file)
-    csrf = CsrfGuard(settings.receipt_key)
+    csrf = CsrfGuard(settings.receipt_key, "reporter-pages-csrf", CSRF_COOKIE)
 
     def ctx() -> IntakeContext:
         return current_app.extensions["intake"]

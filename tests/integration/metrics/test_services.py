@@ -42,8 +42,9 @@ def test_intake_metrics_count_pending_outboxes_and_the_group_lag(app, client, in
     scraped = samples(client.get("/metrics").get_data(as_text=True))
     assert value(scraped, "outbox_backlog", collection="clues") == 3
     assert value(scraped, "outbox_backlog", collection="follow_ups") == 0
-    assert value(scraped, "consumer_lag", group="intake", topic=events.CASE_CLOSED) == 2
-    assert value(scraped, "consumer_lag", group="intake", topic=events.CASE_ASSIGNED) == 0
+    group = common.topic_prefix + "intake"
+    assert value(scraped, "consumer_lag", group=group, topic=events.CASE_CLOSED) == 2
+    assert value(scraped, "consumer_lag", group=group, topic=events.CASE_ASSIGNED) == 0
 
 
 def test_notify_metrics_show_the_group_lag(settings):
@@ -59,5 +60,6 @@ def test_notify_metrics_show_the_group_lag(settings):
     finally:
         mongo.me.get_connection().drop_database(db)
         mongo.me.disconnect()
-    assert value(scraped, "consumer_lag", group="notify", topic=events.CLUE_RECEIVED) == 4
-    assert value(scraped, "consumer_lag", group="notify", topic=events.CASE_CLOSED) == 0
+    group = common.topic_prefix + "notify"
+    assert value(scraped, "consumer_lag", group=group, topic=events.CLUE_RECEIVED) == 4
+    assert value(scraped, "consumer_lag", group=group, topic=events.CASE_CLOSED) == 0
