@@ -80,7 +80,8 @@ def test_lag_is_end_minus_committed_per_topic(cli_env, topics):
     producer.flush()
     producer.close()
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=topics.kafka_bootstrap_servers, group_id="lag-test",
+    consumer = KafkaConsumer(topic, bootstrap_servers=topics.kafka_bootstrap_servers,
+                             group_id=topics.topic_prefix + "lag-test",
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              session_timeout_ms=6000, heartbeat_interval_ms=1000)
     taken: list = []
