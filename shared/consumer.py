@@ -142,9 +142,14 @@ class ConsumerLoop:
             return self._dead_letter(record, str(exc))
         handler = self.handlers[topic]
         with log_context(event_id=event.id, clue_id=event.subject):
-            if self.is_processed and self.is_processed(event.id):
-                EVENTS_CONSUMED.labels(self.group_id, topic, "duplicate").inc()
-                return True
+            try:
+                if self.is_processed and self.is_processed(event.id):
+                    EVENTS_CONSUMED.labels(self.group_id, topic, "duplicate").inc()
+                    return True
+            except DEPENDENCY_ERRORS as exc:
+                log.warning("dependency down; will retry",
+                            extra={"group": self.group_id, "error": type(exc).__name__})
+                return False
             last_error = ""
             for attempt in range(self.settings.consumer_max_retries + 1):
                 started = time.perf_counter()

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import mongoengine as me
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure
 
@@ -67,9 +68,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self._wakeups: queue.SimpleQueue[str | None] = queue.SimpleQueue()
 
-    def publish_doc(self, doc: dict[str, Any]) -> int:
-        """Publish one document's pending events, then clear them if nothing changed meanwhile."""
-        entries = doc.get("outbox") or []
+    def _send(self, docs: list[dict[str, Any]]) -> int:
+        """Publish the pending events of `docs` and wait for the broker's acks."""
+        entries = [e for doc in docs for e in doc.get("outbox") or []]
         if entries:
             records = [(e["topic"], e["key"], e["value"].encode()) for e in entries]
             send_many = getattr(self.publisher, "send_many", None)
@@ -80,10 +81,25 @@ class OutboxRelay:
                     self.publisher.send(*record)
             for e in entries:
                 EVENTS_PRODUCED.labels(e["topic"]).inc()
-        self.collection.update_one(
-            {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0)},
-            {"$set": {"outbox": [], "outbox_pending": False}})
         return len(entries)
+
+    def _clear(self, docs: list[dict[str, Any]]) -> None:
+        """Clear the published outboxes, each only if its document did not change meanwhile."""
+        if len(docs) == 1:
+            doc = docs[0]
+            self.collection.update_one(
+                {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0)},
+                {"$set": {"outbox": [], "outbox_pending": False}})
+        elif docs:
+            self.collection.bulk_write([UpdateOne(
+                {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0)},
+                {"$set": {"outbox": [], "outbox_pending": False}}) for doc in docs], ordered=False)
+
+    def publish_doc(self, doc: dict[str, Any]) -> int:
+        """Publish one document's pending events, then clear them if nothing changed meanwhile."""
+        sent = self._send([doc])
+        self._clear([doc])
+        return sent
 
     def publish_id(self, doc_id: str) -> int:
         doc = self.collection.find_one({"_id": doc_id, "outbox_pending": True},
@@ -95,7 +111,9 @@ class OutboxRelay:
         docs = list(self.collection.find({"outbox_pending": True},
                                          {"outbox": 1, "outbox_version": 1}).limit(self.batch_size))
         OUTBOX_BACKLOG.labels(self.collection.name).set(len(docs))
-        return sum(self.publish_doc(doc) for doc in docs)
+        sent = self._send(docs)  # one round of acks for the whole batch
+        self._clear(docs)
+        return sent
 
     def wake(self, doc_id: str) -> None:
         self._wakeups.put(doc_id)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.errors import ConnectionFailure
 
 from services.notify import retry
 from services.notify.channels import Channel, DeliveryResult, channel_for
@@ -89,11 +90,16 @@ class Deliverer:
         log.info("deliverer started", extra={"channels": sorted(self.channels)})
         try:
             while not stop.is_set():
-                if time.monotonic() >= next_schedule:
-                    send_still_handling(self.settings.still_handling_days, self.clock())
-                    next_schedule = time.monotonic() + self.settings.scheduler_interval_s
-                if not self.run_once():
-                    stop.wait(self.settings.poll_interval_s)
+                try:
+                    if time.monotonic() >= next_schedule:
+                        send_still_handling(self.settings.still_handling_days, self.clock())
+                        next_schedule = time.monotonic() + self.settings.scheduler_interval_s
+                    if not self.run_once():
+                        stop.wait(self.settings.poll_interval_s)
+                except ConnectionFailure as exc:
+                    # The database is away: nothing was claimed or half-written; try again soon.
+                    log.warning("deliverer waiting for the database", extra={"error": type(exc).__name__})
+                    stop.wait(max(1.0, self.settings.poll_interval_s))
         finally:
             self.close()
             log.info("deliverer stopped")
