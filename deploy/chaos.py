@@ -203,7 +203,9 @@ def main() -> int:
         posting.join()
         posted_at = time.monotonic()
         deadline = posted_at + args.settle_timeout
-        while time.monotonic() < deadline and not settled(pipeline, stack.mongodb_uri, poster.accepted):
+        done = False
+        while time.monotonic() < deadline and not (done := settled(pipeline, stack.mongodb_uri,
+                                                                   poster.accepted)):
             for name, code in procs.exited().items():
                 print(f"chaos: {name} exited with {code}; restarting", file=sys.stderr)
                 procs.restart(name)
@@ -217,6 +219,7 @@ def main() -> int:
             "over_capacity": figures["over_capacity"],
             "dead_lettered": dead_lettered(stack.kafka_bootstrap, "chaos."),
             "settle_s": round(time.monotonic() - posted_at, 1),
+            "settled": done,  # every case announced to intake before --settle-timeout ran out
         }
         print(json.dumps(result))
         bad = ("lost", "duplicate_cases", "duplicate_notifications", "over_capacity")
