@@ -35,6 +35,7 @@ from werkzeug.datastructures import MultiDict
 
 from shared.auth import KeyCache, Principal, digest
 from shared.csrf import CSRF_FIELD, CsrfGuard
+from shared.forms import FormErrors
 from shared.kafka import DependencyDown
 from shared.problems import Problem, flatten
 from shared.vocabulary import (
@@ -113,17 +114,6 @@ def error_text(message: str) -> str:
         if match:
             return text.format(*match.groups())
     return message
-
-
-@dataclass
-class FormErrors:
-    """Errors of the close form: by input id (next to the field) and in order (the summary)."""
-
-    by_input: dict[str, list[str]]
-    summary: list[tuple[str, str, str]]  # (input id, field label, message)
-
-    def __bool__(self) -> bool:
-        return bool(self.summary)
 
 
 def form_errors(flat: dict[str, list[str]]) -> FormErrors:

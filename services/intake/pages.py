@@ -30,6 +30,7 @@ from services.intake import handlers
 from services.intake.api import CLUE_SCHEMA, FOLLOW_UP_SCHEMA, LOOKUP_SCHEMA, IntakeContext
 from services.intake.settings import IntakeSettings
 from shared.csrf import CSRF_FIELD, CsrfGuard
+from shared.forms import FormErrors
 from shared.kafka import DependencyDown
 from shared.problems import flatten
 from shared.settings import SettingsError
@@ -320,17 +321,6 @@ def clue_payload(form: MultiDict, lang: str) -> dict[str, Any]:
     else:
         body["reporter"] = {}
     return body
-
-
-@dataclass
-class FormErrors:
-    """Errors of one form: by input id (next to the field) and in order (the summary at the top)."""
-
-    by_input: dict[str, list[str]]
-    summary: list[tuple[str, str, str]]  # (input id, field label, message)
-
-    def __bool__(self) -> bool:
-        return bool(self.summary)
 
 
 NO_ERRORS = FormErrors({}, [])
