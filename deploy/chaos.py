@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import threading
@@ -143,19 +144,35 @@ def count(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> dict:
         client.close()
 
 
-def settled(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> bool:
-    """Every accepted clue has a case, and intake has seen every case announced."""
+def how_many(collection: pymongo.collection.Collection, query: dict) -> int:
+    """Documents matching `query`, read by id: count_documents is an aggregation, which nx-27017
+    runs in Python over the whole collection, slowing the very pipeline being watched."""
+    return sum(1 for _ in collection.find(query, {"_id": 1}))
+
+
+def progress(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> dict | None:
+    """Where the settling stands: clues without a case, clues intake has not seen announced, and
+    events still waiting in each outbox. None while the database does not answer."""
     try:
-        if count(pipeline, mongo_uri, accepted)["lost"]:
-            return False
-        client = pymongo.MongoClient(mongo_uri)
+        client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=5000)
         try:
-            clues = client[pipeline.databases["intake"]]["clues"]
-            return clues.count_documents({"acknowledged": False}) == 0
+            intake = client[pipeline.databases["intake"]]
+            assignment = client[pipeline.databases["assignment"]]
+            return {
+                "lost": count(pipeline, mongo_uri, accepted)["lost"],
+                "unacknowledged": how_many(intake["clues"], {"acknowledged": False}),
+                "intake_outbox": how_many(intake["clues"], {"outbox_pending": True}),
+                "assignment_outbox": how_many(assignment["cases"], {"outbox_pending": True}),
+            }
         finally:
             client.close()
     except pymongo.errors.PyMongoError:
-        return False
+        return None
+
+
+def settled(state: dict | None) -> bool:
+    """Every accepted clue has a case, and intake has seen every case announced."""
+    return state is not None and not state["lost"] and not state["unacknowledged"]
 
 
 def main() -> int:
@@ -164,6 +181,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=40.0, help="clues posted per second")
     parser.add_argument("--settle-timeout", type=float, default=900.0)
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the stack and every service process are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     work = Path(tempfile.mkdtemp(prefix="campaign-chaos-"))
     stack = LocalStack(work / "stack").start()
@@ -204,8 +223,15 @@ def main() -> int:
         posted_at = time.monotonic()
         deadline = posted_at + args.settle_timeout
         done = False
-        while time.monotonic() < deadline and not (done := settled(pipeline, stack.mongodb_uri,
-                                                                   poster.accepted)):
+        next_report = 0.0
+        while time.monotonic() < deadline:
+            state = progress(pipeline, stack.mongodb_uri, poster.accepted)
+            if done := settled(state):
+                break
+            if time.monotonic() >= next_report:
+                waited = round(time.monotonic() - posted_at)
+                print(f"chaos: settling {waited} s: {json.dumps(state)}", file=sys.stderr)
+                next_report = time.monotonic() + 30
             for name, code in procs.exited().items():
                 print(f"chaos: {name} exited with {code}; restarting", file=sys.stderr)
                 procs.restart(name)

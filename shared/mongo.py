@@ -27,6 +27,17 @@ def ping(alias: str = "default") -> None:
     me.get_connection(alias).admin.command("ping")
 
 
+def exact(**fields: object) -> dict[str, dict[str, object]]:
+    """A filter of exact matches on scalar fields, written `{"f": {"$eq": v}}`.
+
+    The same query as `{"f": v}` on MongoDB. On nx-27017 the plain form becomes SQL that also
+    looks inside arrays, which no index serves, so every such query reads the whole collection;
+    `$eq` compares the field itself and uses its index (10 to 20 times faster at 20,000
+    documents). Use it on the hot paths' scalar fields; not for array fields, nor for None.
+    """
+    return {name: {"$eq": value} for name, value in fields.items()}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -46,7 +57,9 @@ class ProcessedEvents:
         self.consumer = consumer
 
     def seen(self, event_id: str) -> bool:
-        return ProcessedEvent.objects(id=f"{self.consumer}:{event_id}").count() > 0
+        # find_one by _id, not a count: a count is an aggregation, a scan on nx-27017.
+        return ProcessedEvent._get_collection().find_one(
+            {"_id": f"{self.consumer}:{event_id}"}, {"_id": 1}) is not None
 
     def mark(self, event_id: str) -> None:
         try:

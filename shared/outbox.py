@@ -22,6 +22,7 @@ from pymongo.errors import ConnectionFailure
 from shared import events
 from shared.kafka import DependencyDown, Publisher
 from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+from shared.mongo import exact
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         """One poller round: publish up to `batch_size` pending documents; returns events sent."""
-        docs = list(self.collection.find({"outbox_pending": True},
+        docs = list(self.collection.find(exact(outbox_pending=True),
                                          {"outbox": 1, "outbox_version": 1}).limit(self.batch_size))
         OUTBOX_BACKLOG.labels(self.collection.name).set(len(docs))
         sent = self._send(docs)  # one round of acks for the whole batch

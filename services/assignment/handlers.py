@@ -19,7 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared import events
 from shared.auth import Principal
 from shared.consumer import PoisonRecord
-from shared.mongo import new_id, utcnow
+from shared.mongo import exact, new_id, utcnow
 from shared.outbox import entry
 from shared.problems import Problem
 
@@ -229,7 +229,7 @@ def drain(unit: str, ctx: Context) -> int:
     while True:
         queued = list(
             cases()
-            .find({"unit": unit, "status": "queued", "cadre_id": None, "triage_reason": None})
+            .find({**exact(unit=unit, status="queued"), "cadre_id": None, "triage_reason": None})
             .sort("received_at", 1)
             .limit(8)
         )
@@ -284,7 +284,7 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     received: datetime = data["received_at"]
     related = list(
         cases().find(
-            {"subject_key": key},
+            exact(subject_key=key),
             {
                 "clue_id": 1,
                 "linked_clue_ids": 1,
@@ -751,11 +751,11 @@ def clue_followed_up(event: events.Event, ctx: Context) -> None:
     it for review by the supervisor (the level above watches it)."""
     data = event.data
     clue_id = data["clue_id"]
-    doc = cases().find_one({"clue_id": clue_id}) or cases().find_one({"linked_clue_ids": clue_id})
+    doc = cases().find_one(exact(clue_id=clue_id)) or cases().find_one({"linked_clue_ids": clue_id})
     if doc is None:
         raise PoisonRecord("no case holds this clue")
     note_id = f"{doc['_id']}:followup:{event.id}"
-    if CaseAudit.objects(id=note_id).count():
+    if CaseAudit._get_collection().find_one({"_id": note_id}, {"_id": 1}):
         return
     now = ctx.clock()
     if data["objection"] and doc["status"] == "closed":

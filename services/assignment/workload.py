@@ -12,6 +12,8 @@ from datetime import datetime
 
 from pymongo import ReturnDocument
 
+from shared.mongo import exact
+
 from .documents import CadreSlot
 from .routing import CadreLoad, cadre_preference
 from .timestamps import from_ms, to_ms
@@ -25,7 +27,7 @@ def _slots():
 
 def unit_loads(unit: str) -> list[dict]:
     """The unit's cadre documents (id, load, capacity, active, last_assigned_at, role, leads)."""
-    return list(_slots().find({"unit": unit}, _FIELDS))
+    return list(_slots().find(exact(unit=unit), _FIELDS))
 
 
 def claim_cadre(unit: str, now: datetime, exclude: Collection[str] = ()) -> str | None:

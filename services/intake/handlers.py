@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from services.intake import receipts, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from shared import events
-from shared.mongo import new_id, utcnow
+from shared.mongo import exact, new_id, utcnow
 from shared.outbox import OutboxDocument
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
 
@@ -153,8 +153,8 @@ def _replay(frontline_unit: str, idempotency_key: str | None, request_hash: str,
             keys: Keys) -> dict[str, Any] | None:
     if not idempotency_key:
         return None
-    first = Clue.objects(frontline_unit=frontline_unit,
-                         idempotency_key=_key_digest(idempotency_key)).only(
+    first = Clue.objects(__raw__=exact(frontline_unit=frontline_unit,
+                                       idempotency_key=_key_digest(idempotency_key))).only(
         "request_hash", "replay_sealed").first()
     if first is None:
         return None
@@ -179,7 +179,7 @@ def timeline(clue: Clue, now: datetime | None = None) -> list[dict[str, Any]]:
     """The clue's reporter-safe updates, oldest first, with the 30-day "still handling" note."""
     items = [_render(clue.received_at, status.RECEIVED_UPDATE, "received")]
     last = clue.received_at
-    for entry in ClueUpdate.objects(clue_id=clue.id).order_by("at"):
+    for entry in ClueUpdate.objects(__raw__=exact(clue_id=clue.id)).order_by("at"):
         items.append(_render(entry.at, status.Update(entry.message_zh, entry.message_en), entry.kind))
         last = max(last, entry.at)
     now = now or utcnow()
@@ -190,7 +190,7 @@ def timeline(clue: Clue, now: datetime | None = None) -> list[dict[str, Any]]:
 
 
 def _by_receipt(code: str, secret: str, keys: Keys) -> Clue:
-    clue = Clue.objects(receipt_code_digest=receipts.code_digest(keys.receipt_key, code)).only(
+    clue = Clue.objects(__raw__=exact(receipt_code_digest=receipts.code_digest(keys.receipt_key, code))).only(
         "id", "status", "received_at", "receipt_secret_digest").first()
     stored = clue.receipt_secret_digest if clue else "0" * 64
     if not receipts.verify_secret(keys.receipt_key, secret, stored) or clue is None:
@@ -268,8 +268,8 @@ def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> 
     now = now or utcnow()
     cutoff = _epoch_ms(now - timedelta(seconds=after_s))
     restaged: list[str] = []
-    for clue in Clue.objects(acknowledged=False, last_staged_ms__lt=cutoff).exclude(
-            "reporter_sealed", "replay_sealed").limit(limit):
+    due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": cutoff}}
+    for clue in Clue.objects(__raw__=due).exclude("reporter_sealed", "replay_sealed").limit(limit):
         if clue.outbox_pending:
             continue  # its event has not even gone out yet
         changes = clue.staged_update(received_event(clue))

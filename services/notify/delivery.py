@@ -32,7 +32,7 @@ from services.notify.handlers import WAITING_FOR_CONTACT
 from services.notify.settings import NotifySettings
 from services.notify.still_handling import send_still_handling
 from services.notify.templates import Message, render, short_clue_ref
-from shared.mongo import new_id, utcnow
+from shared.mongo import exact, new_id, utcnow
 from shared.sealing import SealError, open_sealed
 
 log = logging.getLogger(__name__)
@@ -144,26 +144,33 @@ class Deliverer:
         up to its free pool slots, and the rest (channel not known yet, or not available) a few.
         """
         now_ms = to_ms(now)
-        due: dict[str, Any] = {"$or": [{"status": "pending", "due_ms": {"$lte": now_ms}},
-                                       {"status": "sending", "lease_until_ms": {"$lte": now_ms}}]}
+        # Two plain conditions rather than one $or: nx-27017 runs an $or in Python over the whole
+        # collection, and MongoDB serves each of these from an index.
+        due = ({**exact(status="pending"), "due_ms": {"$lte": now_ms}},
+               {**exact(status="sending"), "lease_until_ms": {"$lte": now_ms}})
         batch = self.settings.batch_size
         with self._lock:
-            lanes: list[tuple[Any, int]] = [("inbox", batch)] + [
-                (name, self.max_in_flight - self.in_flight[name]) for name in self.pools]
+            lanes: list[tuple[Any, int]] = [({"$eq": "inbox"}, batch)] + [
+                ({"$eq": name}, self.max_in_flight - self.in_flight[name]) for name in self.pools]
         lanes.append(({"$nin": ["inbox", *self.pools]}, min(batch, self.max_in_flight)))
-        ids: list[str] = []
+        ids: dict[int, list[str]] = {0: [], 1: []}
         for channel, limit in lanes:
-            if limit > 0:
-                ids += [d["_id"] for d in self.notifications.find({**due, "channel": channel}, {"_id": 1})
-                        .sort("due_ms", 1).limit(limit)]
-        if not ids:
+            for which, condition in enumerate(due):
+                if limit > 0:
+                    found = [d["_id"] for d in self.notifications.find(
+                        {**condition, "channel": channel}, {"_id": 1}).sort("due_ms", 1).limit(limit)]
+                    ids[which] += found
+                    limit -= len(found)
+        if not ids[0] and not ids[1]:
             return [], ""
         token = new_id()
         lease_until = now_ms + int(self.settings.lease_s * 1000)
-        self.notifications.update_many(
-            {"_id": {"$in": ids}, **due},
-            {"$set": {"status": "sending", "lease_owner": token, "lease_until_ms": lease_until}})
-        return list(self.notifications.find({"lease_owner": token, "status": "sending"})), token
+        for which, condition in enumerate(due):
+            if ids[which]:
+                self.notifications.update_many(
+                    {"_id": {"$in": ids[which]}, **condition},
+                    {"$set": {"status": "sending", "lease_owner": token, "lease_until_ms": lease_until}})
+        return list(self.notifications.find(exact(lease_owner=token, status="sending"))), token
 
     def _plan(self, doc: dict[str, Any], contact: dict[str, Any] | None, token: str, now: datetime,
               writes: list[_Write], attempts: list[dict[str, Any]]) -> _Job | None:

@@ -82,7 +82,8 @@ class Notification(me.Document):
     created_at = me.DateTimeField(required=True)
     sent_at_ms = me.LongField(default=0)
     meta = {"collection": "notifications",
-            "indexes": [("status", "due_ms"), ("clue_id", "seq"), "seq", "lease_owner"]}
+            "indexes": [("status", "due_ms"), ("status", "lease_until_ms"), ("clue_id", "seq"), "seq",
+                        "lease_owner"]}
 
 
 class DeliveryAttempt(me.Document):

@@ -19,7 +19,7 @@ from services.notify.documents import ClueContact, ClueProgress, Notification, f
 from services.notify.templates import DEFAULT_LANG, LANGS, render, short_clue_ref
 from shared import events
 from shared.consumer import PoisonRecord
-from shared.mongo import new_id, utcnow
+from shared.mongo import exact, new_id, utcnow
 from shared.vocabulary import CHANNELS
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
     if had_progress:
         # Case events came first: their notifications wait for this contact; release them now.
         ClueContact.objects(id=clue_id).update_one(set__closed=_is_closed(clue_id))
-        Notification.objects(clue_id=clue_id, status="pending", channel="").update(
+        Notification.objects(__raw__=exact(clue_id=clue_id, status="pending", channel="")).update(
             set__due_ms=to_ms(now), set__channel=contact.channel)
 
 

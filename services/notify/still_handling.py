@@ -13,7 +13,7 @@ from services.notify import progress as rules
 from services.notify.documents import ClueContact, to_ms
 from services.notify.handlers import queue_notification
 from shared.consumer import PoisonRecord
-from shared.mongo import utcnow
+from shared.mongo import exact, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ def send_still_handling(days: int = 30, now: datetime | None = None, limit: int 
     now = now or utcnow()
     cutoff = to_ms(now - timedelta(days=days))
     queued = 0
-    candidates = ClueContact.objects(anonymous=False, closed=False, last_update_ms__lte=cutoff)
+    candidates = ClueContact.objects(__raw__={**exact(anonymous=False, closed=False),
+                                              "last_update_ms": {"$lte": cutoff}})
     for contact in candidates.only("id", "last_update_ms", "channel", "lang", "anonymous").limit(limit):
         claimed = ClueContact.objects(id=contact.id, closed=False, last_update_ms__lte=cutoff).update_one(
             set__last_update_ms=to_ms(now), set__still_handling_sent_ms=to_ms(now))
