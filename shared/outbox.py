@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import mongoengine as me
-from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure
 
@@ -59,15 +59,17 @@ class OutboxDocument(me.Document):
 class OutboxRelay:
     """Publishes the pending events of one collection.
 
-    `publish_pending` is the poller's round; `wake(doc_id)` asks the relay thread to publish one
-    document right away, so the outbox adds no polling delay.
+    `publish_pending` is the poller's round. `wake(doc)` hands a just-written document (its `_id`,
+    `outbox` and `outbox_version`) to the relay thread, which publishes it at once without reading
+    it back; documents woken meanwhile go out together: one round of broker acks and one write of
+    the clears per batch, so the outbox adds neither polling delay nor a round trip per document.
     """
 
     def __init__(self, collection: Collection, publisher: Publisher, batch_size: int = 200) -> None:
         self.collection = collection
         self.publisher = publisher
         self.batch_size = batch_size
-        self._wakeups: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._woken: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
 
     def _send(self, docs: list[dict[str, Any]]) -> int:
         """Publish the pending events of `docs` and wait for the broker's acks."""
@@ -91,52 +93,72 @@ class OutboxRelay:
             self.collection.update_one(
                 {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0)},
                 {"$set": {"outbox": [], "outbox_pending": False}})
-        elif docs:
-            self.collection.bulk_write([UpdateOne(
-                {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0)},
-                {"$set": {"outbox": [], "outbox_pending": False}}) for doc in docs], ordered=False)
+            return
+        # One update_many per version (new documents share version 0), each still guarded by it.
+        by_version: dict[int, list[str]] = {}
+        for doc in docs:
+            by_version.setdefault(doc.get("outbox_version", 0), []).append(doc["_id"])
+        for version, ids in by_version.items():
+            self.collection.update_many({"_id": {"$in": ids}, "outbox_version": version},
+                                        {"$set": {"outbox": [], "outbox_pending": False}})
 
-    def publish_doc(self, doc: dict[str, Any]) -> int:
-        """Publish one document's pending events, then clear them if nothing changed meanwhile."""
-        sent = self._send([doc])
-        self._clear([doc])
+    def publish_docs(self, docs: list[dict[str, Any]]) -> int:
+        """Publish these documents' pending events in one send, then clear those that did not
+        change meanwhile; returns the events sent."""
+        sent = self._send(docs)  # one round of acks for the whole batch
+        self._clear(docs)
         return sent
 
-    def publish_id(self, doc_id: str) -> int:
-        doc = self.collection.find_one({"_id": doc_id, "outbox_pending": True},
-                                       {"outbox": 1, "outbox_version": 1})
-        return self.publish_doc(doc) if doc else 0
+    def publish_doc(self, doc: dict[str, Any]) -> int:
+        return self.publish_docs([doc])
 
     def publish_pending(self) -> int:
         """One poller round: publish up to `batch_size` pending documents; returns events sent."""
         docs = list(self.collection.find(exact(outbox_pending=True),
                                          {"outbox": 1, "outbox_version": 1}).limit(self.batch_size))
         OUTBOX_BACKLOG.labels(self.collection.name).set(len(docs))
-        sent = self._send(docs)  # one round of acks for the whole batch
-        self._clear(docs)
-        return sent
+        return self.publish_docs(docs)
 
-    def wake(self, doc_id: str) -> None:
-        self._wakeups.put(doc_id)
+    def wake(self, doc: Mapping[str, Any]) -> None:
+        """Publish this just-written document's pending events soon (it is not read back)."""
+        self._woken.put({"_id": doc["_id"], "outbox": list(doc.get("outbox") or []),
+                         "outbox_version": doc.get("outbox_version", 0)})
+
+    def _drain(self, first: dict[str, Any]) -> list[dict[str, Any]]:
+        docs = [first]
+        while len(docs) < self.batch_size:
+            try:
+                doc = self._woken.get_nowait()
+            except queue.Empty:
+                break
+            if doc is not None:
+                docs.append(doc)
+        return docs
 
     def run(self, stop: threading.Event, poll_interval_s: float = 1.0) -> None:
         """Publish woken documents at once and everything pending every `poll_interval_s`."""
         while not stop.is_set():
             try:
-                doc_id = self._wakeups.get(timeout=poll_interval_s)
+                first = self._woken.get(timeout=poll_interval_s)
             except queue.Empty:
-                doc_id = None
+                first = None
+            if stop.is_set():
+                break
             try:
-                if doc_id is None:
+                if first is None:
                     self.publish_pending()
                 else:
-                    self.publish_id(doc_id)
+                    self.publish_docs(self._drain(first))
             except (DependencyDown, ConnectionFailure) as exc:
-                log.warning("outbox relay waiting for a dependency", extra={"error": str(exc)})
+                # What was not cleared stays pending: the next polling round publishes it.
+                log.warning("outbox relay waiting for a dependency", extra={"error": type(exc).__name__})
+                stop.wait(min(poll_interval_s, 1.0))
+            except Exception:  # noqa: BLE001 - the relay thread must outlive a bad round
+                log.exception("outbox relay round failed")
                 stop.wait(min(poll_interval_s, 1.0))
 
     def stop(self) -> None:
-        self._wakeups.put(None)
+        self._woken.put(None)
 
     def start_thread(self, stop: threading.Event, poll_interval_s: float = 1.0) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(stop, poll_interval_s),

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 GROUP = "assignment"
 
 
-def context(settings: AssignmentSettings, wake=lambda _id: None) -> handlers.Context:
+def context(settings: AssignmentSettings, wake=lambda _case: None) -> handlers.Context:
     cache = RegistryCache(settings.registry_refresh_s)
     return handlers.Context(
         registry=cache.get,

@@ -47,7 +47,7 @@ class Context:
     rules: EscalationRules = field(default_factory=EscalationRules)
     deadlines: DeadlineRules = field(default_factory=DeadlineRules)
     serious: SeriousRules = field(default_factory=SeriousRules)
-    wake: Callable[[str], None] = lambda _case_id: None
+    wake: Callable[[dict[str, Any]], None] = lambda _case: None
     clock: Callable[[], datetime] = utcnow
 
 
@@ -255,7 +255,7 @@ def drain(unit: str, ctx: Context) -> int:
             )
             if updated is not None:
                 audit(doc["_id"], SYSTEM, "assigned", now, cadre_id=cadre, from_queue=True)
-                ctx.wake(doc["_id"])
+                ctx.wake(updated)
                 assigned += 1
                 break
         else:
@@ -324,8 +324,8 @@ def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
         envelopes = [assigned_event(doc, clue_id, now)]
         if doc["status"] == "closed":
             envelopes.append(closed_event(doc, clue_id, now))
-        if update_case(doc, {}, envelopes) is not None:
-            ctx.wake(case_id)
+        if (updated := update_case(doc, {}, envelopes)) is not None:
+            ctx.wake(updated)
             return
     raise RuntimeError(f"case {case_id} kept changing while announcing it again")
 
@@ -420,7 +420,7 @@ def create_case(
         release_slot(cadre)
         release_lead(lead)
         return None
-    ctx.wake(doc["_id"])
+    ctx.wake(doc)
     if decision is not None:
         record_escalation(doc, where.unit, unit, decision.mode, reasons, now, SYSTEM)
     received_details = {
@@ -466,7 +466,7 @@ def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int,
         )
         if updated is None:
             continue
-        ctx.wake(case_id)
+        ctx.wake(updated)
         audit(
             case_id,
             SYSTEM,
@@ -555,7 +555,7 @@ def move_case(
             updated = update_case(doc, changes, envelopes)
             if updated is None:
                 continue
-            ctx.wake(case_id)
+            ctx.wake(updated)
             record_escalation(
                 doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note
             )
@@ -589,7 +589,7 @@ def move_case(
             release_slot(cadre)
             release_lead(lead)
             continue
-        ctx.wake(case_id)
+        ctx.wake(updated)
         if doc.get("holds_slot"):
             release_slot(doc.get("cadre_id"))
         if doc.get("holds_lead"):
@@ -643,7 +643,7 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     ]
     updated = update_case(doc, changes, envelopes, {"supervised_at": None})
     if updated is not None:
-        ctx.wake(doc["_id"])
+        ctx.wake(updated)
         record_escalation(doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM)
     return updated
 
@@ -734,7 +734,7 @@ def close_case(
         )
         if updated is None:
             continue
-        ctx.wake(case_id)
+        ctx.wake(updated)
         if doc.get("holds_slot"):
             release_slot(doc.get("cadre_id"))
         if doc.get("holds_lead"):

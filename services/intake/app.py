@@ -63,6 +63,6 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
 
     if start_relay:
         stop = threading.Event()
-        app.extensions["intake_relay"] = outbox.start_thread(stop, settings.web_relay_poll_s)
+        app.extensions["intake_relay"] = outbox.start_threads(stop, settings.web_relay_poll_s)
         app.extensions["intake_relay_stop"] = stop
     return app

@@ -35,7 +35,8 @@ def app(intake_settings):
     yield app
     app.extensions["intake_relay_stop"].set()
     app.extensions["intake"].outbox.stop()
-    app.extensions["intake_relay"].join(timeout=10)
+    for thread in app.extensions["intake_relay"]:
+        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -15,4 +15,5 @@ def limited_app(intake_settings):  # noqa: F811 - the imported fixture
     yield limited
     limited.extensions["intake_relay_stop"].set()
     limited.extensions["intake"].outbox.stop()
-    limited.extensions["intake_relay"].join(timeout=10)
+    for thread in limited.extensions["intake_relay"]:
+        thread.join(timeout=10)

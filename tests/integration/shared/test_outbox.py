@@ -115,11 +115,49 @@ def test_relay_thread_publishes_woken_documents_at_once(settings, mongo_db):
         note = Note(id=clue_id)
         note.stage(followed_up(clue_id))
         note.save(force_insert=True)
-        relay.wake(clue_id)
+        relay.wake(Note._get_collection().find_one({"_id": clue_id}))
         wait_for(lambda: not Note._get_collection().find_one({"_id": clue_id})["outbox_pending"],
                  timeout=10, message="woken publish")
     finally:
         stop.set()
         relay.stop()
         thread.join(10)
+    producer.close()
+
+
+def test_a_woken_batch_goes_out_in_one_send_and_clears_only_unchanged_documents(settings, mongo_db):
+    ensure_topics(settings)
+    producer = EventProducer(settings)
+    sends: list[int] = []
+    original_send_many = producer.send_many
+    producer.send_many = lambda records: (sends.append(len(records)), original_send_many(records))[1]
+    ids = [new_id() for _ in range(5)]
+    for clue_id in ids:
+        note = Note(id=clue_id)
+        note.stage(followed_up(clue_id))
+        note.save(force_insert=True)
+    woken = [Note._get_collection().find_one({"_id": i}) for i in ids]
+    # A later write to the last two (version 1) after they were woken at version 0.
+    for clue_id in ids[3:]:
+        fresh = Note.objects.get(id=clue_id)
+        Note.objects(id=clue_id).update_one(**fresh.staged_update(followed_up(clue_id)))
+    relay = OutboxRelay(Note._get_collection(), producer)
+    for doc in woken:  # all woken before the thread starts: it takes them as one batch
+        relay.wake(doc)
+    stop = threading.Event()
+    thread = relay.start_thread(stop, poll_interval_s=60)  # no polling round in the test's time
+
+    def cleared() -> set[str]:
+        pending = Note._get_collection().find({"outbox_pending": True}, {"_id": 1})
+        return set(ids) - {d["_id"] for d in pending}
+
+    try:
+        wait_for(lambda: cleared() == set(ids[:3]), timeout=10, message="the unchanged three cleared")
+    finally:
+        stop.set()
+        relay.stop()
+        thread.join(10)
+    assert sends == [5]
+    assert relay.publish_pending() == 4  # each changed note: its first event again and the new one
+    assert cleared() == set(ids)
     producer.close()
