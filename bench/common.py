@@ -113,6 +113,47 @@ def hammer(url: str, headers: dict[str, str], body: Callable[[int], dict], threa
     return Figures(counts["ok"], counts["failed"], time.perf_counter() - t0, latencies)
 
 
+class CpuMeter:
+    """CPU seconds spent by named processes (each with its children) over a measured phase.
+
+    On a two-core machine every process of a benchmark competes for the same cores, so where the
+    CPU goes per item (the service, the database, the broker, the load generator) says more than
+    the throughput alone.
+    """
+
+    def __init__(self, **pids: int | None) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.roots = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+        self.started: dict[str, float] = {}
+
+    def _used(self, root) -> float:
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except self._psutil.Error:
+                pass
+        return total
+
+    def start(self) -> None:
+        self.started = {name: self._used(root) for name, root in self.roots.items()}
+
+    def per_item_ms(self, items: int) -> dict[str, float]:
+        """CPU milliseconds per item since `start`, by process name."""
+        return {name: round((self._used(root) - self.started[name]) * 1000 / max(1, items), 2)
+                for name, root in self.roots.items()}
+
+
+def stack_pids(stack: LocalStack | None) -> dict[str, int | None]:
+    """The database and broker processes of a local stack (none for an outside stack)."""
+    procs = stack.procs if stack else {}
+    return {"database": getattr(procs.get("mongo"), "pid", None),
+            "broker": getattr(procs.get("broker"), "pid", None)}
+
+
 def emit(**fields) -> None:
     """One JSON line of figures on stdout."""
     print(json.dumps(fields, ensure_ascii=False), flush=True)

@@ -12,7 +12,18 @@ from __future__ import annotations
 import os
 import sys
 
-from bench.common import BROKER, DATABASE, emit, hammer, python, stack_env, start_server, stop_server
+from bench.common import (
+    BROKER,
+    DATABASE,
+    CpuMeter,
+    emit,
+    hammer,
+    python,
+    stack_env,
+    stack_pids,
+    start_server,
+    stop_server,
+)
 from deploy.localstack import free_port
 from shared.sealing import generate_keypair, generate_secret_key
 from tests.unit.intake.clues import anonymous_clue, clue
@@ -85,11 +96,15 @@ def main() -> int:
         servers.append(start_server([python(), "-m", "services.intake", "web"], env_intake, intake_port))
         servers.append(start_server([python(), "-m", "bench.intake", "baseline", str(baseline_port)], env,
                                     baseline_port))
-        results = {}
-        for name, port in (("baseline", baseline_port), ("intake", intake_port)):
+        results, cpu = {}, {}
+        phases = (("baseline", baseline_port, servers[1]), ("intake", intake_port, servers[0]))
+        for name, port, server in phases:
             url = f"http://127.0.0.1:{port}/v1/clues"
             hammer(url, headers, body, threads, 20)  # warm up: connections, indexes, caches
+            meter = CpuMeter(server=server.pid, client=os.getpid(), **stack_pids(stack))
+            meter.start()
             results[name] = hammer(url, headers, body, threads, per_thread)
+            cpu[name] = meter.per_item_ms(results[name].accepted)
         intake, baseline = results["intake"], results["baseline"]
         common = {"broker": BROKER, "database": DATABASE, "threads": threads,
                   "requests": threads * per_thread, "server": "gunicorn gthread "
@@ -97,10 +112,10 @@ def main() -> int:
         emit(bench="intake_post_clue", value=round(intake.per_s, 1), unit="clues/s",
              baseline=round(baseline.per_s, 1), ratio=round(intake.per_s / baseline.per_s, 3),
              p50_ms=round(intake.percentile(50), 2), p99_ms=round(intake.percentile(99), 2),
-             failed=intake.failed, **common)
+             failed=intake.failed, cpu_ms_per_clue=cpu["intake"], **common)
         emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
              p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
-             failed=baseline.failed, **common)
+             failed=baseline.failed, cpu_ms_per_clue=cpu["baseline"], **common)
     finally:
         for proc in servers:
             stop_server(proc)

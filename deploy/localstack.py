@@ -78,12 +78,18 @@ class LocalStack:
         return f"mongodb://127.0.0.1:{self.mongo_port}/"
 
     def env(self) -> dict[str, str]:
-        """The settings that point a service at this stack (short group timeouts, see LOCAL-STACK.md)."""
+        """The settings that point a service at this stack (short group timeouts, see LOCAL-STACK.md).
+
+        Idempotent producers are off: a fresh Tansu hands out producer ids from the start again,
+        so a producer from before a restart can share its id with a new one, and its records are
+        then acked as duplicates and never written (tests/integration/shared/test_broker_restart.py).
+        """
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "MONGODB_URI": self.mongodb_uri,
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",
         }
 
     def start(self) -> LocalStack:

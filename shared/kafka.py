@@ -68,6 +68,9 @@ def producer_config(settings: CommonSettings, **overrides: Any) -> dict[str, Any
         "max_block_ms": 10_000,
         "client_id": "campaign",
     }
+    if not settings.kafka_enable_idempotence:
+        # Retries must not reorder one clue's events: one request in flight per connection.
+        config["max_in_flight_requests_per_connection"] = 1
     config.update(overrides)
     return config
 
