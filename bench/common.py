@@ -121,16 +121,20 @@ class CpuMeter:
     the throughput alone.
     """
 
-    def __init__(self, **pids: int | None) -> None:
+    def __init__(self, alone: dict[str, int] | None = None, **trees: int | None) -> None:
+        """`trees`: processes counted with their children (a gunicorn master and its workers);
+        `alone`: without them (the benchmark's own process, whose children are the servers)."""
         import psutil
 
         self._psutil = psutil
-        self.roots = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+        self.roots = {name: (psutil.Process(pid), True) for name, pid in trees.items() if pid}
+        self.roots.update({name: (psutil.Process(pid), False) for name, pid in (alone or {}).items()})
         self.started: dict[str, float] = {}
 
-    def _used(self, root) -> float:
+    def _used(self, root_and_children) -> float:
+        root, children = root_and_children
         total = 0.0
-        for proc in [root, *root.children(recursive=True)]:
+        for proc in [root, *(root.children(recursive=True) if children else [])]:
             try:
                 t = proc.cpu_times()
                 total += t.user + t.system

@@ -101,7 +101,7 @@ def main() -> int:
         for name, port, server in phases:
             url = f"http://127.0.0.1:{port}/v1/clues"
             hammer(url, headers, body, threads, 20)  # warm up: connections, indexes, caches
-            meter = CpuMeter(server=server.pid, client=os.getpid(), **stack_pids(stack))
+            meter = CpuMeter(alone={"client": os.getpid()}, server=server.pid, **stack_pids(stack))
             meter.start()
             results[name] = hammer(url, headers, body, threads, per_thread)
             cpu[name] = meter.per_item_ms(results[name].accepted)

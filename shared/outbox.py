@@ -33,6 +33,14 @@ def entry(envelope: dict[str, Any]) -> dict[str, str]:
             "value": events.encode(envelope).decode()}
 
 
+def staged_update(stored: Mapping[str, Any], *envelopes: dict[str, Any]) -> dict[str, Any]:
+    """A pymongo update that appends events to the outbox of a document as it was read; use it
+    with a filter on that `outbox_version`, so a concurrent change makes it match nothing."""
+    return {"$set": {"outbox": [*(stored.get("outbox") or []), *(entry(e) for e in envelopes)],
+                     "outbox_pending": True},
+            "$inc": {"outbox_version": 1}}
+
+
 class OutboxDocument(me.Document):
     """Abstract base for documents that carry their own pending events."""
 

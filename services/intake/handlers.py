@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from services.intake import receipts, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from shared import events
 from shared.mongo import exact, new_id, utcnow
-from shared.outbox import OutboxDocument
+from shared.outbox import OutboxDocument, entry, staged_update
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ _SUBJECT_FIELDS = ("name", "position", "employer", "rank", "party_member")
 class Outbox(Protocol):
     """What handlers need of the relay: publish a just-written document's events now."""
 
-    def wake(self, doc: OutboxDocument) -> None: ...
+    def wake(self, document: type[OutboxDocument], stored: Mapping[str, Any]) -> None: ...
 
 
 class ReceiptNotFound(LookupError):
@@ -79,42 +80,46 @@ def _epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def received_event(clue: Clue) -> dict[str, Any]:
-    """The clue-received event of `clue`: the same id and content every time it is built."""
-    subject = {k: clue.subject.get(k) for k in _SUBJECT_FIELDS}
+def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
+    """The clue-received event of a clue as stored: the same id and content every time."""
+    subject = {k: clue["subject"].get(k) for k in _SUBJECT_FIELDS}
     data = {
-        "clue_id": clue.id, "received_at": clue.received_at, "source": clue.source,
-        "category": clue.category, "jurisdiction": clue.jurisdiction, "subject": subject,
-        "amount_cny": clue.amount_cny, "collusion": clue.collusion,
-        "reporter_ref": clue.reporter_ref, "reporter_contact_sealed": clue.contact_sealed,
-        "summary": clue.summary, "details": clue.details, "occurred_on": clue.occurred_on,
-        "frontline_unit": clue.frontline_unit, "anonymous": clue.anonymous,
+        "clue_id": clue["_id"], "received_at": clue["received_at"], "source": clue["source"],
+        "category": clue["category"], "jurisdiction": clue["jurisdiction"], "subject": subject,
+        "amount_cny": clue.get("amount_cny"), "collusion": clue.get("collusion", False),
+        "reporter_ref": clue["reporter_ref"], "reporter_contact_sealed": clue.get("contact_sealed"),
+        "summary": clue["summary"], "details": clue.get("details", ""),
+        "occurred_on": clue.get("occurred_on"), "frontline_unit": clue["frontline_unit"],
+        "anonymous": clue.get("anonymous", True),
     }
     return events.make_event(events.CLUE_RECEIVED, data, source=SOURCE,
-                             event_id=clue.received_event_id, at=clue.received_at)
+                             event_id=clue["received_event_id"], at=clue["received_at"])
 
 
 def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: receipts.Receipt,
-              idempotency_key: str | None, request_hash: str, now: datetime) -> Clue:
+              idempotency_key: str | None, request_hash: str, now: datetime) -> dict[str, Any]:
+    """The new clue's document as `Clue` stores it (built directly: this is the hot path)."""
     clue_id = new_id()
     reporter = data["reporter"]
     contact = contact_for_notify(reporter)
     occurred = data.get("occurred_on")
-    return Clue(
-        id=clue_id, frontline_unit=frontline_unit, source=data["source"], category=data["category"],
-        summary=data["summary"], details=data.get("details") or "", jurisdiction=data["jurisdiction"],
-        subject=dict(data["subject"]), amount_cny=data.get("amount_cny"),
-        occurred_on=occurred.isoformat() if occurred else None, collusion=data.get("collusion", False),
-        anonymous=contact is None, reporter_sealed=keys.vault.seal(reporter),
-        reporter_ref="r_" + secrets.token_hex(16),
-        contact_sealed=seal_for_notify(contact, keys.notify_public_key) if contact else None,
-        receipt_code_digest=receipts.code_digest(keys.receipt_key, receipt.code),
-        receipt_secret_digest=receipts.secret_digest(keys.receipt_key, receipt.secret),
-        status=status.INITIAL_STATUS, received_at=now, received_event_id=new_id(),
-        acknowledged=False, last_staged_ms=_epoch_ms(now),
-        idempotency_key=_key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
-        request_hash=request_hash,
-    )
+    doc = {
+        "_id": clue_id, "frontline_unit": frontline_unit, "source": data["source"],
+        "category": data["category"], "summary": data["summary"], "details": data.get("details") or "",
+        "jurisdiction": data["jurisdiction"], "subject": dict(data["subject"]),
+        "amount_cny": data.get("amount_cny"), "occurred_on": occurred.isoformat() if occurred else None,
+        "collusion": data.get("collusion", False), "anonymous": contact is None,
+        "reporter_sealed": keys.vault.seal(reporter), "reporter_ref": "r_" + secrets.token_hex(16),
+        "contact_sealed": seal_for_notify(contact, keys.notify_public_key) if contact else None,
+        "receipt_code_digest": receipts.code_digest(keys.receipt_key, receipt.code),
+        "receipt_secret_digest": receipts.secret_digest(keys.receipt_key, receipt.secret),
+        "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
+        "acknowledged": False, "last_staged_ms": _epoch_ms(now),
+        "idempotency_key": _key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
+        "request_hash": request_hash, "outbox_version": 0,
+    }
+    # As mongoengine stores a document: no key for a field that is None.
+    return {key: value for key, value in doc.items() if value is not None}
 
 
 def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_hash: str,
@@ -129,22 +134,22 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_
     for _attempt in range(3):
         receipt = receipts.new_receipt()
         clue = _new_clue(data, frontline_unit, keys, receipt, idempotency_key, request_hash, received_at)
-        response = {"clue_id": clue.id, "status": clue.status, "received_at": _iso(received_at),
+        response = {"clue_id": clue["_id"], "status": clue["status"], "received_at": _iso(received_at),
                     "receipt": {"code": receipt.code, "secret": receipt.secret}}
         if idempotency_key:
-            clue.replay_sealed = keys.vault.seal(response)
-        clue.stage(received_event(clue))
+            clue["replay_sealed"] = keys.vault.seal(response)
+        clue["outbox"], clue["outbox_pending"] = [entry(received_event(clue))], True
         try:
-            # One insert of the clue with its event; pymongo directly (mongoengine's save adds
-            # half a millisecond of bookkeeping to the hot path, and the schema already validated).
-            Clue._get_collection().insert_one(clue.to_mongo())
+            # One insert of the clue with its event; pymongo directly (mongoengine's document
+            # bookkeeping cost more than the rest of the request, and the schema already validated).
+            Clue._get_collection().insert_one(clue)
         except (me.NotUniqueError, DuplicateKeyError):
             replay = _replay(frontline_unit, idempotency_key, request_hash, keys)
             if replay is not None:
                 return replay, True
             continue  # a receipt code collided (80 random bits): draw another
         if outbox is not None:
-            outbox.wake(clue)
+            outbox.wake(Clue, clue)
         return response, False
     raise RuntimeError("could not store the clue: unique keys kept colliding")
 
@@ -179,9 +184,9 @@ def timeline(clue: Clue, now: datetime | None = None) -> list[dict[str, Any]]:
     """The clue's reporter-safe updates, oldest first, with the 30-day "still handling" note."""
     items = [_render(clue.received_at, status.RECEIVED_UPDATE, "received")]
     last = clue.received_at
-    for entry in ClueUpdate.objects(__raw__=exact(clue_id=clue.id)).order_by("at"):
-        items.append(_render(entry.at, status.Update(entry.message_zh, entry.message_en), entry.kind))
-        last = max(last, entry.at)
+    for line in ClueUpdate.objects(__raw__=exact(clue_id=clue.id)).order_by("at"):
+        items.append(_render(line.at, status.Update(line.message_zh, line.message_en), line.kind))
+        last = max(last, line.at)
     now = now or utcnow()
     note = status.still_handling(clue.status, (now - last) / timedelta(days=1))
     if note:
@@ -239,7 +244,7 @@ def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys,
         source=SOURCE, at=at))
     item.save(force_insert=True)
     if outbox is not None:
-        outbox.wake(item)
+        outbox.wake(FollowUp, item.to_mongo())
     new_status = _move(clue, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection},
                        item.id, at, acknowledge=False)
     return {"status": new_status, "at": _iso(at)}
@@ -268,14 +273,17 @@ def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> 
     now = now or utcnow()
     cutoff = _epoch_ms(now - timedelta(seconds=after_s))
     restaged: list[str] = []
+    clues = Clue._get_collection()
     due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": cutoff}}
-    for clue in Clue.objects(__raw__=due).exclude("reporter_sealed", "replay_sealed").limit(limit):
-        if clue.outbox_pending:
+    for clue in clues.find(due, {"reporter_sealed": 0, "replay_sealed": 0}).limit(limit):
+        if clue.get("outbox_pending"):
             continue  # its event has not even gone out yet
-        changes = clue.staged_update(received_event(clue))
-        if Clue.objects(id=clue.id, outbox_version=clue.outbox_version, acknowledged=False).update_one(
-                **changes, set__last_staged_ms=_epoch_ms(now)):
-            restaged.append(clue.id)
+        update = staged_update(clue, received_event(clue))
+        update["$set"]["last_staged_ms"] = _epoch_ms(now)
+        version = clue.get("outbox_version", 0)
+        if clues.update_one({"_id": clue["_id"], "outbox_version": version, **exact(acknowledged=False)},
+                            update).modified_count:
+            restaged.append(clue["_id"])
     if restaged:
         log.info("re-staged unacknowledged clues", extra={"count": len(restaged)})
     return restaged

@@ -1,6 +1,6 @@
 """Intake's outbox: a relay per outbox collection (clues, follow-ups), woken per write.
 
-`IntakeOutbox.wake(doc)` hands a just-saved clue or follow-up to its collection's relay thread,
+`IntakeOutbox.wake(Clue, doc)` hands a just-saved clue or follow-up to its collection's relay thread,
 which publishes it at once and batches whatever was woken meanwhile (`shared.outbox.OutboxRelay`);
 `publish_pending` is the polling round over both collections (the backstop).
 """
@@ -8,6 +8,8 @@ which publishes it at once and batches whatever was woken meanwhile (`shared.out
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from services.intake.documents import Clue, FollowUp
 from shared.kafka import Publisher
@@ -23,10 +25,10 @@ class IntakeOutbox:
         self.relays = {doc._get_collection_name(): OutboxRelay(doc._get_collection(), publisher, batch_size)
                        for doc in OUTBOX_DOCUMENTS}
 
-    def wake(self, doc: OutboxDocument) -> None:
-        """Publish this just-saved document's pending events soon, without reading it back."""
-        self.relays[doc._get_collection_name()].wake(
-            {"_id": doc.pk, "outbox": doc.outbox, "outbox_version": doc.outbox_version})
+    def wake(self, document: type[OutboxDocument], stored: Mapping[str, Any]) -> None:
+        """Publish the pending events of a just-saved `document` (as stored) soon, without
+        reading it back."""
+        self.relays[document._get_collection_name()].wake(stored)
 
     def publish_pending(self) -> int:
         """One polling round over every outbox collection; returns the events published."""

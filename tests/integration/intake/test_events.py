@@ -73,7 +73,7 @@ def test_batched_clears_are_guarded_by_the_outbox_version(app, client, keys, int
     stored = Clue.objects.get(id=body["clue_id"])
     doc = {"_id": stored.id, "outbox": list(stored.outbox), "outbox_version": stored.outbox_version}
     # An event staged meanwhile (the reconciler) bumps the version: the stale clear matches nothing.
-    Clue.objects(id=stored.id).update_one(**stored.staged_update(handlers.received_event(stored)))
+    Clue.objects(id=stored.id).update_one(**stored.staged_update(handlers.received_event(stored.to_mongo())))
     assert relay.relays["clues"].publish_docs([doc]) == 1
     assert published(stored.id) is False
     assert relay.publish_pending() == 2

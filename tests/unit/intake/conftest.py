@@ -34,8 +34,8 @@ class RecordingOutbox:
     def __init__(self):
         self.woken = []
 
-    def wake(self, doc):
-        self.woken.append(doc)
+    def wake(self, document, stored):
+        self.woken.append((document, stored))
 
 
 @pytest.fixture

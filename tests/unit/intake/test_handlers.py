@@ -48,7 +48,7 @@ def test_post_stores_one_clue_with_its_event_and_no_plain_identity(db, keys, out
     contact = open_sealed(envelope["data"]["reporter_contact_sealed"], notify_keys[1])
     assert contact["webhook_url"] == "https://hooks.example.net/wang-secret-hook"
     assert envelope["data"]["reporter_ref"] == raw["reporter_ref"]
-    assert outbox.woken and outbox.woken[0].id == body["clue_id"]
+    assert outbox.woken and outbox.woken[0][1]["_id"] == body["clue_id"]
 
 
 def test_anonymous_reporter_has_no_sealed_contact(db, keys):
@@ -61,7 +61,7 @@ def test_anonymous_reporter_has_no_sealed_contact(db, keys):
 def test_received_event_rebuilt_from_storage_is_the_same_event(db, keys):
     body, _ = post(keys)
     stored = Clue.objects.get(id=body["clue_id"])
-    assert handlers.received_event(stored) == json.loads(stored.outbox[0]["value"])
+    assert handlers.received_event(stored.to_mongo()) == json.loads(stored.outbox[0]["value"])
 
 
 @pytest.mark.parametrize("second_body, second_unit, outcome", [
@@ -149,7 +149,7 @@ def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outb
     assert envelope["type"] == "campaign.clue.followed_up.v1"
     assert envelope["data"] == {"clue_id": body["clue_id"], "message": "结果不对", "objection": True,
                                 "at": envelope["data"]["at"]}
-    assert outbox.woken[-1].id == item.id
+    assert outbox.woken[-1][1]["_id"] == item.id
     later = NOW + timedelta(days=6)
     kinds = [u["kind"] for u in handlers.lookup(receipt["code"], receipt["secret"], keys, later)["updates"]]
     assert kinds[-1] == "clue-followed-up"
