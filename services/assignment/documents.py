@@ -115,12 +115,11 @@ class Case(OutboxDocument):
         "collection": "cases",
         "indexes": [
             "subject_key",
-            "unit",
             "status",
             "cadre_id",
             "lead_cadre_id",
             "due_at",
-            ("unit", "status", "received_at"),
+            ("unit", "status", "received_at"),  # also serves queries on the unit alone
         ],
     }
 
