@@ -65,6 +65,12 @@ class Figures:
     seconds: float
     latencies_ms: list[float]
 
+    @classmethod
+    def combine(cls, runs: list[Figures]) -> Figures:
+        """Several runs as one: their items, seconds and latencies added up."""
+        return cls(sum(r.accepted for r in runs), sum(r.failed for r in runs),
+                   sum(r.seconds for r in runs), [ms for r in runs for ms in r.latencies_ms])
+
     @property
     def per_s(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0

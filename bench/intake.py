@@ -4,7 +4,8 @@
 runs `python -m services.intake web` under gunicorn, and a baseline Flask app under the same
 gunicorn settings that validates the same JSON with the same ClueSchema and inserts one document
 into the same database; then posts clues from a concurrent client to each and prints one JSON
-line per figure. Never part of the test suite. BENCH_THREADS / BENCH_REQUESTS set the load.
+line per figure. Never part of the test suite. BENCH_THREADS / BENCH_REQUESTS set the load, BENCH_ROUNDS
+how many times baseline and intake take turns.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bench.common import (
     BROKER,
     DATABASE,
     CpuMeter,
+    Figures,
     emit,
     hammer,
     python,
@@ -69,6 +71,10 @@ def serve_baseline(port: int) -> int:
     return 0
 
 
+def mean_by_key(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(sum(r[key] for r in rounds) / len(rounds), 2) for key in rounds[0]}
+
+
 def body(n: int) -> dict:
     return clue(summary=f"bench clue {n}") if n % 2 else anonymous_clue(summary=f"bench clue {n}")
 
@@ -76,6 +82,7 @@ def body(n: int) -> dict:
 def main() -> int:
     threads = int(os.environ.get("BENCH_THREADS", "8"))
     per_thread = int(os.environ.get("BENCH_REQUESTS", "250"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     env, stack = stack_env()
     public, _private = generate_keypair()
     env = {**env, "INTAKE_DB": DB, "WEB_WORKERS": os.environ.get("WEB_WORKERS", "2"),
@@ -96,26 +103,34 @@ def main() -> int:
         servers.append(start_server([python(), "-m", "services.intake", "web"], env_intake, intake_port))
         servers.append(start_server([python(), "-m", "bench.intake", "baseline", str(baseline_port)], env,
                                     baseline_port))
-        results, cpu = {}, {}
         phases = (("baseline", baseline_port, servers[1]), ("intake", intake_port, servers[0]))
-        for name, port, server in phases:
-            url = f"http://127.0.0.1:{port}/v1/clues"
-            hammer(url, headers, body, threads, 20)  # warm up: connections, indexes, caches
-            meter = CpuMeter(alone={"client": os.getpid()}, server=server.pid, **stack_pids(stack))
-            meter.start()
-            results[name] = hammer(url, headers, body, threads, per_thread)
-            cpu[name] = meter.per_item_ms(results[name].accepted)
-        intake, baseline = results["intake"], results["baseline"]
-        common = {"broker": BROKER, "database": DATABASE, "threads": threads,
-                  "requests": threads * per_thread, "server": "gunicorn gthread "
+        for _, port, _ in phases:  # warm up: connections, indexes, caches
+            hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, 20)
+        # Baseline and intake take turns, round after round: the machine's speed drifts (shared
+        # cores), and interleaving lets both see the same drift.
+        results: dict[str, list[Figures]] = {"baseline": [], "intake": []}
+        cpu: dict[str, list[dict[str, float]]] = {"baseline": [], "intake": []}
+        for _ in range(rounds):
+            for name, port, server in phases:
+                meter = CpuMeter(alone={"client": os.getpid()}, server=server.pid, **stack_pids(stack))
+                meter.start()
+                figures = hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, per_thread)
+                results[name].append(figures)
+                cpu[name].append(meter.per_item_ms(figures.accepted))
+        intake, baseline = Figures.combine(results["intake"]), Figures.combine(results["baseline"])
+        round_ratios = [round(i.per_s / b.per_s, 3)
+                        for i, b in zip(results["intake"], results["baseline"], strict=True)]
+        common = {"broker": BROKER, "database": DATABASE, "threads": threads, "rounds": rounds,
+                  "requests": rounds * threads * per_thread, "server": "gunicorn gthread "
                   f"{env['WEB_WORKERS']}x{env['WEB_THREADS']}", "cpus": os.cpu_count()}
         emit(bench="intake_post_clue", value=round(intake.per_s, 1), unit="clues/s",
              baseline=round(baseline.per_s, 1), ratio=round(intake.per_s / baseline.per_s, 3),
+             round_ratios=round_ratios,
              p50_ms=round(intake.percentile(50), 2), p99_ms=round(intake.percentile(99), 2),
-             failed=intake.failed, cpu_ms_per_clue=cpu["intake"], **common)
+             failed=intake.failed, cpu_ms_per_clue=mean_by_key(cpu["intake"]), **common)
         emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
              p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
-             failed=baseline.failed, cpu_ms_per_clue=cpu["baseline"], **common)
+             failed=baseline.failed, cpu_ms_per_clue=mean_by_key(cpu["baseline"]), **common)
     finally:
         for proc in servers:
             stop_server(proc)

@@ -70,14 +70,14 @@ class OutboxRelay:
 
     `publish_pending` is the poller's round. `wake(doc)` hands a just-written document (its `_id`,
     `outbox` and `outbox_version`) to the relay thread, which publishes it at once without reading
-    it back; documents woken within `linger_s` of the first go out together: one round of broker
+    it back; documents woken within `linger_s` (20 ms) of the first go out together: one round of broker
     acks and one write of the clears per batch, so the outbox adds neither polling delay nor a
     round trip per document (a consumer handling one event at a time wakes a document every few
     milliseconds: without the linger each would go out alone).
     """
 
     def __init__(self, collection: Collection, publisher: Publisher, batch_size: int = 200,
-                 linger_s: float = 0.01) -> None:
+                 linger_s: float = 0.02) -> None:
         self.collection = collection
         self.publisher = publisher
         self.batch_size = batch_size
