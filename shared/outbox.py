@@ -69,9 +69,9 @@ class OutboxRelay:
     """Publishes the pending events of one collection.
 
     `publish_pending` is the poller's round. `wake(doc)` hands a just-written document (its `_id`,
-    `outbox` and `outbox_version`) to the relay thread, which publishes it at once without reading
-    it back; documents woken within `linger_s` (20 ms) of the first go out together: one round of broker
-    acks and one write of the clears per batch, so the outbox adds neither polling delay nor a
+    `outbox` and `outbox_version`) to the relay thread, which publishes it within `linger_s`
+    (20 ms) without reading it back, together with whatever else was woken meanwhile: one round of
+    broker acks and one write of the clears per batch. So the outbox adds no polling delay and no
     round trip per document (a consumer handling one event at a time wakes a document every few
     milliseconds: without the linger each would go out alone).
     """
