@@ -51,13 +51,21 @@ class Principal:
         return f"{self.role}:{self.scope}" if self.scope else self.role
 
 
+def new_token() -> str:
+    """256 random bits as URL-safe text that never starts with "-", so it can be passed as a
+    command-line argument (`keys revoke TOKEN`) without being read as an option."""
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
+
+
 def issue_key(role: str, scope: str = "", label: str = "", token: str | None = None) -> str:
     """Store a new key (or the given token, so one key can be issued to several services)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role != "admin" and not scope:
         raise ValueError(f"a {role} key needs a scope")
-    token = token or secrets.token_urlsafe(32)
+    token = token or new_token()
     ApiKey(id=digest(token), role=role, scope=scope, label=label, created_at=utcnow()).save()
     return token
 

@@ -194,7 +194,11 @@ def keys_issue(role: str, scope: str, services: tuple[str, ...], token: str | No
 @keys.command("revoke")
 @click.argument("token_or_digest")
 def keys_revoke(token_or_digest: str) -> None:
-    """Revoke a key (its token, or the SHA-256 digest that is its id) in every service's database."""
+    """Revoke a key (its token, or the SHA-256 digest that is its id) in every service's database.
+
+    A token that starts with "-" (possible for keys issued before tokens were kept from doing so)
+    goes after "--": `keys revoke -- -abc...`.
+    """
     from shared.auth import ApiKey, revoke_key
 
     settings = load_settings()
