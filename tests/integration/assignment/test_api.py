@@ -15,6 +15,7 @@ from services.assignment.settings import AssignmentSettings
 from shared import events
 from shared.auth import issue_key
 from shared.fakes import FakeBroker
+from tests.integration.shared.helpers import wait_for
 from tests.unit.assignment.sample_registries import small_registry_yaml
 
 from .workers import ROOT, clue_event
@@ -104,7 +105,9 @@ def test_escalate_workload_stats_and_openapi(client):
     spec = http.get("/openapi.json").get_json()
     assert spec["openapi"] == "3.1.0" and "/v1/cases/{case_id}/close" in spec["paths"]
     broker = app.extensions["broker"]
-    assert {e.data["clue_id"] for e in broker.events(events.CASE_ESCALATED)} >= {"b1"}
+    # The relay thread publishes the escalation within its linger (20 ms), after the response.
+    wait_for(lambda: {e.data["clue_id"] for e in broker.events(events.CASE_ESCALATED)} >= {"b1"},
+             timeout=10, message="case-escalated published")
 
 
 def test_registry_admin_endpoints_validate_like_the_file(client):
