@@ -35,7 +35,7 @@ from services.notify.settings import NotifySettings
 from shared import events, mongo
 from shared.consumer import ConsumerLoop
 from shared.kafka import EventProducer, ensure_topics
-from shared.mongo import exact
+from shared.mongo import count_exact
 from shared.sealing import generate_keypair, load_key, seal_for_notify
 from shared.settings import CommonSettings, Env
 
@@ -109,7 +109,7 @@ def _deliver(settings: NotifySettings, expected: int, kind_filter: dict) -> floa
     # Poll rarely, reading ids through an index: a count is an aggregation over the collection on
     # the database server the deliverer is using.
     sent = Notification._get_collection()
-    while sum(1 for _ in sent.find(exact(status="sent", **kind_filter), {"_id": 1})) < expected:
+    while count_exact(sent, status="sent", **kind_filter) < expected:
         time.sleep(0.25)
     elapsed = time.perf_counter() - started
     stop.set()

@@ -29,7 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 from deploy.devstack import PROCESSES, Pipeline, start_pipeline
 from deploy.localstack import LocalStack, free_port
 from shared import events
-from shared.mongo import exact
+from shared.mongo import count_exact
 
 JURISDICTIONS = [
     ("foshan/chancheng/shiwan", "foshan/chancheng/urban-management"),
@@ -145,13 +145,6 @@ def count(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str]) -> dict:
         client.close()
 
 
-def how_many(collection: pymongo.collection.Collection, **fields: object) -> int:
-    """Documents with these field values, read by id through an index: count_documents is an
-    aggregation, which nx-27017 runs in Python over the whole collection, slowing the very
-    pipeline being watched."""
-    return sum(1 for _ in collection.find(exact(**fields), {"_id": 1}))
-
-
 def progress(pipeline: Pipeline, mongo_uri: str) -> dict | None:
     """Where the settling stands, from indexed reads only: cases so far, clues intake has not seen
     announced, events still waiting in each outbox. None while the database does not answer."""
@@ -162,9 +155,9 @@ def progress(pipeline: Pipeline, mongo_uri: str) -> dict | None:
             assignment = client[pipeline.databases["assignment"]]
             return {
                 "cases": assignment["cases"].estimated_document_count(),
-                "unacknowledged": how_many(intake["clues"], acknowledged=False),
-                "intake_outbox": how_many(intake["clues"], outbox_pending=True),
-                "assignment_outbox": how_many(assignment["cases"], outbox_pending=True),
+                "unacknowledged": count_exact(intake["clues"], acknowledged=False),
+                "intake_outbox": count_exact(intake["clues"], outbox_pending=True),
+                "assignment_outbox": count_exact(assignment["cases"], outbox_pending=True),
             }
         finally:
             client.close()

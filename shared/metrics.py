@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from shared.mongo import count_exact
 from shared.settings import Env
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def watch_outbox_backlog(collections: Iterable[Any], ttl_s: float = SCRAPE_TTL_S
     collections = list(collections)
 
     def count() -> dict[str, float]:
-        return {c.name: float(c.count_documents({"outbox_pending": True})) for c in collections}
+        return {c.name: float(count_exact(c, outbox_pending=True)) for c in collections}
 
     cache = ScrapeCache(count, ttl_s)
     for collection in collections:

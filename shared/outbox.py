@@ -37,9 +37,8 @@ def entry(envelope: dict[str, Any]) -> dict[str, str]:
 def staged_update(stored: Mapping[str, Any], *envelopes: dict[str, Any]) -> dict[str, Any]:
     """A pymongo update that appends events to the outbox of a document as it was read; use it
     with a filter on that `outbox_version`, so a concurrent change makes it match nothing."""
-    return {"$set": {"outbox": [*(stored.get("outbox") or []), *(entry(e) for e in envelopes)],
-                     "outbox_pending": True},
-            "$inc": {"outbox_version": 1}}
+    outbox = [*(stored.get("outbox") or []), *(entry(e) for e in envelopes)]
+    return {"$set": {"outbox": outbox, "outbox_pending": bool(outbox)}, "$inc": {"outbox_version": 1}}
 
 
 class OutboxDocument(me.Document):
@@ -54,15 +53,6 @@ class OutboxDocument(me.Document):
         """Add events to this (not yet saved) document's outbox; `save()` writes them with it."""
         self.outbox = [*self.outbox, *(entry(e) for e in envelopes)]
         self.outbox_pending = True
-
-    def staged_update(self, *envelopes: dict[str, Any]) -> dict[str, Any]:
-        """mongoengine update kwargs that append events to the outbox of the stored version.
-
-        Use with a filter on `outbox_version=self.outbox_version`, so a concurrent change makes
-        the update match nothing instead of dropping its events.
-        """
-        return {"set__outbox": [*self.outbox, *(entry(e) for e in envelopes)],
-                "set__outbox_pending": True, "inc__outbox_version": 1}
 
 
 class OutboxRelay:

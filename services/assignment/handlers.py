@@ -20,7 +20,7 @@ from shared import events
 from shared.auth import Principal
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
-from shared.outbox import entry
+from shared.outbox import entry, staged_update
 from shared.problems import Problem
 
 from . import deadlines, escalation
@@ -135,13 +135,11 @@ def update_case(
 ) -> dict[str, Any] | None:
     """Apply `changes` and stage `envelopes` in one write, only if the case is still the version
     `doc` was read at (and matches `extra_filter`); the updated case, or None if it changed."""
-    outbox = [*(doc.get("outbox") or []), *(entry(e) for e in envelopes)]
+    update = staged_update(doc, *envelopes)
+    update["$set"].update(changes)
     return cases().find_one_and_update(
         {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0), **(extra_filter or {})},
-        {
-            "$set": {**changes, "outbox": outbox, "outbox_pending": bool(outbox)},
-            "$inc": {"outbox_version": 1},
-        },
+        update,
         return_document=ReturnDocument.AFTER,
     )
 

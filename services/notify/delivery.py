@@ -153,7 +153,7 @@ class Deliverer:
             lanes: list[tuple[Any, int]] = [({"$eq": "inbox"}, batch)] + [
                 ({"$eq": name}, self.max_in_flight - self.in_flight[name]) for name in self.pools]
         lanes.append(({"$nin": ["inbox", *self.pools]}, min(batch, self.max_in_flight)))
-        ids: dict[int, list[str]] = {0: [], 1: []}
+        ids: list[list[str]] = [[] for _ in due]  # per condition
         for channel, limit in lanes:
             for which, condition in enumerate(due):
                 if limit > 0:
@@ -161,7 +161,7 @@ class Deliverer:
                         {**condition, "channel": channel}, {"_id": 1}).sort("due_ms", 1).limit(limit)]
                     ids[which] += found
                     limit -= len(found)
-        if not ids[0] and not ids[1]:
+        if not any(ids):
             return [], ""
         token = new_id()
         lease_until = now_ms + int(self.settings.lease_s * 1000)

@@ -15,6 +15,7 @@ from shared import events
 from shared.kafka import EventProducer
 from shared.logs import JsonFormatter
 from shared.mongo import utcnow
+from shared.outbox import staged_update
 from shared.sealing import load_key, open_sealed
 from tests.integration.shared.helpers import read_topic, unique, wait_for
 from tests.unit.intake.clues import IDENTITY, anonymous_clue, clue
@@ -73,7 +74,9 @@ def test_batched_clears_are_guarded_by_the_outbox_version(app, client, keys, int
     stored = Clue.objects.get(id=body["clue_id"])
     doc = {"_id": stored.id, "outbox": list(stored.outbox), "outbox_version": stored.outbox_version}
     # An event staged meanwhile (the reconciler) bumps the version: the stale clear matches nothing.
-    Clue.objects(id=stored.id).update_one(**stored.staged_update(handlers.received_event(stored.to_mongo())))
+    stored_doc = stored.to_mongo()
+    Clue._get_collection().update_one({"_id": stored.id},
+                                      staged_update(stored_doc, handlers.received_event(stored_doc)))
     assert relay.relays["clues"].publish_docs([doc]) == 1
     assert published(stored.id) is False
     assert relay.publish_pending() == 2

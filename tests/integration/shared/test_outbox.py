@@ -11,7 +11,7 @@ from shared import events
 from shared.consumer import ConsumerLoop
 from shared.kafka import EventProducer, ensure_topics
 from shared.mongo import ProcessedEvents, new_id
-from shared.outbox import OutboxDocument, OutboxRelay
+from shared.outbox import OutboxDocument, OutboxRelay, staged_update
 from tests.integration.shared.helpers import read_topic, wait_for
 
 pytestmark = pytest.mark.stack
@@ -92,9 +92,10 @@ def test_an_event_added_while_publishing_is_not_lost(settings, mongo_db):
     note.save(force_insert=True)
     doc = Note._get_collection().find_one({"_id": clue_id})
     # Another writer appends an event after the relay read the document.
-    fresh = Note.objects.get(id=clue_id)
-    assert Note.objects(id=clue_id, outbox_version=fresh.outbox_version).update_one(
-        **fresh.staged_update(followed_up(clue_id))) == 1
+    notes = Note._get_collection()
+    fresh = notes.find_one({"_id": clue_id})
+    assert notes.update_one({"_id": clue_id, "outbox_version": fresh["outbox_version"]},
+                            staged_update(fresh, followed_up(clue_id))).modified_count == 1
     relay = OutboxRelay(Note._get_collection(), producer)
     relay.publish_doc(doc)
     after = Note._get_collection().find_one({"_id": clue_id})
@@ -138,9 +139,10 @@ def test_a_woken_batch_goes_out_in_one_send_and_clears_only_unchanged_documents(
         note.save(force_insert=True)
     woken = [Note._get_collection().find_one({"_id": i}) for i in ids]
     # A later write to the last two (version 1) after they were woken at version 0.
+    notes = Note._get_collection()
     for clue_id in ids[3:]:
-        fresh = Note.objects.get(id=clue_id)
-        Note.objects(id=clue_id).update_one(**fresh.staged_update(followed_up(clue_id)))
+        stored = notes.find_one({"_id": clue_id})
+        notes.update_one({"_id": clue_id}, staged_update(stored, followed_up(clue_id)))
     relay = OutboxRelay(Note._get_collection(), producer)
     for doc in woken:  # all woken before the thread starts: it takes them as one batch
         relay.wake(doc)
