@@ -8,6 +8,9 @@
 - A dependency that is down (database or broker) is not the record's fault: nothing is
   committed past that record, the loop seeks back to it, backs off and tries again.
 - Offsets are committed once per polled batch, after every handler of the batch ran.
+- A topic may also have a batch handler: it gets all the polled batch's events of that topic in
+  one call (to share reads and writes among them). If it raises, nothing of it counts, and the
+  records go through the per-record path above one by one, so the handlers must be idempotent.
 - `stop` (set by SIGTERM) is checked between records: the record in hand is finished first.
 """
 
@@ -32,6 +35,7 @@ from shared.settings import CommonSettings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[events.Event], None]
+BatchHandler = Callable[[list[events.Event]], None]
 DEPENDENCY_ERRORS = (DependencyDown, ConnectionFailure, KafkaError)
 
 
@@ -64,7 +68,13 @@ class ConsumerLoop:
     def __init__(self, settings: CommonSettings, group_id: str, handlers: dict[str, Handler],
                  dead_letters: Publisher, *, sleep: Callable[[float], None] = time.sleep,
                  is_processed: Callable[[str], bool] | None = None,
-                 mark_processed: Callable[[str], None] | None = None) -> None:
+                 mark_processed: Callable[[str], None] | None = None,
+                 batch_handlers: dict[str, BatchHandler] | None = None) -> None:
+        batch_handlers = batch_handlers or {}
+        if set(batch_handlers) - set(handlers):
+            raise ValueError("a batch handler needs a per-record handler for the same topic")
+        if batch_handlers and (is_processed or mark_processed):
+            raise ValueError("batch handlers skip is_processed/mark_processed: use one or the other")
         self.settings = settings
         self.group_id = consumer_group(settings, group_id)
         self.handlers = handlers
@@ -72,6 +82,7 @@ class ConsumerLoop:
         self.sleep = sleep
         self.is_processed = is_processed
         self.mark_processed = mark_processed
+        self.batch_handlers = batch_handlers
         self.consecutive_failures = 0
         self.consumer: KafkaConsumer | None = None
 
@@ -107,8 +118,12 @@ class ConsumerLoop:
         done: dict[TopicPartition, int] = {}
         pending: dict[TopicPartition, int] = {}
         halted = False
+        handled = self._handle_in_batches(batch, stop)
         for tp, records in batch.items():
             for record in records:
+                if (tp, record.offset) in handled and tp not in pending:
+                    done[tp] = record.offset + 1
+                    continue
                 if halted or stop.is_set():
                     pending.setdefault(tp, record.offset)
                     continue
@@ -122,6 +137,43 @@ class ConsumerLoop:
             self.consumer.seek(tp, offset)
         if halted:
             self.sleep(min(5.0, 0.5 + self.settings.consumer_retry_backoff_ms / 1000))
+
+    def _handle_in_batches(self, batch: dict, stop: threading.Event) -> set[tuple[TopicPartition, int]]:
+        """Give each batch handler its topic's events of the polled batch in one call; the
+        (partition, offset) of the records it handled. Records that do not decode are left to
+        `process`, which dead-letters them; a lone record takes the ordinary path."""
+        handled: set[tuple[TopicPartition, int]] = set()
+        for topic, handle in self.batch_handlers.items():
+            if stop.is_set():
+                break
+            taken: list[tuple[TopicPartition, int]] = []
+            batch_events: list[events.Event] = []
+            for tp, records in batch.items():
+                if self._logical(tp.topic) != topic:
+                    continue
+                for record in records:
+                    try:
+                        batch_events.append(events.decode(record.value))
+                    except events.BadEvent:
+                        continue
+                    taken.append((tp, record.offset))
+            if len(batch_events) < 2:
+                continue
+            started = time.perf_counter()
+            try:
+                handle(batch_events)
+            except Exception as exc:  # noqa: BLE001 - the records are handled one by one instead
+                log.warning("batch handler failed; handling its records one by one",
+                            extra={"group": self.group_id, "topic": topic, "records": len(batch_events),
+                                   "error": f"{type(exc).__name__}: {exc}"[:300]})
+                continue
+            share = (time.perf_counter() - started) / len(batch_events)
+            for _ in batch_events:
+                HANDLER_LATENCY.labels(self.group_id, topic).observe(share)
+            EVENTS_CONSUMED.labels(self.group_id, topic, "handled").inc(len(batch_events))
+            self.consecutive_failures = 0
+            handled.update(taken)
+        return handled
 
     def _commit(self, done: dict[TopicPartition, int]) -> None:
         if not done:

@@ -51,6 +51,7 @@ def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
             events.CLUE_FOLLOWED_UP: lambda event: handlers.clue_followed_up(event, ctx),
         },
         dead_letters=producer,
+        batch_handlers={events.CLUE_RECEIVED: lambda batch: handlers.clues_received(batch, ctx)},
     )
     try:
         loop.run(stop)

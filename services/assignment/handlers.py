@@ -28,9 +28,9 @@ from .deadlines import DeadlineRules
 from .documents import OPEN_STATUSES, Case, CaseAudit, EscalationEntry
 from .escalation import EscalationRules, Subject
 from .registry import Registry, normalise_name
-from .routing import SeriousRules, is_serious, route
+from .routing import Route, SeriousRules, is_serious, route
 from .timestamps import from_ms, to_ms
-from .workload import choose_lead, claim_cadre, release_lead, release_slot
+from .workload import choose_lead, choose_leads, claim_cadre, claim_cadres, release_lead, release_slot
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/assignment"
@@ -144,14 +144,26 @@ def update_case(
     )
 
 
-def audit_many(case_id: str, at: datetime, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Append several system entries (id, action, details) in one write; existing ids are skipped."""
-    docs = [
-        {"_id": i, "case_id": case_id, "at": at, "actor": SYSTEM, "action": a, "details": d}
-        for i, a, d in entries
-    ]
+def audit_entry(
+    case_id: str, actor: str, action: str, at: datetime, details: dict[str, Any], entry_id: str | None = None
+) -> dict[str, Any]:
+    """One audit entry as stored (a given id makes appending it idempotent)."""
+    return {
+        "_id": entry_id or new_id(),
+        "case_id": case_id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "details": details,
+    }
+
+
+def append_audit(entries: list[dict[str, Any]]) -> None:
+    """Append audit entries in one write; entries whose id is already there are skipped."""
+    if not entries:
+        return
     try:
-        CaseAudit._get_collection().insert_many(docs, ordered=False)
+        CaseAudit._get_collection().insert_many(entries, ordered=False)
     except BulkWriteError as exc:
         if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
             raise
@@ -161,19 +173,7 @@ def audit(
     case_id: str, actor: str, action: str, at: datetime, entry_id: str | None = None, **details: Any
 ) -> None:
     """Append one audit entry (a given id makes the append idempotent)."""
-    try:
-        CaseAudit._get_collection().insert_one(
-            {
-                "_id": entry_id or new_id(),
-                "case_id": case_id,
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "details": details,
-            }
-        )
-    except DuplicateKeyError:
-        pass
+    append_audit([audit_entry(case_id, actor, action, at, details, entry_id)])
 
 
 def record_escalation(
@@ -295,7 +295,7 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     )
     known = next((c for c in related if clue_id in clue_ids(c)), None)
     if known is not None:
-        announce_again(known["_id"], clue_id, ctx)
+        announce_again(known["_id"], clue_id, ctx, bad_rank)
         return
     repeat_count = 1 + escalation.count_recent(
         [t for c in related for t in c.get("clue_times") or []], received, ctx.rules.repeat_window_days
@@ -310,10 +310,37 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     create_case(data, subject, key, repeat_count, ctx, bad_rank)
 
 
-def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
+def clues_received(batch: list[events.Event], ctx: Context) -> None:
+    """A polled batch of clue-received, with the outcome `clue_received` has one by one, in fewer
+    writes: one read finds which subjects already have cases; the first clue about each subject
+    without one becomes a new case, all of them stored together (`store_new_cases`); every other
+    clue (a repeat, a redelivery) then goes through `clue_received`, in order."""
+    parsed = [(event, *_subject(event.data["subject"])) for event in batch]
+    keys = [subject_key(subject.name, subject.employer) for _event, subject, _bad in parsed]
+    seen = {
+        doc["subject_key"]
+        for doc in cases().find({"subject_key": {"$in": sorted(set(keys))}}, {"subject_key": 1})
+    }
+    fresh: list[NewCase] = []
+    later: list[events.Event] = []
+    for (event, subject, bad_rank), key in zip(parsed, keys, strict=True):
+        if key in seen:
+            later.append(event)
+        else:
+            seen.add(key)
+            fresh.append(decide_case(event.data, subject, key, 1, ctx, bad_rank))
+    if fresh:
+        store_new_cases(fresh, ctx)
+    for event in later:
+        clue_received(event, ctx)
+
+
+def announce_again(case_id: str, clue_id: str, ctx: Context, bad_rank: str | None = None) -> None:
     """The clue already has a case, yet its clue-received came again: intake's reconciler resends
-    it when it never saw the case announced (a broker that lost records). Stage the case's
-    current state for this clue again; downstream consumers take repeats as no-ops."""
+    it when it never saw the case announced (a broker that lost records), and a batch that failed
+    halfway is handled again one by one. Stage the case's current state for this clue again
+    (downstream consumers take repeats as no-ops), and write the case's creation audit entries
+    if they are missing and still true (the case has not changed since)."""
     for _ in range(MAX_ATTEMPTS):
         doc = cases().find_one({"_id": case_id})
         if doc is None:
@@ -324,27 +351,48 @@ def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
             envelopes.append(closed_event(doc, clue_id, now))
         if (updated := update_case(doc, {}, envelopes)) is not None:
             ctx.wake(updated)
+            if doc["clue_id"] == clue_id and not doc.get("outbox_version"):
+                append_audit(creation_audit(doc, bad_rank))
             return
     raise RuntimeError(f"case {case_id} kept changing while announcing it again")
 
 
-def create_case(
+@dataclass(frozen=True)
+class NewCase:
+    """A case decided from its first clue, not stored yet: where it goes and why."""
+
+    data: dict[str, Any]
+    subject: Subject
+    key: str
+    where: Route
+    decision: escalation.Escalation | None
+    serious: bool
+    bad_rank: str | None
+    now: datetime
+
+    @property
+    def unit(self) -> str:
+        return self.decision.to_unit if self.decision else self.where.unit
+
+    @property
+    def triage(self) -> bool:
+        return self.where.mode == "triage"
+
+
+def decide_case(
     data: dict[str, Any],
     subject: Subject,
     key: str,
     repeat_count: int,
     ctx: Context,
     bad_rank: str | None = None,
-) -> dict[str, Any] | None:
-    """Route, decide escalation, claim a cadre (or queue), and insert the case with its events."""
+) -> NewCase:
+    """Route the clue and decide escalation and seriousness (no storage touched)."""
     registry = ctx.registry()
-    now = ctx.clock()
-    clue_id = data["clue_id"]
     where = route(data["jurisdiction"], subject.employer, registry)
-    triage = where.mode == "triage"
     decision = (
         None
-        if triage
+        if where.mode == "triage"
         else escalation.decide(
             where.unit,
             subject,
@@ -355,16 +403,23 @@ def create_case(
             ctx.rules,
         )
     )
-    unit = decision.to_unit if decision else where.unit
-    reasons = list(decision.reasons) if decision else []
-    serious = not triage and is_serious(
-        reasons, data.get("amount_cny"), data["category"], bool(data.get("collusion")), ctx.serious
+    serious = where.mode != "triage" and is_serious(
+        decision.reasons if decision else [],
+        data.get("amount_cny"),
+        data["category"],
+        bool(data.get("collusion")),
+        ctx.serious,
     )
-    cadre = None if triage else claim_cadre(unit, now)
-    lead = choose_lead(unit, now, [cadre] if cadre else []) if serious else None
+    return NewCase(data, subject, key, where, decision, serious, bad_rank, ctx.clock())
+
+
+def case_document(new: NewCase, cadre: str | None, lead: str | None, ctx: Context) -> dict[str, Any]:
+    """The new case as stored, its events staged in its outbox."""
+    data, subject, where, decision, now = new.data, new.subject, new.where, new.decision, new.now
+    clue_id = data["clue_id"]
     supervised = decision is not None and decision.mode == "supervised"
-    status = "queued" if cadre is None else ("supervised" if supervised else "assigned")
     received: datetime = data["received_at"]
+    reasons = list(decision.reasons) if decision else []
     doc: dict[str, Any] = {
         "_id": new_id(),
         "clue_id": clue_id,
@@ -375,7 +430,7 @@ def create_case(
         "category": data["category"],
         "jurisdiction": data["jurisdiction"],
         "subject_name": subject.name,
-        "subject_key": key,
+        "subject_key": new.key,
         "subject_employer": subject.employer,
         "subject_rank": subject.rank,
         "subject_position": (data["subject"].get("position") or None),
@@ -384,18 +439,18 @@ def create_case(
         "routed_unit": where.unit,
         "route_mode": where.mode,
         "triage_reason": where.reason,
-        "unit": unit,
+        "unit": new.unit,
         "cadre_id": cadre,
         "lead_cadre_id": lead,
         "holds_slot": cadre is not None,
         "holds_lead": lead is not None,
-        "serious": serious,
-        "status": status,
+        "serious": new.serious,
+        "status": "queued" if cadre is None else ("supervised" if supervised else "assigned"),
         "due_at": to_ms(deadlines.due_at(received, data["category"], data["source"], ctx.deadlines)),
-        "accepted_at": None if triage else to_ms(now),
+        "accepted_at": None if new.triage else to_ms(now),
         "assigned_at": to_ms(now) if cadre else None,
         "supervised_at": None,
-        "watched_by": unit if supervised else None,
+        "watched_by": new.unit if supervised else None,
         "escalation_reasons": reasons,
         "closed_at": None,
         "disposition": None,
@@ -407,42 +462,108 @@ def create_case(
     }
     envelopes = []
     if decision is not None:
-        envelopes.append(escalated_event(doc, clue_id, where.unit, unit, decision.mode, reasons, now))
+        envelopes.append(escalated_event(doc, clue_id, where.unit, new.unit, decision.mode, reasons, now))
     envelopes.append(assigned_event(doc, clue_id, now))
     doc["outbox"] = [entry(e) for e in envelopes]
     doc["outbox_pending"] = True
-    try:
-        cases().insert_one(doc)
-    except DuplicateKeyError:
-        # The same clue again (a redelivery racing the first): one case only; give the slot back.
-        release_slot(cadre)
-        release_lead(lead)
-        return None
-    ctx.wake(doc)
-    if decision is not None:
-        record_escalation(doc, where.unit, unit, decision.mode, reasons, now, SYSTEM)
-    received_details = {
-        "clue_id": clue_id,
-        "routed_unit": where.unit,
-        "route_mode": where.mode,
-        "reason": where.reason,
+    return doc
+
+
+def creation_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict[str, Any]]:
+    """The audit entries of a new case: received (with its route) and assigned or queued. Their
+    ids are fixed by the case, so writing them again adds nothing."""
+    received = {
+        "clue_id": doc["clue_id"],
+        "routed_unit": doc["routed_unit"],
+        "route_mode": doc["route_mode"],
+        "reason": doc.get("triage_reason"),
         **({"unknown_rank": bad_rank} if bad_rank else {}),
     }
-    audit_many(
-        doc["_id"],
-        now,
-        [
-            (f"{doc['_id']}:received", "received", received_details),
-            (
-                f"{doc['_id']}:assigned",
-                "assigned" if cadre else "queued",
-                {"unit": unit, "cadre_id": cadre, "lead_cadre_id": lead},
-            ),
-        ],
-    )
-    if cadre is None and not triage:
+    cadre, lead = doc.get("cadre_id"), doc.get("lead_cadre_id")
+    assigned = {"unit": doc["unit"], "cadre_id": cadre, "lead_cadre_id": lead}
+    return [
+        audit_entry(doc["_id"], SYSTEM, "received", doc["created_at"], received, f"{doc['_id']}:received"),
+        audit_entry(
+            doc["_id"],
+            SYSTEM,
+            "assigned" if cadre else "queued",
+            doc["created_at"],
+            assigned,
+            f"{doc['_id']}:assigned",
+        ),
+    ]
+
+
+def _by_unit(news: list[NewCase], which: Callable[[NewCase], bool]) -> dict[str, list[int]]:
+    """Positions of the chosen new cases, grouped by unit (in order)."""
+    groups: dict[str, list[int]] = {}
+    for i, new in enumerate(news):
+        if which(new):
+            groups.setdefault(new.unit, []).append(i)
+    return groups
+
+
+def _insert_cases(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert new cases in one write; a case whose clue already has one (a redelivery racing the
+    first) is skipped and its slots are given back. The cases stored, in order."""
+    try:
+        cases().insert_many(docs, ordered=False)
+        return docs
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        failed = {e["index"] for e in errors}
+        for i in sorted(failed):
+            release_slot(docs[i]["cadre_id"])
+            release_lead(docs[i]["lead_cadre_id"])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        return [doc for i, doc in enumerate(docs) if i not in failed]
+
+
+def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
+    """Claim cadres (one plan per unit for all its cases, least-loaded first), choose lead cadres
+    for serious cases, insert the cases with their events in one write, then record escalations,
+    audit, and let queued units drain. Returns the cases stored."""
+    cadres: list[str | None] = [None] * len(news)
+    for unit, positions in _by_unit(news, lambda n: not n.triage).items():
+        picks = claim_cadres(unit, len(positions), news[positions[0]].now)
+        for i, cadre in zip(positions, picks, strict=False):  # fewer picks when the unit is full
+            cadres[i] = cadre
+    leads: list[str | None] = [None] * len(news)
+    for unit, positions in _by_unit(news, lambda n: n.serious).items():
+        excludes = [[cadres[i]] if cadres[i] else [] for i in positions]
+        for i, lead in zip(positions, choose_leads(unit, news[positions[0]].now, excludes), strict=True):
+            leads[i] = lead
+    docs = [case_document(new, cadres[i], leads[i], ctx) for i, new in enumerate(news)]
+    by_id = {doc["_id"]: new for doc, new in zip(docs, news, strict=True)}
+    stored = [(doc, by_id[doc["_id"]]) for doc in _insert_cases(docs)]
+    for doc, _new in stored:
+        ctx.wake(doc)
+    entries = []
+    for doc, new in stored:
+        if new.decision is not None:
+            record_escalation(
+                doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM
+            )
+        entries.extend(creation_audit(doc, new.bad_rank))
+    append_audit(entries)
+    for unit in dict.fromkeys(new.unit for doc, new in stored if doc["cadre_id"] is None and not new.triage):
         drain(unit, ctx)
-    return doc
+    return [doc for doc, _new in stored]
+
+
+def create_case(
+    data: dict[str, Any],
+    subject: Subject,
+    key: str,
+    repeat_count: int,
+    ctx: Context,
+    bad_rank: str | None = None,
+) -> dict[str, Any] | None:
+    """Route, decide escalation, claim a cadre (or queue), and insert the case with its events;
+    None if the clue's case was stored meanwhile by another delivery."""
+    stored = store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
+    return stored[0] if stored else None
 
 
 def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int, ctx: Context) -> bool:

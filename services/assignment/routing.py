@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 
@@ -72,6 +72,22 @@ def cadre_preference(cadres: Iterable[CadreLoad]) -> list[str]:
         key=lambda c: (Fraction(c.load, c.capacity), _recency_key(c.last_assigned_at), c.id)
     )
     return [c.id for c in open_cadres]
+
+
+def plan_picks(cadres: Iterable[CadreLoad], count: int, now: datetime) -> list[str]:
+    """The cadres that `count` claims one after another would take, in order: each is the head of
+    `cadre_preference` once the earlier picks are counted in (one more case each, assigned
+    `now`). Shorter than `count` when the cadres fill up."""
+    current = {c.id: c for c in cadres}
+    picks: list[str] = []
+    for _ in range(count):
+        order = cadre_preference(current.values())
+        if not order:
+            break
+        best = current[order[0]]
+        current[best.id] = replace(best, load=best.load + 1, last_assigned_at=now)
+        picks.append(best.id)
+    return picks
 
 
 def is_serious(

@@ -414,3 +414,104 @@ def test_stats_and_workload(tiny):
     assert sum(c["open_cases"] for c in load["cadres"]) == 2 and load["capacity"] == 2
     with pytest.raises(Problem):
         queries.stats(Principal("supervisor", "foshan/d1", "k"), ctx.registry(), T0, "foshan", None, None)
+
+
+# ---- clue-received in batches ------------------------------------------------------------------
+
+
+def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
+    """What a run left behind, comparable across runs: per clue its case's first clue, unit,
+    status, cadre and whether it has a lead; the loads; the audit actions; the events per clue."""
+    cases = {}
+    for clue_id in clue_ids:
+        case = one_case(clue_id)
+        cases[clue_id] = (case["clue_id"], case["unit"], case["status"], case["cadre_id"],
+                          case["lead_cadre_id"] is not None, tuple(case["linked_clue_ids"]))
+    loads = {c.id: (c.load, c.leads) for c in CadreSlot.objects if c.load or c.leads}
+    audit = sorted(
+        (a["action"], one_case_by_id(a["case_id"])["clue_id"]) for a in CaseAudit._get_collection().find()
+    )
+    published = sorted((topic, d["clue_id"]) for topic in (events.CASE_ASSIGNED, events.CASE_ESCALATED)
+                       for d in data(broker, topic))
+    return {"cases": cases, "loads": loads, "audit": audit, "events": published}
+
+
+def one_case_by_id(case_id: str) -> dict:
+    return handlers.cases().find_one({"_id": case_id})
+
+
+BATCH = [
+    clue("b1"),
+    clue("b2", name="王某"),
+    clue("b3", name="李某", amount=60_000),  # escalated to the district, serious: a lead cadre
+    clue("b4", name="许某", received=T0 + timedelta(days=1)),  # same subject as b1: linked
+    clue("b5", jurisdiction="nowhere", name="周某"),  # unroutable: city triage
+    clue("b6", name="赵某", category="bribery"),  # serious category
+    clue("b1"),  # the same event again in the same poll
+]
+
+
+def test_a_batch_ends_as_the_same_clues_one_by_one(foshan):
+    import mongoengine as me
+    import mongomock
+
+    runs = []
+    for batched in (False, True):
+        me.disconnect()
+        me.connect("assignment_unit", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
+                   tz_aware=True, uuidRepresentation="standard")
+        ctx, broker, _ = make_world(foshan)
+        if batched:
+            handlers.clues_received(BATCH, ctx)
+        else:
+            for event in BATCH:
+                handlers.clue_received(event, ctx)
+        runs.append(outcome(broker, [e.data["clue_id"] for e in BATCH]))
+        me.disconnect()
+    one_by_one, batch = runs
+    assert batch == one_by_one
+    assert batch["cases"]["b4"][0] == "b1" and batch["cases"]["b5"][1] == "foshan#commission"
+    assert batch["cases"]["b3"][4] and batch["cases"]["b6"][4]
+    assert batch["events"].count((events.CASE_ASSIGNED, "b1")) == 2  # announced again, one case
+
+
+def test_a_batch_balances_as_claims_one_at_a_time_and_queues_the_rest(mock_db):
+    ctx, broker, _ = make_world(parse_registry(small_registry_yaml([2, 1, 3]), "three.yaml"))
+    batch = [clue(f"q{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(8)]
+    handlers.clues_received(batch, ctx)
+    loads = {c.id: c.load for c in CadreSlot.objects(unit="foshan/d1/t1#commission")}
+    assert loads == {"t-001": 2, "t-002": 1, "t-003": 3}
+    statuses = [one_case(f"q{i}")["status"] for i in range(8)]
+    assert statuses.count("assigned") == 6 and statuses.count("queued") == 2
+    # all at 0 and never assigned: by id; then t-001 holds 1/2 while the others are still at 0
+    assert [one_case(f"q{i}")["cadre_id"] for i in range(3)] == ["t-001", "t-002", "t-003"]
+    queued = [d for d in data(broker, events.CASE_ASSIGNED) if d["status"] == "queued"]
+    assert len(queued) == 2 and all(d["cadre_id"] is None for d in queued)
+    assert CaseAudit._get_collection().count_documents({"action": "queued"}) == 2
+
+
+def test_a_redelivered_batch_makes_no_second_case_and_takes_no_slot(mock_db):
+    ctx, broker, _ = make_world(parse_registry(small_registry_yaml([5, 5]), "two.yaml"))
+    batch = [clue(f"r{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(4)]
+    handlers.clues_received(batch, ctx)
+    handlers.clues_received(batch, ctx)
+    assert handlers.cases().count_documents({}) == 4
+    assert sum(c.load for c in CadreSlot.objects) == 4
+    assert len(data(broker, events.CASE_ASSIGNED)) == 8
+    assert CaseAudit._get_collection().count_documents({}) == 8
+
+
+def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
+    """Another worker stored the clue's case between this batch's read and its insert."""
+    ctx, _, _ = make_world(parse_registry(small_registry_yaml([5, 5]), "two.yaml"))
+    handlers.clues_received([clue("s1", jurisdiction="foshan/d1/t1")], ctx)
+    again = [clue("s1", jurisdiction="foshan/d1/t1"), clue("s2", jurisdiction="foshan/d1/t1", name="王某")]
+    news = [handlers.decide_case(e.data, *subject_and_key(e), 1, ctx) for e in again]
+    stored = handlers.store_new_cases(news, ctx)
+    assert [d["clue_id"] for d in stored] == ["s2"]
+    assert sum(c.load for c in CadreSlot.objects) == 2 and handlers.cases().count_documents({}) == 2
+
+
+def subject_and_key(event) -> tuple[object, str]:
+    subject, _bad = handlers._subject(event.data["subject"])
+    return subject, handlers.subject_key(subject.name, subject.employer)

@@ -8,6 +8,7 @@ from services.assignment.routing import (
     SeriousRules,
     cadre_preference,
     is_serious,
+    plan_picks,
     route,
 )
 
@@ -97,6 +98,40 @@ PREFERENCES = [
 @pytest.mark.parametrize("label,cadres,expected", PREFERENCES, ids=[p[0] for p in PREFERENCES])
 def test_cadre_preference(label, cadres, expected):
     assert cadre_preference(cadres) == expected
+
+
+PICKS = [
+    ("each pick counts before the next", [CadreLoad("a", 0, 1), CadreLoad("b", 0, 2)], 3, ["a", "b", "b"]),
+    ("stops when everyone is full", [CadreLoad("a", 0, 1), CadreLoad("b", 1, 2)], 5, ["a", "b"]),
+    ("a pick becomes the newest assignment",
+     [CadreLoad("a", 0, 2, last_assigned_at=T1), CadreLoad("b", 0, 2)], 3, ["b", "a", "a"]),
+    ("capacity-weighted", [CadreLoad("a", 0, 1), CadreLoad("b", 0, 3)], 4, ["a", "b", "b", "b"]),
+    ("inactive never picked", [CadreLoad("a", 0, 9, active=False), CadreLoad("b", 0, 2)], 3, ["b", "b"]),
+    ("nothing asked", [CadreLoad("a", 0, 1)], 0, []),
+    ("no cadres", [], 2, []),
+]
+
+
+@pytest.mark.parametrize("label,cadres,count,expected", PICKS, ids=[p[0] for p in PICKS])
+def test_plan_picks(label, cadres, count, expected):
+    assert plan_picks(cadres, count, T2) == expected
+
+
+def test_plan_picks_matches_one_claim_at_a_time():
+    """Planning n picks on one read equals picking the head of cadre_preference n times."""
+    cadres = {c.id: c for c in [CadreLoad("a", 2, 5, last_assigned_at=T1), CadreLoad("b", 0, 3),
+                                CadreLoad("c", 4, 9, last_assigned_at=T2), CadreLoad("d", 1, 1)]}
+    one_by_one = []
+    for _ in range(20):
+        order = cadre_preference(cadres.values())
+        if not order:
+            break
+        best = cadres[order[0]]
+        cadres[best.id] = CadreLoad(best.id, best.load + 1, best.capacity, True, T2)
+        one_by_one.append(best.id)
+    fresh = [CadreLoad("a", 2, 5, last_assigned_at=T1), CadreLoad("b", 0, 3),
+             CadreLoad("c", 4, 9, last_assigned_at=T2), CadreLoad("d", 1, 1)]
+    assert plan_picks(fresh, 20, T2) == one_by_one and len(one_by_one) == 11
 
 
 SERIOUS = [
