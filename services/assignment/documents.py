@@ -111,6 +111,8 @@ class Case(OutboxDocument):
     reporter_summary = me.StringField(null=True)
     reopened_at = me.LongField(null=True)
     created_at = me.DateTimeField(required=True)
+    # the first audit entries (received; assigned or queued), written with the case, never changed
+    opening_audit = me.ListField(me.DictField(), default=list)
     meta = {
         "collection": "cases",
         "indexes": [

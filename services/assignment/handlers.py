@@ -158,22 +158,14 @@ def audit_entry(
     }
 
 
-def append_audit(entries: list[dict[str, Any]]) -> None:
-    """Append audit entries in one write; entries whose id is already there are skipped."""
-    if not entries:
-        return
-    try:
-        CaseAudit._get_collection().insert_many(entries, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-            raise
-
-
 def audit(
     case_id: str, actor: str, action: str, at: datetime, entry_id: str | None = None, **details: Any
 ) -> None:
     """Append one audit entry (a given id makes the append idempotent)."""
-    append_audit([audit_entry(case_id, actor, action, at, details, entry_id)])
+    try:
+        CaseAudit._get_collection().insert_one(audit_entry(case_id, actor, action, at, details, entry_id))
+    except DuplicateKeyError:
+        pass
 
 
 def record_escalation(
@@ -295,7 +287,7 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     )
     known = next((c for c in related if clue_id in clue_ids(c)), None)
     if known is not None:
-        announce_again(known["_id"], clue_id, ctx, bad_rank)
+        announce_again(known["_id"], clue_id, ctx)
         return
     repeat_count = 1 + escalation.count_recent(
         [t for c in related for t in c.get("clue_times") or []], received, ctx.rules.repeat_window_days
@@ -335,12 +327,11 @@ def clues_received(batch: list[events.Event], ctx: Context) -> None:
         clue_received(event, ctx)
 
 
-def announce_again(case_id: str, clue_id: str, ctx: Context, bad_rank: str | None = None) -> None:
+def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
     """The clue already has a case, yet its clue-received came again: intake's reconciler resends
     it when it never saw the case announced (a broker that lost records), and a batch that failed
-    halfway is handled again one by one. Stage the case's current state for this clue again
-    (downstream consumers take repeats as no-ops), and write the case's creation audit entries
-    if they are missing and still true (the case has not changed since)."""
+    halfway is handled again one by one. Stage the case's current state for this clue again;
+    downstream consumers take repeats as no-ops."""
     for _ in range(MAX_ATTEMPTS):
         doc = cases().find_one({"_id": case_id})
         if doc is None:
@@ -351,8 +342,6 @@ def announce_again(case_id: str, clue_id: str, ctx: Context, bad_rank: str | Non
             envelopes.append(closed_event(doc, clue_id, now))
         if (updated := update_case(doc, {}, envelopes)) is not None:
             ctx.wake(updated)
-            if doc["clue_id"] == clue_id and not doc.get("outbox_version"):
-                append_audit(creation_audit(doc, bad_rank))
             return
     raise RuntimeError(f"case {case_id} kept changing while announcing it again")
 
@@ -466,12 +455,14 @@ def case_document(new: NewCase, cadre: str | None, lead: str | None, ctx: Contex
     envelopes.append(assigned_event(doc, clue_id, now))
     doc["outbox"] = [entry(e) for e in envelopes]
     doc["outbox_pending"] = True
+    doc["opening_audit"] = opening_audit(doc, new.bad_rank)
     return doc
 
 
-def creation_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict[str, Any]]:
-    """The audit entries of a new case: received (with its route) and assigned or queued. Their
-    ids are fixed by the case, so writing them again adds nothing."""
+def opening_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict[str, Any]]:
+    """The first audit entries of a new case, received (with its route) and assigned or queued.
+    They are stored in the case itself, in the write that creates it, and never change; every
+    later entry goes to the audit collection (queries.case_detail shows both)."""
     received = {
         "clue_id": doc["clue_id"],
         "routed_unit": doc["routed_unit"],
@@ -522,8 +513,8 @@ def _insert_cases(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
     """Claim cadres (one plan per unit for all its cases, least-loaded first), choose lead cadres
-    for serious cases, insert the cases with their events in one write, then record escalations,
-    audit, and let queued units drain. Returns the cases stored."""
+    for serious cases, insert the cases with their events and opening audit entries in one write,
+    then record escalations and let queued units drain. Returns the cases stored."""
     cadres: list[str | None] = [None] * len(news)
     for unit, positions in _by_unit(news, lambda n: not n.triage).items():
         picks = claim_cadres(unit, len(positions), news[positions[0]].now)
@@ -539,14 +530,11 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
     stored = [(doc, by_id[doc["_id"]]) for doc in _insert_cases(docs)]
     for doc, _new in stored:
         ctx.wake(doc)
-    entries = []
     for doc, new in stored:
         if new.decision is not None:
             record_escalation(
                 doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM
             )
-        entries.extend(creation_audit(doc, new.bad_rank))
-    append_audit(entries)
     for unit in dict.fromkeys(new.unit for doc, new in stored if doc["cadre_id"] is None and not new.triage):
         drain(unit, ctx)
     return [doc for doc, _new in stored]

@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal, jurisdiction_within
-from shared.mongo import new_id
 from shared.problems import Problem
 
 from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
-from .handlers import cases, ensure_visible
+from .handlers import audit_entry, cases, ensure_visible
 from .registry import Registry
 from .timestamps import from_ms, to_ms
 
@@ -69,17 +68,7 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 def _record_reads(docs: list[dict[str, Any]], principal: Principal, action: str, now: datetime) -> None:
     if docs:
         CaseAudit._get_collection().insert_many(
-            [
-                {
-                    "_id": new_id(),
-                    "case_id": d["_id"],
-                    "at": now,
-                    "actor": principal.actor,
-                    "action": action,
-                    "details": {},
-                }
-                for d in docs
-            ]
+            [audit_entry(d["_id"], principal.actor, action, now, {}) for d in docs]
         )
 
 
@@ -137,16 +126,7 @@ def case_detail(case_id: str, principal: Principal, registry: Registry, now: dat
     if doc is None:
         raise Problem(404, "Not Found", "no such case")
     ensure_visible(doc, principal, registry)
-    CaseAudit._get_collection().insert_one(
-        {
-            "_id": new_id(),
-            "case_id": case_id,
-            "at": now,
-            "actor": principal.actor,
-            "action": "read",
-            "details": {},
-        }
-    )
+    CaseAudit._get_collection().insert_one(audit_entry(case_id, principal.actor, "read", now, {}))
     out = case_view(doc, now)
     unit = registry.unit(doc["unit"])
     out["unit_name"] = unit.name if unit else None
@@ -167,9 +147,11 @@ def case_detail(case_id: str, principal: Principal, registry: Registry, now: dat
         }
         for e in EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1)
     ]
+    later = CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)])
+    entries = sorted([*(doc.get("opening_audit") or []), *later], key=lambda a: a["at"])  # stable
     out["audit"] = [
         {"at": a["at"], "actor": a["actor"], "action": a["action"], **(a.get("details") or {})}
-        for a in CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)])
+        for a in entries
     ]
     return out
 

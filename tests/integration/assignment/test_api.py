@@ -60,6 +60,9 @@ def test_case_officer_flow(client):
     assert detail.status_code == 200
     body = detail.get_json()
     assert body["audit"][-1]["action"] == "read" and body["audit"][-1]["actor"] == "supervisor:foshan/d1"
+    # the opening entries, stored in the case itself on the real server, come first
+    assert [a["action"] for a in body["audit"]][:2] == ["received", "assigned"]
+    assert body["audit"][1]["cadre_id"] == mine
     assert "reporter_ref" not in detail.get_data(as_text=True)
     assert http.get(f"/v1/cases/{case['_id']}", headers=auth("cadre", other)).status_code == 403
     assert http.get("/v1/cases", headers=auth("frontline", "x")).status_code == 403

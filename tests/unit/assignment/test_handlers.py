@@ -373,6 +373,9 @@ def test_reads_are_audited_and_scoped(tiny):
     assert queries.list_cases(other, registry, T0)["items"] == []
     detail = queries.case_detail(case["_id"], me, registry, T0)
     assert detail["audit"][-1]["action"] == "read" and detail["audit"][-1]["actor"] == me.actor
+    # the opening entries stored in the case come first, then the list and the read
+    assert [a["action"] for a in detail["audit"]] == ["received", "assigned", "listed", "read"]
+    assert detail["audit"][1]["cadre_id"] == case["cadre_id"] and "opening_audit" not in detail
     assert {"escalations", "audit", "due_at", "linked_clue_ids", "lead_cadre_id"} <= set(detail)
     with pytest.raises(Problem) as exc:
         queries.case_detail(case["_id"], other, registry, T0)
@@ -429,7 +432,8 @@ def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
                           case["lead_cadre_id"] is not None, tuple(case["linked_clue_ids"]))
     loads = {c.id: (c.load, c.leads) for c in CadreSlot.objects if c.load or c.leads}
     audit = sorted(
-        (a["action"], one_case_by_id(a["case_id"])["clue_id"]) for a in CaseAudit._get_collection().find()
+        (a["action"], one_case_by_id(a["case_id"])["clue_id"])
+        for a in [*CaseAudit._get_collection().find(), *opening_entries()]
     )
     published = sorted((topic, d["clue_id"]) for topic in (events.CASE_ASSIGNED, events.CASE_ESCALATED)
                        for d in data(broker, topic))
@@ -438,6 +442,10 @@ def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
 
 def one_case_by_id(case_id: str) -> dict:
     return handlers.cases().find_one({"_id": case_id})
+
+
+def opening_entries() -> list[dict]:
+    return [a for case in handlers.cases().find() for a in case["opening_audit"]]
 
 
 BATCH = [
@@ -487,7 +495,7 @@ def test_a_batch_balances_as_claims_one_at_a_time_and_queues_the_rest(mock_db):
     assert [one_case(f"q{i}")["cadre_id"] for i in range(3)] == ["t-001", "t-002", "t-003"]
     queued = [d for d in data(broker, events.CASE_ASSIGNED) if d["status"] == "queued"]
     assert len(queued) == 2 and all(d["cadre_id"] is None for d in queued)
-    assert CaseAudit._get_collection().count_documents({"action": "queued"}) == 2
+    assert [a["action"] for a in opening_entries()].count("queued") == 2
 
 
 def test_a_redelivered_batch_makes_no_second_case_and_takes_no_slot(mock_db):
@@ -498,7 +506,8 @@ def test_a_redelivered_batch_makes_no_second_case_and_takes_no_slot(mock_db):
     assert handlers.cases().count_documents({}) == 4
     assert sum(c.load for c in CadreSlot.objects) == 4
     assert len(data(broker, events.CASE_ASSIGNED)) == 8
-    assert CaseAudit._get_collection().count_documents({}) == 8
+    assert sorted(a["action"] for a in opening_entries()) == ["assigned"] * 4 + ["received"] * 4
+    assert CaseAudit._get_collection().count_documents({}) == 0
 
 
 def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
