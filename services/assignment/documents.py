@@ -56,6 +56,8 @@ class CadreSlot(me.Document):
     load = me.IntField(default=0)
     leads = me.IntField(default=0)
     last_assigned_at = me.LongField(null=True)  # epoch ms (see timestamps.py)
+    # slots claimed for new cases not stored yet: journal key -> case ids (see workload.py)
+    inflight = me.DictField(default=dict)
     position = me.IntField(default=0)
     meta = {"collection": "cadres", "indexes": ["unit"]}
 

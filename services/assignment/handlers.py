@@ -30,7 +30,17 @@ from .escalation import EscalationRules, Subject
 from .registry import Registry, normalise_name
 from .routing import Route, SeriousRules, is_serious, route
 from .timestamps import from_ms, to_ms
-from .workload import choose_lead, choose_leads, claim_cadre, claim_cadres, release_lead, release_slot
+from .workload import (
+    Claims,
+    choose_lead,
+    choose_leads,
+    claim_cadre,
+    claim_for_cases,
+    release_lead,
+    release_slot,
+    release_stranded,
+    settle,
+)
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/assignment"
@@ -252,6 +262,15 @@ def drain(unit: str, ctx: Context) -> int:
             release_slot(cadre)
 
 
+def sweep_stranded_slots(ctx: Context, older_than: datetime) -> int:
+    """Give back slots claimed before `older_than` for new cases that were never stored (a worker
+    died mid-batch), and let those units' queues take them; the slots freed."""
+    freed = release_stranded(older_than)
+    for unit in freed:
+        drain(unit, ctx)
+    return sum(freed.values())
+
+
 # ---- clue-received -----------------------------------------------------------------------------
 
 
@@ -402,7 +421,9 @@ def decide_case(
     return NewCase(data, subject, key, where, decision, serious, bad_rank, ctx.clock())
 
 
-def case_document(new: NewCase, cadre: str | None, lead: str | None, ctx: Context) -> dict[str, Any]:
+def case_document(
+    new: NewCase, case_id: str, cadre: str | None, lead: str | None, ctx: Context
+) -> dict[str, Any]:
     """The new case as stored, its events staged in its outbox."""
     data, subject, where, decision, now = new.data, new.subject, new.where, new.decision, new.now
     clue_id = data["clue_id"]
@@ -410,7 +431,7 @@ def case_document(new: NewCase, cadre: str | None, lead: str | None, ctx: Contex
     received: datetime = data["received_at"]
     reasons = list(decision.reasons) if decision else []
     doc: dict[str, Any] = {
-        "_id": new_id(),
+        "_id": case_id,
         "clue_id": clue_id,
         "linked_clue_ids": [],
         "clue_times": [received],
@@ -494,40 +515,45 @@ def _by_unit(news: list[NewCase], which: Callable[[NewCase], bool]) -> dict[str,
     return groups
 
 
-def _insert_cases(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert new cases in one write; a case whose clue already has one (a redelivery racing the
-    first) is skipped and its slots are given back. The cases stored, in order."""
+def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[dict[str, Any]]:
+    """Insert new cases in one write, then settle their claims: a case whose clue already has one
+    (a redelivery racing the first) is skipped and its slots are given back. The cases stored."""
+    errors: list[dict[str, Any]] = []
     try:
         cases().insert_many(docs, ordered=False)
-        return docs
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        failed = {e["index"] for e in errors}
-        for i in sorted(failed):
-            release_slot(docs[i]["cadre_id"])
-            release_lead(docs[i]["lead_cadre_id"])
         if any(e.get("code") != 11000 for e in errors):
+            settle(claims, {d["_id"] for i, d in enumerate(docs) if i not in {e["index"] for e in errors}})
             raise
-        return [doc for i, doc in enumerate(docs) if i not in failed]
+    failed = {e["index"] for e in errors}
+    stored = [doc for i, doc in enumerate(docs) if i not in failed]
+    settle(claims, {doc["_id"] for doc in stored})
+    for i in sorted(failed):
+        release_lead(docs[i]["lead_cadre_id"])
+    return stored
 
 
 def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
-    """Claim cadres (one plan per unit for all its cases, least-loaded first), choose lead cadres
-    for serious cases, insert the cases with their events and opening audit entries in one write,
-    then record escalations and let queued units drain. Returns the cases stored."""
-    cadres: list[str | None] = [None] * len(news)
+    """Claim cadres (one plan per unit for all its cases, least-loaded first, journaled until the
+    cases are stored), choose lead cadres for serious cases, insert the cases with their events
+    and opening audit entries in one write, then record escalations and let queued units drain.
+    Returns the cases stored."""
+    ids = [new_id() for _ in news]
+    claims = Claims()
     for unit, positions in _by_unit(news, lambda n: not n.triage).items():
-        picks = claim_cadres(unit, len(positions), news[positions[0]].now)
-        for i, cadre in zip(positions, picks, strict=False):  # fewer picks when the unit is full
-            cadres[i] = cadre
+        got = claim_for_cases(unit, [ids[i] for i in positions], news[positions[0]].now)
+        claims.cadre_of.update(got.cadre_of)
+        claims.keys.update(got.keys)
+    cadres = [claims.cadre_of.get(case_id) for case_id in ids]
     leads: list[str | None] = [None] * len(news)
     for unit, positions in _by_unit(news, lambda n: n.serious).items():
         excludes = [[cadres[i]] if cadres[i] else [] for i in positions]
         for i, lead in zip(positions, choose_leads(unit, news[positions[0]].now, excludes), strict=True):
             leads[i] = lead
-    docs = [case_document(new, cadres[i], leads[i], ctx) for i, new in enumerate(news)]
-    by_id = {doc["_id"]: new for doc, new in zip(docs, news, strict=True)}
-    stored = [(doc, by_id[doc["_id"]]) for doc in _insert_cases(docs)]
+    docs = [case_document(new, ids[i], cadres[i], leads[i], ctx) for i, new in enumerate(news)]
+    by_id = dict(zip(ids, news, strict=True))
+    stored = [(doc, by_id[doc["_id"]]) for doc in _insert_cases(docs, claims)]
     for doc, _new in stored:
         ctx.wake(doc)
     for doc, new in stored:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from shared.kafka import DependencyDown, EventProducer
 from shared.outbox import OutboxRelay
@@ -17,6 +18,7 @@ from .documents import Case
 from .settings import AssignmentSettings
 
 log = logging.getLogger(__name__)
+STRANDED_AFTER_S = 120
 
 
 def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
@@ -30,6 +32,8 @@ def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
                 done = handlers.run_deadlines(ctx)
                 if any(done.values()):
                     log.info("deadline round", extra=done)
+                # a batch's claims settle within a second; older journal entries are a dead worker's
+                handlers.sweep_stranded_slots(ctx, ctx.clock() - timedelta(seconds=STRANDED_AFTER_S))
             except (DependencyDown, ConnectionError) as exc:
                 log.warning("deadline round deferred", extra={"error": type(exc).__name__})
             except Exception:  # noqa: BLE001 - a bad round must not stop the scheduler

@@ -5,20 +5,29 @@ each picked cadre's slots with one `find_one_and_update` that matches the load i
 capacity: if another worker moved that cadre in between, the update misses and the rest is
 planned again on a fresh read. So any number of workers claiming at once never put anyone over
 capacity, and every pick is the least-loaded one. `release_slot` gives a slot back.
+
+Slots claimed for a batch of new cases are journaled in the claiming update itself: the cadre
+document keeps `inflight.<key>: [case ids]` until the cases are stored (`settle`). If the worker
+dies in between, `release_stranded` later gives back the slots of the journaled cases that were
+never stored, so a crash mid-batch strands nothing for good.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.mongo import exact
 
-from .documents import CadreSlot
+from .documents import CadreSlot, Case
 from .routing import CadreLoad, plan_picks
 from .timestamps import from_ms, to_ms
 
+log = logging.getLogger(__name__)
 _FIELDS = {"load": 1, "capacity": 1, "active": 1, "last_assigned_at": 1, "role": 1, "leads": 1}
 # Rounds of read-plan-claim before giving up on the rest: each miss means another worker took a
 # slot in this unit meanwhile, so giving up early only queues cases that the drain then assigns.
@@ -44,36 +53,109 @@ def _load(doc: dict, extra: int = 0, capacity_scale: int = 1) -> CadreLoad:
     )
 
 
-def claim_cadres(unit: str, count: int, now: datetime, exclude: Collection[str] = ()) -> list[str]:
-    """Up to `count` slots of `unit`, as `count` least-loaded claims one after another would take
-    them: the cadre of each slot, in pick order; fewer when the unit is full."""
-    got: list[str] = []
+@dataclass
+class Claims:
+    """Slots claimed for new cases: the cadre of each case that got one, and the journal keys
+    each cadre holds for them until `settle`."""
+
+    cadre_of: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _journal_key(now: datetime) -> str:
+    # epoch ms first, so the sweep can tell the entry's age; ASCII letters, digits and "_" only
+    return f"j{to_ms(now)}_{secrets.token_hex(4)}"
+
+
+def claim_for_cases(
+    unit: str, case_ids: Sequence[str], now: datetime, exclude: Collection[str] = (), journal: bool = True
+) -> Claims:
+    """Slots of `unit` for new cases, as least-loaded claims one after another would take them,
+    in the order of `case_ids` (the last ones go without when the unit fills up). Each cadre's
+    block is claimed in one update that matches the load read and (with `journal`) records the
+    block's case ids."""
+    claims = Claims()
     for _ in range(MAX_ROUNDS):
-        if len(got) >= count:
+        waiting = [i for i in case_ids if i not in claims.cadre_of]
+        if not waiting:
             break
         docs = {d["_id"]: d for d in unit_loads(unit) if d["_id"] not in exclude}
-        picks = plan_picks([_load(d) for d in docs.values()], count - len(got), now)
+        picks = plan_picks([_load(d) for d in docs.values()], len(waiting), now)
         if not picks:
             break
-        taken = set()
+        missed = False
         for cadre_id, slots in Counter(picks).items():
+            block = [case_id for case_id, pick in zip(waiting, picks, strict=False) if pick == cadre_id]
+            key = _journal_key(now)
             doc = docs[cadre_id]
+            changes = {"last_assigned_at": to_ms(now), **({f"inflight.{key}": block} if journal else {})}
             if _slots().find_one_and_update(
                 {"_id": cadre_id, "load": doc.get("load"), "capacity": doc["capacity"], "active": True},
-                {"$inc": {"load": slots}, "$set": {"last_assigned_at": to_ms(now)}},
+                {"$inc": {"load": slots}, "$set": changes},
                 projection={"_id": 1},
             ):
-                taken.add(cadre_id)
-        got.extend(cadre_id for cadre_id in picks if cadre_id in taken)
-        if len(taken) == len(set(picks)):
+                claims.cadre_of.update(dict.fromkeys(block, cadre_id))
+                if journal:
+                    claims.keys.setdefault(cadre_id, []).append(key)
+            else:
+                missed = True
+        if not missed:
             break
-    return got
+    return claims
+
+
+def settle(claims: Claims, stored: Collection[str]) -> None:
+    """The claimed cases are inserted (those in `stored`; the others were refused): give back the
+    refused cases' slots and clear the journal, each cadre in one update guarded by its journal
+    entry, so a slot the sweep already gave back is never given back twice."""
+    clean = []
+    for cadre_id, keys in claims.keys.items():
+        refused = sum(1 for i, c in claims.cadre_of.items() if c == cadre_id and i not in stored)
+        if not refused:
+            clean.append(cadre_id)
+            continue
+        _slots().update_one(
+            {"_id": cadre_id, f"inflight.{keys[0]}": {"$exists": True}},
+            {"$inc": {"load": -refused}, "$unset": {f"inflight.{k}": "" for k in keys}},
+        )
+    if not clean:
+        return
+    done = _slots().update_many(
+        {"_id": {"$in": clean}},
+        {"$unset": {f"inflight.{k}": "" for c in clean for k in claims.keys[c]}},
+    )
+    if done.modified_count < len(clean):
+        log.error(
+            "claim journal swept before its cases were stored: cadres may hold cases over capacity",
+            extra={"cadres": clean},
+        )
+
+
+def release_stranded(older_than: datetime) -> dict[str, int]:
+    """Give back slots journaled before `older_than` for cases that were never stored (their
+    worker died between the claim and the insert), and clear those entries; slots freed by unit."""
+    freed: Counter[str] = Counter()
+    cutoff = to_ms(older_than)
+    for doc in list(_slots().find({"inflight": {"$exists": True}}, {"inflight": 1, "unit": 1})):
+        for key, case_ids in (doc.get("inflight") or {}).items():
+            if int(key[1:].split("_")[0]) >= cutoff:
+                continue
+            stored = {d["_id"] for d in Case._get_collection().find({"_id": {"$in": case_ids}}, {"_id": 1})}
+            missing = len(set(case_ids) - stored)
+            update: dict = {"$unset": {f"inflight.{key}": ""}}
+            if missing:
+                update["$inc"] = {"load": -missing}
+            swept = _slots().update_one({"_id": doc["_id"], f"inflight.{key}": {"$exists": True}}, update)
+            if swept.modified_count and missing:
+                freed[doc["unit"]] += missing
+                log.warning("stranded slots given back", extra={"cadre_id": doc["_id"], "slots": missing})
+    return dict(freed)
 
 
 def claim_cadre(unit: str, now: datetime, exclude: Collection[str] = ()) -> str | None:
-    """Take one slot of the best cadre of `unit` who has room, atomically; None if all are full."""
-    got = claim_cadres(unit, 1, now, exclude)
-    return got[0] if got else None
+    """Take one slot of the best cadre of `unit` who has room, atomically; None if all are full.
+    Not journaled: the caller records the slot in its very next write."""
+    return claim_for_cases(unit, ["slot"], now, exclude, journal=False).cadre_of.get("slot")
 
 
 def release_slot(cadre_id: str | None) -> bool:

@@ -524,3 +524,47 @@ def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
 def subject_and_key(event) -> tuple[object, str]:
     subject, _bad = handlers._subject(event.data["subject"])
     return subject, handlers.subject_key(subject.name, subject.employer)
+
+
+def test_a_batch_leaves_no_claim_journal(mock_db):
+    ctx, _, _ = make_world(parse_registry(small_registry_yaml([3, 3]), "two.yaml"))
+    batch = [clue(f"j{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(4)]
+    handlers.clues_received(batch, ctx)
+    assert [c.inflight for c in CadreSlot.objects] == [{}] * CadreSlot.objects.count()
+    assert sum(c.load for c in CadreSlot.objects) == 4
+
+
+def test_slots_of_a_worker_that_died_before_storing_are_swept_and_drained(mock_db):
+    """Claims journaled, then the worker dies: one of its three cases was stored, two never were."""
+    from services.assignment import workload
+
+    ctx, _, clock = make_world(parse_registry(small_registry_yaml([2, 1]), "tiny3.yaml"))
+    unit = "foshan/d1/t1#commission"
+    claims = workload.claim_for_cases(unit, ["x1", "x2", "x3"], T0)
+    assert len(claims.cadre_of) == 3 and sum(c.load for c in CadreSlot.objects(unit=unit)) == 3
+    handlers.cases().insert_one({"_id": "x2", "clue_id": "x2", "unit": unit, "status": "assigned",
+                                 "cadre_id": claims.cadre_of["x2"], "holds_slot": True})
+    # meanwhile a clue waits in the queue (the unit was full)
+    handlers.clue_received(clue("waiting", jurisdiction="foshan/d1/t1", name="等某"), ctx)
+    assert one_case("waiting")["status"] == "queued"
+    # too recent: a live worker may still store them
+    assert handlers.sweep_stranded_slots(ctx, T0 - timedelta(seconds=1)) == 0
+    assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=2)) == 2
+    assert one_case("waiting")["status"] == "assigned"
+    assert sum(c.load for c in CadreSlot.objects(unit=unit)) == 2  # x2 and the drained one
+    assert all(c.inflight == {} for c in CadreSlot.objects)
+    assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=2)) == 0  # once only
+    # the dead worker's late settle finds its journal swept: nothing is given back twice
+    workload.settle(claims, {"x2"})
+    assert sum(c.load for c in CadreSlot.objects(unit=unit)) == 2
+
+
+def test_a_refused_case_gives_its_journaled_slot_back_once(mock_db):
+    from services.assignment import workload
+
+    make_world(parse_registry(small_registry_yaml([5]), "one.yaml"))
+    unit = "foshan/d1/t1#commission"
+    claims = workload.claim_for_cases(unit, ["y1", "y2"], T0)
+    workload.settle(claims, {"y1"})
+    cadre = CadreSlot.objects(unit=unit).first()
+    assert cadre.load == 1 and cadre.inflight == {}
