@@ -21,6 +21,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pymongo import UpdateOne
+
 from shared.mongo import exact
 
 from .documents import CadreSlot, Case
@@ -72,8 +74,8 @@ def claim_for_cases(
 ) -> Claims:
     """Slots of `unit` for new cases, as least-loaded claims one after another would take them,
     in the order of `case_ids` (the last ones go without when the unit fills up). Each cadre's
-    block is claimed in one update that matches the load read and (with `journal`) records the
-    block's case ids."""
+    block is claimed by an update that matches the load read; with `journal` it also records the
+    block's case ids, and all the blocks of a round go in one bulk write."""
     claims = Claims()
     for _ in range(MAX_ROUNDS):
         waiting = [i for i in case_ids if i not in claims.cadre_of]
@@ -83,25 +85,58 @@ def claim_for_cases(
         picks = plan_picks([_load(d) for d in docs.values()], len(waiting), now)
         if not picks:
             break
-        missed = False
-        for cadre_id, slots in Counter(picks).items():
-            block = [case_id for case_id, pick in zip(waiting, picks, strict=False) if pick == cadre_id]
-            key = _journal_key(now)
-            doc = docs[cadre_id]
-            changes = {"last_assigned_at": to_ms(now), **({f"inflight.{key}": block} if journal else {})}
-            if _slots().find_one_and_update(
-                {"_id": cadre_id, "load": doc.get("load"), "capacity": doc["capacity"], "active": True},
-                {"$inc": {"load": slots}, "$set": changes},
-                projection={"_id": 1},
-            ):
-                claims.cadre_of.update(dict.fromkeys(block, cadre_id))
-                if journal:
-                    claims.keys.setdefault(cadre_id, []).append(key)
-            else:
-                missed = True
-        if not missed:
-            break
+        blocks = {
+            cadre_id: [case_id for case_id, pick in zip(waiting, picks, strict=False) if pick == cadre_id]
+            for cadre_id in dict.fromkeys(picks)
+        }
+        taken = (_claim_journaled if journal else _claim_one_by_one)(docs, blocks, now)
+        for cadre_id, (key, block) in taken.items():
+            claims.cadre_of.update(dict.fromkeys(block, cadre_id))
+            if key:
+                claims.keys.setdefault(cadre_id, []).append(key)
+        if len(taken) == len(blocks):
+            break  # no miss: the plan held
     return claims
+
+
+def _guard(doc: dict) -> dict:
+    """Match the cadre only as it was read: same load, same capacity, still active."""
+    return {"_id": doc["_id"], "load": doc.get("load"), "capacity": doc["capacity"], "active": True}
+
+
+def _claim_journaled(
+    docs: dict[str, dict], blocks: dict[str, list[str]], now: datetime
+) -> dict[str, tuple[str, list[str]]]:
+    """Claim every block in one bulk write, each journaled under a key of its own; the blocks
+    taken. A partial result is read back from the journal keys (a miss writes none)."""
+    keyed = {_journal_key(now): (cadre_id, block) for cadre_id, block in blocks.items()}
+    ops = []
+    for key, (cadre_id, block) in keyed.items():
+        changes = {"last_assigned_at": to_ms(now), f"inflight.{key}": block}
+        ops.append(UpdateOne(_guard(docs[cadre_id]), {"$inc": {"load": len(block)}, "$set": changes}))
+    if _slots().bulk_write(ops, ordered=False).matched_count < len(ops):
+        held = {
+            key
+            for d in _slots().find({"_id": {"$in": list(blocks)}}, {"inflight": 1})
+            for key in (d.get("inflight") or {})
+        }
+        keyed = {key: taken for key, taken in keyed.items() if key in held}
+    return {cadre_id: (key, block) for key, (cadre_id, block) in keyed.items()}
+
+
+def _claim_one_by_one(
+    docs: dict[str, dict], blocks: dict[str, list[str]], now: datetime
+) -> dict[str, tuple[str, list[str]]]:
+    """Claim each block with its own conditional update, unjournaled; the blocks taken."""
+    taken = {}
+    for cadre_id, block in blocks.items():
+        if _slots().find_one_and_update(
+            _guard(docs[cadre_id]),
+            {"$inc": {"load": len(block)}, "$set": {"last_assigned_at": to_ms(now)}},
+            projection={"_id": 1},
+        ):
+            taken[cadre_id] = ("", block)
+    return taken
 
 
 def settle(claims: Claims, stored: Collection[str]) -> None:

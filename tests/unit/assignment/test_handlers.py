@@ -568,3 +568,33 @@ def test_a_refused_case_gives_its_journaled_slot_back_once(mock_db):
     workload.settle(claims, {"y1"})
     cadre = CadreSlot.objects(unit=unit).first()
     assert cadre.load == 1 and cadre.inflight == {}
+
+
+def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journaled(mock_db, monkeypatch):
+    """The first read is stale for one cadre (another worker claimed there meanwhile): that block
+    misses, the others land in the same bulk write, and the next round places the rest."""
+    from services.assignment import workload
+
+    make_world(parse_registry(small_registry_yaml([4, 4, 4]), "three4.yaml"))
+    unit = "foshan/d1/t1#commission"
+    CadreSlot.objects(id="t-001").update_one(set__load=1)  # the other worker's claim
+    reads = []
+    real = workload.unit_loads
+
+    def stale_first(u):
+        docs = real(u)
+        if not reads:
+            docs = [{**d, "load": 0} if d["_id"] == "t-001" else d for d in docs]
+        reads.append(u)
+        return docs
+
+    monkeypatch.setattr(workload, "unit_loads", stale_first)
+    claims = workload.claim_for_cases(unit, [f"z{i}" for i in range(6)], T0)
+    assert len(reads) == 2 and len(claims.cadre_of) == 6
+    loads = {c.id: c.load for c in CadreSlot.objects(unit=unit)}
+    assert sum(loads.values()) == 7 and max(loads.values()) - min(loads.values()) <= 1
+    for cadre in CadreSlot.objects(unit=unit):
+        journaled = sorted(i for ids in cadre.inflight.values() for i in ids)
+        assert journaled == sorted(i for i, c in claims.cadre_of.items() if c == cadre.id)
+    workload.settle(claims, set(claims.cadre_of))
+    assert all(c.inflight == {} for c in CadreSlot.objects(unit=unit))
