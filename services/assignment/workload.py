@@ -1,15 +1,17 @@
 """Cadre load counters: claimed and released only by conditional atomic updates.
 
-`claim_cadres` plans its picks on one read of the unit's loads (`routing.plan_picks`), then takes
-each picked cadre's slots with one `find_one_and_update` that matches the load it read and the
-capacity: if another worker moved that cadre in between, the update misses and the rest is
+`claim_for_cases` plans its picks on one read of the unit's loads (`routing.plan_picks`), then
+takes each picked cadre's slots with one conditional update that matches the load it read and
+the capacity: if another worker moved that cadre in between, the update misses and the rest is
 planned again on a fresh read. So any number of workers claiming at once never put anyone over
 capacity, and every pick is the least-loaded one. `release_slot` gives a slot back.
 
-Slots claimed for a batch of new cases are journaled in the claiming update itself: the cadre
-document keeps `inflight.<key>: [case ids]` until the cases are stored (`settle`). If the worker
-dies in between, `release_stranded` later gives back the slots of the journaled cases that were
-never stored, so a crash mid-batch strands nothing for good.
+Slots claimed for a batch of new cases are journaled in the claiming update itself (all the
+blocks of a round in one bulk write): the cadre document keeps `inflight.<key>: [case ids]` until
+the cases are stored (`settle`). If the worker dies in between, `release_stranded` later gives
+back the slots of the journaled cases that were never stored, so a crash mid-batch strands
+nothing for good. `claim_cadre` takes one slot, unjournaled, for a caller whose very next write
+records it.
 """
 
 from __future__ import annotations
