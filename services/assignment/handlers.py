@@ -318,7 +318,7 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     for candidate in same:
         if link_clue(candidate["_id"], clue_id, received, repeat_count, ctx):
             return
-    create_case(data, subject, key, repeat_count, ctx, bad_rank)
+    store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
 
 
 def clues_received(batch: list[events.Event], ctx: Context) -> None:
@@ -517,20 +517,21 @@ def _by_unit(news: list[NewCase], which: Callable[[NewCase], bool]) -> dict[str,
 
 def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[dict[str, Any]]:
     """Insert new cases in one write, then settle their claims: a case whose clue already has one
-    (a redelivery racing the first) is skipped and its slots are given back. The cases stored."""
-    errors: list[dict[str, Any]] = []
+    (a redelivery racing the first) is skipped and its slots are given back. The cases stored;
+    any other write error is raised once the claims are settled."""
+    error: BulkWriteError | None = None
     try:
         cases().insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
-            settle(claims, {d["_id"] for i, d in enumerate(docs) if i not in {e["index"] for e in errors}})
-            raise
+        error = exc
+    errors = error.details.get("writeErrors", []) if error else []
     failed = {e["index"] for e in errors}
     stored = [doc for i, doc in enumerate(docs) if i not in failed]
     settle(claims, {doc["_id"] for doc in stored})
     for i in sorted(failed):
         release_lead(docs[i]["lead_cadre_id"])
+    if error and any(e.get("code") != 11000 for e in errors):
+        raise error
     return stored
 
 
@@ -554,9 +555,8 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
     docs = [case_document(new, ids[i], cadres[i], leads[i], ctx) for i, new in enumerate(news)]
     by_id = dict(zip(ids, news, strict=True))
     stored = [(doc, by_id[doc["_id"]]) for doc in _insert_cases(docs, claims)]
-    for doc, _new in stored:
-        ctx.wake(doc)
     for doc, new in stored:
+        ctx.wake(doc)
         if new.decision is not None:
             record_escalation(
                 doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM
@@ -564,20 +564,6 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
     for unit in dict.fromkeys(new.unit for doc, new in stored if doc["cadre_id"] is None and not new.triage):
         drain(unit, ctx)
     return [doc for doc, _new in stored]
-
-
-def create_case(
-    data: dict[str, Any],
-    subject: Subject,
-    key: str,
-    repeat_count: int,
-    ctx: Context,
-    bad_rank: str | None = None,
-) -> dict[str, Any] | None:
-    """Route, decide escalation, claim a cadre (or queue), and insert the case with its events;
-    None if the clue's case was stored meanwhile by another delivery."""
-    stored = store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
-    return stored[0] if stored else None
 
 
 def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int, ctx: Context) -> bool:
