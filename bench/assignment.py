@@ -1,6 +1,10 @@
 """Assignment benchmark: clue-received events/s turned into cases by one and by two workers, against a
 baseline loop doing only the minimal writes, and the balance spread afterwards.
 
+The baseline also runs with two workers, as the control for the two-worker ratio; each figure
+carries the CPU ms per case of each process (workers, database, broker) and the cores they kept
+busy, and the two-worker line the ceiling those leave on this machine.
+
     .venv/bin/python -m bench.assignment [--clues 10000]
 
 Uses KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI if set, otherwise starts its own local stack (Tansu +
@@ -28,6 +32,7 @@ import pymongo
 from kafka import KafkaProducer
 from pymongo.errors import DuplicateKeyError
 
+from bench.common import CpuMeter, stack_pids
 from shared import events, mongo
 from shared.consumer import ConsumerLoop, stop_on_signals
 from shared.kafka import EventProducer, ensure_topics
@@ -150,6 +155,25 @@ def baseline_worker() -> int:
 class Run:
     rate: float
     spread: float | None
+    cpu_ms: dict[str, float]  # CPU ms per case by process, while cases were being made
+    cores: float  # CPU seconds of all those processes per second of that time
+
+
+def database_ceiling(one: Run) -> float | None:
+    """How many times one worker's rate the local database could serve at all: it is one Python
+    process that runs one command at a time, so at most one core, whatever the workers do.
+    None when the database is not the local stand-in (no process to meter)."""
+    db_ms = one.cpu_ms.get("database")
+    return round(1000 / db_ms / one.rate, 2) if db_ms else None
+
+
+def measure_cpu(meter: CpuMeter, made: int, seconds: float) -> tuple[dict[str, float], float]:
+    """CPU ms per case by process (workers summed) and the cores they kept busy together."""
+    per_case: dict[str, float] = {}
+    for name, ms in meter.per_item_ms(made).items():
+        key = "workers" if name.startswith("worker") else name
+        per_case[key] = round(per_case.get(key, 0.0) + ms, 2)
+    return per_case, round(sum(per_case.values()) * made / 1000 / max(seconds, 1e-3), 2)
 
 
 def run(
@@ -159,6 +183,7 @@ def run(
     workers: int,
     baseline: bool,
     timeout_s: float,
+    stack_procs: dict[str, int | None],
 ) -> Run:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     db = f"bench_{uuid.uuid4().hex[:8]}"
@@ -197,14 +222,26 @@ def run(
         subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(workers)
     ]
+    meter = CpuMeter(
+        alone={"bench": os.getpid()}, **stack_procs, **{f"worker{i}": p.pid for i, p in enumerate(procs)}
+    )
     try:
         deadline = time.monotonic() + timeout_s
         # estimated_document_count is the collection's size; count_documents({}) would be an
         # aggregation over every case (half a second of the database's time at 10,000 cases).
-        while cases.estimated_document_count() < clues:
+        # The CPU is metered from the first case on (not the workers' start-up and group join).
+        started, first_made = None, 0
+        while (made := cases.estimated_document_count()) < clues:
             if time.monotonic() > deadline:
-                raise SystemExit(f"timed out: {cases.estimated_document_count()} of {clues} cases")
-            time.sleep(0.5)
+                raise SystemExit(f"timed out: {made} of {clues} cases")
+            if started is None and made:
+                meter.start()
+                started, first_made = time.monotonic(), made
+            time.sleep(0.05 if started is None else 0.5)
+        if started is None:  # all made between two looks: meter nothing rather than start-up
+            meter.start()
+            started, first_made = time.monotonic(), clues
+        cpu_ms, cores = measure_cpu(meter, clues - first_made, time.monotonic() - started)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -219,7 +256,7 @@ def run(
     spread = None if baseline else balance_spread(client[db])
     client.drop_database(db)
     client.close()
-    return Run(rate, spread)
+    return Run(rate, spread, cpu_ms, cores)
 
 
 def balance_spread(db) -> float:
@@ -262,9 +299,13 @@ def main() -> int:
         "database": "nx-27017 0.8.1 (local stand-in)" if stack else "MONGODB_URI",
     }
     try:
-        base = run(env, settings, args.clues, 1, True, args.timeout)
-        one = run(env, settings, args.clues, 1, False, args.timeout)
-        two = run(env, settings, args.clues, 2, False, args.timeout)
+        procs = stack_pids(stack)
+        base = run(env, settings, args.clues, 1, True, args.timeout, procs)
+        # The control for the two-worker figure: how far the same stack lets even the minimal
+        # loop scale (on the local stand-ins, the database serialises every command).
+        base_two = run(env, settings, args.clues, 2, True, args.timeout, procs)
+        one = run(env, settings, args.clues, 1, False, args.timeout, procs)
+        two = run(env, settings, args.clues, 2, False, args.timeout, procs)
         lines = [
             {
                 "bench": "assignment.baseline_minimal_writes",
@@ -272,6 +313,17 @@ def main() -> int:
                 "unit": "cases/s",
                 "baseline": None,
                 "ratio": None,
+                "cpu_ms_per_case": base.cpu_ms,
+                "cores_busy": base.cores,
+            },
+            {
+                "bench": "assignment.baseline_two_workers",
+                "value": round(base_two.rate, 1),
+                "unit": "cases/s",
+                "baseline": round(base.rate, 1),
+                "ratio": round(base_two.rate / base.rate, 3),
+                "cpu_ms_per_case": base_two.cpu_ms,
+                "cores_busy": base_two.cores,
             },
             {
                 "bench": "assignment.one_worker",
@@ -279,6 +331,8 @@ def main() -> int:
                 "unit": "cases/s",
                 "baseline": round(base.rate, 1),
                 "ratio": round(one.rate / base.rate, 3),
+                "cpu_ms_per_case": one.cpu_ms,
+                "cores_busy": one.cores,
             },
             {
                 "bench": "assignment.two_workers",
@@ -286,6 +340,9 @@ def main() -> int:
                 "unit": "cases/s",
                 "baseline": round(one.rate, 1),
                 "ratio": round(two.rate / one.rate, 3),
+                "cpu_ms_per_case": two.cpu_ms,
+                "cores_busy": two.cores,
+                "database_ceiling": database_ceiling(one),
             },
             {
                 "bench": "assignment.balance_spread",
