@@ -112,6 +112,8 @@ class Case(OutboxDocument):
     outcomes = me.ListField(me.StringField(), default=list)
     reporter_summary = me.StringField(null=True)
     reopened_at = me.LongField(null=True)
+    # subject key + category while the case is open, absent once closed: unique (handlers.open_key)
+    open_key = me.StringField()
     created_at = me.DateTimeField(required=True)
     # the first audit entries (received; assigned or queued), written with the case, never changed
     opening_audit = me.ListField(me.DictField(), default=list)
@@ -124,6 +126,7 @@ class Case(OutboxDocument):
             "lead_cadre_id",
             "due_at",
             ("unit", "status", "received_at"),  # also serves queries on the unit alone
+            {"fields": ["open_key"], "unique": True, "sparse": True},
         ],
     }
 

@@ -70,6 +70,13 @@ def subject_key(name: str, employer: str | None) -> str:
     return f"{normalise_name(name)}|{(employer or '').strip()}"
 
 
+def open_key(key: str, category: str) -> str:
+    """What may have one open case at a time (DOMAIN.md: a clue about the same subject and
+    category while a case on them is open is linked to it). A case holds it while open; a unique
+    index on it makes two workers racing on the same subject end with one case, not two."""
+    return f"{key}|{category}"
+
+
 def clue_ids(doc: dict[str, Any]) -> list[str]:
     return [doc["clue_id"], *(doc.get("linked_clue_ids") or [])]
 
@@ -142,11 +149,15 @@ def update_case(
     changes: dict[str, Any],
     envelopes: Iterable[dict[str, Any]],
     extra_filter: dict[str, Any] | None = None,
+    unset: Iterable[str] = (),
 ) -> dict[str, Any] | None:
-    """Apply `changes` and stage `envelopes` in one write, only if the case is still the version
-    `doc` was read at (and matches `extra_filter`); the updated case, or None if it changed."""
+    """Apply `changes` (and remove the `unset` fields) and stage `envelopes` in one write, only if
+    the case is still the version `doc` was read at (and matches `extra_filter`); the updated
+    case, or None if it changed."""
     update = staged_update(doc, *envelopes)
     update["$set"].update(changes)
+    if unset := list(unset):
+        update["$unset"] = dict.fromkeys(unset, "")
     return cases().find_one_and_update(
         {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0), **(extra_filter or {})},
         update,
@@ -271,6 +282,22 @@ def sweep_stranded_slots(ctx: Context, older_than: datetime) -> int:
     return sum(freed.values())
 
 
+def backfill_open_keys() -> int:
+    """Give the open cases stored before open keys existed theirs. Where two of them share a
+    subject and category, the older keeps the key (clues link to the oldest open case anyway).
+    Returns how many were given one."""
+    without = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
+    older_first = cases().find(without, {"subject_key": 1, "category": 1}).sort("received_at", 1)
+    given = 0
+    for doc in list(older_first):
+        key = {"open_key": open_key(doc["subject_key"], doc["category"])}
+        try:
+            given += cases().update_one({"_id": doc["_id"], **without}, {"$set": key}).modified_count
+        except DuplicateKeyError:
+            continue
+    return given
+
+
 # ---- clue-received -----------------------------------------------------------------------------
 
 
@@ -286,7 +313,21 @@ def clue_received(event: events.Event, ctx: Context) -> None:
 
     The reporter's reference and sealed contact in the event are never read or stored.
     """
-    data = event.data
+    receive_clue(event.data, ctx)
+
+
+def receive_clue(data: dict[str, Any], ctx: Context) -> None:
+    """`clue_received` on the event's data. When another worker stores a case on the same subject
+    and category first (or the same clue's case) between the read and the insert, the insert is
+    refused and the clue is looked at again: it is then linked (or announced again)."""
+    for _ in range(MAX_ATTEMPTS):
+        if _receive_once(data, ctx):
+            return
+    raise RuntimeError(f"clue {data['clue_id']}: its case kept being refused")
+
+
+def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
+    """One look at the clue; False when its new case was refused (see `receive_clue`)."""
     clue_id = data["clue_id"]
     subject, bad_rank = _subject(data["subject"])
     key = subject_key(subject.name, subject.employer)
@@ -307,7 +348,7 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     known = next((c for c in related if clue_id in clue_ids(c)), None)
     if known is not None:
         announce_again(known["_id"], clue_id, ctx)
-        return
+        return True
     repeat_count = 1 + escalation.count_recent(
         [t for c in related for t in c.get("clue_times") or []], received, ctx.rules.repeat_window_days
     )
@@ -317,15 +358,17 @@ def clue_received(event: events.Event, ctx: Context) -> None:
     )
     for candidate in same:
         if link_clue(candidate["_id"], clue_id, received, repeat_count, ctx):
-            return
-    store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
+            return True
+    _stored, refused = store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
+    return not refused
 
 
 def clues_received(batch: list[events.Event], ctx: Context) -> None:
     """A polled batch of clue-received, with the outcome `clue_received` has one by one, in fewer
     writes: one read finds which subjects already have cases; the first clue about each subject
     without one becomes a new case, all of them stored together (`store_new_cases`); every other
-    clue (a repeat, a redelivery) then goes through `clue_received`, in order."""
+    clue (a repeat, a redelivery, one whose case another worker stored first) then goes through
+    `receive_clue`, in order."""
     parsed = [(event, *_subject(event.data["subject"])) for event in batch]
     keys = [subject_key(subject.name, subject.employer) for _event, subject, _bad in parsed]
     seen = {
@@ -333,17 +376,20 @@ def clues_received(batch: list[events.Event], ctx: Context) -> None:
         for doc in cases().find({"subject_key": {"$in": sorted(set(keys))}}, {"subject_key": 1})
     }
     fresh: list[NewCase] = []
-    later: list[events.Event] = []
-    for (event, subject, bad_rank), key in zip(parsed, keys, strict=True):
+    at: list[int] = []  # the batch position of each fresh case
+    again: set[int] = set()  # the positions that go one by one
+    for i, ((event, subject, bad_rank), key) in enumerate(zip(parsed, keys, strict=True)):
         if key in seen:
-            later.append(event)
+            again.add(i)
         else:
             seen.add(key)
             fresh.append(decide_case(event.data, subject, key, 1, ctx, bad_rank))
+            at.append(i)
     if fresh:
-        store_new_cases(fresh, ctx)
-    for event in later:
-        clue_received(event, ctx)
+        _stored, refused = store_new_cases(fresh, ctx)
+        again.update(at[j] for j in refused)
+    for i in sorted(again):  # in the batch's order, as one by one would
+        receive_clue(batch[i].data, ctx)
 
 
 def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
@@ -441,6 +487,7 @@ def case_document(
         "jurisdiction": data["jurisdiction"],
         "subject_name": subject.name,
         "subject_key": new.key,
+        "open_key": open_key(new.key, data["category"]),
         "subject_employer": subject.employer,
         "subject_rank": subject.rank,
         "subject_position": (data["subject"].get("position") or None),
@@ -515,10 +562,11 @@ def _by_unit(news: list[NewCase], which: Callable[[NewCase], bool]) -> dict[str,
     return groups
 
 
-def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[dict[str, Any]]:
-    """Insert new cases in one write, then settle their claims: a case whose clue already has one
-    (a redelivery racing the first) is skipped and its slots are given back. The cases stored;
-    any other write error is raised once the claims are settled."""
+def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[int]:
+    """Insert new cases in one write, then settle their claims. A case is refused when its clue
+    already has one (a redelivery racing the first) or when its subject and category already have
+    an open case (another worker's, stored since the read): its slots are given back. Returns the
+    positions refused; any other write error is raised once the claims are settled."""
     error: BulkWriteError | None = None
     try:
         cases().insert_many(docs, ordered=False)
@@ -526,20 +574,19 @@ def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[dict[str, 
         error = exc
     errors = error.details.get("writeErrors", []) if error else []
     failed = {e["index"] for e in errors}
-    stored = [doc for i, doc in enumerate(docs) if i not in failed]
-    settle(claims, {doc["_id"] for doc in stored})
-    for i in sorted(failed):
+    settle(claims, {doc["_id"] for i, doc in enumerate(docs) if i not in failed})
+    for i in failed:
         release_lead(docs[i]["lead_cadre_id"])
     if error and any(e.get("code") != 11000 for e in errors):
         raise error
-    return stored
+    return sorted(failed)
 
 
-def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
+def store_new_cases(news: list[NewCase], ctx: Context) -> tuple[list[dict[str, Any]], list[int]]:
     """Claim cadres (one plan per unit for all its cases, least-loaded first, journaled until the
     cases are stored), choose lead cadres for serious cases, insert the cases with their events
     and opening audit entries in one write, then record escalations and let queued units drain.
-    Returns the cases stored."""
+    Returns the cases stored and the positions in `news` of those refused (see `_insert_cases`)."""
     ids = [new_id() for _ in news]
     claims = Claims()
     for unit, positions in _by_unit(news, lambda n: not n.triage).items():
@@ -553,8 +600,9 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
         for i, lead in zip(positions, choose_leads(unit, news[positions[0]].now, excludes), strict=True):
             leads[i] = lead
     docs = [case_document(new, ids[i], cadres[i], leads[i], ctx) for i, new in enumerate(news)]
-    by_id = dict(zip(ids, news, strict=True))
-    stored = [(doc, by_id[doc["_id"]]) for doc in _insert_cases(docs, claims)]
+    refused = _insert_cases(docs, claims)
+    skip = set(refused)
+    stored = [(doc, new) for i, (doc, new) in enumerate(zip(docs, news, strict=True)) if i not in skip]
     for doc, new in stored:
         ctx.wake(doc)
         if new.decision is not None:
@@ -563,7 +611,7 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> list[dict[str, Any]]:
             )
     for unit in dict.fromkeys(new.unit for doc, new in stored if doc["cadre_id"] is None and not new.triage):
         drain(unit, ctx)
-    return [doc for doc, _new in stored]
+    return [doc for doc, _new in stored], refused
 
 
 def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int, ctx: Context) -> bool:
@@ -850,6 +898,7 @@ def close_case(
             changes,
             [closed_event(new, c, now) for c in clue_ids(doc)],
             {"status": {"$in": list(OPEN_STATUSES)}},
+            unset=["open_key"],
         )
         if updated is None:
             continue
@@ -887,7 +936,7 @@ def clue_followed_up(event: events.Event, ctx: Context) -> None:
             "supervised_at": None,
             "watched_by": watcher.to_unit if watcher else None,
         }
-        if update_case(doc, changes, [], {"status": "closed"}) is not None:
+        if _reopen(doc, changes) is not None:
             audit(
                 doc["_id"],
                 SYSTEM,
@@ -907,6 +956,16 @@ def clue_followed_up(event: events.Event, ctx: Context) -> None:
         message=data["message"],
         sent_at=data["at"],
     )
+
+
+def _reopen(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
+    """Reopen a closed case; it takes its subject and category's open key back unless a newer
+    case on them is open (then clues keep linking to the oldest open one, as before)."""
+    key = {"open_key": open_key(doc["subject_key"], doc["category"])}
+    try:
+        return update_case(doc, {**changes, **key}, [], {"status": "closed"})
+    except DuplicateKeyError:
+        return update_case(doc, changes, [], {"status": "closed"})
 
 
 # ---- scope -------------------------------------------------------------------------------------

@@ -21,12 +21,22 @@ log = logging.getLogger(__name__)
 STRANDED_AFTER_S = 120
 
 
+def _backfill_open_keys() -> None:
+    """Once at start: cases from before open keys get theirs (see handlers.open_key)."""
+    try:
+        if given := handlers.backfill_open_keys():
+            log.info("open keys given to earlier open cases", extra={"cases": given})
+    except (DependencyDown, ConnectionError) as exc:
+        log.warning("open key backfill deferred to the next start", extra={"error": type(exc).__name__})
+
+
 def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
     producer = EventProducer(settings.common)
     relay = OutboxRelay(Case._get_collection(), producer)
     thread = relay.start_thread(stop, settings.relay_poll_interval_s)
     ctx = context(settings, relay.wake)
     try:
+        _backfill_open_keys()
         while not stop.is_set():
             try:
                 done = handlers.run_deadlines(ctx)

@@ -516,8 +516,8 @@ def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
     handlers.clues_received([clue("s1", jurisdiction="foshan/d1/t1")], ctx)
     again = [clue("s1", jurisdiction="foshan/d1/t1"), clue("s2", jurisdiction="foshan/d1/t1", name="王某")]
     news = [handlers.decide_case(e.data, *subject_and_key(e), 1, ctx) for e in again]
-    stored = handlers.store_new_cases(news, ctx)
-    assert [d["clue_id"] for d in stored] == ["s2"]
+    stored, refused = handlers.store_new_cases(news, ctx)
+    assert [d["clue_id"] for d in stored] == ["s2"] and refused == [0]
     assert sum(c.load for c in CadreSlot.objects) == 2 and handlers.cases().count_documents({}) == 2
 
 
@@ -598,3 +598,68 @@ def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journale
         assert journaled == sorted(i for i, c in claims.cadre_of.items() if c == cadre.id)
     workload.settle(claims, set(claims.cadre_of))
     assert all(c.inflight == {} for c in CadreSlot.objects(unit=unit))
+
+
+# ---- one open case per subject and category, across workers --------------------------------------
+
+
+def test_a_clue_whose_subject_got_a_case_meanwhile_is_linked_to_it(mock_db, monkeypatch):
+    """Another worker stores a case on the same subject and category between this batch's read
+    and its insert: the insert is refused, the slot given back, and the clue linked instead."""
+    ctx, broker, _ = make_world(parse_registry(small_registry_yaml([5, 5]), "two.yaml"))
+    real = handlers.store_new_cases
+
+    def other_worker_first(news, ctx):
+        monkeypatch.setattr(handlers, "store_new_cases", real)
+        handlers.clues_received([clue("w2", jurisdiction="foshan/d1/t1")], ctx)
+        return real(news, ctx)
+
+    monkeypatch.setattr(handlers, "store_new_cases", other_worker_first)
+    handlers.clues_received([clue("w1", jurisdiction="foshan/d1/t1"), clue("x1", name="王某")], ctx)
+    linked = one_case("w1")
+    assert linked["clue_id"] == "w2" and linked["linked_clue_ids"] == ["w1"]
+    assert handlers.cases().count_documents({}) == 2
+    assert sum(c.load for c in CadreSlot.objects) == 1  # w2's case; x1 went to triage
+    assert {d["clue_id"] for d in data(broker, events.CASE_ASSIGNED)} == {"w1", "w2", "x1"}
+
+
+def test_only_open_cases_hold_the_open_key(tiny):
+    ctx, _, _ = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    first = one_case("c1")
+    assert first["open_key"] == handlers.open_key(first["subject_key"], "solicitation")
+    handlers.close_case(first["_id"], as_cadre(first["cadre_id"]), "concluded", [], "x", ctx)
+    assert "open_key" not in one_case("c1")
+    handlers.clue_received(clue("c2", jurisdiction="foshan/d1/t1"), ctx)  # a new case, not refused
+    second = one_case("c2")
+    assert second["_id"] != first["_id"] and second["open_key"] == first["open_key"]
+
+
+def test_a_reopened_case_takes_its_key_back_unless_a_newer_case_holds_it(tiny):
+    ctx, _, _ = tiny
+    handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
+    handlers.clue_received(clue("d1", jurisdiction="foshan/d1/t1", name="王某"), ctx)
+    for clue_id in ("c1", "d1"):
+        case = one_case(clue_id)
+        handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
+    handlers.clue_received(clue("c2", jurisdiction="foshan/d1/t1"), ctx)  # c1's subject: a new case
+    handlers.clue_followed_up(followed_up("c1", True, "不服"), ctx)
+    handlers.clue_followed_up(followed_up("d1", True, "不服"), ctx)
+    c1, c2, d1 = one_case("c1"), one_case("c2"), one_case("d1")
+    assert c1["status"] == "reopened" and "open_key" not in c1 and c2["open_key"]
+    assert d1["status"] == "reopened"
+    assert d1["open_key"] == handlers.open_key(d1["subject_key"], "solicitation")
+
+
+def test_backfill_gives_earlier_open_cases_their_key_the_older_first(tiny):
+    ctx, _, _ = tiny
+    for clue_id, category in (("c1", "solicitation"), ("c2", "tip_off")):
+        handlers.clue_received(clue(clue_id, jurisdiction="foshan/d1/t1", category=category), ctx)
+    handlers.cases().update_many({}, {"$unset": {"open_key": ""}})
+    # a case from before open keys on c1's subject and category, newer than c1's
+    twin = {**one_case("c1"), "_id": "twin", "clue_id": "c0", "received_at": T0 + timedelta(hours=1)}
+    handlers.cases().insert_one(twin)
+    assert handlers.backfill_open_keys() == 2
+    assert one_case("c1")["open_key"] and one_case("c2")["open_key"] != one_case("c1")["open_key"]
+    assert "open_key" not in handlers.cases().find_one({"_id": "twin"})
+    assert handlers.backfill_open_keys() == 0
