@@ -4,6 +4,7 @@ per subject and category, every other clue linked to it."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -58,3 +59,16 @@ def test_two_batches_about_the_same_people_at_once_make_one_case_each(settings, 
         t.join(timeout=60)
     assert not failures, failures
     assert_one_case_per_person(("a", "b"))
+
+
+def test_open_cases_from_before_the_key_get_it_once(settings, mongo_db, tmp_path):
+    prepare(tmp_path, settings, [50, 50])
+    handlers.clues_received(clues_about_each("a")[:3], handlers.Context(registry=RegistryCache(0).get))
+    handlers.cases().update_many({}, {"$unset": {"open_key": ""}})
+    twin = {**handlers.cases().find_one({"clue_id": "a000"}), "_id": "twin", "clue_id": "z000"}
+    twin["received_at"] = twin["received_at"] + timedelta(hours=1)  # newer: it gets no key
+    handlers.cases().insert_one(twin)
+    assert handlers.backfill_open_keys() == 3
+    assert "open_key" not in handlers.cases().find_one({"_id": "twin"})
+    assert handlers.cases().count_documents({"open_key": {"$exists": True}}) == 3
+    assert handlers.backfill_open_keys() == 0
