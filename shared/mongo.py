@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import mongoengine as me
 import pymongo
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from ulid import ULID
 
 
@@ -72,3 +72,22 @@ class ProcessedEvents:
             ProcessedEvent(id=f"{self.consumer}:{event_id}", at=utcnow()).save(force_insert=True)
         except (me.NotUniqueError, DuplicateKeyError):
             pass
+
+    def seen_many(self, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` seen before, in one read."""
+        prefix = f"{self.consumer}:"
+        keys = [prefix + event_id for event_id in event_ids]
+        found = ProcessedEvent._get_collection().find({"_id": {"$in": keys}}, {"_id": 1})
+        return {doc["_id"].removeprefix(prefix) for doc in found}
+
+    def mark_many(self, event_ids: list[str]) -> None:
+        """`mark` for each of `event_ids`, in one write."""
+        if not event_ids:
+            return
+        now = utcnow()
+        docs = [{"_id": f"{self.consumer}:{event_id}", "at": now} for event_id in event_ids]
+        try:
+            ProcessedEvent._get_collection().insert_many(docs, ordered=False)
+        except BulkWriteError as exc:  # marked meanwhile (a re-delivery to another member)
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise

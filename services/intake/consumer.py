@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.intake.handlers import apply_case_event
+from services.intake.handlers import apply_case_events
 from shared import events
 from shared.consumer import ConsumerLoop
 from shared.kafka import Publisher
@@ -15,7 +15,15 @@ CASE_TOPICS = (events.CASE_ASSIGNED, events.CASE_ESCALATED, events.CASE_CLOSED)
 
 def build_consumer(settings: CommonSettings, dead_letters: Publisher,
                    group_id: str = GROUP_ID) -> ConsumerLoop:
-    """The consumer loop of case-assigned, case-escalated and case-closed, deduplicated by event id."""
+    """The consumer loop of case-assigned, case-escalated and case-closed, deduplicated by event id
+    (the handler reads and writes the processed-event marks itself, a poll's events at once)."""
     processed = ProcessedEvents(group_id)
-    return ConsumerLoop(settings, group_id, {topic: apply_case_event for topic in CASE_TOPICS},
-                        dead_letters, is_processed=processed.seen, mark_processed=processed.mark)
+
+    def batch(found: list[events.Event]) -> None:
+        apply_case_events(found, processed)
+
+    def one(event: events.Event) -> None:
+        apply_case_events([event], processed)
+
+    return ConsumerLoop(settings, group_id, dict.fromkeys(CASE_TOPICS, one), dead_letters,
+                        batch_handlers=dict.fromkeys(CASE_TOPICS, batch))

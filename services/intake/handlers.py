@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake import receipts, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from shared import events
-from shared.mongo import exact, new_id, utcnow
+from shared.mongo import ProcessedEvents, exact, new_id, utcnow
 from shared.outbox import OutboxDocument, entry, staged_update
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
 
@@ -254,6 +255,10 @@ _EVENT_TIME = {"case-assigned": "assigned_at", "case-escalated": "escalated_at",
                "case-closed": "closed_at"}
 
 
+def _event_time(event: events.Event) -> datetime:
+    return event.data.get(_EVENT_TIME.get(event.topic, "")) or event.time
+
+
 def apply_case_event(event: events.Event) -> None:
     """Move the clue's reporter-facing status for a case event and mark the clue acknowledged."""
     clue_id = event.data["clue_id"]
@@ -261,8 +266,53 @@ def apply_case_event(event: events.Event) -> None:
     if clue is None:
         log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
         return
-    at = event.data.get(_EVENT_TIME.get(event.topic, "")) or event.time
-    _move(clue, event.type, event.data, event.id, at, acknowledge=True)
+    _move(clue, event.type, event.data, event.id, _event_time(event), acknowledge=True)
+
+
+def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> None:
+    """`apply_case_event` for a poll's case events, skipping those `processed` has seen and
+    marking the rest, in a few writes whatever the batch's size: one read of the marks, one of the
+    clues, one insert of the timeline lines, one guarded update per clue, one insert of the marks.
+
+    Statuses only move forward, so a clue's events are folded in the order given. A clue whose
+    status changed since the read (a reporter's objection) takes its events one by one again;
+    each line's id is its event id, so nothing is written twice.
+    """
+    seen = processed.seen_many([e.id for e in batch])
+    fresh = list({e.id: e for e in batch if e.id not in seen}.values())
+    if not fresh:
+        return
+    clues = Clue._get_collection()
+    wanted = sorted({e.data["clue_id"] for e in fresh})
+    read = {d["_id"]: d["status"] for d in clues.find({"_id": {"$in": wanted}}, {"status": 1})}
+    now: dict[str, str] = dict(read)
+    lines: list[dict[str, Any]] = []
+    mine: dict[str, list[events.Event]] = {}
+    for event in fresh:
+        clue_id = event.data["clue_id"]
+        if clue_id not in read:
+            log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
+            continue
+        mine.setdefault(clue_id, []).append(event)
+        now[clue_id], update = status.apply(now[clue_id], event.type, event.data)
+        if update is not None:
+            lines.append({"_id": event.id, "clue_id": clue_id, "at": _event_time(event),
+                          "kind": events.TOPIC_OF_TYPE.get(event.type, event.type),
+                          "message_zh": update.zh, "message_en": update.en})
+    if lines:
+        try:
+            ClueUpdate._get_collection().insert_many(lines, ordered=False)
+        except BulkWriteError as exc:  # re-deliveries: their lines are there already
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+    if mine:
+        moves = [UpdateOne({"_id": clue_id, "status": read[clue_id]},
+                           {"$set": {"status": now[clue_id], "acknowledged": True}}) for clue_id in mine]
+        if clues.bulk_write(moves, ordered=False).matched_count < len(moves):
+            for clue_events in mine.values():  # rare: redo them all, one by one (idempotent)
+                for event in clue_events:
+                    apply_case_event(event)
+    processed.mark_many([e.id for e in fresh])
 
 
 def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> list[str]:

@@ -9,12 +9,12 @@ import pytest
 
 from services.intake import handlers
 from services.intake.consumer import build_consumer
-from services.intake.documents import Clue
+from services.intake.documents import Clue, ClueUpdate
 from services.intake.relay import IntakeOutbox
 from shared import events
 from shared.kafka import EventProducer
 from shared.logs import JsonFormatter
-from shared.mongo import utcnow
+from shared.mongo import ProcessedEvent, utcnow
 from shared.outbox import staged_update
 from shared.sealing import load_key, open_sealed
 from tests.integration.shared.helpers import read_topic, unique, wait_for
@@ -117,3 +117,42 @@ def test_reconciler_republishes_until_a_case_event_acknowledges(client, keys, in
         "/v1/clues", json=clue(), headers=keys["shiwan"]).json["receipt"])
     assert lookup.status_code == 200
     assert json.dumps(lookup.json).count("shiwan-jgw") == 0
+
+
+def test_a_backlog_of_case_events_is_taken_a_poll_at_a_time(client, keys, intake_settings):
+    """40 clues' case events waiting before the consumer starts (one poll takes them all): each
+    clue acknowledged with the status its events lead to, repeats and strays changing nothing."""
+    common = intake_settings.common
+    ids = [client.post("/v1/clues", json=clue(), headers=keys["shiwan"]).json["clue_id"] for _ in range(40)]
+    now = utcnow()
+
+    def case_event(topic, clue_id, **data):
+        return events.make_event(topic, {"case_id": "case-" + clue_id, "clue_id": clue_id, **data},
+                                 source="/services/assignment")
+
+    assigned = [case_event(events.CASE_ASSIGNED, i, unit="u", cadre_id="c-1", due_at=now, assigned_at=now)
+                for i in ids]
+    closed = [case_event(events.CASE_CLOSED, i, disposition="concluded", outcomes=["unfounded"],
+                         reporter_summary="查无实据", closed_at=now) for i in ids[:10]]
+    stray = case_event(events.CASE_ASSIGNED, "not-ours", unit="u", cadre_id="c-1", due_at=now,
+                       assigned_at=now)
+    producer = EventProducer(common)
+    for envelope in [*assigned, *closed, *assigned[:5], stray]:  # five delivered twice
+        producer.publish(envelope)
+    group = unique("intake")
+    loop = build_consumer(common, producer, group_id=group)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: Clue.objects(id__in=ids, acknowledged=True).count() == 40, timeout=60,
+                 message="every clue acknowledged")
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert {c.id: c.status for c in Clue.objects(id__in=ids)} == {
+        i: "closed" if i in ids[:10] else "accepted" for i in ids}
+    assert ClueUpdate.objects(clue_id__in=ids).count() == 50  # accepted 40, closed 10
+    assert ClueUpdate.objects(clue_id="not-ours").count() == 0
+    marks = [f"{group}:{e['id']}" for e in [*assigned, *closed, stray]]
+    assert ProcessedEvent.objects(id__in=marks).count() == 51

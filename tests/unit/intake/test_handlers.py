@@ -190,3 +190,81 @@ def test_still_handling_note_after_thirty_quiet_days(db, keys):
     assert later["updates"][-1]["kind"] == "still_handling"
     sooner = handlers.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=29))
     assert sooner["updates"][-1]["kind"] == "received"
+
+
+# ---- a poll's case events at once ------------------------------------------------------------------
+
+
+def story(ids):
+    """Case events about four clues in an awkward order: a late assignment after the close, a
+    supervision, a duplicate delivery, a direct investigation, and a clue intake does not hold."""
+    a, b, c, d = ids
+    closed_a = case_event(events.CASE_CLOSED, a)
+    return [case_event(events.CASE_ASSIGNED, a), closed_a, case_event(events.CASE_ASSIGNED, a), closed_a,
+            case_event(events.CASE_ESCALATED, b, mode="supervised"),
+            case_event(events.CASE_ESCALATED, c), case_event(events.CASE_ASSIGNED, c),
+            case_event(events.CASE_ASSIGNED, "not-ours"), case_event(events.CASE_ASSIGNED, d)]
+
+
+def outcome(ids):
+    clues = {c.id: (c.status, c.acknowledged) for c in Clue.objects(id__in=ids)}
+    lines = sorted((u.clue_id, u.kind, u.message_zh, u.at) for u in ClueUpdate.objects)
+    return clues, lines
+
+
+def test_a_batch_of_case_events_ends_as_one_by_one(db, keys):
+    from shared.mongo import ProcessedEvents
+
+    ids = [post(keys)[0]["clue_id"] for _ in range(4)]
+    events_ = story(ids)
+    seen = ProcessedEvents("one")
+    for event in events_:  # what the consumer loop did before: check, handle, mark
+        if not seen.seen(event.id):
+            handlers.apply_case_event(event)
+            seen.mark(event.id)
+    expected = outcome(ids)
+    ClueUpdate.objects.delete()
+    Clue.objects.update(set__status="received", set__acknowledged=False)
+    handlers.apply_case_events(events_, ProcessedEvents("batch"))
+    assert outcome(ids) == expected
+    assert expected[0][ids[0]] == ("closed", True) and expected[0][ids[1]] == ("received", True)
+    assert expected[0][ids[2]] == ("transferred", True) and len(expected[1]) == 4
+
+
+def test_a_redelivered_batch_writes_nothing_twice(db, keys):
+    from shared.mongo import ProcessedEvent, ProcessedEvents
+
+    ids = [post(keys)[0]["clue_id"] for _ in range(4)]
+    processed = ProcessedEvents("intake")
+    delivered = story(ids)
+    handlers.apply_case_events(delivered, processed)
+    first = outcome(ids)
+    # the same events again, plus a case-closed for the supervised clue: only that one counts
+    again = [*delivered, case_event(events.CASE_CLOSED, ids[1])]
+    handlers.apply_case_events(again, processed)
+    clues, lines = outcome(ids)
+    assert clues == {**first[0], ids[1]: ("closed", True)} and len(lines) == len(first[1]) + 1
+    assert ProcessedEvent.objects.count() == len({e.id for e in again})
+
+
+def test_a_clue_changed_meanwhile_takes_its_events_one_by_one(db, keys, monkeypatch):
+    """A reporter's objection reopens the clue between the batch's read and its write: the guarded
+    update misses, and that clue's events are applied again on what it is now."""
+    from shared.mongo import ProcessedEvents
+
+    body, _ = post(keys)
+    clue_id = body["clue_id"]
+    handlers.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
+    real_apply = status.apply
+
+    def objection_meanwhile(current, event_type, data):
+        Clue.objects(id=clue_id).update(set__status="accepted")  # as follow_up's reopening does
+        return real_apply(current, event_type, data)
+
+    monkeypatch.setattr(handlers.status, "apply", objection_meanwhile)
+    later_close = case_event(events.CASE_CLOSED, clue_id, reporter_summary="复查后维持原结论")
+    handlers.apply_case_events([later_close], ProcessedEvents("intake"))
+    monkeypatch.setattr(handlers.status, "apply", real_apply)
+    stored = Clue.objects.get(id=clue_id)
+    assert stored.status == "closed" and stored.acknowledged
+    assert ClueUpdate.objects(id=later_close.id).count() == 1
