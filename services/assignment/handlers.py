@@ -963,9 +963,11 @@ def _reopen(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | No
     case on them is open (then clues keep linking to the oldest open one, as before)."""
     key = {"open_key": open_key(doc["subject_key"], doc["category"])}
     try:
-        return update_case(doc, {**changes, **key}, [], {"status": "closed"})
-    except DuplicateKeyError:
-        return update_case(doc, changes, [], {"status": "closed"})
+        reopened = update_case(doc, {**changes, **key}, [], {"status": "closed"})
+    except DuplicateKeyError:  # MongoDB: the key is a newer open case's
+        reopened = None
+    # nx-27017 answers a refused key with no document and no error: once more without the key
+    return reopened or update_case(doc, changes, [], {"status": "closed"})
 
 
 # ---- scope -------------------------------------------------------------------------------------

@@ -72,3 +72,23 @@ def test_open_cases_from_before_the_key_get_it_once(settings, mongo_db, tmp_path
     assert "open_key" not in handlers.cases().find_one({"_id": "twin"})
     assert handlers.cases().count_documents({"open_key": {"$exists": True}}) == 3
     assert handlers.backfill_open_keys() == 0
+
+
+def test_a_reopened_case_leaves_the_key_to_a_newer_open_case(settings, mongo_db, tmp_path):
+    """An objection reopens a closed case while a newer case on the same person is open: the
+    database refuses the key to the reopened case, which is reopened all the same."""
+    from shared.auth import Principal
+
+    prepare(tmp_path, settings, [50, 50])
+    ctx = handlers.Context(registry=RegistryCache(0).get)
+    first, second = (events.decode(events.encode(clue_event(i, name="同一人"))) for i in ("c1", "c2"))
+    handlers.clues_received([first], ctx)
+    old = handlers.cases().find_one({"clue_id": "c1"})
+    handlers.close_case(old["_id"], Principal("cadre", old["cadre_id"], "k"), "concluded", [], "x", ctx)
+    handlers.clues_received([second], ctx)
+    said = {"clue_id": "c1", "message": "不服", "objection": True, "at": events.now()}
+    objection = events.make_event(events.CLUE_FOLLOWED_UP, said, source="/t")
+    handlers.clue_followed_up(events.decode(events.encode(objection)), ctx)
+    reopened, newer = (handlers.cases().find_one({"clue_id": i}) for i in ("c1", "c2"))
+    assert reopened["status"] == "reopened" and "open_key" not in reopened
+    assert newer["status"] == "assigned" and newer["open_key"]
