@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal, jurisdiction_within
+from shared.mongo import exact
 from shared.problems import Problem
 
 from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
@@ -72,13 +73,15 @@ def _record_reads(docs: list[dict[str, Any]], principal: Principal, action: str,
         )
 
 
-def scope_filter(principal: Principal, registry: Registry, unit: str | None, cadre: str | None) -> dict:
-    """The cases a principal may list: a cadre their own, a supervisor those of units under their
-    jurisdiction, an admin all."""
+def scope_filters(
+    principal: Principal, registry: Registry, unit: str | None, cadre: str | None
+) -> list[dict]:
+    """The cases a principal may list, as filters a case passes if it passes any: a cadre's own
+    (those they handle, and those they lead: two indexed reads, where one `$or` would be read in
+    Python over every case on nx-27017), a supervisor those of units under their jurisdiction,
+    an admin all."""
     query: dict[str, Any] = {}
-    if principal.role == "cadre":
-        query["$or"] = [{"cadre_id": principal.scope}, {"lead_cadre_id": principal.scope}]
-    elif principal.role == "supervisor":
+    if principal.role == "supervisor":
         allowed = list(registry.units_within(principal.scope))
         if unit is not None and unit not in allowed:
             raise Problem(403, "Forbidden", "that unit is outside your jurisdiction")
@@ -87,7 +90,11 @@ def scope_filter(principal: Principal, registry: Registry, unit: str | None, cad
         query["unit"] = unit
     if cadre is not None:
         query["cadre_id"] = cadre
-    return query
+    if principal.role != "cadre":
+        return [query]
+    handled = {**query, **exact(cadre_id=principal.scope)} if cadre in (None, principal.scope) else None
+    led = {**query, **exact(lead_cadre_id=principal.scope)}
+    return [q for q in (handled, led) if q is not None]
 
 
 def list_cases(
@@ -103,18 +110,23 @@ def list_cases(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """`{"items", "next"}`, newest first; every listed case gets a `listed` audit entry."""
-    query = scope_filter(principal, registry, unit, cadre)
+    narrow: dict[str, Any] = {}
     if status is not None:
-        query["status"] = status
+        narrow["status"] = status
     if overdue:
-        query["due_at"] = {"$lt": to_ms(now)}
+        narrow["due_at"] = {"$lt": to_ms(now)}
         if status is None:
-            query["status"] = {"$in": list(OPEN_STATUSES)}
+            narrow["status"] = {"$in": list(OPEN_STATUSES)}
         elif status not in OPEN_STATUSES:
             return {"items": [], "next": None}
     if cursor:
-        query["_id"] = {"$lt": cursor}
-    docs = list(cases().find(query, {"outbox": 0}).sort("_id", -1).limit(limit + 1))
+        narrow["_id"] = {"$lt": cursor}
+    found: dict[str, dict[str, Any]] = {}
+    for query in scope_filters(principal, registry, unit, cadre):
+        # each filter's newest limit + 1 hold the newest limit + 1 of them all
+        for doc in cases().find({**query, **narrow}, {"outbox": 0}).sort("_id", -1).limit(limit + 1):
+            found[doc["_id"]] = doc
+    docs = sorted(found.values(), key=lambda d: d["_id"], reverse=True)[: limit + 1]
     page, more = docs[:limit], len(docs) > limit
     _record_reads(page, principal, "listed", now)
     return {"items": [case_view(d, now) for d in page], "next": page[-1]["_id"] if more else None}

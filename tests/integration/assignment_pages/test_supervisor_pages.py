@@ -81,8 +81,9 @@ def test_escalations_list_their_reasons(http, app):
     big = receive(app, "x2", name="大额", amount_cny=80_000)
     sign_in(http, "supervisor", "foshan/d1")
     shown = page(http.get("/workspace/escalations"))
-    listed = {e.attrs["data-case"]: e.text for e in shown.all("tr") if "data-case" in e.attrs}
-    assert set(listed) == {case["_id"], big["_id"]}
+    rows = [e for e in shown.all("tr") if "data-case" in e.attrs]
+    listed = {e.attrs["data-case"]: e.text for e in rows}
+    assert set(listed) == {case["_id"], big["_id"]} and len(rows) == 2  # each move once
     assert "上级指定提级" in listed[case["_id"]] and "领导批示" in listed[case["_id"]]
     assert "涉案金额较大" in listed[big["_id"]] and "提级直查" in listed[big["_id"]]
     detail = http.get(f"/workspace/cases/{case['_id']}").get_data(as_text=True)

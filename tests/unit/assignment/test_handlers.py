@@ -396,6 +396,27 @@ def test_list_pagination_newest_first(tiny):
     assert len(queries.list_cases(boss, ctx.registry(), T0, status="queued")["items"]) == 3
 
 
+def test_a_cadre_lists_the_cases_they_handle_and_those_they_lead_once_each(tiny):
+    ctx, _, _ = tiny
+    for i in range(5):
+        handlers.clue_received(clue(f"c{i}", jurisdiction="foshan/d1/t1", name=f"人{i}"), ctx)
+    roles = [("x", None), (None, "x"), ("x", "x"), ("y", "x"), ("y", None)]  # (handler, lead)
+    for i, (handler, lead) in enumerate(roles):
+        roles_of = {"cadre_id": handler, "lead_cadre_id": lead}
+        handlers.cases().update_one({"clue_id": f"c{i}"}, {"$set": roles_of})
+    ids = {f"c{i}": one_case(f"c{i}")["_id"] for i in range(5)}
+    registry, me, pages, cursor = ctx.registry(), as_cadre("x"), [], None
+    while True:
+        page = queries.list_cases(me, registry, T0, limit=2, cursor=cursor)
+        pages.append([c["case_id"] for c in page["items"]])
+        if not (cursor := page["next"]):
+            break
+    listed = [case_id for p in pages for case_id in p]
+    assert listed == sorted(ids[f"c{i}"] for i in range(4))[::-1] and [len(p) for p in pages] == [2, 2]
+    handled_by_y = queries.list_cases(me, registry, T0, cadre="y")["items"]
+    assert [c["case_id"] for c in handled_by_y] == [ids["c3"]]
+
+
 def test_stats_and_workload(tiny):
     ctx, _, clock = tiny
     for i in range(3):
