@@ -3,15 +3,17 @@
 `python -m bench.intake` starts the local stack (or uses KAFKA_BOOTSTRAP_SERVERS/MONGODB_URI),
 runs `python -m services.intake web` under gunicorn, and a baseline Flask app under the same
 gunicorn settings that validates the same JSON with the same ClueSchema and inserts one document
-into the same database; then posts clues from a concurrent client to each and prints one JSON
-line per figure. Never part of the test suite. BENCH_THREADS / BENCH_REQUESTS set the load, BENCH_ROUNDS
-how many times baseline and intake take turns.
+into the same database, and a control that is the baseline plus the outbox (the event in the same
+insert, published by the relay, then marked sent); then posts clues from a concurrent client to
+each in turns and prints one JSON line per figure. Never part of the test suite. BENCH_THREADS /
+BENCH_REQUESTS set the load, BENCH_ROUNDS how many times they take turns.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from bench.common import (
     BROKER,
@@ -34,19 +36,30 @@ UNIT = "foshan/chancheng/shiwan/contact"
 DB = "bench_intake"
 
 
-def baseline_app():
-    """The baseline: parse, validate with ClueSchema, insert one document, answer 202."""
+def baseline_app(with_outbox: bool = False):
+    """The baseline: parse, validate with ClueSchema, insert one document, answer 202.
+
+    `with_outbox`, the control: the same, plus the one thing the issue asks of every write that
+    announces something, its event in the same insert (outbox) published at once by the shared
+    relay, which then marks it sent; no keys, seals, limiter or metrics."""
     from flask import Flask, jsonify, request
 
     from services.intake.schemas import ClueSchema
-    from shared import mongo
+    from shared import events, mongo
+    from shared.kafka import EventProducer
+    from shared.outbox import OutboxRelay, entry
     from shared.problems import json_body, load, register_error_handlers
+    from shared.settings import CommonSettings, Env
 
     app = Flask("baseline")
     register_error_handlers(app)
     mongo.connect(os.environ["MONGODB_URI"], DB)
-    collection = mongo.me.get_db()["baseline_clues"]
+    collection = mongo.me.get_db()["outbox_clues" if with_outbox else "baseline_clues"]
     schema = ClueSchema()
+    relay = None
+    if with_outbox:
+        relay = OutboxRelay(collection, EventProducer(CommonSettings.from_env(Env())))
+        relay.start_thread(threading.Event())
 
     @app.get("/healthz")
     def healthz():
@@ -57,16 +70,24 @@ def baseline_app():
         data = load(schema, json_body(request))
         data["occurred_on"] = data["occurred_on"].isoformat() if data.get("occurred_on") else None
         clue_id = mongo.new_id()
-        collection.insert_one({"_id": clue_id, **data, "received_at": mongo.utcnow()})
+        doc = {"_id": clue_id, **data, "received_at": mongo.utcnow()}
+        if relay is not None:
+            envelope = {"specversion": "1.0", "id": mongo.new_id(), "source": "/bench", "subject": clue_id,
+                        "type": events.TYPES[events.CLUE_RECEIVED], "time": doc["received_at"].isoformat(),
+                        "data": {**data, "clue_id": clue_id}}
+            doc.update(outbox=[entry(envelope)], outbox_pending=True, outbox_version=0)
+        collection.insert_one(doc)
+        if relay is not None:
+            relay.wake(doc)
         return jsonify(clue_id=clue_id, status="received"), 202
 
     return app
 
 
-def serve_baseline(port: int) -> int:
+def serve_baseline(port: int, with_outbox: bool = False) -> int:
     from shared.serve import serve
 
-    serve(baseline_app, "127.0.0.1", port, int(os.environ.get("WEB_WORKERS", "2")),
+    serve(lambda: baseline_app(with_outbox), "127.0.0.1", port, int(os.environ.get("WEB_WORKERS", "2")),
           int(os.environ.get("WEB_THREADS", "4")))
     return 0
 
@@ -98,18 +119,21 @@ def main() -> int:
         mongo.connect(env["MONGODB_URI"], DB)
         token = issue_key("frontline", UNIT, label="bench")
         headers = {"Authorization": f"Bearer {token}"}
-        intake_port, baseline_port = free_port(), free_port()
+        intake_port, baseline_port, control_port = free_port(), free_port(), free_port()
         env_intake = {**env, "INTAKE_PORT": str(intake_port)}
         servers.append(start_server([python(), "-m", "services.intake", "web"], env_intake, intake_port))
         servers.append(start_server([python(), "-m", "bench.intake", "baseline", str(baseline_port)], env,
                                     baseline_port))
-        phases = (("baseline", baseline_port, servers[1]), ("intake", intake_port, servers[0]))
+        servers.append(start_server([python(), "-m", "bench.intake", "control", str(control_port)], env,
+                                    control_port))
+        phases = (("baseline", baseline_port, servers[1]), ("intake", intake_port, servers[0]),
+                  ("control", control_port, servers[2]))
         for _, port, _ in phases:  # warm up: connections, indexes, caches
             hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, 20)
         # Baseline and intake take turns, round after round: the machine's speed drifts (shared
         # cores), and interleaving lets both see the same drift.
-        results: dict[str, list[Figures]] = {"baseline": [], "intake": []}
-        cpu: dict[str, list[dict[str, float]]] = {"baseline": [], "intake": []}
+        results: dict[str, list[Figures]] = {name: [] for name, _, _ in phases}
+        cpu: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in phases}
         for _ in range(rounds):
             for name, port, server in phases:
                 meter = CpuMeter(alone={"client": os.getpid()}, server=server.pid, **stack_pids(stack))
@@ -128,6 +152,11 @@ def main() -> int:
              round_ratios=round_ratios,
              p50_ms=round(intake.percentile(50), 2), p99_ms=round(intake.percentile(99), 2),
              failed=intake.failed, cpu_ms_per_clue=mean_by_key(cpu["intake"]), **common)
+        control = Figures.combine(results["control"])
+        emit(bench="control_outbox_post_clue", value=round(control.per_s, 1), unit="clues/s",
+             baseline=round(baseline.per_s, 1), ratio=round(control.per_s / baseline.per_s, 3),
+             p50_ms=round(control.percentile(50), 2), p99_ms=round(control.percentile(99), 2),
+             failed=control.failed, cpu_ms_per_clue=mean_by_key(cpu["control"]), **common)
         emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
              p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
              failed=baseline.failed, cpu_ms_per_clue=mean_by_key(cpu["baseline"]), **common)
@@ -140,6 +169,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "baseline":
-        sys.exit(serve_baseline(int(sys.argv[2])))
+    if len(sys.argv) == 3 and sys.argv[1] in ("baseline", "control"):
+        sys.exit(serve_baseline(int(sys.argv[2]), with_outbox=sys.argv[1] == "control"))
     sys.exit(main())
