@@ -3,7 +3,7 @@ baseline loop doing only the minimal writes, and the balance spread afterwards.
 
 The baseline also runs with two workers, as the control for the two-worker ratio; each figure
 carries the CPU ms per case of each process (workers, database, broker) and the cores they kept
-busy, and the two-worker line the ceiling those leave on this machine.
+busy, and the two-worker line the bound the local database puts on the ratio.
 
     .venv/bin/python -m bench.assignment [--clues 10000]
 

@@ -58,6 +58,7 @@ def baseline_app(with_outbox: bool = False):
     schema = ClueSchema()
     relay = None
     if with_outbox:
+        collection.create_index("outbox_pending")  # the relay's backstop reads by it, as on clues
         relay = OutboxRelay(collection, EventProducer(CommonSettings.from_env(Env())))
         relay.start_thread(threading.Event())
 
