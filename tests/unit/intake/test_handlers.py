@@ -9,6 +9,7 @@ from services.intake import handlers, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from services.intake.schemas import ClueSchema
 from shared import events
+from shared.mongo import ProcessedEvent, ProcessedEvents
 from shared.sealing import open_sealed
 from tests.unit.intake.clues import IDENTITY, anonymous_clue, clue
 
@@ -213,8 +214,6 @@ def outcome(ids):
 
 
 def test_a_batch_of_case_events_ends_as_one_by_one(db, keys):
-    from shared.mongo import ProcessedEvents
-
     ids = [post(keys)[0]["clue_id"] for _ in range(4)]
     events_ = story(ids)
     seen = ProcessedEvents("one")
@@ -232,8 +231,6 @@ def test_a_batch_of_case_events_ends_as_one_by_one(db, keys):
 
 
 def test_a_redelivered_batch_writes_nothing_twice(db, keys):
-    from shared.mongo import ProcessedEvent, ProcessedEvents
-
     ids = [post(keys)[0]["clue_id"] for _ in range(4)]
     processed = ProcessedEvents("intake")
     delivered = story(ids)
@@ -250,8 +247,6 @@ def test_a_redelivered_batch_writes_nothing_twice(db, keys):
 def test_a_clue_changed_meanwhile_takes_its_events_one_by_one(db, keys, monkeypatch):
     """A reporter's objection reopens the clue between the batch's read and its write: the guarded
     update misses, and that clue's events are applied again on what it is now."""
-    from shared.mongo import ProcessedEvents
-
     body, _ = post(keys)
     clue_id = body["clue_id"]
     handlers.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
