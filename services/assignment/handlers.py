@@ -388,6 +388,8 @@ def clues_received(batch: list[events.Event], ctx: Context) -> None:
     if fresh:
         _stored, refused = store_new_cases(fresh, ctx)
         again.update(at[j] for j in refused)
+        if refused:  # another worker's case on the same subject and category, or a redelivery
+            log.info("new cases refused, their clues handled one by one", extra={"clues": len(refused)})
     for i in sorted(again):  # in the batch's order, as one by one would
         receive_clue(batch[i].data, ctx)
 
