@@ -274,9 +274,8 @@ def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> 
     marking the rest, in a few writes whatever the batch's size: one read of the marks, one of the
     clues, one insert of the timeline lines, one guarded update per clue, one insert of the marks.
 
-    Statuses only move forward, so a clue's events are folded in the order given. A clue whose
-    status changed since the read (a reporter's objection) takes its events one by one again;
-    each line's id is its event id, so nothing is written twice.
+    A clue whose status changed since the read (a reporter's objection) takes its events one by
+    one again; each line's id is its event id, so nothing is written twice.
     """
     seen = processed.seen_many([e.id for e in batch])
     fresh = list({e.id: e for e in batch if e.id not in seen}.values())
@@ -285,34 +284,43 @@ def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> 
     clues = Clue._get_collection()
     wanted = sorted({e.data["clue_id"] for e in fresh})
     read = {d["_id"]: d["status"] for d in clues.find({"_id": {"$in": wanted}}, {"status": 1})}
-    now: dict[str, str] = dict(read)
-    lines: list[dict[str, Any]] = []
-    mine: dict[str, list[events.Event]] = {}
-    for event in fresh:
-        clue_id = event.data["clue_id"]
-        if clue_id not in read:
-            log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
-            continue
-        mine.setdefault(clue_id, []).append(event)
-        now[clue_id], update = status.apply(now[clue_id], event.type, event.data)
-        if update is not None:
-            lines.append({"_id": event.id, "clue_id": clue_id, "at": _event_time(event),
-                          "kind": events.TOPIC_OF_TYPE.get(event.type, event.type),
-                          "message_zh": update.zh, "message_en": update.en})
+    after, lines, by_clue = _fold(read, fresh)
     if lines:
         try:
             ClueUpdate._get_collection().insert_many(lines, ordered=False)
         except BulkWriteError as exc:  # re-deliveries: their lines are there already
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
-    if mine:
+    if by_clue:
         moves = [UpdateOne({"_id": clue_id, "status": read[clue_id]},
-                           {"$set": {"status": now[clue_id], "acknowledged": True}}) for clue_id in mine]
+                           {"$set": {"status": after[clue_id], "acknowledged": True}}) for clue_id in by_clue]
         if clues.bulk_write(moves, ordered=False).matched_count < len(moves):
-            for clue_events in mine.values():  # rare: redo them all, one by one (idempotent)
+            for clue_events in by_clue.values():  # rare: redo them all, one by one (idempotent)
                 for event in clue_events:
                     apply_case_event(event)
     processed.mark_many([e.id for e in fresh])
+
+
+def _fold(read: dict[str, str], fresh: list[events.Event]) -> tuple[
+        dict[str, str], list[dict[str, Any]], dict[str, list[events.Event]]]:
+    """Each clue's status after its events in the order given (statuses only move forward), the
+    timeline lines those events add, and the events by clue; events about clues intake does not
+    hold (not in `read`) are logged and left out."""
+    after = dict(read)
+    lines: list[dict[str, Any]] = []
+    by_clue: dict[str, list[events.Event]] = {}
+    for event in fresh:
+        clue_id = event.data["clue_id"]
+        if clue_id not in read:
+            log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
+            continue
+        by_clue.setdefault(clue_id, []).append(event)
+        after[clue_id], update = status.apply(after[clue_id], event.type, event.data)
+        if update is not None:
+            lines.append({"_id": event.id, "clue_id": clue_id, "at": _event_time(event),
+                          "kind": events.TOPIC_OF_TYPE.get(event.type, event.type),
+                          "message_zh": update.zh, "message_en": update.en})
+    return after, lines, by_clue
 
 
 def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> list[str]:
