@@ -114,6 +114,8 @@ class Case(OutboxDocument):
     reopened_at = me.LongField(null=True)
     # subject key + category while the case is open, absent once closed: unique (handlers.open_key)
     open_key = me.StringField()
+    # the journal keys of the slot claims this case's updates took (drain, escalation): workload.py
+    slot_keys = me.DictField(default=dict)
     created_at = me.DateTimeField(required=True)
     # the first audit entries (received; assigned or queued), written with the case, never changed
     opening_audit = me.ListField(me.DictField(), default=list)

@@ -40,6 +40,7 @@ from .workload import (
     release_slot,
     release_stranded,
     settle,
+    settle_slot,
 )
 
 log = logging.getLogger(__name__)
@@ -232,9 +233,10 @@ def record_escalation(
 def drain(unit: str, ctx: Context) -> int:
     """Give free slots of `unit` to its oldest queued cases; returns how many were assigned.
 
-    Each step claims a slot first, then takes the oldest queued case with a conditional update;
-    if another worker took that case, the next one is tried, and the slot is given back only when
-    no queued case is left, so two drainers never take the same case nor strand a free slot.
+    Each step claims a slot for the oldest queued case (journaled), then takes the case with a
+    conditional update that records the claim's key; if another worker took that case, the slot
+    goes back and the next case is tried, so two drainers never take the same case nor strand a
+    free slot.
     """
     assigned = 0
     while True:
@@ -246,11 +248,11 @@ def drain(unit: str, ctx: Context) -> int:
         )
         if not queued:
             return assigned
-        now = ctx.clock()
-        cadre = claim_cadre(unit, now)
-        if cadre is None:
-            return assigned
         for doc in queued:
+            now = ctx.clock()
+            if (slot := claim_cadre(unit, now, doc["_id"])) is None:
+                return assigned
+            cadre, key = slot
             changes = {
                 "cadre_id": cadre,
                 "holds_slot": True,
@@ -260,17 +262,16 @@ def drain(unit: str, ctx: Context) -> int:
             new = {**doc, **changes}
             updated = update_case(
                 doc,
-                changes,
+                {**changes, f"slot_keys.{key}": True},
                 [assigned_event(new, c, now) for c in clue_ids(doc)],
                 {"status": "queued", "cadre_id": None},
             )
+            settle_slot(cadre, key, taken=updated is not None)
             if updated is not None:
                 audit(doc["_id"], SYSTEM, "assigned", now, cadre_id=cadre, from_queue=True)
                 ctx.wake(updated)
                 assigned += 1
                 break
-        else:
-            release_slot(cadre)
 
 
 def sweep_stranded_slots(ctx: Context, older_than: datetime) -> int:
@@ -730,7 +731,7 @@ def move_case(
             )
             return updated
         new_unit = decision.to_unit
-        cadre = claim_cadre(new_unit, now)
+        cadre, key = claim_cadre(new_unit, now, case_id) or (None, "")
         lead = choose_lead(new_unit, now, [cadre] if cadre else [])
         changes = {
             "unit": new_unit,
@@ -753,9 +754,10 @@ def move_case(
                 escalated_event(doc, c, doc["unit"], new_unit, decision.mode, decision.reasons, now)
             )
             envelopes.append(assigned_event(new, c, now))
-        updated = update_case(doc, changes, envelopes)
+        updated = update_case(doc, {**changes, **({f"slot_keys.{key}": True} if cadre else {})}, envelopes)
+        if cadre:
+            settle_slot(cadre, key, taken=updated is not None)
         if updated is None:
-            release_slot(cadre)
             release_lead(lead)
             continue
         ctx.wake(updated)

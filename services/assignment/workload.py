@@ -6,12 +6,13 @@ the capacity: if another worker moved that cadre in between, the update misses a
 planned again on a fresh read. So any number of workers claiming at once never put anyone over
 capacity, and every pick is the least-loaded one. `release_slot` gives a slot back.
 
-Slots claimed for a batch of new cases are journaled in the claiming update itself (all the
-blocks of a round in one bulk write): the cadre document keeps `inflight.<key>: [case ids]` until
-the cases are stored (`settle`). If the worker dies in between, `release_stranded` later gives
-back the slots of the journaled cases that were never stored, so a crash mid-batch strands
-nothing for good. `claim_cadre` takes one slot, unjournaled, for a caller whose very next write
-records it.
+Every claim is journaled in the claiming update itself (all the blocks of a round in one bulk
+write): the cadre document keeps `inflight.<key>: [case ids]` until the cases' own write is done
+(`settle` for a batch of new cases, `settle_slot` for one existing case). If the worker dies in
+between, `release_stranded` later gives back the slots whose cases never took them: new cases
+that were never stored (`j` keys), or existing cases whose update does not carry the key in
+`slot_keys` (`s` keys, from `claim_cadre`: the queue's drain, an escalation's move). So a crash
+between a claim and its write strands nothing for good.
 """
 
 from __future__ import annotations
@@ -66,18 +67,21 @@ class Claims:
     keys: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _journal_key(now: datetime) -> str:
-    # epoch ms first, so the sweep can tell the entry's age; ASCII letters, digits and "_" only
-    return f"j{to_ms(now)}_{secrets.token_hex(4)}"
+NEW_CASES, EXISTING_CASE = "j", "s"  # the journal keys' kinds (see the module's docstring)
+
+
+def _journal_key(now: datetime, kind: str) -> str:
+    # epoch ms after the kind, so the sweep can tell the entry's age; ASCII letters, digits, "_"
+    return f"{kind}{to_ms(now)}_{secrets.token_hex(4)}"
 
 
 def claim_for_cases(
-    unit: str, case_ids: Sequence[str], now: datetime, exclude: Collection[str] = (), journal: bool = True
+    unit: str, case_ids: Sequence[str], now: datetime, exclude: Collection[str] = (), kind: str = NEW_CASES
 ) -> Claims:
-    """Slots of `unit` for new cases, as least-loaded claims one after another would take them,
-    in the order of `case_ids` (the last ones go without when the unit fills up). Each cadre's
-    block is claimed by an update that matches the load read; with `journal` it also records the
-    block's case ids, and all the blocks of a round go in one bulk write."""
+    """Slots of `unit` for cases, as least-loaded claims one after another would take them, in
+    the order of `case_ids` (the last ones go without when the unit fills up). Each cadre's block
+    is claimed by an update that matches the load read and journals the block's case ids under a
+    key of `kind`; all the blocks of a round go in one bulk write."""
     claims = Claims()
     for _ in range(MAX_ROUNDS):
         waiting = [i for i in case_ids if i not in claims.cadre_of]
@@ -91,11 +95,10 @@ def claim_for_cases(
             cadre_id: [case_id for case_id, pick in zip(waiting, picks, strict=False) if pick == cadre_id]
             for cadre_id in dict.fromkeys(picks)
         }
-        taken = (_claim_journaled if journal else _claim_one_by_one)(docs, blocks, now)
+        taken = _claim_journaled(docs, blocks, now, kind)
         for cadre_id, (key, block) in taken.items():
             claims.cadre_of.update(dict.fromkeys(block, cadre_id))
-            if key:
-                claims.keys.setdefault(cadre_id, []).append(key)
+            claims.keys.setdefault(cadre_id, []).append(key)
         if len(taken) == len(blocks):
             break  # no miss: the plan held
     return claims
@@ -107,11 +110,11 @@ def _guard(doc: dict) -> dict:
 
 
 def _claim_journaled(
-    docs: dict[str, dict], blocks: dict[str, list[str]], now: datetime
+    docs: dict[str, dict], blocks: dict[str, list[str]], now: datetime, kind: str
 ) -> dict[str, tuple[str, list[str]]]:
     """Claim every block in one bulk write, each journaled under a key of its own; the blocks
     taken. A partial result is read back from the journal keys (a miss writes none)."""
-    keyed = {_journal_key(now): (cadre_id, block) for cadre_id, block in blocks.items()}
+    keyed = {_journal_key(now, kind): (cadre_id, block) for cadre_id, block in blocks.items()}
     ops = []
     for key, (cadre_id, block) in keyed.items():
         changes = {"last_assigned_at": to_ms(now), f"inflight.{key}": block}
@@ -124,21 +127,6 @@ def _claim_journaled(
         }
         keyed = {key: taken for key, taken in keyed.items() if key in held}
     return {cadre_id: (key, block) for key, (cadre_id, block) in keyed.items()}
-
-
-def _claim_one_by_one(
-    docs: dict[str, dict], blocks: dict[str, list[str]], now: datetime
-) -> dict[str, tuple[str, list[str]]]:
-    """Claim each block with its own conditional update, unjournaled; the blocks taken."""
-    taken = {}
-    for cadre_id, block in blocks.items():
-        if _slots().find_one_and_update(
-            _guard(docs[cadre_id]),
-            {"$inc": {"load": len(block)}, "$set": {"last_assigned_at": to_ms(now)}},
-            projection={"_id": 1},
-        ):
-            taken[cadre_id] = ("", block)
-    return taken
 
 
 def settle(claims: Claims, stored: Collection[str]) -> None:
@@ -177,7 +165,10 @@ def release_stranded(older_than: datetime) -> dict[str, int]:
         for key, case_ids in (doc.get("inflight") or {}).items():
             if int(key[1:].split("_")[0]) >= cutoff:
                 continue
-            stored = {d["_id"] for d in Case._get_collection().find({"_id": {"$in": case_ids}}, {"_id": 1})}
+            took = {"_id": {"$in": case_ids}}
+            if key.startswith(EXISTING_CASE):  # the case's own update records the key
+                took[f"slot_keys.{key}"] = {"$exists": True}
+            stored = {d["_id"] for d in Case._get_collection().find(took, {"_id": 1})}
             missing = len(set(case_ids) - stored)
             update: dict = {"$unset": {f"inflight.{key}": ""}}
             if missing:
@@ -189,10 +180,29 @@ def release_stranded(older_than: datetime) -> dict[str, int]:
     return dict(freed)
 
 
-def claim_cadre(unit: str, now: datetime, exclude: Collection[str] = ()) -> str | None:
-    """Take one slot of the best cadre of `unit` who has room, atomically; None if all are full.
-    Not journaled: the caller records the slot in its very next write."""
-    return claim_for_cases(unit, ["slot"], now, exclude, journal=False).cadre_of.get("slot")
+def claim_cadre(
+    unit: str, now: datetime, case_id: str, exclude: Collection[str] = ()
+) -> tuple[str, str] | None:
+    """One slot of the best cadre of `unit` who has room, for the existing case `case_id`:
+    (cadre, journal key), or None if all are full. The case's update must set
+    `slot_keys.<key>`, and `settle_slot` follow it."""
+    claims = claim_for_cases(unit, [case_id], now, exclude, kind=EXISTING_CASE)
+    cadre = claims.cadre_of.get(case_id)
+    return (cadre, claims.keys[cadre][0]) if cadre else None
+
+
+def settle_slot(cadre_id: str, key: str, taken: bool) -> None:
+    """The case's update after `claim_cadre` is done: clear the journal entry, and give the slot
+    back if the update did not take it. Guarded by the entry, so the sweep never frees it too."""
+    update: dict = {"$unset": {f"inflight.{key}": ""}}
+    if not taken:
+        update["$inc"] = {"load": -1}
+    done = _slots().update_one({"_id": cadre_id, f"inflight.{key}": {"$exists": True}}, update)
+    if not done.modified_count and taken:
+        log.error(
+            "claim journal swept before its case took the slot: the cadre may hold a case over capacity",
+            extra={"cadre_id": cadre_id},
+        )
 
 
 def release_slot(cadre_id: str | None) -> bool:
