@@ -36,6 +36,12 @@ def put_records(common, topic: str, n: int) -> None:
 def test_intake_metrics_count_pending_outboxes_and_the_group_lag(app, client, intake_settings):  # noqa: F811
     common = intake_settings.common
     put_records(common, events.CASE_CLOSED, 2)
+    # The app's relay would publish (and so clear) the pending outboxes below at its next polling
+    # round, 0.2 s here, maybe before the scrape: stop it first.
+    app.extensions["intake_relay_stop"].set()
+    app.extensions["intake"].outbox.stop()
+    for thread in app.extensions["intake_relay"]:
+        thread.join(timeout=10)
     Clue._get_collection().insert_many(
         [{"_id": unique("clue"), "outbox": [], "outbox_pending": True, "outbox_version": 0} for _ in range(3)]
     )
