@@ -12,15 +12,12 @@ from services.assignment.documents import CadreSlot
 from services.assignment.registry_store import RegistryCache
 from shared import events
 from shared.auth import Principal
+from tests.unit.assignment.kills import draining, killed_at_update, killed_before_settling
 
 from .test_concurrency import UNIT, prepare
 from .workers import clue_event
 
 pytestmark = pytest.mark.stack
-
-
-class Killed(Exception):
-    """Stands for a SIGKILL at that point: nothing after it runs."""
 
 
 def one_assigned_one_queued(settings, tmp_path):
@@ -50,17 +47,8 @@ def holders() -> dict[str, int]:
 
 def test_killed_before_the_case_took_the_slot(settings, mongo_db, tmp_path, monkeypatch):
     ctx, first = one_assigned_one_queued(settings, tmp_path)
-    real = handlers.update_case
-
-    def killed_before_draining(doc, changes, *args, **kwargs):
-        if doc["status"] == "queued":
-            raise Killed
-        return real(doc, changes, *args, **kwargs)
-
-    monkeypatch.setattr(handlers, "update_case", killed_before_draining)
-    with pytest.raises(Killed):
+    with killed_at_update(monkeypatch, draining):
         close(ctx, first)
-    monkeypatch.setattr(handlers, "update_case", real)
     assert loads() != holders()  # the stranded slot
     later = events.now() + timedelta(minutes=3)
     assert handlers.sweep_stranded_slots(ctx, later) == 1
@@ -71,14 +59,8 @@ def test_killed_before_the_case_took_the_slot(settings, mongo_db, tmp_path, monk
 
 def test_killed_after_the_case_took_the_slot(settings, mongo_db, tmp_path, monkeypatch):
     ctx, first = one_assigned_one_queued(settings, tmp_path)
-
-    def killed(*_args, **_kwargs):
-        raise Killed
-
-    monkeypatch.setattr(handlers, "settle_slot", killed)
-    with pytest.raises(Killed):
+    with killed_before_settling(monkeypatch):
         close(ctx, first)
-    monkeypatch.undo()
     assert handlers.cases().find_one({"clue_id": "c2"})["status"] == "assigned"
     assert any(c.inflight for c in CadreSlot.objects(unit=UNIT))
     assert handlers.sweep_stranded_slots(ctx, events.now() + timedelta(minutes=3)) == 0

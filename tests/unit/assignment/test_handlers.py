@@ -17,6 +17,7 @@ from shared.fakes import FakeBroker
 from shared.outbox import OutboxRelay
 from shared.problems import Problem
 
+from .kills import draining, killed_at_update, killed_before_settling, moving
 from .sample_registries import small_registry_yaml
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
@@ -689,10 +690,6 @@ def test_backfill_gives_earlier_open_cases_their_key_the_older_first(tiny):
 # ---- single claims (the queue's drain, an escalation's move) are journaled too ---------------------
 
 
-class Killed(Exception):
-    """Stands for a SIGKILL at that point: nothing after it runs."""
-
-
 def closed_with_a_queue(ctx):
     """Capacity 1: c1 assigned, c2 queued; c1's close frees the slot that the drain gives c2."""
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1", name="甲"), ctx)
@@ -720,17 +717,8 @@ def test_a_drain_leaves_no_journal_and_records_its_claim_on_the_case(mock_db):
 def test_a_drain_killed_between_its_claim_and_the_case_gives_the_slot_back_at_the_sweep(mock_db, monkeypatch):
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"))
     close, cadre = closed_with_a_queue(ctx)
-    real = handlers.update_case
-
-    def killed_before_draining(doc, changes, *args, **kwargs):
-        if doc["status"] == "queued":
-            raise Killed
-        return real(doc, changes, *args, **kwargs)
-
-    monkeypatch.setattr(handlers, "update_case", killed_before_draining)
-    with pytest.raises(Killed):
+    with killed_at_update(monkeypatch, draining):
         close()
-    monkeypatch.setattr(handlers, "update_case", real)
     assert CadreSlot.objects.get(id=cadre).load == 1 and one_case("c2")["status"] == "queued"  # stranded
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=3)) == 1
     assert one_case("c2")["status"] == "assigned" and loads_match_holders()
@@ -739,14 +727,8 @@ def test_a_drain_killed_between_its_claim_and_the_case_gives_the_slot_back_at_th
 def test_a_drain_killed_after_the_case_took_the_slot_keeps_it_at_the_sweep(mock_db, monkeypatch):
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"))
     close, cadre = closed_with_a_queue(ctx)
-
-    def killed(*_args, **_kwargs):
-        raise Killed
-
-    monkeypatch.setattr(handlers, "settle_slot", killed)
-    with pytest.raises(Killed):
+    with killed_before_settling(monkeypatch):
         close()
-    monkeypatch.undo()
     assert one_case("c2")["status"] == "assigned" and CadreSlot.objects.get(id=cadre).inflight
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=3)) == 0
     assert loads_match_holders() and all(c.inflight == {} for c in CadreSlot.objects)
@@ -756,18 +738,9 @@ def test_an_escalation_killed_before_moving_the_case_gives_the_slot_back_at_the_
     ctx, _, _ = world
     handlers.clue_received(clue("c1"), ctx)
     case = one_case("c1")
-    real = handlers.update_case
-
-    def killed_moving(doc, changes, *args, **kwargs):
-        if "unit" in changes:
-            raise Killed
-        return real(doc, changes, *args, **kwargs)
-
     before = {c.id: c.load for c in CadreSlot.objects}
-    monkeypatch.setattr(handlers, "update_case", killed_moving)
-    with pytest.raises(Killed):
+    with killed_at_update(monkeypatch, moving):
         handlers.escalate_case(case["_id"], Principal("supervisor", "foshan", "k"), "提级", ctx)
-    monkeypatch.setattr(handlers, "update_case", real)
     assert sum(c.load for c in CadreSlot.objects) == sum(before.values()) + 1  # the stranded slot
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=3)) == 1
     assert {c.id: c.load for c in CadreSlot.objects} == before
