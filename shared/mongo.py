@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import mongoengine as me
 import pymongo
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 from ulid import ULID
 
 
@@ -68,10 +68,7 @@ class ProcessedEvents:
             {"_id": f"{self.consumer}:{event_id}"}, {"_id": 1}) is not None
 
     def mark(self, event_id: str) -> None:
-        try:
-            ProcessedEvent(id=f"{self.consumer}:{event_id}", at=utcnow()).save(force_insert=True)
-        except (me.NotUniqueError, DuplicateKeyError):
-            pass
+        self.mark_many([event_id])
 
     def seen_many(self, event_ids: list[str]) -> set[str]:
         """Those of `event_ids` seen before, in one read."""
@@ -86,8 +83,14 @@ class ProcessedEvents:
             return
         now = utcnow()
         docs = [{"_id": f"{self.consumer}:{event_id}", "at": now} for event_id in event_ids]
-        try:
-            ProcessedEvent._get_collection().insert_many(docs, ordered=False)
-        except BulkWriteError as exc:  # marked meanwhile (a re-delivery to another member)
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
+        insert_new(ProcessedEvent._get_collection(), docs)  # some marked meanwhile: a re-delivery
+
+
+def insert_new(collection: pymongo.collection.Collection, docs: list[dict]) -> None:
+    """Insert `docs`, skipping those whose unique key is taken already (written before, e.g. by a
+    re-delivery of the same event); any other write error is raised."""
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise

@@ -754,7 +754,8 @@ def move_case(
                 escalated_event(doc, c, doc["unit"], new_unit, decision.mode, decision.reasons, now)
             )
             envelopes.append(assigned_event(new, c, now))
-        updated = update_case(doc, {**changes, **({f"slot_keys.{key}": True} if cadre else {})}, envelopes)
+        took = {f"slot_keys.{key}": True} if cadre else {}  # the claim's key, for the sweep
+        updated = update_case(doc, {**changes, **took}, envelopes)
         if cadre:
             settle_slot(cadre, key, taken=updated is not None)
         if updated is None:

@@ -60,8 +60,8 @@ def _load(doc: dict, extra: int = 0, capacity_scale: int = 1) -> CadreLoad:
 
 @dataclass
 class Claims:
-    """Slots claimed for new cases: the cadre of each case that got one, and the journal keys
-    each cadre holds for them until `settle`."""
+    """Slots claimed for cases: the cadre of each case that got one, and the journal keys each
+    cadre holds for them until `settle` (or `settle_slot`)."""
 
     cadre_of: dict[str, str] = field(default_factory=dict)
     keys: dict[str, list[str]] = field(default_factory=dict)
@@ -157,8 +157,9 @@ def settle(claims: Claims, stored: Collection[str]) -> None:
 
 
 def release_stranded(older_than: datetime) -> dict[str, int]:
-    """Give back slots journaled before `older_than` for cases that were never stored (their
-    worker died between the claim and the insert), and clear those entries; slots freed by unit."""
+    """Give back slots journaled before `older_than` that their cases never took (the worker died
+    between the claim and the case's write: see the module's docstring), and clear those entries;
+    slots freed by unit."""
     freed: Counter[str] = Counter()
     cutoff = to_ms(older_than)
     for doc in list(_slots().find({"inflight": {"$exists": True}}, {"inflight": 1, "unit": 1})):

@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 import mongoengine as me
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.intake import receipts, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from shared import events
-from shared.mongo import ProcessedEvents, exact, new_id, utcnow
+from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
 from shared.outbox import OutboxDocument, entry, staged_update
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
 
@@ -286,11 +286,7 @@ def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> 
     read = {d["_id"]: d["status"] for d in clues.find({"_id": {"$in": wanted}}, {"status": 1})}
     after, lines, by_clue = _fold(read, fresh)
     if lines:
-        try:
-            ClueUpdate._get_collection().insert_many(lines, ordered=False)
-        except BulkWriteError as exc:  # re-deliveries: their lines are there already
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
+        insert_new(ClueUpdate._get_collection(), lines)  # a re-delivery's lines are there already
     if by_clue:
         moves = [UpdateOne({"_id": clue_id, "status": read[clue_id]},
                            {"$set": {"status": after[clue_id], "acknowledged": True}}) for clue_id in by_clue]
