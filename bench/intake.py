@@ -97,6 +97,12 @@ def mean_by_key(rounds: list[dict[str, float]]) -> dict[str, float]:
     return {key: round(sum(r[key] for r in rounds) / len(rounds), 2) for key in rounds[0]}
 
 
+def round_ratios(results: dict[str, list[Figures]], name: str) -> list[float]:
+    """`name` against the baseline in each round (the two ran seconds apart, on the
+    same state of a machine whose speed drifts)."""
+    return [round(r.per_s / b.per_s, 3) for r, b in zip(results[name], results["baseline"], strict=True)]
+
+
 def body(n: int) -> dict:
     return clue(summary=f"bench clue {n}") if n % 2 else anonymous_clue(summary=f"bench clue {n}")
 
@@ -143,19 +149,18 @@ def main() -> int:
                 results[name].append(figures)
                 cpu[name].append(meter.per_item_ms(figures.accepted))
         intake, baseline = Figures.combine(results["intake"]), Figures.combine(results["baseline"])
-        round_ratios = [round(i.per_s / b.per_s, 3)
-                        for i, b in zip(results["intake"], results["baseline"], strict=True)]
         common = {"broker": BROKER, "database": DATABASE, "threads": threads, "rounds": rounds,
                   "requests": rounds * threads * per_thread, "server": "gunicorn gthread "
                   f"{env['WEB_WORKERS']}x{env['WEB_THREADS']}", "cpus": os.cpu_count()}
         emit(bench="intake_post_clue", value=round(intake.per_s, 1), unit="clues/s",
              baseline=round(baseline.per_s, 1), ratio=round(intake.per_s / baseline.per_s, 3),
-             round_ratios=round_ratios,
+             round_ratios=round_ratios(results, "intake"),
              p50_ms=round(intake.percentile(50), 2), p99_ms=round(intake.percentile(99), 2),
              failed=intake.failed, cpu_ms_per_clue=mean_by_key(cpu["intake"]), **common)
         control = Figures.combine(results["control"])
         emit(bench="control_outbox_post_clue", value=round(control.per_s, 1), unit="clues/s",
              baseline=round(baseline.per_s, 1), ratio=round(control.per_s / baseline.per_s, 3),
+             round_ratios=round_ratios(results, "control"),
              p50_ms=round(control.percentile(50), 2), p99_ms=round(control.percentile(99), 2),
              failed=control.failed, cpu_ms_per_clue=mean_by_key(cpu["control"]), **common)
         emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
