@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Protocol
 
-from kafka import KafkaAdminClient, KafkaProducer
+from confluent_kafka import KafkaError as ConfluentError
+from confluent_kafka import KafkaException, Producer
+from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownProducerIdError
+from kafka.errors import TopicAlreadyExistsError
 
 from shared import events
 from shared.settings import CommonSettings
@@ -58,77 +61,110 @@ def ensure_topics(settings: CommonSettings, topics: tuple[str, ...] = events.TOP
 
 
 def producer_config(settings: CommonSettings, **overrides: Any) -> dict[str, Any]:
-    config = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+    """The event producer's librdkafka settings (`overrides` in librdkafka's dotted names)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
         "acks": "all",
-        "enable_idempotence": settings.kafka_enable_idempotence,
-        "linger_ms": 2,
+        "enable.idempotence": settings.kafka_enable_idempotence,
+        "linger.ms": 2,
         "retries": 5,
-        "request_timeout_ms": 10_000,
-        "max_block_ms": 10_000,
-        "client_id": "campaign",
+        "request.timeout.ms": 10_000,
+        # A record the broker has not acked by then fails (librdkafka would try for 5 minutes).
+        "message.timeout.ms": 10_000,
+        "client.id": "campaign",
+        # librdkafka's own lines go through this module's logger (served while it flushes), at
+        # errors only: it reports every closed idle connection otherwise.
+        "logger": log,
+        "log_level": 3,
     }
     if not settings.kafka_enable_idempotence:
         # Retries must not reorder one clue's events: one request in flight per connection.
-        config["max_in_flight_requests_per_connection"] = 1
+        config["max.in.flight.requests.per.connection"] = 1
     config.update(overrides)
     return config
 
 
-class EventProducer:
-    """Publishes records with acks=all and waits for the broker's ack.
+class _Acks:
+    """The delivery reports of one `send_many`, whichever thread serves them."""
 
-    On `UnknownProducerIdError` (the broker lost the idempotent producer's state, as a restarted
-    local broker always does) the underlying client is recreated and the send tried once more.
-    Any other failure raises `DependencyDown`: the caller keeps its outbox entry and retries.
-    Topic names are logical (`clue-received`); the settings' topic prefix is added here.
+    def __init__(self, expected: int) -> None:
+        self._left = expected
+        self._lock = threading.Lock()
+        self.errors: list[ConfluentError] = []
+        self.done = threading.Event()
+        if expected == 0:
+            self.done.set()
+
+    def __call__(self, error: ConfluentError | None, _message: Any) -> None:
+        with self._lock:
+            if error is not None:
+                self.errors.append(error)
+            self._left -= 1
+            if self._left == 0:
+                self.done.set()
+
+
+class EventProducer:
+    """Publishes records with acks=all and waits for the broker's acks.
+
+    It runs on librdkafka (confluent-kafka): batching, checksums and the network are C work in
+    threads of its own, off the GIL the service's request threads need. A fatal producer error
+    recreates the client and tries once more. Any other failure, or no ack within the timeout,
+    raises `DependencyDown` after dropping what the client still holds: the caller keeps its outbox
+    entry and retries. Topic names are logical (`clue-received`); the settings' prefix is added here.
     """
 
-    def __init__(self, settings: CommonSettings, **overrides: Any) -> None:
+    def __init__(self, settings: CommonSettings, client_id: str | None = None, **overrides: Any) -> None:
         self.prefix = settings.topic_prefix
+        if client_id:
+            overrides["client.id"] = client_id
         self._config = producer_config(settings, **overrides)
         self._lock = threading.Lock()
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
 
-    def _client(self) -> KafkaProducer:
+    def _client(self) -> Producer:
         with self._lock:
             if self._producer is None:
                 try:
-                    self._producer = KafkaProducer(**self._config)
-                except KafkaError as exc:
-                    raise DependencyDown(f"Kafka unreachable: {exc}") from None
+                    self._producer = Producer(self._config)
+                except KafkaException as exc:
+                    raise DependencyDown(f"Kafka client failed: {exc}") from None
             return self._producer
 
-    def _reset(self) -> None:
+    def _drop(self, producer: Producer) -> None:
+        """Forget `producer` (unless another thread did already) and purge what it still holds."""
         with self._lock:
-            if self._producer is not None:
-                try:
-                    self._producer.close(timeout=1)
-                except Exception:  # noqa: BLE001 - closing a broken client
-                    pass
+            if self._producer is producer:
                 self._producer = None
+        producer.purge()
+        producer.flush(0)
 
     def send_many(self, records: list[tuple[str, str, bytes]], timeout: float = 10.0,
                   headers: list[tuple[str, bytes]] | None = None) -> None:
         """Send (topic, key, value) records and return once the broker acked all of them."""
         for attempt in (1, 2):
+            client = self._client()
+            acks = _Acks(len(records))
+            deadline = time.monotonic() + timeout
             try:
-                client = self._client()
-                futures = [client.send(self.prefix + topic, key=key.encode(), value=value,
-                                       headers=headers)
-                           for topic, key, value in records]
-                client.flush(timeout=timeout)
-                for future in futures:
-                    future.get(timeout=timeout)
+                for topic, key, value in records:
+                    client.produce(self.prefix + topic, value=value, key=key.encode(), headers=headers,
+                                   on_delivery=acks)
+            except (BufferError, KafkaException) as exc:
+                self._drop(client)
+                raise DependencyDown(f"Kafka send failed: {exc}") from None
+            client.flush(timeout)
+            # Another thread's flush may be serving these reports: wait for all of them.
+            if not acks.done.wait(max(0.0, deadline - time.monotonic())):
+                self._drop(client)
+                raise DependencyDown("Kafka did not ack in time")
+            if not acks.errors:
                 return
-            except UnknownProducerIdError:
-                log.warning("broker forgot the producer id; recreating the producer")
-                self._reset()
-                if attempt == 2:
-                    raise DependencyDown("Kafka rejected the producer id twice") from None
-            except KafkaError as exc:
-                self._reset()
-                raise DependencyDown(f"Kafka send failed: {type(exc).__name__}") from None
+            self._drop(client)
+            error = acks.errors[0]
+            if not error.fatal() or attempt == 2:
+                raise DependencyDown(f"Kafka send failed: {error.name()}")
+            log.warning("fatal producer error; recreating the producer", extra={"error": error.name()})
 
     def send(self, topic: str, key: str, value: bytes,
              headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -140,4 +176,7 @@ class EventProducer:
         self.send(topic, envelope["subject"], events.encode(envelope))
 
     def close(self) -> None:
-        self._reset()
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.flush(1)
