@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
-from flask_limiter import Limiter
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from services.intake import handlers
+from services.intake.limits import ReceiptLimit
 from services.intake.relay import IntakeOutbox
 from services.intake.schemas import ClueSchema, FollowUpSchema, LookupSchema
 from services.intake.settings import IntakeSettings
@@ -153,10 +153,9 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
     return {**result, "result": "accepted", "code": 202, "replayed": replayed, **response}
 
 
-def create_blueprint(limiter: Limiter, settings: IntakeSettings) -> Blueprint:
+def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
     """The intake routes; the receipt routes share one rate limit per client address."""
     bp = Blueprint("intake", __name__)
-    receipt_limit = limiter.shared_limit(settings.receipt_rate_limit, scope="receipts")
 
     @bp.post("/v1/clues")
     @require("frontline")

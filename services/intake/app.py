@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from services.intake.api import IntakeContext, create_blueprint
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.handlers import Keys
+from services.intake.limits import ReceiptLimit
 from services.intake.openapi import build_spec
 from services.intake.pages import create_pages_blueprint
 from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
@@ -48,8 +49,9 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
                       headers_enabled=True, retry_after="delta-seconds", strategy="moving-window")
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
-    app.register_blueprint(create_blueprint(limiter, settings))
-    app.register_blueprint(create_pages_blueprint(limiter, settings))
+    receipt_limit = ReceiptLimit(app, limiter, settings.receipt_rate_limit)  # no default limits: see there
+    app.register_blueprint(create_blueprint(receipt_limit))
+    app.register_blueprint(create_pages_blueprint(receipt_limit, settings))
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Response, current_app, render_template, request
-from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
@@ -28,6 +27,7 @@ from werkzeug.datastructures import MultiDict
 
 from services.intake import handlers
 from services.intake.api import CLUE_SCHEMA, FOLLOW_UP_SCHEMA, LOOKUP_SCHEMA, IntakeContext
+from services.intake.limits import ReceiptLimit
 from services.intake.settings import IntakeSettings
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
@@ -353,11 +353,10 @@ def _china_time(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
-def create_pages_blueprint(limiter: Limiter, settings: IntakeSettings) -> Blueprint:
+def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings) -> Blueprint:
     """The reporter's pages at /, /report and /receipt; the posts share the receipt routes' rate limit."""
     bp = Blueprint("reporter", __name__, template_folder="templates", static_folder="static",
                    static_url_path="/assets/reporter")
-    receipt_limit = limiter.shared_limit(settings.receipt_rate_limit, scope="receipts")
     places = load_places(settings.registry_file)
     csrf = CsrfGuard(settings.receipt_key, "reporter-pages-csrf", CSRF_COOKIE)
 
@@ -392,7 +391,7 @@ def create_pages_blueprint(limiter: Limiter, settings: IntakeSettings) -> Bluepr
 
     @bp.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):
-        current = limiter.current_limit
+        current = receipt_limit.limiter.current_limit
         wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
         resp = render("message.html", 429, title="busy_title", body=text("busy_body", page_lang(), wait=wait))
         resp.headers["Retry-After"] = str(wait)
