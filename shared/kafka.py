@@ -1,4 +1,5 @@
-"""Kafka clients: topic creation and an event producer that survives a broker that forgot it.
+"""Kafka clients: topic creation (kafka-python's admin client) and an event producer (librdkafka)
+that survives a broker that forgot it.
 
 The record key is always the clue id, so every event of one clue stays in order on one partition.
 """
