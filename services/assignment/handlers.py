@@ -151,19 +151,29 @@ def update_case(
     envelopes: Iterable[dict[str, Any]],
     extra_filter: dict[str, Any] | None = None,
     unset: Iterable[str] = (),
+    slot: tuple[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """Apply `changes` (and remove the `unset` fields) and stage `envelopes` in one write, only if
     the case is still the version `doc` was read at (and matches `extra_filter`); the updated
-    case, or None if it changed."""
+    case, or None if it changed.
+
+    `slot`, a (cadre, journal key) from `claim_cadre` that this write gives the case: the write
+    records the key (what tells the sweep the case took the slot), and the claim is settled after
+    it, the slot given back if the write missed."""
     update = staged_update(doc, *envelopes)
     update["$set"].update(changes)
+    if slot:
+        update["$set"][f"slot_keys.{slot[1]}"] = True
     if unset := list(unset):
         update["$unset"] = dict.fromkeys(unset, "")
-    return cases().find_one_and_update(
+    updated = cases().find_one_and_update(
         {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0), **(extra_filter or {})},
         update,
         return_document=ReturnDocument.AFTER,
     )
+    if slot:
+        settle_slot(*slot, taken=updated is not None)
+    return updated
 
 
 def audit_entry(
@@ -252,7 +262,7 @@ def drain(unit: str, ctx: Context) -> int:
             now = ctx.clock()
             if (slot := claim_cadre(unit, now, doc["_id"])) is None:
                 return assigned
-            cadre, key = slot
+            cadre = slot[0]
             changes = {
                 "cadre_id": cadre,
                 "holds_slot": True,
@@ -262,11 +272,11 @@ def drain(unit: str, ctx: Context) -> int:
             new = {**doc, **changes}
             updated = update_case(
                 doc,
-                {**changes, f"slot_keys.{key}": True},
+                changes,
                 [assigned_event(new, c, now) for c in clue_ids(doc)],
                 {"status": "queued", "cadre_id": None},
+                slot=slot,
             )
-            settle_slot(cadre, key, taken=updated is not None)
             if updated is not None:
                 audit(doc["_id"], SYSTEM, "assigned", now, cadre_id=cadre, from_queue=True)
                 ctx.wake(updated)
@@ -731,7 +741,8 @@ def move_case(
             )
             return updated
         new_unit = decision.to_unit
-        cadre, key = claim_cadre(new_unit, now, case_id) or (None, "")
+        slot = claim_cadre(new_unit, now, case_id)
+        cadre = slot[0] if slot else None
         lead = choose_lead(new_unit, now, [cadre] if cadre else [])
         changes = {
             "unit": new_unit,
@@ -754,10 +765,7 @@ def move_case(
                 escalated_event(doc, c, doc["unit"], new_unit, decision.mode, decision.reasons, now)
             )
             envelopes.append(assigned_event(new, c, now))
-        took = {f"slot_keys.{key}": True} if cadre else {}  # the claim's key, for the sweep
-        updated = update_case(doc, {**changes, **took}, envelopes)
-        if cadre:
-            settle_slot(cadre, key, taken=updated is not None)
+        updated = update_case(doc, changes, envelopes, slot=slot)
         if updated is None:
             release_lead(lead)
             continue
