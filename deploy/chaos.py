@@ -156,7 +156,7 @@ def progress(pipeline: Pipeline, mongo_uri: str) -> dict | None:
             return {
                 "cases": assignment["cases"].estimated_document_count(),
                 "unacknowledged": count_exact(intake["clues"], acknowledged=False),
-                "intake_outbox": count_exact(intake["clues"], outbox_pending=True),
+                "intake_outbox": count_exact(intake["follow_ups"], outbox_pending=True),
                 "assignment_outbox": count_exact(assignment["cases"], outbox_pending=True),
             }
         finally:

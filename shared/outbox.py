@@ -41,6 +41,23 @@ def staged_update(stored: Mapping[str, Any], *envelopes: dict[str, Any]) -> dict
     return {"$set": {"outbox": outbox, "outbox_pending": bool(outbox)}, "$inc": {"outbox_version": 1}}
 
 
+def publish_entries(publisher: Publisher, entries: list[dict[str, str]]) -> int:
+    """Publish outbox entries in one round of broker acks (one by one for a publisher without
+    `send_many`); returns how many. Raises what the publisher raises: nothing counts as sent."""
+    if not entries:
+        return 0
+    records = [(e["topic"], e["key"], e["value"].encode()) for e in entries]
+    send_many = getattr(publisher, "send_many", None)
+    if send_many:
+        send_many(records)
+    else:
+        for record in records:
+            publisher.send(*record)
+    for e in entries:
+        EVENTS_PRODUCED.labels(e["topic"]).inc()
+    return len(entries)
+
+
 class OutboxDocument(me.Document):
     """Abstract base for documents that carry their own pending events."""
 
@@ -64,11 +81,16 @@ class OutboxRelay:
     broker acks and one write of the clears per batch. So the outbox adds no polling delay and no
     round trip per document (a consumer handling one event at a time wakes a document every few
     milliseconds: without the linger each would go out alone).
+
+    `clears=False` is for documents that something else settles, with no `outbox` field of their
+    own (intake's clues, settled when assignment acknowledges them, with a reconciler as the
+    backstop): what they are woken with is published at once, and nothing is cleared or polled.
     """
 
     def __init__(self, collection: Collection, publisher: Publisher, batch_size: int = 200,
-                 linger_s: float = 0.02) -> None:
+                 linger_s: float = 0.02, *, clears: bool = True) -> None:
         self.collection = collection
+        self.clears = clears
         self.publisher = publisher
         self.batch_size = batch_size
         self.linger_s = linger_s
@@ -76,18 +98,7 @@ class OutboxRelay:
 
     def _send(self, docs: list[dict[str, Any]]) -> int:
         """Publish the pending events of `docs` and wait for the broker's acks."""
-        entries = [e for doc in docs for e in doc.get("outbox") or []]
-        if entries:
-            records = [(e["topic"], e["key"], e["value"].encode()) for e in entries]
-            send_many = getattr(self.publisher, "send_many", None)
-            if send_many:
-                send_many(records)
-            else:
-                for record in records:
-                    self.publisher.send(*record)
-            for e in entries:
-                EVENTS_PRODUCED.labels(e["topic"]).inc()
-        return len(entries)
+        return publish_entries(self.publisher, [e for doc in docs for e in doc.get("outbox") or []])
 
     def _clear(self, docs: list[dict[str, Any]]) -> None:
         """Clear the published outboxes, each only if its document did not change meanwhile."""
@@ -109,7 +120,8 @@ class OutboxRelay:
         """Publish these documents' pending events in one send, then clear those that did not
         change meanwhile; returns the events sent."""
         sent = self._send(docs)  # one round of acks for the whole batch
-        self._clear(docs)
+        if self.clears:
+            self._clear(docs)
         return sent
 
     def publish_doc(self, doc: dict[str, Any]) -> int:
@@ -117,6 +129,8 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         """One poller round: publish up to `batch_size` pending documents; returns events sent."""
+        if not self.clears:
+            return 0  # settled elsewhere: nothing is pending here
         docs = list(self.collection.find(exact(outbox_pending=True),
                                          {"outbox": 1, "outbox_version": 1}).limit(self.batch_size))
         OUTBOX_BACKLOG.labels(self.collection.name).set(len(docs))

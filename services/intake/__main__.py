@@ -59,8 +59,8 @@ def consumer() -> int:
 
 
 def relay(stop: threading.Event | None = None) -> int:
-    """The outbox poller backstop and the reconciler of unacknowledged clues, until SIGTERM."""
-    from services.intake.handlers import reconcile
+    """The reconciler of unacknowledged clues and the follow-ups' outbox poller, until SIGTERM."""
+    from services.intake.handlers import RECONCILE_BATCH, reconcile
     from services.intake.relay import IntakeOutbox
 
     settings = IntakeSettings.from_env()
@@ -76,8 +76,9 @@ def relay(stop: threading.Event | None = None) -> int:
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_reconcile:
-                    reconcile(settings.reconcile_after_s)
-                    next_reconcile = time.monotonic() + settings.reconcile_interval_s
+                    behind = len(reconcile(settings.reconcile_after_s, producer)) == RECONCILE_BATCH
+                    # A full batch: more may be due (a long broker outage); go on next round.
+                    next_reconcile = time.monotonic() + (0 if behind else settings.reconcile_interval_s)
                 outbox.publish_pending()
             except (DependencyDown, ConnectionFailure) as exc:
                 log.warning("relay waiting for a dependency", extra={"error": type(exc).__name__})

@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 
 from services.intake.api import IntakeContext, create_blueprint
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
+from services.intake.documents import Clue
 from services.intake.handlers import Keys
 from services.intake.limits import ReceiptLimit
 from services.intake.openapi import build_spec
@@ -22,7 +23,15 @@ from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
 from shared.kafka import EventProducer, Publisher
-from shared.metrics import watch_consumer_lag, watch_outbox_backlog
+from shared.metrics import (
+    SCRAPE_TTL_S,
+    ScrapeCache,
+    ScrapeGauge,
+    register_scrape_gauge,
+    watch_consumer_lag,
+    watch_outbox_backlog,
+)
+from shared.mongo import count_exact
 from shared.problems import problem_response
 from shared.sealing import ReporterVault
 from shared.web import create_base_app
@@ -36,6 +45,15 @@ def _connect(settings: IntakeSettings) -> None:
     except me.ConnectionFailure:
         pass
     mongo.connect(settings.common.mongodb_uri, settings.db, timeout_ms=settings.mongo_timeout_ms)
+
+
+def watch_unacknowledged(ttl_s: float = SCRAPE_TTL_S) -> ScrapeCache:
+    """`intake_clues_unacknowledged` counts, at scrape time, the clues no case event has
+    acknowledged yet: the clues' backlog (a clue has no outbox of its own, see `documents`)."""
+    cache = ScrapeCache(lambda: {(): float(count_exact(Clue._get_collection(), acknowledged=False))}, ttl_s)
+    register_scrape_gauge(ScrapeGauge("intake_clues_unacknowledged",
+                                      "Clues no case event has acknowledged yet", [], cache))
+    return cache
 
 
 def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher | None = None,
@@ -61,6 +79,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
                                 headers={"Retry-After": str(wait)})
 
     watch_outbox_backlog(doc._get_collection() for doc in OUTBOX_DOCUMENTS)
+    watch_unacknowledged()
     watch_consumer_lag(settings.common, GROUP_ID, CASE_TOPICS)
 
     if start_relay:

@@ -1,7 +1,12 @@
-"""Intake's storage: clues (with their outbox), timeline entries and reporters' follow-up messages.
+"""Intake's storage: clues, timeline entries and reporters' follow-up messages (with their outbox).
 
 Reporter identity is only ever stored as ReporterVault ciphertext; receipts and idempotency keys
 only as keyed digests. Histories are one document per entry (no $push of sub-documents).
+
+A clue is its own outbox entry: it holds its clue-received event's id and everything the event
+says (`handlers.received_event` rebuilds the same event from it), and stays pending until a case
+event acknowledges it (`acknowledged`). So no write marks it sent: the relay publishes it at once,
+and the reconciler publishes it again while it is unacknowledged.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ import mongoengine as me
 from shared.outbox import OutboxDocument
 
 
-class Clue(OutboxDocument):
-    """One clue as received, its reporter-facing status, and its pending events."""
+class Clue(me.Document):
+    """One clue as received, its reporter-facing status, and whether its event was acknowledged."""
 
     id = me.StringField(primary_key=True)
     frontline_unit = me.StringField(required=True)
@@ -35,13 +40,15 @@ class Clue(OutboxDocument):
     received_at = me.DateTimeField(required=True)
     received_event_id = me.StringField(required=True)
     acknowledged = me.BooleanField(default=False)
-    # Epoch milliseconds: nx-27017 stores a $set datetime as a string, which then compares as none.
+    # When its event last went out (epoch milliseconds: nx-27017 stores a $set datetime as a
+    # string, which then compares as none).
     last_staged_ms = me.IntField(required=True)
     idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
     request_hash = me.StringField(required=True)
     replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
     meta = {
         "collection": "clues",
+        "strict": False,  # clues stored before they stopped carrying an outbox load too
         "indexes": [
             {"fields": ["frontline_unit", "idempotency_key"], "unique": True},
             ("acknowledged", "last_staged_ms"),

@@ -1,7 +1,9 @@
 """Intake's commands and event handlers: load, call the domain, save with events staged in the outbox.
 
-Every write that announces something is one single-document write holding its event (outbox);
-`outbox.wake(doc)` then asks the relay to publish it at once.
+Every write that announces something is one single-document write holding its event: a
+follow-up in its outbox, a clue as itself (it holds everything its clue-received says, see
+`documents`). `outbox.wake(doc)` and `outbox.announce(event)` then ask the relay to publish it at
+once; a clue is settled when a case event acknowledges it, and `reconcile` is its backstop.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from pymongo.errors import DuplicateKeyError
 from services.intake import receipts, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from shared import events
+from shared.kafka import Publisher
 from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
-from shared.outbox import OutboxDocument, entry, staged_update
+from shared.outbox import OutboxDocument, entry, publish_entries
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ _SUBJECT_FIELDS = ("name", "position", "employer", "rank", "party_member")
 
 class Outbox(Protocol):
     """What handlers need of the relay: publish a just-written document's events now."""
+
+    def announce(self, envelope: dict[str, Any]) -> None: ...
 
     def wake(self, document: type[OutboxDocument], stored: Mapping[str, Any]) -> None: ...
 
@@ -121,7 +126,7 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
         "acknowledged": False, "last_staged_ms": _epoch_ms(now),
         "idempotency_key": _key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
-        "request_hash": request_hash, "outbox_version": 0,
+        "request_hash": request_hash,
     }
     # As mongoengine stores a document: no key for a field that is None.
     return {key: value for key, value in doc.items() if value is not None}
@@ -143,10 +148,10 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_
                     "receipt": {"code": receipt.code, "secret": receipt.secret}}
         if idempotency_key:
             clue["replay_sealed"] = keys.vault.seal(response)
-        clue["outbox"], clue["outbox_pending"] = [entry(received_event(clue))], True
         try:
-            # One insert of the clue with its event; pymongo directly (mongoengine's document
-            # bookkeeping cost more than the rest of the request, and the schema already validated).
+            # One insert of the clue, which holds its event; pymongo directly (mongoengine's
+            # document bookkeeping cost more than the rest of the request, and the schema already
+            # validated).
             Clue._get_collection().insert_one(clue)
         except (me.NotUniqueError, DuplicateKeyError):
             replay = _replay(frontline_unit, idempotency_key, request_hash, keys)
@@ -154,7 +159,7 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_
                 return replay, True
             continue  # a receipt code collided (80 random bits): draw another
         if outbox is not None:
-            outbox.wake(Clue, clue)
+            outbox.announce(received_event(clue))
         return response, False
     raise RuntimeError("could not store the clue: unique keys kept colliding")
 
@@ -177,7 +182,7 @@ def find_clue(clue_id: str) -> Clue | None:
     """The clue (without reporter ciphertext or receipt digests), or None."""
     return Clue.objects(id=clue_id).exclude(
         "reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
-        "replay_sealed", "outbox").first()
+        "replay_sealed").first()
 
 
 def _render(at: datetime, update: status.Update, kind: str) -> dict[str, Any]:
@@ -323,25 +328,28 @@ def _fold(read: dict[str, str], fresh: list[events.Event]) -> tuple[
     return after, lines, by_clue
 
 
-def reconcile(after_s: float, now: datetime | None = None, limit: int = 500) -> list[str]:
-    """Re-stage clue-received (the same event id) for clues unacknowledged after `after_s` seconds.
+RECONCILE_BATCH = 500
 
-    Returns the ids of the clues re-staged; consumers drop the duplicates by event id.
+
+def reconcile(after_s: float, publisher: Publisher, now: datetime | None = None,
+              limit: int = RECONCILE_BATCH) -> list[str]:
+    """Publish clue-received again (the same event) for clues still unacknowledged `after_s`
+    seconds after it last went out, then note when; returns the ids of those clues.
+
+    The backstop of the relay's one publish: it covers an event lost by a broker, and one never
+    sent because the process stopped first. Consumers drop the repeats by event id. A publish
+    that fails raises before anything is noted, so the next round tries again.
     """
     now = now or utcnow()
     cutoff = _epoch_ms(now - timedelta(seconds=after_s))
-    restaged: list[str] = []
     clues = Clue._get_collection()
-    due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": cutoff}}
-    for clue in clues.find(due, {"reporter_sealed": 0, "replay_sealed": 0}).limit(limit):
-        if clue.get("outbox_pending"):
-            continue  # its event has not even gone out yet
-        update = staged_update(clue, received_event(clue))
-        update["$set"]["last_staged_ms"] = _epoch_ms(now)
-        version = clue.get("outbox_version", 0)
-        if clues.update_one({"_id": clue["_id"], "outbox_version": version, **exact(acknowledged=False)},
-                            update).modified_count:
-            restaged.append(clue["_id"])
-    if restaged:
-        log.info("re-staged unacknowledged clues", extra={"count": len(restaged)})
-    return restaged
+    due = list(clues.find({**exact(acknowledged=False), "last_staged_ms": {"$lt": cutoff}},
+                          {"reporter_sealed": 0, "replay_sealed": 0}).limit(limit))
+    if not due:
+        return []
+    publish_entries(publisher, [entry(received_event(clue)) for clue in due])
+    ids = [clue["_id"] for clue in due]
+    clues.update_many({"_id": {"$in": ids}, **exact(acknowledged=False)},
+                      {"$set": {"last_staged_ms": _epoch_ms(now)}})
+    log.info("republished unacknowledged clues", extra={"count": len(ids)})
+    return ids

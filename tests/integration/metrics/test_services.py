@@ -1,4 +1,5 @@
-"""Intake's and notify's /metrics: outbox backlog per collection and consumer lag per topic."""
+"""Intake's and notify's /metrics: outbox backlog per collection, intake's unacknowledged clues,
+and consumer lag per topic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import pytest
 from kafka import KafkaProducer
 
-from services.intake.documents import Clue
+from services.intake.documents import Clue, FollowUp
 from services.notify.app import create_app as create_notify_app
 from services.notify.settings import NotifySettings
 from shared import events, mongo
@@ -33,7 +34,8 @@ def put_records(common, topic: str, n: int) -> None:
         producer.close()
 
 
-def test_intake_metrics_count_pending_outboxes_and_the_group_lag(app, client, intake_settings):  # noqa: F811
+def test_intake_metrics_count_pending_outboxes_unacknowledged_clues_and_the_group_lag(
+        app, client, intake_settings):  # noqa: F811
     common = intake_settings.common
     put_records(common, events.CASE_CLOSED, 2)
     # The app's relay would publish (and so clear) the pending outboxes below at its next polling
@@ -42,12 +44,16 @@ def test_intake_metrics_count_pending_outboxes_and_the_group_lag(app, client, in
     app.extensions["intake"].outbox.stop()
     for thread in app.extensions["intake_relay"]:
         thread.join(timeout=10)
+    FollowUp._get_collection().insert_many(
+        [{"_id": unique("fu"), "outbox": [], "outbox_pending": True, "outbox_version": 0} for _ in range(2)]
+    )
     Clue._get_collection().insert_many(
-        [{"_id": unique("clue"), "outbox": [], "outbox_pending": True, "outbox_version": 0} for _ in range(3)]
+        [{"_id": unique("clue"), "acknowledged": acked} for acked in (False, False, False, True)]
     )
     scraped = samples(client.get("/metrics").get_data(as_text=True))
-    assert value(scraped, "outbox_backlog", collection="clues") == 3
-    assert value(scraped, "outbox_backlog", collection="follow_ups") == 0
+    assert value(scraped, "outbox_backlog", collection="follow_ups") == 2
+    assert value(scraped, "outbox_backlog", collection="clues") is None  # a clue has no outbox
+    assert value(scraped, "intake_clues_unacknowledged") == 3
     group = common.topic_prefix + "intake"
     assert value(scraped, "consumer_lag", group=group, topic=events.CASE_CLOSED) == 2
     assert value(scraped, "consumer_lag", group=group, topic=events.CASE_ASSIGNED) == 0

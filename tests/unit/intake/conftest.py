@@ -1,4 +1,5 @@
 import base64
+import json
 import os
 
 import mongoengine as me
@@ -33,11 +34,30 @@ def keys(notify_keys) -> Keys:
 class RecordingOutbox:
     def __init__(self):
         self.woken = []
+        self.announced = []
+
+    def announce(self, envelope):
+        self.announced.append(envelope)
 
     def wake(self, document, stored):
         self.woken.append((document, stored))
 
 
+class RecordingPublisher:
+    """Records what is published, as (topic, key, value) with the value decoded."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send_many(self, records):
+        self.sent.extend((topic, key, json.loads(value)) for topic, key, value in records)
+
+
 @pytest.fixture
 def outbox() -> RecordingOutbox:
     return RecordingOutbox()
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()

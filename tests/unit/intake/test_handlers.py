@@ -9,6 +9,7 @@ from services.intake import handlers, status
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from services.intake.schemas import ClueSchema
 from shared import events
+from shared.kafka import DependencyDown
 from shared.mongo import ProcessedEvent, ProcessedEvents
 from shared.sealing import open_sealed
 from tests.unit.intake.clues import IDENTITY, anonymous_clue, clue
@@ -43,26 +44,28 @@ def test_post_stores_one_clue_with_its_event_and_no_plain_identity(db, keys, out
     for secret in (*IDENTITY, body["receipt"]["secret"], body["receipt"]["code"]):
         assert secret not in text
     assert keys.vault.open(raw["reporter_sealed"])["name"] == "王小明"
-    assert len(raw["outbox"]) == 1 and raw["outbox_pending"]
-    envelope = json.loads(raw["outbox"][0]["value"])
+    assert not raw["acknowledged"] and "outbox" not in raw  # the clue itself is pending
+    [envelope] = outbox.announced
+    assert envelope == handlers.received_event(raw)  # the event it holds, announced at once
     assert envelope["type"] == "campaign.clue.received.v1" and envelope["subject"] == body["clue_id"]
+    assert envelope["id"] == raw["received_event_id"]
     contact = open_sealed(envelope["data"]["reporter_contact_sealed"], notify_keys[1])
     assert contact["webhook_url"] == "https://hooks.example.net/wang-secret-hook"
     assert envelope["data"]["reporter_ref"] == raw["reporter_ref"]
-    assert outbox.woken and outbox.woken[0][1]["_id"] == body["clue_id"]
+    assert json.loads(events.encode(envelope)) == envelope
 
 
-def test_anonymous_reporter_has_no_sealed_contact(db, keys):
-    body, _ = post(keys, anonymous_clue())
-    envelope = json.loads(Clue._get_collection().find_one({"_id": body["clue_id"]})["outbox"][0]["value"])
+def test_anonymous_reporter_has_no_sealed_contact(db, keys, outbox):
+    body, _ = post(keys, anonymous_clue(), outbox=outbox)
+    [envelope] = outbox.announced
     assert envelope["data"]["reporter_contact_sealed"] is None
     assert envelope["data"]["reporter_ref"].startswith("r_")
 
 
-def test_received_event_rebuilt_from_storage_is_the_same_event(db, keys):
-    body, _ = post(keys)
-    stored = Clue.objects.get(id=body["clue_id"])
-    assert handlers.received_event(stored.to_mongo()) == json.loads(stored.outbox[0]["value"])
+def test_received_event_rebuilt_from_storage_is_the_same_event(db, keys, outbox):
+    post(keys, outbox=outbox)
+    stored = Clue.objects.get(id=outbox.announced[0]["subject"])
+    assert handlers.received_event(stored.to_mongo()) == outbox.announced[0]
 
 
 @pytest.mark.parametrize("second_body, second_unit, outcome", [
@@ -85,6 +88,7 @@ def test_idempotency_key(db, keys, second_body, second_unit, outcome):
 def test_key_order_does_not_change_the_body_hash():
     assert handlers.body_hash({"a": 1, "b": [1, 2]}) == handlers.body_hash({"b": [1, 2], "a": 1})
     assert handlers.body_hash({"a": 1}) != handlers.body_hash({"a": 2})
+
 
 
 def test_lookup_by_receipt_and_typing_slack(db, keys):
@@ -163,25 +167,31 @@ def test_follow_up_with_wrong_secret_stores_nothing(db, keys):
     assert FollowUp.objects.count() == 0
 
 
-def test_reconcile_restages_the_same_event_only_for_old_unacknowledged_clues(db, keys):
-    old, _ = post(keys, now=NOW)
+def test_reconcile_republishes_the_same_event_only_for_old_unacknowledged_clues(db, keys, outbox, publisher):
+    old, _ = post(keys, now=NOW, outbox=outbox)
     acked, _ = post(keys, now=NOW)
     recent, _ = post(keys, now=NOW + timedelta(seconds=50))
-    Clue.objects.update(set__outbox=[], set__outbox_pending=False)  # as the relay leaves them
     handlers.apply_case_event(case_event(events.CASE_ASSIGNED, acked["clue_id"]))
-    restaged = handlers.reconcile(60, now=NOW + timedelta(seconds=61))
-    assert restaged == [old["clue_id"]]
-    stored = Clue.objects.get(id=old["clue_id"])
-    assert stored.outbox_pending and len(stored.outbox) == 1
-    assert json.loads(stored.outbox[0]["value"])["id"] == stored.received_event_id
-    # Not again until another 60 s have passed since it was re-staged.
-    Clue.objects.update(set__outbox=[], set__outbox_pending=False)
-    assert handlers.reconcile(60, now=NOW + timedelta(seconds=111)) == [recent["clue_id"]]
+    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=59)) == []
+    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=61)) == [old["clue_id"]]
+    [(topic, key, envelope)] = publisher.sent
+    assert (topic, key) == (events.CLUE_RECEIVED, old["clue_id"])
+    assert envelope == json.loads(events.encode(outbox.announced[0]))  # the same event again
+    # Not again until another 60 s have passed since it went out.
+    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=111)) == [recent["clue_id"]]
+    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=122)) == [old["clue_id"]]
+    assert len(handlers.reconcile(60, publisher, now=NOW + timedelta(hours=1), limit=1)) == 1
 
 
-def test_reconcile_skips_a_clue_whose_event_is_still_pending(db, keys):
-    post(keys, now=NOW)
-    assert handlers.reconcile(60, now=NOW + timedelta(hours=1)) == []
+def test_reconcile_notes_nothing_when_the_publish_fails(db, keys):
+    class Down:
+        def send_many(self, records):
+            raise DependencyDown("broker away")
+
+    body, _ = post(keys, now=NOW)
+    with pytest.raises(DependencyDown):
+        handlers.reconcile(60, Down(), now=NOW + timedelta(seconds=61))
+    assert Clue.objects.get(id=body["clue_id"]).last_staged_ms == int(NOW.timestamp() * 1000)
 
 
 def test_still_handling_note_after_thirty_quiet_days(db, keys):
