@@ -44,7 +44,7 @@ class Clue(me.Document):
     # string, which then compares as none).
     last_staged_ms = me.IntField(required=True)
     idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
-    request_hash = me.StringField(required=True)
+    request_hash = me.StringField(null=True)  # the body's digest, kept with an Idempotency-Key only
     replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
     meta = {
         "collection": "clues",

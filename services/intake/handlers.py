@@ -107,7 +107,7 @@ def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: receipts.Receipt,
-              idempotency_key: str | None, request_hash: str, now: datetime) -> dict[str, Any]:
+              idempotency_key: str | None, request_hash: str | None, now: datetime) -> dict[str, Any]:
     """The new clue's document as `Clue` stores it (built directly: this is the hot path)."""
     clue_id = new_id()
     reporter = data["reporter"]
@@ -132,14 +132,17 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
     return {key: value for key, value in doc.items() if value is not None}
 
 
-def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_hash: str,
-              idempotency_key: str | None = None, outbox: Outbox | None = None,
-              now: datetime | None = None) -> tuple[dict[str, Any], bool]:
+def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
+              idempotency_key: str | None = None, request_hash: str | None = None,
+              outbox: Outbox | None = None, now: datetime | None = None) -> tuple[dict[str, Any], bool]:
     """Store a clue validated by ClueSchema with its clue-received event, in one insert.
 
-    Returns (the 202 body, replayed): with an Idempotency-Key used before with the same body,
-    the first answer again and replayed=True. Raises IdempotencyConflict for a different body.
+    Returns (the 202 body, replayed): with an Idempotency-Key used before with the same body
+    (`request_hash`, the body's `body_hash`, which only a key needs), the first answer again and
+    replayed=True. Raises IdempotencyConflict for a different body.
     """
+    if idempotency_key and request_hash is None:
+        raise ValueError("an Idempotency-Key needs the request's body_hash")
     received_at = _millis(now or utcnow())
     for _attempt in range(3):
         receipt = receipts.new_receipt()
@@ -164,7 +167,7 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *, request_
     raise RuntimeError("could not store the clue: unique keys kept colliding")
 
 
-def _replay(frontline_unit: str, idempotency_key: str | None, request_hash: str,
+def _replay(frontline_unit: str, idempotency_key: str | None, request_hash: str | None,
             keys: Keys) -> dict[str, Any] | None:
     if not idempotency_key:
         return None

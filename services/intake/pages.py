@@ -456,8 +456,7 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
         except ValidationError as exc:
             return report_form(422, request.form, form_errors(flatten(exc.messages), lang))
         context = ctx()
-        body, _ = handlers.post_clue(data, settings.web_frontline_unit, context.keys,
-                                     request_hash=handlers.body_hash(payload), outbox=context.outbox)
+        body, _ = handlers.post_clue(data, settings.web_frontline_unit, context.keys, outbox=context.outbox)
         return render("receipt.html", code=body["receipt"]["code"], secret=body["receipt"]["secret"],
                       received_at=_china_time(body["received_at"]))
 

@@ -19,7 +19,8 @@ NOW = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
 
 def post(keys, body=None, *, unit="foshan/chancheng/shiwan/contact", key=None, outbox=None, now=NOW):
     body = body or clue()
-    return handlers.post_clue(ClueSchema().load(body), unit, keys, request_hash=handlers.body_hash(body),
+    return handlers.post_clue(ClueSchema().load(body), unit, keys,
+                              request_hash=handlers.body_hash(body) if key else None,
                               idempotency_key=key, outbox=outbox, now=now)
 
 
@@ -89,6 +90,16 @@ def test_key_order_does_not_change_the_body_hash():
     assert handlers.body_hash({"a": 1, "b": [1, 2]}) == handlers.body_hash({"b": [1, 2], "a": 1})
     assert handlers.body_hash({"a": 1}) != handlers.body_hash({"a": 2})
 
+
+def test_the_body_hash_is_kept_with_an_idempotency_key_only(db, keys):
+    keyed, _ = post(keys, key="k-1")
+    plain, _ = post(keys)
+    stored = {d["_id"]: d for d in Clue._get_collection().find()}
+    assert stored[keyed["clue_id"]]["request_hash"] == handlers.body_hash(clue())
+    assert "request_hash" not in stored[plain["clue_id"]]
+    with pytest.raises(ValueError, match="body_hash"):
+        handlers.post_clue(ClueSchema().load(clue()), "foshan/chancheng/shiwan/contact", keys,
+                           idempotency_key="k-2")
 
 
 def test_lookup_by_receipt_and_typing_slack(db, keys):
