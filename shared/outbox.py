@@ -85,12 +85,15 @@ class OutboxRelay:
     `clears=False` is for documents that something else settles, with no `outbox` field of their
     own (intake's clues, settled when assignment acknowledges them, with a reconciler as the
     backstop): what they are woken with is published at once, and nothing is cleared or polled.
+    A batch of those the broker refused is held in memory and tried again (up to `hold_max`
+    documents waiting; beyond that, their backstop publishes them).
     """
 
     def __init__(self, collection: Collection, publisher: Publisher, batch_size: int = 200,
-                 linger_s: float = 0.02, *, clears: bool = True) -> None:
+                 linger_s: float = 0.02, *, clears: bool = True, hold_max: int = 10_000) -> None:
         self.collection = collection
         self.clears = clears
+        self.hold_max = hold_max
         self.publisher = publisher
         self.batch_size = batch_size
         self.linger_s = linger_s
@@ -164,18 +167,27 @@ class OutboxRelay:
                 first = None
             if stop.is_set():
                 break
+            docs = [] if first is None else self._drain(first)
             try:
-                if first is None:
-                    self.publish_pending()
+                if docs:
+                    self.publish_docs(docs)
                 else:
-                    self.publish_docs(self._drain(first))
+                    self.publish_pending()
             except (DependencyDown, ConnectionFailure) as exc:
                 # What was not cleared stays pending: the next polling round publishes it.
                 log.warning("outbox relay waiting for a dependency", extra={"error": type(exc).__name__})
+                if not self.clears:
+                    self._hold(docs)
                 stop.wait(min(poll_interval_s, 1.0))
             except Exception:  # noqa: BLE001 - the relay thread must outlive a bad round
                 log.exception("outbox relay round failed")
                 stop.wait(min(poll_interval_s, 1.0))
+
+    def _hold(self, docs: list[dict[str, Any]]) -> None:
+        """Queue a refused batch again, as far as `hold_max` allows (documents settled elsewhere
+        have no pending mark for a polling round to find)."""
+        for doc in docs[:max(0, self.hold_max - self._woken.qsize())]:
+            self._woken.put(doc)
 
     def stop(self) -> None:
         self._woken.put(None)
