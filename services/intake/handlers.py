@@ -113,6 +113,7 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
     reporter = data["reporter"]
     contact = contact_for_notify(reporter)
     occurred = data.get("occurred_on")
+    code_digest, secret_digest = receipts.digests(keys.receipt_key, receipt)
     doc = {
         "_id": clue_id, "frontline_unit": frontline_unit, "source": data["source"],
         "category": data["category"], "summary": data["summary"], "details": data.get("details") or "",
@@ -121,8 +122,7 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "collusion": data.get("collusion", False), "anonymous": contact is None,
         "reporter_sealed": keys.vault.seal(reporter), "reporter_ref": "r_" + secrets.token_hex(16),
         "contact_sealed": seal_for_notify(contact, keys.notify_public_key) if contact else None,
-        "receipt_code_digest": receipts.code_digest(keys.receipt_key, receipt.code),
-        "receipt_secret_digest": receipts.secret_digest(keys.receipt_key, receipt.secret),
+        "receipt_code_digest": code_digest, "receipt_secret_digest": secret_digest,
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
         "acknowledged": False, "last_staged_ms": _epoch_ms(now),
         "idempotency_key": _key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",

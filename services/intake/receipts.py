@@ -79,6 +79,12 @@ def secret_digest(key: bytes, secret: str) -> str:
     return _digest(key, b"receipt-secret", secret)
 
 
+def digests(key: bytes, receipt: Receipt) -> tuple[str, str]:
+    """The code's and the secret's digests of a receipt from `new_receipt`, whose code is in its
+    canonical form already (the same digests as `code_digest` and `secret_digest`)."""
+    return _digest(key, b"receipt-code", receipt.code), secret_digest(key, receipt.secret)
+
+
 def verify_secret(key: bytes, secret: str, digest: str) -> bool:
     """Whether `secret` matches the stored `digest`, compared in constant time."""
     if not isinstance(secret, str) or not isinstance(digest, str):

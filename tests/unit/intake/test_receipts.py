@@ -6,6 +6,7 @@ from services.intake.receipts import (
     ALPHABET,
     Receipt,
     code_digest,
+    digests,
     new_receipt,
     normalise_code,
     secret_digest,
@@ -135,3 +136,11 @@ def test_anything_else_fails(key, secret, mangle):
 def test_a_missing_key_is_an_error(key):
     with pytest.raises(ValueError):
         secret_digest(key, "s")
+
+
+def test_a_new_receipts_digests_are_those_of_its_code_and_secret_as_typed_back():
+    for _ in range(200):
+        receipt = new_receipt()
+        code, secret = digests(KEY, receipt)
+        assert code == code_digest(KEY, receipt.code.lower().replace("-", " "))
+        assert secret == secret_digest(KEY, receipt.secret)
