@@ -20,6 +20,17 @@ def test_envelope_round_trip_keeps_every_field():
     assert envelope["specversion"] == "1.0" and envelope["datacontenttype"] == "application/json"
 
 
+def test_json_ready_data_is_taken_as_it_is_and_makes_the_same_event():
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with_time = {**CLOSED, "closed_at": at}
+    converted = events.make_event(events.CASE_CLOSED, with_time, source="/s", event_id="e1", at=at)
+    ready = events.make_event(events.CASE_CLOSED, CLOSED, source="/s", event_id="e1", at=at, json_ready=True)
+    assert events.encode(ready) == events.encode(converted)
+    assert ready["data"] is CLOSED  # no copy made
+
+
 def test_each_event_gets_a_unique_id():
     ids = {events.make_event(events.CASE_CLOSED, CLOSED, source="/s")["id"] for _ in range(100)}
     assert len(ids) == 100
