@@ -4,7 +4,8 @@ Flask-Limiter hooks every request of the app: before the route, a check for defa
 application-wide limits; after it, a step that adds the limit's headers, and a clean-up. Intake
 has no default or application-wide limits, so on every other request those steps found nothing,
 at a price the hot path of posting clues felt. `ReceiptLimit` takes the check out (a decorated
-route checks its own limit when called) and runs the two steps after the receipt routes only.
+route checks its own limit when called) and has a receipt route ask for the two steps itself
+(`after_this_request`), with its answer, a 429 included.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Response, after_this_request
 from flask_limiter import Limiter
-
-_LIMITED = "receipt_limited"  # set on `g` by a receipt route
 
 
 def _take(hooks: list[Callable[..., Any]], is_it: Callable[[Callable[..., Any]], bool],
@@ -42,22 +41,18 @@ class ReceiptLimit:
                               "after-request")
         self._release = _take(app.teardown_request_funcs[None],
                               lambda h: h == limiter._Limiter__release_context, "teardown")
-        app.after_request(self._after)
-        app.teardown_request(self._teardown)
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
         limited = self._shared(view)
 
         @functools.wraps(view)
         def receipt_route(*args: Any, **kwargs: Any) -> Any:
-            setattr(g, _LIMITED, True)
+            after_this_request(self._after)
             return limited(*args, **kwargs)
 
         return receipt_route
 
     def _after(self, response: Response) -> Response:
-        return self._headers(response) if g.get(_LIMITED) else response
-
-    def _teardown(self, exc: BaseException | None) -> None:
-        if g.get(_LIMITED):
-            self._release(exc)
+        response = self._headers(response)
+        self._release(None)
+        return response

@@ -137,6 +137,7 @@ def test_receipt_routes_are_rate_limited_per_address(intake_settings, keys):
     limited = client.post("/v1/receipts/messages", json={**guess, "message": "m"})
     assert limited.status_code == 429 and limited.mimetype == "application/problem+json"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["X-RateLimit-Limit"] == "3" and limited.headers["X-RateLimit-Remaining"] == "0"
     other = client.post("/v1/receipts/lookup", json=guess, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 404
 
