@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ MAX_IDEMPOTENCY_KEY = 200
 # Schemas hold no per-load state: one instance each serves every request (and saves building one).
 CLUE_SCHEMA, LOOKUP_SCHEMA, FOLLOW_UP_SCHEMA = ClueSchema(), LookupSchema(), FollowUpSchema()
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass
@@ -53,9 +55,13 @@ def unencodable(value: Any) -> bool:
 
 
 def json_payload() -> Any:
-    """The request's JSON body (400/413/415 as shared.problems says), with only valid Unicode text."""
+    """The request's JSON body (400/413/415 as shared.problems says), with only valid Unicode text.
+
+    A body of ASCII bytes with no escape of a surrogate (\\ud800 to \\udfff) cannot hold one, and
+    is not walked: most clients send that, non-ASCII text escaped."""
     payload = json_body(request)
-    if unencodable(payload):
+    raw = request.get_data(cache=True)
+    if (not raw.isascii() or _SURROGATE_ESCAPE.search(raw)) and unencodable(payload):
         raise Problem(400, "Bad Request", "the body holds text that is not valid Unicode")
     return payload
 

@@ -79,7 +79,18 @@ def test_no_body_makes_a_server_error(fuzz_client, body):
                                   anonymous_clue(subject={"name": "\ud800", "rank": "staff"})])
 def test_a_lone_surrogate_in_valid_json_is_a_400(fuzz_client, body):
     client, headers = fuzz_client
+    escaped = json.dumps(body).encode()  # ASCII, the surrogate as \\ud800
+    raw = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")  # its bytes as they are
     for path in ("/v1/clues", "/v1/receipts/lookup"):
-        resp = client.post(path, data=json.dumps(body).encode(), content_type="application/json",
-                           headers=headers)
-        assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
+        for data in (escaped, raw):
+            resp = client.post(path, data=data, content_type="application/json", headers=headers)
+            assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
+
+
+def test_a_surrogate_pair_is_text_like_any_other(fuzz_client):
+    client, headers = fuzz_client
+    body = anonymous_clue(summary="举报 \U0001f4b0 红包")
+    for data in (json.dumps(body).encode(), json.dumps(body, ensure_ascii=False).encode()):
+        assert b"\\ud83d" in data or not data.isascii()
+        resp = client.post("/v1/clues", data=data, content_type="application/json", headers=headers)
+        assert resp.status_code == 202
