@@ -69,11 +69,18 @@ def create_base_app(service: str, settings: CommonSettings,
     def _start() -> None:
         g.started = time.perf_counter()
 
+    labelled: dict[tuple[str, int], tuple[Any, Any]] = {}  # the metrics of each route and status
+
     @app.after_request
     def _count(resp: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        HTTP_REQUESTS.labels(service, route, str(resp.status_code)).inc()
-        HTTP_LATENCY.labels(service, route).observe(time.perf_counter() - g.get("started", 0))
+        metrics = labelled.get((route, resp.status_code))
+        if metrics is None:
+            metrics = labelled[route, resp.status_code] = (
+                HTTP_REQUESTS.labels(service, route, str(resp.status_code)),
+                HTTP_LATENCY.labels(service, route))
+        metrics[0].inc()
+        metrics[1].observe(time.perf_counter() - g.get("started", 0))
         if resp.status_code >= 500:
             log.warning("request failed", extra={"route": route, "status": resp.status_code})
         return resp

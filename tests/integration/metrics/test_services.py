@@ -50,7 +50,13 @@ def test_intake_metrics_count_pending_outboxes_unacknowledged_clues_and_the_grou
     Clue._get_collection().insert_many(
         [{"_id": unique("clue"), "acknowledged": acked} for acked in (False, False, False, True)]
     )
+    before = samples(client.get("/metrics").get_data(as_text=True))
+    for _ in range(3):
+        client.get("/healthz")
     scraped = samples(client.get("/metrics").get_data(as_text=True))
+    healthz = {"service": "intake", "route": "/healthz", "status": "200"}
+    counted = value(before, "http_requests_total", **healthz) or 0
+    assert value(scraped, "http_requests_total", **healthz) == counted + 3
     assert value(scraped, "outbox_backlog", collection="follow_ups") == 2
     assert value(scraped, "outbox_backlog", collection="clues") is None  # a clue has no outbox
     assert value(scraped, "intake_clues_unacknowledged") == 3
