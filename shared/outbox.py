@@ -174,7 +174,8 @@ class OutboxRelay:
                 else:
                     self.publish_pending()
             except (DependencyDown, ConnectionFailure) as exc:
-                # What was not cleared stays pending: the next polling round publishes it.
+                # What was not cleared stays pending: the next polling round publishes it (what
+                # is settled elsewhere has no pending mark: it is held).
                 log.warning("outbox relay waiting for a dependency", extra={"error": type(exc).__name__})
                 if not self.clears:
                     self._hold(docs)

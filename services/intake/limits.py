@@ -5,7 +5,8 @@ application-wide limits; after it, a step that adds the limit's headers, and a c
 has no default or application-wide limits, so on every other request those steps found nothing,
 at a price the hot path of posting clues felt. `ReceiptLimit` takes the check out (a decorated
 route checks its own limit when called) and has a receipt route ask for the two steps itself
-(`after_this_request`), with its answer, a 429 included.
+(`after_this_request`), with its answer, a 429 included. A route limited later with
+`limiter.limit` alone is still limited, without the limit's headers.
 """
 
 from __future__ import annotations
