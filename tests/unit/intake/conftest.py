@@ -1,5 +1,4 @@
 import base64
-import json
 import os
 
 import mongoengine as me
@@ -7,6 +6,7 @@ import mongomock
 import pytest
 
 from services.intake.handlers import Keys
+from shared.fakes import FakeBroker
 from shared.sealing import ReporterVault, generate_keypair
 
 
@@ -43,21 +43,11 @@ class RecordingOutbox:
         self.woken.append((document, stored))
 
 
-class RecordingPublisher:
-    """Records what is published, as (topic, key, value) with the value decoded."""
-
-    def __init__(self):
-        self.sent = []
-
-    def send_many(self, records):
-        self.sent.extend((topic, key, json.loads(value)) for topic, key, value in records)
-
-
 @pytest.fixture
 def outbox() -> RecordingOutbox:
     return RecordingOutbox()
 
 
 @pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
+def publisher() -> FakeBroker:
+    return FakeBroker()
