@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from collections.abc import Callable
 
 import pymongo
@@ -19,7 +20,9 @@ class Unreachable(RuntimeError):
 
 
 def check_dependencies(settings: CommonSettings, timeout_s: float = 5.0) -> None:
-    """Raise `Unreachable` with a one-line reason unless Mongo and Kafka both answer."""
+    """Raise `Unreachable` with a one-line reason unless Mongo and Kafka both answer. Warns once
+    (a line per year) when the working-day calendar lacks this year's or next year's holidays."""
+    settings.calendar.warn_unknown_years(datetime.now(UTC))
     client = pymongo.MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
     try:
         client.admin.command("ping")

@@ -101,7 +101,7 @@ def clue_view(clue: Any) -> dict[str, Any]:
         "source": clue.source, "category": clue.category, "summary": clue.summary,
         "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
         "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
-        "collusion": bool(clue.collusion), "updates": handlers.timeline(clue),
+        "collusion": bool(clue.collusion), "updates": handlers.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
     }
 
 
@@ -220,7 +220,9 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
     def lookup():
         data = load(LOOKUP_SCHEMA, json_payload())
         try:
-            return jsonify(handlers.lookup(data["code"], data["secret"], _ctx().keys))
+            ctx = _ctx()
+            return jsonify(handlers.lookup(data["code"], data["secret"], ctx.keys,
+                                           quiet_days=ctx.settings.common.still_handling_days))
         except handlers.ReceiptNotFound:
             raise Problem(404, "Not Found", "no clue has this receipt") from None
 

@@ -194,15 +194,17 @@ def _render(at: datetime, update: status.Update, kind: str) -> dict[str, Any]:
             "message_zh": update.zh, "message_en": update.en}
 
 
-def timeline(clue: Clue, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The clue's reporter-safe updates, oldest first, with the 30-day "still handling" note."""
+def timeline(clue: Clue, now: datetime | None = None,
+             quiet_days: int = status.STILL_HANDLING_AFTER_DAYS) -> list[dict[str, Any]]:
+    """The clue's reporter-safe updates, oldest first, with the "still handling" note after
+    `quiet_days` without news (the STILL_HANDLING_DAYS setting)."""
     items = [_render(clue.received_at, status.RECEIVED_UPDATE, "received")]
     last = clue.received_at
     for line in ClueUpdate.objects(__raw__=exact(clue_id=clue.id)).order_by("at"):
         items.append(_render(line.at, status.Update(line.message_zh, line.message_en), line.kind))
         last = max(last, line.at)
     now = now or utcnow()
-    note = status.still_handling(clue.status, (now - last) / timedelta(days=1))
+    note = status.still_handling(clue.status, (now - last) / timedelta(days=1), quiet_days)
     if note:
         items.append(_render(now, note, "still_handling"))
     return items
@@ -217,10 +219,11 @@ def _by_receipt(code: str, secret: str, keys: Keys) -> Clue:
     return clue
 
 
-def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None) -> dict[str, Any]:
+def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None,
+           quiet_days: int = status.STILL_HANDLING_AFTER_DAYS) -> dict[str, Any]:
     """The reporter-safe status and updates of the clue with this receipt; ReceiptNotFound otherwise."""
     clue = _by_receipt(code, secret, keys)
-    return {"status": clue.status, "updates": timeline(clue, now)}
+    return {"status": clue.status, "updates": timeline(clue, now, quiet_days)}
 
 
 def _move(clue: Clue, event_type: str, data: dict[str, Any], update_id: str, at: datetime,

@@ -422,7 +422,8 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
 
     def status_page(code: str, secret: str, status: int = 200, errors: FormErrors = NO_ERRORS,
                     message: str = "", notice: str | None = None) -> Response:
-        found = handlers.lookup(code, secret, ctx().keys)
+        found = handlers.lookup(code, secret, ctx().keys,
+                                quiet_days=ctx().settings.common.still_handling_days)
         lang = page_lang()
         updates = [{"at": _china_time(u["at"]), "text": u["message_en"] if lang == "en" else u["message_zh"]}
                    for u in found["updates"]]

@@ -92,7 +92,8 @@ class Deliverer:
             while not stop.is_set():
                 try:
                     if time.monotonic() >= next_schedule:
-                        send_still_handling(self.settings.still_handling_days, self.clock())
+                        send_still_handling(self.settings.still_handling_days, self.clock(),
+                                            calendar=self.settings.common.calendar)
                         next_schedule = time.monotonic() + self.settings.scheduler_interval_s
                     if not self.run_once():
                         stop.wait(self.settings.poll_interval_s)
