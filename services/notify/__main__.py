@@ -52,9 +52,15 @@ def deliverer(settings: NotifySettings) -> int:
     from services.notify.delivery import Deliverer
     from shared.consumer import stop_on_signals
 
+    from shared.kafka import EventProducer
+
     _start(settings)
     mongo.connect(settings.common.mongodb_uri, settings.db)
-    Deliverer(settings).run(stop_on_signals())
+    producer = EventProducer(settings.common)
+    try:
+        Deliverer(settings, publisher=producer).run(stop_on_signals())
+    finally:
+        producer.close()
     return 0
 
 
