@@ -157,5 +157,7 @@ def _calendar(env: Env) -> WorkCalendar:
 
 def _still_handling_days(env: Env) -> int:
     if env.optional("NOTIFY_STILL_HANDLING_DAYS"):
-        raise SettingsError("NOTIFY_STILL_HANDLING_DAYS: renamed STILL_HANDLING_DAYS (one setting for all services)")
+        raise SettingsError(
+            "NOTIFY_STILL_HANDLING_DAYS: renamed STILL_HANDLING_DAYS (one setting for all services)"
+        )
     return env.int("STILL_HANDLING_DAYS", 30, minimum=1, maximum=3650)

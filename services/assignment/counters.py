@@ -50,7 +50,8 @@ def unit_jurisdiction(registry: Registry, unit: str | None) -> str | None:
 def where(case: Mapping[str, Any], registry: Registry, unit: str | None = None) -> dict[str, str | None]:
     """The two places a fact about `case` counts: where its clue was received, and the
     jurisdiction of `unit` (default: the case's unit now)."""
-    return {"received": case.get("jurisdiction"), "handled": unit_jurisdiction(registry, unit or case.get("unit"))}
+    handled = unit_jurisdiction(registry, unit or case.get("unit"))
+    return {"received": case.get("jurisdiction"), "handled": handled}
 
 
 def _new_marks(facts: list[Fact]) -> list[Fact]:

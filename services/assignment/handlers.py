@@ -851,7 +851,9 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     updated = update_case(doc, changes, envelopes, {"supervised_at": None})
     if updated is not None:
         ctx.wake(updated)
-        record_escalation(doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM, ctx=ctx)
+        record_escalation(
+            doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM, ctx=ctx
+        )
         tracking.case_overdue(doc, now, ctx)
     return updated
 

@@ -60,34 +60,35 @@ def day_bucket(days: float) -> str:
     return f"d_{min(int(days), 3650)}"
 
 
-def bucket_upper(name: str) -> float:
-    """The upper edge of a bucket, in days."""
-    kind, _, value = name.partition("_")
-    return (int(value) + 1) / 24 if kind == "h" else int(value) + 1.0
-
-
 def duration_fields(prefix: str, days: float) -> dict[str, float]:
-    """Counter increments for one duration: count, sum of days, and its bucket."""
-    return {f"{prefix}_n": 1, f"{prefix}_sum": round(days, 6), f"{prefix}_{day_bucket(days)}": 1}
+    """Counter increments for one duration: count and sum of days, and its bucket's count and sum."""
+    days = round(max(0.0, days), 6)
+    bucket = f"{prefix}_{day_bucket(days)}"
+    return {f"{prefix}_n": 1, f"{prefix}_sum": days, bucket: 1, f"{bucket}_s": days}
 
 
 def mean_p90(counts: Mapping[str, float], prefix: str) -> dict[str, float | None]:
-    """Mean (exact) and p90 (the upper edge of the bucket holding the 90th percentile: to the hour
-    below a day, to the day above) of the durations counted under `prefix`."""
+    """Mean (exact) and p90 of the durations counted under `prefix`: the mean of the bucket that
+    holds the 90th percentile (exact when its durations are equal; else off by less than the
+    bucket, an hour below a day and a day above)."""
     n = int(counts.get(f"{prefix}_n", 0))
     if n == 0:
         return {"mean": None, "p90": None}
-    buckets = sorted(
-        ((bucket_upper(k[len(prefix) + 1 :]), int(v)) for k, v in counts.items()
-         if k.startswith(prefix + "_h_") or k.startswith(prefix + "_d_")),
-    )
+    buckets = []
+    for key, count in counts.items():
+        name = key[len(prefix) + 1 :]
+        if key.startswith(prefix + "_") and name[:2] in ("h_", "d_") and not name.endswith("_s"):
+            kind, _, value = name.partition("_")
+            order = int(value) / 24 if kind == "h" else float(value)
+            buckets.append((order, int(count), counts.get(f"{key}_s", 0.0)))
     rank, seen, p90 = max(1, math.ceil(0.9 * n)), 0, None
-    for upper, count in buckets:
+    for _order, count, total in sorted(buckets):
         seen += count
         if seen >= rank:
-            p90 = upper
+            p90 = total / count if count else None
             break
-    return {"mean": round(counts.get(f"{prefix}_sum", 0) / n, 3), "p90": round(p90, 3) if p90 else None}
+    mean = counts.get(f"{prefix}_sum", 0) / n
+    return {"mean": round(mean, 3), "p90": None if p90 is None else round(p90, 3)}
 
 
 def received_fields() -> dict[str, float]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared import events
 
-from . import counters, duties, duty_store, statistics
+from . import counters, duties, duty_store, review, statistics
 from .timestamps import from_ms
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def cases_opened(stored: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], 
             facts.append(_accepted_fact(case, from_ms(case["accepted_at"]), registry))
     duty_store.add_many(pairs, now)
     counters.record(facts)
+    review.remember_batches((data for _case, data in stored), now)
 
 
 def clue_linked(case: Mapping[str, Any], data: Mapping[str, Any], ctx) -> None:

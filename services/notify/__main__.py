@@ -51,7 +51,6 @@ def consumer(settings: NotifySettings) -> int:
 def deliverer(settings: NotifySettings) -> int:
     from services.notify.delivery import Deliverer
     from shared.consumer import stop_on_signals
-
     from shared.kafka import EventProducer
 
     _start(settings)

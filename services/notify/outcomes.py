@@ -49,6 +49,7 @@ def publish_outcomes(publisher: Publisher, now: datetime | None = None, limit: i
         return 0
     publish_entries(publisher, [entry(outcome_event(d, now)) for d in docs])
     for doc in docs:  # a status changed since (a reopened clue's new try) keeps its flag
-        collection.update_one({"_id": doc["_id"], "status": doc["status"]}, {"$set": {"outcome_pending": False}})
+        collection.update_one({"_id": doc["_id"], "status": doc["status"]},
+                              {"$set": {"outcome_pending": False}})
     log.info("notification outcomes published", extra={"count": len(docs)})
     return len(docs)

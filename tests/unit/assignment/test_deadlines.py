@@ -7,11 +7,11 @@ from services.assignment.deadlines import (
     accept_notice_due,
     due_at,
     earlier,
+    needs_still_handling_note,
+    overdue_transition,
     result_notice_due,
     still_handling_due,
     transfer_due,
-    needs_still_handling_note,
-    overdue_transition,
 )
 
 

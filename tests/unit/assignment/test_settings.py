@@ -17,7 +17,8 @@ BAD = [
      "ASSIGNMENT_CAMPAIGN_DEADLINE"),
     ("campaign date without a time zone", {"ASSIGNMENT_CAMPAIGN_DEADLINE": "2027-03-31"},
      "ASSIGNMENT_CAMPAIGN_DEADLINE"),
-    ("campaign deadline not a date", {"ASSIGNMENT_CAMPAIGN_DEADLINE": "soon"}, "ASSIGNMENT_CAMPAIGN_DEADLINE"),
+    ("campaign deadline not a date", {"ASSIGNMENT_CAMPAIGN_DEADLINE": "soon"},
+     "ASSIGNMENT_CAMPAIGN_DEADLINE"),
 ]
 
 

@@ -42,7 +42,8 @@ def test_is_working_day(label, day, expected):
 
 ADD = [
     ("zero", cn(2024, 4, 3), 0, cn(2024, 4, 3)),
-    ("清明 2024: Wednesday + 1 skips 4-6 April, lands on make-up Sunday 7", cn(2024, 4, 3), 1, cn(2024, 4, 7)),
+    ("清明 2024: Wednesday + 1 skips 4-6 April, lands on make-up Sunday 7", cn(2024, 4, 3), 1,
+     cn(2024, 4, 7)),
     ("清明 2024: Wednesday + 2 = Monday 8", cn(2024, 4, 3), 2, cn(2024, 4, 8)),
     ("清明 2024: 15 working days from 1 April = 23 April (Mon-Fri says 22)", cn(2024, 4, 1), 15,
      cn(2024, 4, 23)),
