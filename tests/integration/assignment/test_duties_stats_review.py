@@ -102,7 +102,8 @@ def test_a_triage_clue_owes_a_transfer_until_routed(client):  # noqa: F811
         return_document=True)
     tracking.case_routed(moved, T0 + timedelta(days=1), _ctx(app))
     met = http.get("/v1/duties?state=met", headers=admin).get_json()["items"]
-    assert [(d["clue_id"], d["kind"], d["unit"]) for d in met] == [("u1", "transfer", "foshan/d1/t1#commission")]
+    assert [(d["clue_id"], d["kind"], d["unit"]) for d in met] == [
+        ("u1", "transfer", "foshan/d1/t1#commission")]
 
 
 def test_stats_rows_count_where_received_and_where_handled(client):  # noqa: F811
@@ -116,7 +117,8 @@ def test_stats_rows_count_where_received_and_where_handled(client):  # noqa: F81
     assert moved.status_code == 200 and moved.get_json()["unit"] == "foshan/d1#commission"
     at(app, T0 + timedelta(days=10))
     moved_case = handlers.cases().find_one({"_id": first["_id"]})
-    handlers.close_case(first["_id"], _cadre(moved_case), "talk_inquiry", ["reminder_talk"], "已谈话", _ctx(app))
+    handlers.close_case(first["_id"], _cadre(moved_case), "talk_inquiry", ["reminder_talk"], "已谈话",
+                        _ctx(app))
     handlers.close_case(second["_id"], _cadre(second), "concluded", ["unfounded"], "查无实据", _ctx(app))
 
     figures = http.get("/v1/stats?quarter=2025Q4", headers=auth(*BOSS)).get_json()
@@ -124,13 +126,15 @@ def test_stats_rows_count_where_received_and_where_handled(client):  # noqa: F81
     handled = {r["name"]: r for r in figures["bases"]["handled"]["rows"]}
     assert set(received) == {"一街", "本级"}
     # where the clues were received: everything at the street
-    assert (received["一街"]["received"], received["一街"]["escalated"], received["一街"]["closed"]) == (2, 1, 2)
+    street = received["一街"]
+    assert (street["received"], street["escalated"], street["closed"]) == (2, 1, 2)
     assert received["一街"]["escalated_by_reason"]["manual"] == 1 and received["本级"]["closed"] == 0
     # where handled: the escalated case closed at the district's own level
     assert (handled["一街"]["escalated"], handled["一街"]["closed"], handled["本级"]["closed"]) == (1, 1, 1)
     assert handled["本级"]["closed_by_disposition"]["talk_inquiry"] == 1
     assert figures["bases"]["handled"]["total"]["days_to_close"] == {"mean": 10.0, "p90": 10.0}
-    assert figures["received"] == 2 and figures["closed"]["by_outcome"] == {"reminder_talk": 1, "unfounded": 1}
+    assert figures["received"] == 2
+    assert figures["closed"]["by_outcome"] == {"reminder_talk": 1, "unfounded": 1}
     assert http.get("/v1/stats?quarter=2025Q3", headers=auth(*BOSS)).get_json()["received"] == 0
 
     table = http.get("/v1/stats.csv?quarter=2025Q4", headers=auth(*BOSS))
@@ -176,9 +180,10 @@ def test_a_review_batch_keeps_the_past(client):  # noqa: F811
     at(app, T0)
     deadline = datetime(2025, 12, 31, 15, 59, tzinfo=UTC)
     batch = {"id": "b-2025", "name": "2025年大起底", "deadline": deadline}
-    old = {"source": "review", "batch": batch, "original_unit": "foshan/d1/t1#commission", "file_number": "禅纪〔2016〕12号"}
-    handled = receive(app, "o1", original_received_at=datetime(2016, 5, 3, tzinfo=UTC), prior_disposition="handled",
-                      **old)
+    old = {"source": "review", "batch": batch, "original_unit": "foshan/d1/t1#commission",
+           "file_number": "禅纪〔2016〕12号"}
+    handled = receive(app, "o1", original_received_at=datetime(2016, 5, 3, tzinfo=UTC),
+                      prior_disposition="handled", **old)
     assert handled["kind"] == "review" and handled["lead_cadre_id"]  # 复查, with a lead cadre
     assert handled["due_at"] == int(deadline.timestamp() * 1000)  # the batch's 限期处置
     assert handled["received_at"].year == 2016 and handled["file_number"] == "禅纪〔2016〕12号"
@@ -191,7 +196,8 @@ def test_a_review_batch_keeps_the_past(client):  # noqa: F811
     assert handlers.cases().find_one({"clue_id": "p0"})["kind"] == "new"
 
     listed = http.get("/v1/review-batches", headers=auth(*BOSS)).get_json()["items"]
-    assert [(b["name"], b["total"], b["in_hand"], b["reviews"]) for b in listed] == [("2025年大起底", 4, 4, 1)]
+    assert [(b["name"], b["total"], b["in_hand"], b["reviews"]) for b in listed] == [
+        ("2025年大起底", 4, 4, 1)]
     at(app, deadline + timedelta(days=1))
     one = http.get(f"/v1/review-batches/{quote('b-2025')}", headers=auth(*BOSS)).get_json()
     assert (one["total"], one["closed"], one["overdue"]) == (4, 0, 4)
