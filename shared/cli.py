@@ -1,9 +1,10 @@
-"""The operator's command line (click): API keys, the registry file, NDJSON import, dead letters, lag.
+"""The command line's shared commands (click): API keys, NDJSON import, dead letters, lag.
 
-Run as `python -m shared.cli --help`. Settings come from the environment like the services'
-(`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `KAFKA_TOPIC_PREFIX`, `INTAKE_DB`, `ASSIGNMENT_DB`,
-`NOTIFY_DB`). A bad setting is one line and exit 2; an unreachable broker or database is one line
-and exit 3; a command that did its work but found a problem (an invalid registry file, a rejected
+They are part of `campaign` (services/cli.py, which adds the registry and the services'
+processes); `python -m shared.cli` runs them alone. Settings come from the environment like the
+services' (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `KAFKA_TOPIC_PREFIX`, `INTAKE_DB`,
+`ASSIGNMENT_DB`, `NOTIFY_DB`). A bad setting is one line and exit 2; an unreachable broker or
+database is one line and exit 3; a command that did its work but found a problem (a rejected
 import line, an unknown key) exits 1.
 """
 
@@ -75,7 +76,7 @@ def services_for_role(role: str, wanted: tuple[str, ...] = ()) -> tuple[str, ...
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Operate the campaign clue system: keys, registry, imports, dead letters, consumer lag."""
+    """Operate the campaign clue system: keys, imports, dead letters, consumer lag."""
 
 
 # --- keys ------------------------------------------------------------------------------------
