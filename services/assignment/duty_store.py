@@ -19,7 +19,7 @@ from shared.problems import Problem
 from . import counters, duties
 from .documents import DutyDoc
 from .registry import Registry
-from .timestamps import from_ms, to_ms
+from shared.times import from_ms, to_ms
 
 
 def collection():

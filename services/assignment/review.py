@@ -12,7 +12,7 @@ from shared.problems import Problem
 
 from .documents import OPEN_STATUSES, Case, ReviewBatch
 from .registry import Registry
-from .timestamps import from_ms, to_ms
+from shared.times import from_ms, to_ms
 
 
 def remember_batches(datas: Iterable[Mapping[str, Any]], now: datetime) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from shared import events
 
 from . import counters, duties, duty_store, review, statistics
-from .timestamps import from_ms
+from shared.times import from_ms
 
 log = logging.getLogger(__name__)
 
