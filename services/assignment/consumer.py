@@ -1,4 +1,4 @@
-"""The assignment consumer: clue-received and clue-followed-up, with an outbox relay thread."""
+"""The assignment consumer: clue-received, clue-followed-up and clue-notified, with an outbox relay thread."""
 
 from __future__ import annotations
 

@@ -15,11 +15,11 @@ from pymongo.errors import BulkWriteError
 
 from shared.auth import Principal, jurisdiction_within
 from shared.problems import Problem
+from shared.times import from_ms, to_ms
 
 from . import counters, duties
 from .documents import DutyDoc
 from .registry import Registry
-from shared.times import from_ms, to_ms
 
 
 def collection():

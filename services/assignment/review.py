@@ -9,10 +9,10 @@ from typing import Any
 
 from shared.auth import Principal
 from shared.problems import Problem
+from shared.times import from_ms, to_ms
 
 from .documents import OPEN_STATUSES, Case, ReviewBatch
 from .registry import Registry
-from shared.times import from_ms, to_ms
 
 
 def remember_batches(datas: Iterable[Mapping[str, Any]], now: datetime) -> None:

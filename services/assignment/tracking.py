@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from shared import events
+from shared.times import from_ms
 
 from . import counters, duties, duty_store, review, statistics
-from shared.times import from_ms
 
 log = logging.getLogger(__name__)
 
