@@ -175,6 +175,14 @@ def list_duties(
             "next": page[-1]["_id"] if len(docs) > limit else None}
 
 
+def count(principal: Principal, registry: Registry, now: datetime, state: str) -> int:
+    """How many duties in `state` the principal's jurisdiction has (ids read through indexes)."""
+    units = _units(principal, registry, None)
+    base: dict[str, Any] = {} if units is None else {"unit": {"$in": units}}
+    found = (collection().find({**base, **extra}, {"_id": 1}) for extra in state_filters(state, now))
+    return sum(1 for cursor in found for _ in cursor)
+
+
 def case_duties(case_id: str, now: datetime, registry: Registry | None = None) -> list[dict[str, Any]]:
     """A case's duties, by due date (for the case detail)."""
     docs = sorted(collection().find({"case_id": {"$eq": case_id}}), key=lambda d: d["due_at"])
