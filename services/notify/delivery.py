@@ -30,7 +30,7 @@ from services.notify.channels import Channel, DeliveryResult, channel_for
 from services.notify.documents import ClueContact, DeliveryAttempt, Notification
 from services.notify.handlers import WAITING_FOR_CONTACT
 from services.notify.outcomes import publish_outcomes
-from services.notify.settings import NotifySettings
+from services.notify.settings import NotifySettings, deliverable_channels
 from services.notify.still_handling import send_still_handling
 from services.notify.templates import Message, render, short_clue_ref
 from shared.kafka import DependencyDown, Publisher
@@ -49,7 +49,7 @@ CHANNEL_ERROR = "channel error"
 
 def build_channels(settings: NotifySettings) -> dict[str, Channel]:
     """The channels this deployment can use (sms only when a gateway is configured)."""
-    names = ["inbox", "email", "webhook"] + (["sms"] if settings.sms_gateway_url else [])
+    names = deliverable_channels(settings.sms_gateway_url)
     return {name: channel_for(name, settings) for name in names}
 
 

@@ -15,6 +15,12 @@ def _key(env: Env, name: str) -> bytes:
         raise SettingsError(str(exc)) from None
 
 
+def deliverable_channels(sms_gateway_url: str | None) -> list[str]:
+    """The channels notify can deliver with this configuration: SMS only with a gateway. `make run`
+    gives intake this list (INTAKE_REPORTER_CHANNELS), so the reporter page offers no other."""
+    return ["inbox", "email", "webhook"] + (["sms"] if sms_gateway_url else [])
+
+
 @dataclass(frozen=True)
 class NotifySettings:
     """What the notify web app, consumer and deliverer need. Secrets are bytes, never logged."""
