@@ -61,8 +61,9 @@ def _duty_doc(case: Mapping[str, Any], duty: duties.Duty, now: datetime) -> dict
 
 
 def follow_case(case_id: str, unit: str) -> None:
-    """The case moved to `unit`: its duties not yet met are now that unit's."""
-    collection().update_many({"case_id": {"$eq": case_id}, "met_at": None}, {"$set": {"unit": unit}})
+    """The case moved to `unit`: its duties are now that unit's (the unit it left sees none of
+    them, as it sees not the case)."""
+    collection().update_many({"case_id": {"$eq": case_id}}, {"$set": {"unit": unit}})
 
 
 def meet(
