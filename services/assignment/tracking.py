@@ -43,9 +43,15 @@ def _received_fact(case: Mapping[str, Any], clue_id: str, at: datetime, registry
                          statistics.received_fields())
 
 
+def clock_start(case: Mapping[str, Any]) -> datetime:
+    """Where days to accept and to close start: the receipt, or for an imported old clue its import
+    (how long it took then is not known; its original date still places it in the statistics)."""
+    return case.get("imported_at") or case["received_at"]
+
+
 def _accepted_fact(case: Mapping[str, Any], accepted: datetime, registry) -> counters.Fact:
     return counters.Fact(f"{case['_id']}:accepted", accepted, counters.where(case, registry),
-                         statistics.accepted_fields(case["received_at"], accepted))
+                         statistics.accepted_fields(clock_start(case), accepted))
 
 
 def cases_opened(stored: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], ctx) -> None:
@@ -99,7 +105,7 @@ def case_closed(case: Mapping[str, Any], ctx) -> None:
     """Closed: every clue's reporter is owed the result; closed by disposition and outcome."""
     closed = from_ms(case["closed_at"])
     duty_store.add(case, duties.closing(_clue_ids(case), closed, ctx.deadlines), ctx.clock())
-    fields = statistics.closed_fields(case["received_at"], closed, case.get("disposition"),
+    fields = statistics.closed_fields(clock_start(case), closed, case.get("disposition"),
                                       case.get("outcomes") or [])
     counters.record([counters.Fact(f"{case['_id']}:closed:{case['closed_at']}", closed,
                                    counters.where(case, ctx.registry()), fields)])

@@ -206,6 +206,10 @@ def test_a_review_batch_keeps_the_past(client):  # noqa: F811
     # statistics use the original dates
     assert http.get("/v1/stats?quarter=2016Q2", headers=auth(*BOSS)).get_json()["received"] == 1
     assert http.get("/v1/stats?quarter=2016Q1", headers=auth(*BOSS)).get_json()["received"] == 1
+    # accepted at the import, and timed from it: not nine years to accept
+    now = http.get("/v1/stats?quarter=2025Q4", headers=auth(*BOSS)).get_json()
+    assert now["received"] == 0 and now["accepted"] == 4
+    assert now["days_to_accept"] == {"mean": 0.0, "p90": 0.0}
 
 
 def _ctx(app):
