@@ -20,6 +20,7 @@ from pathlib import Path
 import pymongo
 import yaml
 
+from deploy.localstack import spawn_child
 from shared.sealing import generate_keypair, generate_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,8 @@ def write_credentials(mongodb_uri: str, path: Path, seed: str,
 
 @dataclass
 class ServiceProcesses:
-    """The services' processes, each in its own process group, logs under `log_dir`."""
+    """The services' processes, each in its own process group and dying with this one, logs under
+    `log_dir`."""
 
     env: dict[str, str]
     log_dir: Path
@@ -127,11 +129,7 @@ class ServiceProcesses:
     restarts: dict[str, int] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        self.procs[name] = spawn_child(argv, self.log_dir / f"{name}.log", env=self.env, cwd=ROOT)
 
     def start_service(self, service: str, command: str) -> str:
         name = f"{service}-{command}"
