@@ -200,8 +200,9 @@ class KafkaCluster:
         """Format the node's log directory, once (a formatted one keeps its records)."""
         if (self.data_dir / f"node-{node}" / "data" / "meta.properties").exists():
             return
-        proc = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id}",
-                                         "-c", str(props), "--ignore-formatted"),
+        proc = subprocess.run(self._java("kafka.tools.StorageTool", "format",
+                                         f"--cluster-id={self.cluster_id}", "-c", str(props),
+                                         "--ignore-formatted"),
                               capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise StackError(f"formatting Kafka node {node} failed: {proc.stderr.strip()[-300:]}")
