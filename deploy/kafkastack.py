@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.localstack import StackError, free_port, port_open, spawn_child
+from deploy.localstack import LocalStack, StackError, free_port, port_open, spawn_child
 
 ROOT = Path(__file__).resolve().parent.parent
 POM = ROOT / "deploy" / "kafka" / "pom.xml"
@@ -119,7 +119,7 @@ class KafkaCluster:
             self.ports, self.controller_ports = saved["ports"], saved["controller_ports"]
         else:
             self.cluster_id = _cluster_id()
-            self.ports = list(self.ports) or [free_port() for _ in range(self.nodes)]
+            self.ports = [*self.ports, *(free_port() for _ in range(self.nodes - len(self.ports)))]
             self.controller_ports = [free_port() for _ in range(self.nodes)]
             state.write_text(json.dumps({"nodes": self.nodes, "cluster_id": self.cluster_id,
                                          "ports": self.ports,
@@ -329,6 +329,61 @@ class KafkaCluster:
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=10)
+
+
+class ApacheStack:
+    """Apache Kafka (1 or 3 nodes) and the MongoDB stand-in nx-27017, with LocalStack's interface:
+    what `make run` (LOCAL_KAFKA=apache), `make chaos --kafka apache`, the benchmarks and the
+    tests start instead of Tansu."""
+
+    def __init__(self, data_dir: Path, nodes: int = 1, kafka_port: int = 0, mongo_port: int = 0,
+                 memory_db: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.local = LocalStack(self.data_dir, mongo_port=mongo_port, memory_db=memory_db)
+        cluster_dir = self.data_dir / "kafka"
+        if kafka_port and nodes == 1 and (cluster_dir / "cluster.json").exists():
+            saved = json.loads((cluster_dir / "cluster.json").read_text())
+            if saved["ports"] != [kafka_port]:  # asked for another port: a cluster of its own
+                cluster_dir = self.data_dir / f"kafka-{kafka_port}"
+        self.cluster = KafkaCluster(cluster_dir, nodes=nodes, ports=[kafka_port] if kafka_port else [])
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.cluster.bootstrap
+
+    @property
+    def mongodb_uri(self) -> str:
+        return self.local.mongodb_uri
+
+    @property
+    def mongo_port(self) -> int:
+        return self.local.mongo_port
+
+    @property
+    def kind(self) -> str:
+        return self.cluster.kind
+
+    def env(self) -> dict[str, str]:
+        return {**self.cluster.env(), "MONGODB_URI": self.mongodb_uri}
+
+    def start(self) -> ApacheStack:
+        try:
+            self.local.start_mongo()
+            self.cluster.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_mongo(self) -> None:
+        self.local.start_mongo()
+
+    def stop_mongo(self, sig: int = signal.SIGTERM) -> None:
+        self.local.stop_mongo(sig)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self.local.stop()
 
 
 def _cluster_id() -> str:

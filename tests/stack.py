@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.kafkastack import KafkaCluster, kafka_version, missing_tools
+from deploy.kafkastack import ApacheStack, KafkaCluster, kafka_version, missing_tools
 from deploy.localstack import LocalStack
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.7.1"
@@ -77,15 +77,9 @@ def start_local() -> TestStack:
 
 def start_apache() -> TestStack:
     """One Apache Kafka node (production's settings) and nx-27017, data in a temporary directory."""
-    data_dir = Path(tempfile.mkdtemp(prefix="campaign-test-stack-"))
-    local = LocalStack(data_dir)
-    local.start_mongo()
-    try:
-        cluster = KafkaCluster(data_dir / "kafka", nodes=1).start()
-    except BaseException:
-        local.stop()
-        raise
-    return TestStack("apache", cluster.bootstrap, local.mongodb_uri, local=local, cluster=cluster)
+    apache = ApacheStack(Path(tempfile.mkdtemp(prefix="campaign-test-stack-")), nodes=1).start()
+    return TestStack("apache", apache.kafka_bootstrap, apache.mongodb_uri, local=apache.local,
+                     cluster=apache.cluster)
 
 
 def describe(kind: str) -> str:
