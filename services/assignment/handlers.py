@@ -23,6 +23,7 @@ from shared.mongo import exact, new_id, utcnow
 from shared.outbox import pending as outbox_fields
 from shared.outbox import staged_update
 from shared.problems import Problem
+from shared.times import from_ms, to_ms
 
 from . import deadlines, escalation
 from .deadlines import DeadlineRules
@@ -30,7 +31,6 @@ from .documents import OPEN_STATUSES, Case, CaseAudit, EscalationEntry
 from .escalation import EscalationRules, Subject
 from .registry import Registry, normalise_name
 from .routing import Route, SeriousRules, is_serious, route
-from .timestamps import from_ms, to_ms
 from .workload import (
     Claims,
     choose_lead,
