@@ -30,8 +30,9 @@ run: venv
 test: venv system-deps kafka-jars
 	$(BIN)/python -m pytest
 
+# `make chaos ARGS="--kafka apache"`: three Apache Kafka brokers, one killed, in place of the wiped Tansu.
 chaos: venv
-	$(BIN)/python -m deploy.chaos
+	$(BIN)/python -m deploy.chaos $(ARGS)
 
 bench: venv
 	$(BIN)/python -m bench.run

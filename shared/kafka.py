@@ -85,9 +85,10 @@ def producer_config(settings: CommonSettings, **overrides: Any) -> dict[str, Any
         "enable_idempotence": settings.kafka_enable_idempotence,
         "linger_ms": 2,
         "batch_size": 64 * 1024,
-        "retries": 5,
         "request_timeout_ms": 8_000,
-        # A record the broker has not acked by then fails (the default would try for 2 minutes).
+        # Retriable errors (a leader that moved, a new topic's leader not yet known) are retried
+        # until the broker acks or this runs out; then the record fails (the default would try
+        # for 2 minutes) and the caller's outbox keeps it.
         "delivery_timeout_ms": 10_000,
         "max_block_ms": 10_000,
         # No broker: the first send's client gives up after this (the default waits 30 s).
