@@ -12,6 +12,7 @@ import sys
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 BENCHES = [
     ["bench.intake"],
+    ["bench.producer", "--records", "5000" if QUICK else "20000"],
     ["bench.database", "--operations", "200" if QUICK else "800"],
     ["bench.assignment", "--clues", "2000" if QUICK else "10000"],
     ["bench.notify", *(["--events", "500", "--emails", "100"] if QUICK else [])],

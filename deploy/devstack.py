@@ -20,6 +20,7 @@ from pathlib import Path
 import pymongo
 import yaml
 
+from deploy.localstack import spawn_child
 from services.cli import PROCESSES
 from services.notify.settings import deliverable_channels
 from shared.cli import ROLE_SERVICES
@@ -109,7 +110,8 @@ def write_credentials(mongodb_uri: str, path: Path, seed: str,
 
 @dataclass
 class ServiceProcesses:
-    """The services' processes, each in its own process group, logs under `log_dir`."""
+    """The services' processes, each in its own process group and dying with this one, logs under
+    `log_dir`."""
 
     env: dict[str, str]
     log_dir: Path
@@ -117,11 +119,7 @@ class ServiceProcesses:
     restarts: dict[str, int] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        self.procs[name] = spawn_child(argv, self.log_dir / f"{name}.log", env=self.env, cwd=ROOT)
 
     def start_service(self, service: str, command: str) -> str:
         name = f"{service}-{command}"

@@ -33,6 +33,11 @@ TYPES = {
 }
 TOPIC_OF_TYPE = {t: topic for topic, t in TYPES.items()}
 
+# The CloudEvents Kafka protocol binding, structured content mode: the record value is the whole
+# event as JSON, and this header says so (a binding-aware consumer reads it without guessing).
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
+
 
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"

@@ -20,7 +20,8 @@ from shared import events
 from shared.auth import Principal
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
-from shared.outbox import entry, staged_update
+from shared.outbox import pending as outbox_fields
+from shared.outbox import staged_update
 from shared.problems import Problem
 from shared.times import from_ms, to_ms
 
@@ -554,8 +555,7 @@ def case_document(
     if decision is not None:
         envelopes.append(escalated_event(doc, clue_id, where.unit, new.unit, decision.mode, reasons, now))
     envelopes.append(assigned_event(doc, clue_id, now))
-    doc["outbox"] = [entry(e) for e in envelopes]
-    doc["outbox_pending"] = True
+    doc.update(outbox_fields(*envelopes))
     doc["opening_audit"] = opening_audit(doc, new.bad_rank)
     return doc
 
