@@ -174,6 +174,13 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("assignment GET /v1/stats", "assignment", "GET",
              _fixed(f"/v1/stats?jurisdiction={JURISDICTION}"),
              expect(403, unauthenticated=401, frontline=401, supervisor_in=200, admin=200)),
+    *[
+        Endpoint(f"assignment GET {path}", "assignment", "GET", _fixed(f"{path}?jurisdiction={JURISDICTION}"),
+                 expect(403, unauthenticated=401, frontline=401, supervisor_in=200, admin=200))
+        for path in ("/v1/stats.csv", "/v1/stats.xlsx", "/v1/duties")
+    ],
+    Endpoint("assignment GET /v1/review-batches", "assignment", "GET", _fixed("/v1/review-batches"),
+             expect(403, unauthenticated=401, frontline=401, supervisor=200, admin=200)),
     Endpoint("assignment GET /v1/registry", "assignment", "GET", _fixed("/v1/registry"),
              expect(200, unauthenticated=401, frontline=401, cadre=403)),
     Endpoint("assignment PUT /v1/registry", "assignment", "PUT", _fixed("/v1/registry"),
