@@ -367,6 +367,7 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     known = next((c for c in related if clue_id in clue_ids(c)), None)
     if known is not None:
         announce_again(known["_id"], clue_id, ctx)
+        tracking.clue_seen_again(known["_id"], data, ctx)
         return True
     repeat_count = 1 + escalation.count_recent(
         [t for c in related for t in c.get("clue_times") or []], received, ctx.rules.repeat_window_days

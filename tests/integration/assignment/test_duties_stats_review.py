@@ -220,3 +220,21 @@ def _cadre(case: dict):
     from shared.auth import Principal
 
     return Principal("cadre", case["cadre_id"], f"cadre:{case['cadre_id']}")
+
+
+def test_a_redelivered_clue_restores_what_a_failure_left_out(client):  # noqa: F811
+    http, app = client
+    at(app, T0)
+    receive(app, "x1", **real_name())
+    from services.assignment import duty_store
+    from services.assignment.documents import StatCounter, StatMark
+
+    # as if the process died after the case's write, before its duties and counts
+    duty_store.collection().delete_many({})
+    StatMark._get_collection().delete_many({})
+    StatCounter._get_collection().delete_many({})
+    receive(app, "x1", **real_name())  # the broker's redelivery
+    assert set(duties(http, "due")) == {("x1", "accept_notice"), ("x1", "still_handling")}
+    receive(app, "x1", **real_name())
+    figures = http.get("/v1/stats?quarter=2025Q4", headers=auth(*BOSS)).get_json()
+    assert (figures["received"], figures["accepted"]) == (1, 1)
