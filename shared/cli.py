@@ -207,7 +207,10 @@ def import_() -> None:
               help="Lines per request.")
 @click.option("--errors", "errors_file", type=click.File("w", encoding="utf-8"),
               help="Write rejected lines' errors here (NDJSON) instead of to stderr.")
-def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: TextIO | None) -> None:
+@click.option("--review-batch", help="The review batch (大起底/回头看) these clues form; needs --deadline.")
+@click.option("--deadline", help="The batch's 限期处置 deadline, ISO with offset: 2027-03-31T23:59:59+08:00.")
+def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: TextIO | None,
+                 review_batch: str | None = None, deadline: str | None = None) -> None:
     """Send an NDJSON FILE of old clues (one per line) to intake's POST /v1/clues:import.
 
     Prints the accepted, rejected and failed counts; each rejected or failed line's number and
@@ -217,8 +220,10 @@ def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: T
     """
     from shared import clue_import
 
+    if bool(review_batch) != bool(deadline):
+        raise click.UsageError("--review-batch and --deadline go together")
     total = clue_import.count_lines(file)
-    importer = clue_import.ClueImporter(url, key)
+    importer = clue_import.ClueImporter(url, key, review=(review_batch, deadline) if review_batch else None)
     try:
         with click.progressbar(length=total, label="importing", show_pos=True, file=sys.stderr) as bar:
             counts = clue_import.send_file(file, importer, batch_size, errors_file or sys.stderr,

@@ -14,7 +14,7 @@ from shared.mongo import exact
 from shared.problems import Problem
 from shared.times import from_ms, to_ms
 
-from . import reports
+from . import duty_store, reports
 from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
 from .handlers import audit_entry, cases, ensure_visible
 from .registry import Registry
@@ -159,6 +159,7 @@ def case_detail(case_id: str, principal: Principal, registry: Registry, now: dat
         }
         for e in EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1)
     ]
+    out["duties"] = duty_store.case_duties(case_id, now, registry)  # what the case owes, by when
     later = CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)])
     entries = sorted([*(doc.get("opening_audit") or []), *later], key=lambda a: a["at"])  # stable
     out["audit"] = [

@@ -64,6 +64,9 @@ def test_duties_are_met_by_deliveries_and_missed_when_late(client):  # noqa: F81
 
     notified(app, "r1", "accepted", "delivered", T0 + timedelta(seconds=3))
     assert set(duties(http, "met")) == {("r1", "accept_notice")}
+    detail = http.get(f"/v1/cases/{case['_id']}", headers=auth(*BOSS)).get_json()
+    assert {(d["kind"], d["state"]) for d in detail["duties"]} == {("accept_notice", "met"),
+                                                                   ("still_handling", "due")}
 
     at(app, T0 + timedelta(days=5))
     closed = handlers.close_case(case["_id"], _cadre(case), "concluded", ["unfounded"], "查无实据", _ctx(app))
