@@ -79,6 +79,7 @@ MET_BY = [
     ("accepted", {"accept_notice"}),
     ("closed", {"result_notice", "still_handling"}),
     ("transferred", {"still_handling"}),
+    ("reviewing", {"still_handling"}),
     ("still_handling", {"still_handling"}),
     ("received", set()),
 ]
