@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.kafkastack import ApacheStack, KafkaCluster, kafka_version, missing_tools, resolve_jars
+from deploy.apachestack import ApacheStack
+from deploy.kafkastack import KafkaCluster, kafka_version, missing_tools, resolve_jars
 from deploy.localstack import LocalStack, StackError
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.7.1"
