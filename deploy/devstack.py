@@ -22,6 +22,7 @@ import yaml
 
 from deploy.localstack import spawn_child
 from services.cli import PROCESSES
+from services.notify.settings import deliverable_channels
 from shared.cli import ROLE_SERVICES
 from shared.sealing import generate_keypair, generate_secret_key
 
@@ -174,6 +175,8 @@ def service_env(base: dict[str, str], stack_env: dict[str, str], secrets: dict[s
                 extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**base, **stack_env, **secrets, **(extra or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # the reporter page offers only what notify is configured to deliver (SMS needs a gateway)
+    env.setdefault("INTAKE_REPORTER_CHANNELS", ",".join(deliverable_channels(env.get("SMS_GATEWAY_URL"))))
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
