@@ -29,8 +29,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 from kafka import KafkaConsumer, TopicPartition
 
+from deploy.apachestack import ApacheStack
 from deploy.devstack import PROCESSES, Pipeline, ServiceProcesses, start_pipeline
-from deploy.kafkastack import ApacheStack
 from deploy.localstack import LocalStack, free_port
 from shared import events
 from shared.mongo import count_exact
