@@ -60,7 +60,7 @@ def consumer() -> int:
 
 def relay(stop: threading.Event | None = None) -> int:
     """The reconciler of unacknowledged clues and the follow-ups' outbox poller, until SIGTERM."""
-    from services.intake.handlers import RECONCILE_BATCH, reconcile
+    from services.intake.handlers import RECONCILE_BATCH, expire_replays, reconcile
     from services.intake.relay import IntakeOutbox
 
     settings = IntakeSettings.from_env()
@@ -77,6 +77,8 @@ def relay(stop: threading.Event | None = None) -> int:
             try:
                 if time.monotonic() >= next_reconcile:
                     behind = len(reconcile(settings.reconcile_after_s, producer)) == RECONCILE_BATCH
+                    expire_replays()
+                    sweep_retention(settings)
                     # A full batch: more may be due (a long broker outage); go on next round.
                     next_reconcile = time.monotonic() + (0 if behind else settings.reconcile_interval_s)
                 outbox.publish_pending()
@@ -88,6 +90,13 @@ def relay(stop: threading.Event | None = None) -> int:
         producer.close()
         log.info("relay stopped")
     return 0
+
+
+def sweep_retention(settings: IntakeSettings) -> None:
+    """Erase the sealed identity and contact of clues past the objection window (see retention)."""
+    from services.intake.retention import erase_expired
+
+    erase_expired(settings.retention_days)
 
 
 def ensure_topics_quietly(settings: IntakeSettings) -> None:

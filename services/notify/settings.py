@@ -48,6 +48,7 @@ class NotifySettings:
     contact_recheck_s: float = 30.0
     still_handling_days: int = 30
     scheduler_interval_s: float = 3600.0
+    retention_days: int = 180
 
     def __repr__(self) -> str:
         return f"NotifySettings(db={self.db!r}, port={self.port}, secrets=<hidden>)"
@@ -85,4 +86,5 @@ class NotifySettings:
             contact_recheck_s=env.float("NOTIFY_CONTACT_RECHECK_S", 30.0, minimum=0.1),
             still_handling_days=env.int("NOTIFY_STILL_HANDLING_DAYS", 30, minimum=1, maximum=3650),
             scheduler_interval_s=env.float("NOTIFY_SCHEDULER_INTERVAL_S", 3600.0, minimum=1.0),
+            retention_days=env.int("OBJECTION_WINDOW_DAYS", 180, minimum=1, maximum=36500),
         )
