@@ -60,7 +60,7 @@ def consumer() -> int:
 
 def relay(stop: threading.Event | None = None) -> int:
     """The reconciler of unacknowledged clues and the follow-ups' outbox poller, until SIGTERM."""
-    from services.intake.handlers import RECONCILE_BATCH, expire_replays, reconcile
+    from services.intake.handlers import RECONCILE_BATCH, apply_follow_ups, expire_replays, reconcile
     from services.intake.relay import IntakeOutbox
 
     settings = IntakeSettings.from_env()
@@ -82,6 +82,7 @@ def relay(stop: threading.Event | None = None) -> int:
                     # A full batch: more may be due (a long broker outage); go on next round.
                     next_reconcile = time.monotonic() + (0 if behind else settings.reconcile_interval_s)
                 outbox.publish_pending()
+                apply_follow_ups()
             except (DependencyDown, ConnectionFailure) as exc:
                 log.warning("relay waiting for a dependency", extra={"error": type(exc).__name__})
                 ensure_topics_quietly(settings)

@@ -85,4 +85,6 @@ class FollowUp(OutboxDocument):
     message = me.StringField(required=True)
     objection = me.BooleanField(default=False)
     at = me.DateTimeField(required=True)
-    meta = {"collection": "follow_ups", "indexes": ["clue_id"]}
+    # False until noted on its clue (status, timeline); None for follow-ups stored before this field.
+    applied = me.BooleanField(null=True)
+    meta = {"collection": "follow_ups", "indexes": ["clue_id", "applied"]}

@@ -509,6 +509,9 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
                                context.keys, outbox=context.outbox)
         except handlers.ReceiptNotFound:
             return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))
-        return status_page(data["code"], data["secret"], notice=text("sent_notice", lang))
+        try:
+            return status_page(data["code"], data["secret"], notice=text("sent_notice", lang))
+        except (ConnectionFailure, DependencyDown):  # stored: never say "nothing was saved"
+            return render("message.html", 202, title="follow_up_title", body=text("sent_notice", lang))
 
     return bp

@@ -214,6 +214,31 @@ def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outb
     assert kinds[-1] == "clue-followed-up"
 
 
+def test_a_stored_follow_up_is_never_answered_with_a_failure(db, keys, outbox, monkeypatch):
+    """One write: once the follow-up is stored, a failure noting it on the clue does not turn into
+    a 503 (the reporter would send it twice); the relay's apply_follow_ups notes it later, once."""
+    from pymongo.errors import AutoReconnect
+
+    body, _ = post(keys)
+    receipt = body["receipt"]
+    handlers.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
+    real_move = handlers._move
+
+    def down(*args, **kwargs):
+        raise AutoReconnect("the database went away after the insert")
+
+    monkeypatch.setattr(handlers, "_move", down)
+    answer = handlers.follow_up(receipt["code"], receipt["secret"], "补充", True, keys, outbox=outbox,
+                                now=NOW + timedelta(days=5))
+    assert answer["status"] == "accepted"  # what noting it will give
+    assert FollowUp.objects.count() == 1 and FollowUp.objects.get().applied is False
+    assert Clue.objects.get(id=body["clue_id"]).status == "closed"
+    monkeypatch.setattr(handlers, "_move", real_move)
+    assert handlers.apply_follow_ups() == 1 and handlers.apply_follow_ups() == 0
+    assert Clue.objects.get(id=body["clue_id"]).status == "accepted"
+    assert ClueUpdate.objects(kind="clue-followed-up").count() == 1
+
+
 def test_follow_up_with_wrong_secret_stores_nothing(db, keys):
     body, _ = post(keys)
     with pytest.raises(handlers.ReceiptNotFound):
