@@ -114,6 +114,10 @@ class CommonSettings:
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     topic_prefix: str = ""
+    # How many proxies in front of the web apps append to X-Forwarded-For / set X-Forwarded-Proto
+    # (the production edge: 1). Exactly that many are trusted; 0 trusts none (direct clients).
+    trusted_proxy_hops: int = 0
+    production: bool = False
 
     @classmethod
     def from_env(cls, env: Env) -> CommonSettings:
@@ -137,4 +141,6 @@ class CommonSettings:
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             host=env.str("HTTP_HOST", "127.0.0.1"),
             topic_prefix=_check_prefix(env.str("KAFKA_TOPIC_PREFIX", "")),
+            trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
+            production=env.choice("CAMPAIGN_ENV", "development", ("development", "production")) == "production",
         )

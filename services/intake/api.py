@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from services.intake import handlers
+from services.intake import handlers, receipts
 from services.intake.limits import ReceiptLimit
 from services.intake.relay import IntakeOutbox
 from services.intake.schemas import ClueSchema, FollowUpSchema, LookupSchema
@@ -160,7 +160,8 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
 
 
 def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
-    """The intake routes; the receipt routes share one rate limit per client address."""
+    """The intake routes; the receipt routes share one rate limit per client and count wrong
+    secrets per receipt code (see `limits`)."""
     bp = Blueprint("intake", __name__)
 
     @bp.post("/v1/clues")
@@ -215,25 +216,28 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
 
         return Response(stream_with_context(results()), mimetype="application/x-ndjson")
 
+    def by_receipt(code: str, use: Any) -> Any:
+        """`use()` under the receipt code's failure counter; a wrong code or secret is a 404."""
+        digest = receipts.code_digest(_ctx().keys.receipt_key, code)
+        try:
+            with receipt_limit.code_attempt(digest, handlers.ReceiptNotFound):
+                return use()
+        except handlers.ReceiptNotFound:
+            raise Problem(404, "Not Found", "no clue has this receipt") from None
+
     @bp.post("/v1/receipts/lookup")
     @receipt_limit
     def lookup():
         data = load(LOOKUP_SCHEMA, json_payload())
-        try:
-            return jsonify(handlers.lookup(data["code"], data["secret"], _ctx().keys))
-        except handlers.ReceiptNotFound:
-            raise Problem(404, "Not Found", "no clue has this receipt") from None
+        return jsonify(by_receipt(data["code"], lambda: handlers.lookup(data["code"], data["secret"], _ctx().keys)))
 
     @bp.post("/v1/receipts/messages")
     @receipt_limit
     def message():
         data = load(FOLLOW_UP_SCHEMA, json_payload())
         ctx = _ctx()
-        try:
-            body = handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],
-                                      ctx.keys, outbox=ctx.outbox)
-        except handlers.ReceiptNotFound:
-            raise Problem(404, "Not Found", "no clue has this receipt") from None
+        body = by_receipt(data["code"], lambda: handlers.follow_up(
+            data["code"], data["secret"], data["message"], data["objection"], ctx.keys, outbox=ctx.outbox))
         return jsonify(body), 202
 
     return bp

@@ -47,7 +47,7 @@ class IntakeSettings:
     relay_poll_s: float = 1.0
     web_relay_poll_s: float = 10.0
     receipt_rate_limit: str = "20/minute"
-    rate_limit_storage_uri: str = "memory://"
+    receipt_code_failures: int = 10
     import_line_max_bytes: int = 64 * 1024
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
@@ -71,7 +71,7 @@ class IntakeSettings:
             relay_poll_s=env.float("INTAKE_RELAY_POLL_S", 1.0, minimum=0.05),
             web_relay_poll_s=env.float("INTAKE_WEB_RELAY_POLL_S", 10.0, minimum=0.05),
             receipt_rate_limit=_rate(env, "INTAKE_RECEIPT_RATE_LIMIT", "20/minute"),
-            rate_limit_storage_uri=env.str("INTAKE_RATE_LIMIT_STORAGE_URI", "memory://"),
+            receipt_code_failures=env.int("INTAKE_RECEIPT_CODE_FAILURES", 10, minimum=1, maximum=1000),
             import_line_max_bytes=env.int("INTAKE_IMPORT_LINE_MAX_BYTES", 64 * 1024,
                                           minimum=1024, maximum=16 * 1024 * 1024),
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
