@@ -142,5 +142,6 @@ class CommonSettings:
             host=env.str("HTTP_HOST", "127.0.0.1"),
             topic_prefix=_check_prefix(env.str("KAFKA_TOPIC_PREFIX", "")),
             trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
-            production=env.choice("CAMPAIGN_ENV", "development", ("development", "production")) == "production",
+            production=env.choice("CAMPAIGN_ENV", "development",
+                                  ("development", "production")) == "production",
         )

@@ -149,7 +149,8 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
     try:
         response, replayed = handlers.post_clue(
             data, unit, ctx.keys, idempotency_key=f"{base_key}#{number}" if base_key else None,
-            request_hash=handlers.body_hash(payload, ctx.keys.request_key) if base_key else None, outbox=ctx.outbox)
+            request_hash=handlers.body_hash(payload, ctx.keys.request_key) if base_key else None,
+            outbox=ctx.outbox)
     except handlers.IdempotencyConflict:
         return {**result, "result": "rejected", "code": 409,
                 "errors": {"_line": ["This line was imported before with a different body."]}}
@@ -174,7 +175,8 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
         try:
             body, replayed = handlers.post_clue(
                 data, g.principal.scope, ctx.keys, idempotency_key=key,
-                request_hash=handlers.body_hash(payload, ctx.keys.request_key) if key else None, outbox=ctx.outbox)
+                request_hash=handlers.body_hash(payload, ctx.keys.request_key) if key else None,
+                outbox=ctx.outbox)
         except handlers.IdempotencyConflict:
             raise Problem(409, "Conflict", "this Idempotency-Key was used with a different body") from None
         resp = jsonify(body)
@@ -229,7 +231,8 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
     @receipt_limit
     def lookup():
         data = load(LOOKUP_SCHEMA, json_payload())
-        return jsonify(by_receipt(data["code"], lambda: handlers.lookup(data["code"], data["secret"], _ctx().keys)))
+        keys = _ctx().keys
+        return jsonify(by_receipt(data["code"], lambda: handlers.lookup(data["code"], data["secret"], keys)))
 
     @bp.post("/v1/receipts/messages")
     @receipt_limit

@@ -60,8 +60,8 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     app = create_base_app("intake", settings.common, spec=build_spec)
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
-    receipt_limit = ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
-                                 settings.receipt_code_failures)
+    receipt_limit = ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key,
+                                 settings.receipt_rate_limit, settings.receipt_code_failures)
     app.extensions["receipt_limit"] = receipt_limit
     app.register_blueprint(create_blueprint(receipt_limit))
     app.register_blueprint(create_pages_blueprint(receipt_limit, settings))

@@ -328,7 +328,8 @@ def apply_follow_ups(limit: int = 200) -> int:
     """Note on their clues the follow-ups stored whose noting failed (the backstop of `follow_up`);
     each is applied once whatever happens (its timeline line's id is the follow-up's id)."""
     done = 0
-    for item in FollowUp.objects(__raw__=exact(applied=False)).only("id", "clue_id", "objection", "at").limit(limit):
+    pending = FollowUp.objects(__raw__=exact(applied=False)).only("id", "clue_id", "objection", "at")
+    for item in pending.limit(limit):
         clue = Clue.objects(id=item.clue_id).only("id", "status").first()
         if clue is not None:
             _apply_follow_up(clue, item.id, item.objection, item.at)

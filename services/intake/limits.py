@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import ipaddress
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +35,10 @@ from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared.clients import client_network
+
+View = Callable[..., Any]
 
 
 class TooManyAttempts(Exception):
@@ -102,19 +105,6 @@ class MongoCounters(Storage):
         self.collection.delete_one({"_id": key})
 
 
-def client_network(address: str | None) -> str:
-    """What one client is keyed by: its IPv4 address, or the /64 of its IPv6 address."""
-    try:
-        ip = ipaddress.ip_address((address or "").split("%")[0])
-    except ValueError:
-        return address or "unknown"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
 class ReceiptLimit:
     """The receipt routes' limits (see the module's docstring)."""
 
@@ -162,7 +152,7 @@ class ReceiptLimit:
 
         return limited
 
-    def after(self, check: Callable[[], Response | None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def after(self, check: Callable[[], Response | None]) -> Callable[[View], View]:
         """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
         without counting; then the limit, then the route."""
 

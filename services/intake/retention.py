@@ -31,8 +31,9 @@ def erase_expired(window_days: int, now: datetime | None = None, batch: int = BA
     clues = Clue._get_collection()
     erased = 0
     while True:
-        ids = [d["_id"] for d in clues.find({**exact(status=status.CLOSED), "closed_ms": {"$lt": cutoff},
-                                             "reporter_sealed": {"$type": "string"}}, {"_id": 1}).limit(batch)]
+        due = {**exact(status=status.CLOSED), "closed_ms": {"$lt": cutoff},
+               "reporter_sealed": {"$type": "string"}}
+        ids = [d["_id"] for d in clues.find(due, {"_id": 1}).limit(batch)]
         if not ids:
             return erased
         # Guarded by status, so a clue reopened since the read keeps its identity.

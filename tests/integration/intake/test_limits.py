@@ -9,7 +9,7 @@ import json
 import pytest
 
 from services.intake.app import create_app
-from services.intake.limits import client_network
+from shared.clients import client_network
 from tests.integration.intake_pages.forms import look_up
 from tests.unit.intake.clues import clue
 
