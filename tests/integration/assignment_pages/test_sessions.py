@@ -97,7 +97,8 @@ BASE = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "MONGODB_URI": "mongodb://1
 
 @pytest.mark.parametrize("env, error", [
     ({"CAMPAIGN_ENV": "production"}, "WORKSPACE_SECRET_KEY: is not set"),
-    ({"CAMPAIGN_ENV": "production", "WORKSPACE_SECRET_KEY": "short"}, "WORKSPACE_SECRET_KEY: must be 32 bytes"),
+    ({"CAMPAIGN_ENV": "production", "WORKSPACE_SECRET_KEY": "short"},
+     "WORKSPACE_SECRET_KEY: must be 32 bytes"),
     ({"WORKSPACE_SECRET_KEY": "short"}, "WORKSPACE_SECRET_KEY: must be 32 bytes"),
 ])
 def test_the_session_key_setting_fails_in_one_line(env, error):

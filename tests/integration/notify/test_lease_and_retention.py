@@ -75,7 +75,8 @@ def test_a_job_that_waited_past_its_lease_is_not_sent_twice(settings, mongo_db):
         assert a.run_once() == 2
         assert slow.started.wait(10)
         # The second job waits in A's pool until its lease runs out (the first's was just renewed).
-        Notification._get_collection().update_one({"_id": second}, {"$set": {"lease_until_ms": to_ms(T0) - 1}})
+        expired = {"$set": {"lease_until_ms": to_ms(T0) - 1}}
+        Notification._get_collection().update_one({"_id": second}, expired)
         assert b.run_once() == 1
         assert b.wait_idle(10) and other.sent == [second]
         slow.release.set()
