@@ -121,6 +121,19 @@ def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
         yield line
 
 
+def import_cap(number: int, read: int, settings: IntakeSettings) -> dict[str, Any] | None:
+    """The closing result of an import past its caps on lines or bytes; None within them."""
+    if number > settings.import_max_lines:
+        reason = f"An import holds at most {settings.import_max_lines} lines"
+    elif read > settings.import_max_bytes:
+        reason = f"An import holds at most {settings.import_max_bytes} bytes"
+    else:
+        return None
+    return {"line": number, "result": "rejected", "code": 413,
+            "errors": {"_import": [f"{reason}: this line and the rest were not read; send them "
+                                   "in another import."]}}
+
+
 def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
                 base_key: str | None) -> dict[str, Any]:
     """Import one NDJSON line: its result, accepted or with the line's errors."""
@@ -129,7 +142,12 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
         return {**result, "result": "rejected", "code": 413,
                 "errors": {"_line": [f"Longer than {ctx.settings.import_line_max_bytes} bytes."]}}
     try:
-        payload = json.loads(line)
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {**result, "result": "rejected", "code": 400,
+                "errors": {"_line": [f"Not valid UTF-8 (byte {exc.start + 1})."]}}
+    try:
+        payload = json.loads(text)
     except ValueError as exc:
         return {**result, "result": "rejected", "code": 400,
                 "errors": {"_line": [f"Malformed JSON: {exc.msg} at column {exc.colno}."]}}
@@ -206,12 +224,17 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
         limit = ctx.settings.import_line_max_bytes
 
         def results() -> Iterator[str]:
-            number = 0
+            number, read = 0, 0
             # werkzeug's stream reads a line byte by byte; a buffer reads it in 64 KiB chunks.
             stream = request.stream
             buffered = io.BufferedReader(stream, 64 * 1024) if isinstance(stream, io.RawIOBase) else stream
             for line in read_lines(buffered, limit):
                 number += 1
+                read += limit + 1 if line is None else len(line)
+                over = import_cap(number, read, ctx.settings)
+                if over is not None:  # the rest is not read: one last line says so, then the end
+                    yield json.dumps(over, ensure_ascii=False) + "\n"
+                    return
                 if line is not None and not line.strip():
                     continue
                 yield json.dumps(import_line(line, number, ctx, unit, base_key), ensure_ascii=False) + "\n"

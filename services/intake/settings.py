@@ -49,6 +49,8 @@ class IntakeSettings:
     receipt_rate_limit: str = "20/minute"
     receipt_code_failures: int = 10
     import_line_max_bytes: int = 64 * 1024
+    import_max_lines: int = 10_000
+    import_max_bytes: int = 64 * 1024 * 1024
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
     retention_days: int = 180
@@ -74,6 +76,9 @@ class IntakeSettings:
             receipt_code_failures=env.int("INTAKE_RECEIPT_CODE_FAILURES", 10, minimum=1, maximum=1000),
             import_line_max_bytes=env.int("INTAKE_IMPORT_LINE_MAX_BYTES", 64 * 1024,
                                           minimum=1024, maximum=16 * 1024 * 1024),
+            import_max_lines=env.int("INTAKE_IMPORT_MAX_LINES", 10_000, minimum=1, maximum=10_000_000),
+            import_max_bytes=env.int("INTAKE_IMPORT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024,
+                                     maximum=2**40),
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
             registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
             retention_days=env.int("OBJECTION_WINDOW_DAYS", 180, minimum=1, maximum=36500),
