@@ -21,7 +21,7 @@ from nacl.utils import random
 KEY_SIZE = 32
 
 # The keys of a reporter dict that notify needs to deliver (the rest stays in intake).
-CONTACT_FIELDS = ("name", "channel", "email", "phone", "webhook_url", "lang")
+CONTACT_FIELDS = ("name", "channel", "email", "phone", "webhook_url", "webhook_secret", "lang")
 
 
 class SealError(Exception):

@@ -80,9 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("role")
     key.add_argument("scope", nargs="?", default="")
     key.add_argument("--token", default=None, help="store this token instead of a new one")
+    hook = sub.add_parser("webhook-secret", help="print the secret a webhook URL's signatures verify with")
+    hook.add_argument("url")
     args = parser.parse_args(argv)
 
     def run() -> int:
+        if args.command == "webhook-secret":
+            from services.notify.channels import recipient_secret
+            from shared.settings import Env
+
+            master = Env().str("NOTIFY_WEBHOOK_SECRET", required=True).encode()
+            print(recipient_secret(master, args.url).decode())
+            return 0
         settings = NotifySettings.from_env()
         if args.command == "web":
             return web(settings)

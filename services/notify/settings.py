@@ -56,6 +56,9 @@ class NotifySettings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> NotifySettings:
         env = env or Env()
+        if env.optional("SMTP_USERNAME") and not env.bool("SMTP_STARTTLS", False):
+            raise SettingsError("SMTP_USERNAME: an SMTP login needs SMTP_STARTTLS=true "
+                                "(no password in the clear)")
         return cls(
             common=CommonSettings.from_env(env),
             private_key=_key(env, "NOTIFY_PRIVATE_KEY"),
