@@ -7,11 +7,13 @@ from collections.abc import Callable
 
 import pymongo
 
-from shared.settings import CommonSettings, SettingsError
+from shared.consumer import TooManyFailures
+from shared.settings import CommonSettings, SettingsError, redacted_uri
 from shared.web import kafka_reachable
 
 EXIT_SETTINGS = 2
 EXIT_DEPENDENCY = 3
+EXIT_FAILURES = 4
 
 
 class Unreachable(RuntimeError):
@@ -20,14 +22,16 @@ class Unreachable(RuntimeError):
 
 def check_dependencies(settings: CommonSettings, timeout_s: float = 5.0) -> None:
     """Raise `Unreachable` with a one-line reason unless Mongo and Kafka both answer."""
-    client = pymongo.MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
+    client = None
     try:
+        client = pymongo.MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
         client.admin.command("ping")
-    except Exception as exc:  # noqa: BLE001 - reported as one line
-        raise Unreachable(f"MONGODB_URI: no MongoDB answers at {settings.mongodb_uri} "
+    except Exception as exc:  # noqa: BLE001 - reported as one line, never with the password
+        raise Unreachable(f"MONGODB_URI: no MongoDB answers at {redacted_uri(settings.mongodb_uri)} "
                           f"({type(exc).__name__})") from None
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     if not kafka_reachable(settings.kafka_bootstrap_servers, timeout_s):
         raise Unreachable(f"KAFKA_BOOTSTRAP_SERVERS: no broker answers at "
                           f"{settings.kafka_bootstrap_servers}")
@@ -43,3 +47,6 @@ def guarded(main: Callable[[], int | None], prog: str) -> int:
     except Unreachable as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_DEPENDENCY
+    except TooManyFailures as exc:  # committed and stopped cleanly: one line, not a traceback
+        print(f"{prog}: stopped: {exc}", file=sys.stderr)
+        return EXIT_FAILURES

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 
@@ -90,6 +90,19 @@ def _check_prefix(value: str) -> str:
     return value
 
 
+def redacted_uri(uri: str) -> str:
+    """`uri` with the password of its user part replaced by ***, for messages and logs."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return "<not a URI>"
+    authority, slash, tail = rest.partition("/")
+    if "@" not in authority:
+        return uri
+    userinfo, _, hosts = authority.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
+
+
 def _check_mongo(value: str) -> str:
     if urlparse(value).scheme not in {"mongodb", "mongodb+srv"}:
         raise SettingsError("MONGODB_URI: must start with mongodb:// or mongodb+srv://")
@@ -101,7 +114,7 @@ class CommonSettings:
     """What every service needs: where the broker and database are, and how to talk to them."""
 
     kafka_bootstrap_servers: str
-    mongodb_uri: str
+    mongodb_uri: str = field(repr=False)  # may hold a password
     kafka_session_timeout_ms: int = 45_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_enable_idempotence: bool = True
