@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -34,6 +34,7 @@ from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
 from shared.kafka import DependencyDown
 from shared.problems import Problem, flatten
+from shared.times import CHINA_TIME as CHINA
 from shared.vocabulary import (
     CATEGORY_LABELS,
     DISPOSITION_LABELS,
@@ -51,7 +52,6 @@ from .registry import Registry
 from .sessions import COOKIE_PATH, SESSION_COOKIE, Sessions  # noqa: F401 - SESSION_COOKIE for callers
 from .sessions import configure as configure_sessions
 
-CHINA = timezone(timedelta(hours=8))
 CSRF_COOKIE = "workspace_csrf"
 ROLES = ("cadre", "supervisor")
 LIST_LIMIT = 500

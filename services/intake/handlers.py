@@ -30,6 +30,7 @@ from shared.kafka import Publisher
 from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
 from shared.outbox import OutboxDocument, entry, publish_entries
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
+from shared.times import to_ms
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,6 @@ def _millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _epoch_ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
 def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
     """The clue-received event of a clue as stored: the same id and content every time.
 
@@ -143,11 +140,11 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "contact_sealed": seal_for_notify(contact, keys.notify_public_key) if contact else None,
         "receipt_code_digest": code_digest, "receipt_secret_digest": secret_digest,
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
-        "acknowledged": False, "last_staged_ms": _epoch_ms(now),
+        "acknowledged": False, "last_staged_ms": to_ms(now),
         "idempotency_key": (_key_digest(idempotency_key, keys.request_key) if idempotency_key
                             else f"none:{clue_id}"),
         "request_hash": request_hash,
-        "replay_until_ms": _epoch_ms(now + REPLAY_TTL) if idempotency_key else None,
+        "replay_until_ms": to_ms(now + REPLAY_TTL) if idempotency_key else None,
     }
     # As mongoengine stores a document: no key for a field that is None.
     return {key: value for key, value in doc.items() if value is not None}
@@ -198,7 +195,7 @@ def _replay(frontline_unit: str, idempotency_key: str | None, request_hash: str 
         {"request_hash": 1, "replay_sealed": 1, "replay_until_ms": 1})
     if first is None:
         return None
-    if not first.get("replay_sealed") or first.get("replay_until_ms", 0) <= _epoch_ms(now):
+    if not first.get("replay_sealed") or first.get("replay_until_ms", 0) <= to_ms(now):
         raise IdempotencyConflict("this Idempotency-Key was used more than 24 hours ago")
     if not hmac.compare_digest(first.get("request_hash") or "", request_hash or ""):
         raise IdempotencyConflict("this Idempotency-Key was used with a different body")
@@ -210,7 +207,7 @@ def expire_replays(now: datetime | None = None, batch: int = 500) -> int:
     Idempotency-Key (their key's digest stays, so the key still cannot post twice); returns how
     many. In batches of `batch`, so a large backlog never holds one long write."""
     clues = Clue._get_collection()
-    cutoff = _epoch_ms(now or utcnow())
+    cutoff = to_ms(now or utcnow())
     erased = 0
     while True:
         ids = [d["_id"] for d in clues.find({"replay_until_ms": {"$lt": cutoff}}, {"_id": 1}).limit(batch)]
@@ -276,7 +273,7 @@ def _move(clue: Clue, event_type: str, data: dict[str, Any], update_id: str, at:
                 pass  # a re-delivery: the line is there already
         changes: dict[str, Any] = {"set__status": new_status}
         if new_status == status.CLOSED and clue.status != status.CLOSED:
-            changes["set__closed_ms"] = _epoch_ms(at)  # the objection window starts (retention)
+            changes["set__closed_ms"] = to_ms(at)  # the objection window starts (retention)
         if acknowledge:
             changes["set__acknowledged"] = True
         if Clue.objects(id=clue.id, status=clue.status).update_one(**changes):
@@ -390,7 +387,7 @@ def _moved(before: str, after: str, clue_events: list[events.Event]) -> dict[str
     changes: dict[str, Any] = {"status": after, "acknowledged": True}
     if after == status.CLOSED and before != status.CLOSED:
         closing = [e for e in clue_events if e.topic == events.CASE_CLOSED]
-        changes["closed_ms"] = _epoch_ms(_event_time(closing[-1]) if closing else utcnow())
+        changes["closed_ms"] = to_ms(_event_time(closing[-1]) if closing else utcnow())
     return changes
 
 
@@ -429,7 +426,7 @@ def reconcile(after_s: float, publisher: Publisher, now: datetime | None = None,
     that fails raises before anything is noted, so the next round tries again.
     """
     now = now or utcnow()
-    cutoff = _epoch_ms(now - timedelta(seconds=after_s))
+    cutoff = to_ms(now - timedelta(seconds=after_s))
     clues = Clue._get_collection()
     due = list(clues.find({**exact(acknowledged=False), "last_staged_ms": {"$lt": cutoff}},
                           {"reporter_sealed": 0, "replay_sealed": 0}).limit(limit))
@@ -438,6 +435,6 @@ def reconcile(after_s: float, publisher: Publisher, now: datetime | None = None,
     publish_entries(publisher, [entry(received_event(clue)) for clue in due])
     ids = [clue["_id"] for clue in due]
     clues.update_many({"_id": {"$in": ids}, **exact(acknowledged=False)},
-                      {"$set": {"last_staged_ms": _epoch_ms(now)}})
+                      {"$set": {"last_staged_ms": to_ms(now)}})
     log.info("republished unacknowledged clues", extra={"count": len(ids)})
     return ids

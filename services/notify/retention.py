@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.notify.documents import ClueContact, Notification, to_ms
+from services.notify.documents import ClueContact, Notification
 from shared.mongo import exact, utcnow
+from shared.times import to_ms
 
 BATCH = 500
 WAITING = ("pending", "sending")

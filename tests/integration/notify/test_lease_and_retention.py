@@ -11,9 +11,10 @@ import pytest
 from services.notify import retention
 from services.notify.channels import SENT
 from services.notify.delivery import Deliverer
-from services.notify.documents import ClueContact, Notification, to_ms
+from services.notify.documents import ClueContact, Notification
 from shared.mongo import new_id
 from shared.sealing import seal_for_notify
+from shared.times import to_ms
 from tests.integration.notify.conftest import PUBLIC, make_settings
 
 pytestmark = pytest.mark.stack
