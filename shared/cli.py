@@ -244,6 +244,20 @@ def keys_list() -> None:
 
 # --- import ----------------------------------------------------------------------------------
 
+@keys.command("webhook-secret")
+@click.argument("url")
+def keys_webhook_secret(url: str) -> None:
+    """Print the secret a reporter's webhook at URL verifies X-Signature with (derived from
+    NOTIFY_WEBHOOK_SECRET for that URL alone; give it to that recipient only)."""
+    from shared.sealing import webhook_recipient_secret as recipient_secret
+
+    try:
+        master = Env().str("NOTIFY_WEBHOOK_SECRET", required=True)
+    except SettingsError as exc:
+        raise BadSetting(str(exc)) from None
+    click.echo(recipient_secret(master.encode(), url).decode())
+
+
 @cli.group("import")
 def import_() -> None:
     """Bring records kept elsewhere into the services."""

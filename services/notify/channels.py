@@ -25,6 +25,7 @@ from ulid import ULID
 
 from services.notify import pinned_http
 from services.notify.templates import SMS_MAX_CHARS, Message
+from shared.sealing import webhook_recipient_secret as recipient_secret
 
 Status = Literal["sent", "retry", "failed"]
 
@@ -241,13 +242,6 @@ class WebhookChannel:
         except ValueError:
             return DeliveryResult("retry", "http answer not understood")
         return http_status_result(status)
-
-
-def recipient_secret(master: bytes, url: str) -> bytes:
-    """The signing secret of one webhook recipient (its URL), derived from NOTIFY_WEBHOOK_SECRET;
-    `python -m services.notify webhook-secret URL` prints it for the recipient's operator. A
-    reporter who gave their own `webhook_secret` is signed for with that instead."""
-    return hmac.new(master, b"webhook-recipient\0" + url.encode("utf-8"), hashlib.sha256).hexdigest().encode()
 
 
 def webhook_body(event_id: str, message: Message) -> bytes:

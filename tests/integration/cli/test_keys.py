@@ -99,3 +99,16 @@ def test_list_shows_keys_without_tokens_and_the_audit_names_the_operator(cli_env
     actions = [(d["action"], d["actor"]) for d in databases["assignment"].key_audit.find().sort("at", 1)]
     assert [a for a, _ in actions] == ["key.issue", "key.issue", "key.revoke"]
     assert all(actor.startswith("cli") for _, actor in actions)
+
+
+def test_webhook_secret_prints_the_recipients_own_secret(cli_env):
+    from shared.sealing import webhook_recipient_secret
+
+    env = {**cli_env, "NOTIFY_WEBHOOK_SECRET": "master-secret"}
+    result = invoke(env, "keys", "webhook-secret", "https://hooks.example.net/a")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == webhook_recipient_secret(b"master-secret", "https://hooks.example.net/a").decode()
+    assert result.stdout != invoke(env, "keys", "webhook-secret", "https://hooks.example.net/b").stdout
+    missing = invoke({k: v for k, v in cli_env.items() if k != "NOTIFY_WEBHOOK_SECRET"}, "keys",
+                     "webhook-secret", "https://x.example/")
+    assert missing.exit_code == 2 and "NOTIFY_WEBHOOK_SECRET" in missing.output
