@@ -177,3 +177,13 @@ def test_openapi_describes_what_the_routes_accept(client):
 def test_anonymous_clue_round_trip(client, keys):
     resp = post(client, keys["shiwan"], anonymous_clue())
     assert resp.status_code == 202
+
+
+def test_json_answers_are_never_cached_nor_sniffed(client, keys):
+    """The 202 carries the receipt's secret: no cache (a shared proxy, the browser's) may keep it."""
+    accepted = post(client, keys["shiwan"])
+    problem = client.post("/v1/receipts/lookup", json={"code": "0000-0000-0000-0000", "secret": "x"})
+    read = client.get(f"/v1/clues/{accepted.json['clue_id']}", headers=keys["shiwan"])
+    for resp in (accepted, problem, read):
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
