@@ -235,6 +235,16 @@ def _client() -> str:
     return client_network(request.remote_addr)
 
 
+def failures_wait() -> int:
+    """Seconds this request's client must wait after too many failed authentications; 0: none."""
+    return _failures.retry_after(_client())
+
+
+def failed_authentication() -> None:
+    """Count a failed authentication of this request's client (a sign-in form's wrong key too)."""
+    _failures.failed(_client())
+
+
 def authenticate() -> Principal:
     """The request's principal, or a 401 Problem (a 429 once its client failed too often)."""
     client = _client()

@@ -29,7 +29,7 @@ from mongoengine.connection import get_db
 from pymongo.errors import ConnectionFailure
 from werkzeug.datastructures import MultiDict
 
-from shared.auth import KeyCache, Principal
+from shared.auth import KeyCache, Principal, failed_authentication, failures_wait
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
 from shared.kafka import DependencyDown
@@ -335,8 +335,15 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
         bad = refused()
         if bad:
             return bad
+        wait = failures_wait()
+        if wait:  # the same limit on guessing keys as the API's
+            resp = message(429, "尝试次数过多", f"请 {wait} 秒后再试。")
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         token = request.form.get("key", "")
         principal = sessions.principal_for_token(token)
+        if token.strip() and principal is None:
+            failed_authentication()
         if not token.strip():
             problem = "请输入密钥。"
         elif principal is None:

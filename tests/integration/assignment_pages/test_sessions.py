@@ -112,3 +112,16 @@ def test_a_development_stack_without_the_setting_still_starts():
     assert AssignmentSettings.from_env(Env(BASE)).session_key is None
     key = base64.b64encode(b"s" * 32).decode()
     assert AssignmentSettings.from_env(Env({**BASE, "WORKSPACE_SECRET_KEY": key})).session_key == b"s" * 32
+
+
+def test_guessing_keys_at_the_sign_in_form_is_limited(http, monkeypatch):
+    from shared import auth
+
+    monkeypatch.setattr(auth, "_failures", auth.FailedAuthentications(limit=3))
+    for _ in range(3):
+        resp = post_form(http, "/workspace/sign-in", "/workspace/sign-in", {"key": auth.new_token()})
+        assert resp.status_code == 401
+    token = issue_key("cadre", "t-001")
+    refused = post_form(http, "/workspace/sign-in", "/workspace/sign-in", {"key": token})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert get_db()["workspace_sessions"].count_documents({}) == 0
