@@ -209,8 +209,12 @@ def expire_replays(now: datetime | None = None, batch: int = 500) -> int:
     clues = Clue._get_collection()
     cutoff = to_ms(now or utcnow())
     erased = 0
+    # Clues stored before the digests were keyed hold a plain SHA-256 of the body and no expiry:
+    # their replay data goes at once (its key's old digest then matches no new request).
+    due = {"$or": [{"replay_until_ms": {"$lt": cutoff}},
+                   {"request_hash": {"$type": "string"}, "replay_until_ms": {"$exists": False}}]}
     while True:
-        ids = [d["_id"] for d in clues.find({"replay_until_ms": {"$lt": cutoff}}, {"_id": 1}).limit(batch)]
+        ids = [d["_id"] for d in clues.find(due, {"_id": 1}).limit(batch)]
         if not ids:
             return erased
         clues.update_many({"_id": {"$in": ids}},

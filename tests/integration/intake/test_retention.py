@@ -64,3 +64,18 @@ def test_sealed_identity_is_erased_after_the_objection_window(mongo_db, keys):
     for kept in (recent, open_, reopened["clue_id"]):
         assert stored[kept]["reporter_sealed"], kept
     assert retention.erase_expired(180, now) == 0
+
+
+def test_plain_digests_stored_before_the_keyed_ones_are_erased_at_once(mongo_db, keys):
+    import hashlib
+    import json
+
+    legacy = dict(_id="legacy", frontline_unit=UNIT,
+                  idempotency_key="key:" + hashlib.sha256(b"k").hexdigest(), request_hash=hashlib.sha256(json.dumps(clue()).encode()).hexdigest(), replay_sealed="x",
+                  receipt_code_digest="c", status="accepted")
+    Clue._get_collection().insert_one(legacy)
+    fresh = _post(keys, "k-new", NOW)
+    assert handlers.expire_replays(NOW + timedelta(hours=1)) == 1
+    stored = {d["_id"]: d for d in Clue._get_collection().find()}
+    assert "request_hash" not in stored["legacy"] and "replay_sealed" not in stored["legacy"]
+    assert stored[fresh["clue_id"]]["request_hash"]
