@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from shared.workdays import WorkCalendar, parse_holidays
+
 
 class SettingsError(ValueError):
     """A setting is missing or has a bad value; the message starts with the variable's name."""
@@ -131,6 +133,10 @@ class CommonSettings:
     # (the production edge: 1). Exactly that many are trusted; 0 trusts none (direct clients).
     trusted_proxy_hops: int = 0
     production: bool = False
+    # One setting each, read by every service that uses it: the working-day calendar (holidays
+    # of years chinese-calendar does not know) and the quiet days before a "still handling" note.
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    still_handling_days: int = 30
 
     @classmethod
     def from_env(cls, env: Env) -> CommonSettings:
@@ -157,4 +163,21 @@ class CommonSettings:
             trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
             production=env.choice("CAMPAIGN_ENV", "development",
                                   ("development", "production")) == "production",
+            calendar=_calendar(env),
+            still_handling_days=_still_handling_days(env),
         )
+
+
+def _calendar(env: Env) -> WorkCalendar:
+    try:
+        return WorkCalendar(parse_holidays(env.optional("CALENDAR_HOLIDAYS")))
+    except ValueError as exc:
+        raise SettingsError(f"CALENDAR_HOLIDAYS: {exc}") from None
+
+
+def _still_handling_days(env: Env) -> int:
+    if env.optional("NOTIFY_STILL_HANDLING_DAYS"):
+        raise SettingsError(
+            "NOTIFY_STILL_HANDLING_DAYS: renamed STILL_HANDLING_DAYS (one setting for all services)"
+        )
+    return env.int("STILL_HANDLING_DAYS", 30, minimum=1, maximum=3650)

@@ -53,6 +53,12 @@ class Clue(me.Document):
     replay_until_ms = me.IntField(null=True)
     closed_ms = me.IntField(null=True)  # when the clue last became closed (epoch milliseconds)
     erased_ms = me.IntField(null=True)  # when retention erased the sealed identity and contact
+    # the review of old clues (大起底/回头看), on imported clues only (ISO text, as the event says)
+    original_received_at = me.StringField(null=True)
+    original_unit = me.StringField(null=True)
+    prior_disposition = me.StringField(null=True)
+    file_number = me.StringField(null=True)
+    batch = me.DictField(null=True)  # {"id", "name", "deadline"}
     meta = {
         "collection": "clues",
         "strict": False,  # clues stored before they stopped carrying an outbox load too
@@ -63,6 +69,16 @@ class Clue(me.Document):
             ("status", "closed_ms"),
         ],
     }
+
+
+class ReviewBatch(me.Document):
+    """A batch of the review of old clues (大起底/回头看) imported by one unit: name and deadline."""
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField(required=True)
+    deadline = me.StringField(required=True)  # ISO date-time with offset, as the events carry it
+    frontline_unit = me.StringField(required=True)
+    meta = {"collection": "review_batches", "strict": False}
 
 
 class ClueUpdate(me.Document):

@@ -29,6 +29,20 @@ def _rate(env: Env, name: str, default: str) -> str:
     return value
 
 
+def _channels(env: Env) -> tuple[str, ...]:
+    """INTAKE_REPORTER_CHANNELS: the channels notify is configured to deliver (`make run` sets it
+    from notify's settings: sms only with a gateway); the reporter page offers only these."""
+    from shared.vocabulary import CHANNELS
+
+    raw = env.str("INTAKE_REPORTER_CHANNELS", ",".join(CHANNELS))
+    chosen = tuple(dict.fromkeys(c.strip() for c in raw.split(",") if c.strip()))
+    unknown = [c for c in chosen if c not in CHANNELS]
+    if unknown or not chosen:
+        raise SettingsError(f"INTAKE_REPORTER_CHANNELS: {', '.join(unknown) or raw!r} is not a list of "
+                            f"{', '.join(CHANNELS)}")
+    return chosen
+
+
 @dataclass(frozen=True)
 class IntakeSettings:
     """Everything the intake service's commands need; the keys never show in a repr."""
@@ -54,6 +68,7 @@ class IntakeSettings:
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
     retention_days: int = 180
+    reporter_channels: tuple[str, ...] = ("inbox", "email", "sms", "webhook")
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> IntakeSettings:
@@ -82,4 +97,5 @@ class IntakeSettings:
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
             registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
             retention_days=env.int("OBJECTION_WINDOW_DAYS", 180, minimum=1, maximum=36500),
+            reporter_channels=_channels(env),
         )

@@ -70,9 +70,10 @@ def test_plain_digests_stored_before_the_keyed_ones_are_erased_at_once(mongo_db,
     import hashlib
     import json
 
-    legacy = dict(_id="legacy", frontline_unit=UNIT,
-                  idempotency_key="key:" + hashlib.sha256(b"k").hexdigest(), request_hash=hashlib.sha256(json.dumps(clue()).encode()).hexdigest(), replay_sealed="x",
-                  receipt_code_digest="c", status="accepted")
+    plain = hashlib.sha256(json.dumps(clue()).encode()).hexdigest()
+    old_key = "key:" + hashlib.sha256(b"k").hexdigest()
+    legacy = dict(_id="legacy", frontline_unit=UNIT, idempotency_key=old_key, request_hash=plain,
+                  replay_sealed="x", receipt_code_digest="c", status="accepted")
     Clue._get_collection().insert_one(legacy)
     fresh = _post(keys, "k-new", NOW)
     assert handlers.expire_replays(NOW + timedelta(hours=1)) == 1
