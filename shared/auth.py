@@ -64,6 +64,16 @@ class KeyAuditEntry(me.Document):
     meta = {"collection": "key_audit", "indexes": ["at"]}
 
 
+def cli_actor() -> str:
+    """How the audit trail names an operator at the command line (there is no acting key)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def audit(action: str, actor: str, *, actor_key_id: str = "", key_id: str = "",
           detail: dict | None = None) -> None:
     """Add one entry to the key and registry audit trail."""

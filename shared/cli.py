@@ -207,13 +207,9 @@ def keys_revoke(token_or_digest: str) -> None:
 
 
 def _cli_actor() -> str:
-    """How the audit trail names an operator at the command line (there is no acting key)."""
-    import getpass
+    from shared.auth import cli_actor
 
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+    return cli_actor()
 
 
 def _when(ms: int | None) -> str:

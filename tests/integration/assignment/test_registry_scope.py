@@ -36,3 +36,26 @@ def test_registry_changes_are_audited_with_the_acting_key(client):  # noqa: F811
     assert entry.actor == "admin" and entry.actor_key_id == key_id
     assert entry.detail["path"] == "/v1/registry/cadres/t-new"
     assert headers["Authorization"].split()[1] not in str(entry.to_mongo())
+
+
+def test_a_registry_loaded_at_the_command_line_is_audited(stack, tmp_path):
+    import os
+
+    import pymongo
+
+    from tests.unit.assignment.sample_registries import small_registry_yaml
+
+    from .test_api import run_cli
+
+    path = tmp_path / "registry.yaml"
+    path.write_text(small_registry_yaml([1]), encoding="utf-8")
+    db = f"cli_audit_{os.getpid()}"
+    client = pymongo.MongoClient(stack.mongodb_uri)
+    try:
+        assert run_cli(stack, "registry", "load", str(path), db=db).returncode == 0
+        [entry] = list(client[db].key_audit.find())
+        assert entry["action"] == "registry.load" and entry["actor"].startswith("cli")
+        assert entry["detail"]["path"] == str(path)
+    finally:
+        client.drop_database(db)
+        client.close()
