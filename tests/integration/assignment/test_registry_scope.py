@@ -50,12 +50,12 @@ def test_a_registry_loaded_at_the_command_line_is_audited(stack, tmp_path):
     path = tmp_path / "registry.yaml"
     path.write_text(small_registry_yaml([1]), encoding="utf-8")
     db = f"cli_audit_{os.getpid()}"
-    client = pymongo.MongoClient(stack.mongodb_uri)
+    mongo = pymongo.MongoClient(stack.mongodb_uri)
     try:
         assert run_cli(stack, "registry", "load", str(path), db=db).returncode == 0
-        [entry] = list(client[db].key_audit.find())
+        [entry] = list(mongo[db].key_audit.find())
         assert entry["action"] == "registry.load" and entry["actor"].startswith("cli")
         assert entry["detail"]["path"] == str(path)
     finally:
-        client.drop_database(db)
-        client.close()
+        mongo.drop_database(db)
+        mongo.close()
