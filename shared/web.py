@@ -12,6 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import mongo
 from shared.kafka_admin import kafka_reachable
@@ -51,6 +52,11 @@ def create_base_app(service: str, settings: CommonSettings,
     app.json_provider_class = JsonProvider
     app.json = JsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    if settings.trusted_proxy_hops:
+        # The client's address and scheme as exactly that many proxies saw them; a header a
+        # client wrote itself sits further left and is ignored.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)  # type: ignore[method-assign]
     register_error_handlers(app)
 
     @app.before_request
@@ -71,6 +77,10 @@ def create_base_app(service: str, settings: CommonSettings,
         metrics[1].observe(time.perf_counter() - g.get("started", 0))
         if resp.status_code >= 500:
             log.warning("request failed", extra={"route": route, "status": resp.status_code})
+        if resp.mimetype in ("application/json", "application/problem+json"):
+            # API answers (a 202 carries a receipt's secret) are never cached nor sniffed.
+            resp.headers.setdefault("Cache-Control", "no-store")
+            resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
 
     @app.get("/healthz")

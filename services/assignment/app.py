@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from flask import Flask
@@ -54,6 +55,7 @@ def create_app(
     app.extensions["assignment.relay_thread"] = thread
     app.register_blueprint(api.bp)
     app.register_blueprint(api_reports.bp)
-    app.register_blueprint(pages.create_workspace_blueprint())
+    session_key = settings.session_key or os.urandom(32)  # development: this process only
+    app.register_blueprint(pages.create_workspace_blueprint(session_key, secure=settings.common.production))
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

@@ -105,6 +105,9 @@ def load_registry_file(path: Path) -> str:
         registry = load_registry(path)
     mongo.connect(settings.common.mongodb_uri, settings.db)
     version = save_registry(registry, source=str(path))
+    from shared.auth import audit, cli_actor
+
+    audit("registry.load", cli_actor(), detail={"path": str(path), "version": version})
     return (f"registry loaded from {path}: {len(registry.units())} units, "
             f"{len(registry.cadres())} cadres (version {version})")
 

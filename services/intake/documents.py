@@ -31,7 +31,9 @@ class Clue(me.Document):
     occurred_on = me.StringField(null=True)  # ISO date
     collusion = me.BooleanField(default=False)
     anonymous = me.BooleanField(default=True)
-    reporter_sealed = me.StringField(required=True)  # ReporterVault ciphertext of the reporter dict
+    # ReporterVault ciphertext of the reporter dict; erased (with contact_sealed) by `retention`
+    # once the clue has been closed for longer than the objection window.
+    reporter_sealed = me.StringField(null=True)
     reporter_ref = me.StringField(required=True)
     contact_sealed = me.StringField(null=True)  # sealed to notify's public key; null when anonymous
     receipt_code_digest = me.StringField(required=True, unique=True)
@@ -44,8 +46,13 @@ class Clue(me.Document):
     # string, which then compares as none).
     last_staged_ms = me.IntField(required=True)
     idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
-    request_hash = me.StringField(null=True)  # the body's digest, kept with an Idempotency-Key only
-    replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
+    # With an Idempotency-Key only, for 24 h (`handlers.expire_replays` erases them after): the
+    # body's keyed digest (HMAC, never a plain hash) and the 202 receipt, ReporterVault ciphertext.
+    request_hash = me.StringField(null=True)
+    replay_sealed = me.StringField(null=True)
+    replay_until_ms = me.IntField(null=True)
+    closed_ms = me.IntField(null=True)  # when the clue last became closed (epoch milliseconds)
+    erased_ms = me.IntField(null=True)  # when retention erased the sealed identity and contact
     # the review of old clues (大起底/回头看), on imported clues only (ISO text, as the event says)
     original_received_at = me.StringField(null=True)
     original_unit = me.StringField(null=True)
@@ -58,6 +65,8 @@ class Clue(me.Document):
         "indexes": [
             {"fields": ["frontline_unit", "idempotency_key"], "unique": True},
             ("acknowledged", "last_staged_ms"),
+            {"fields": ["replay_until_ms"], "sparse": True},
+            ("status", "closed_ms"),
         ],
     }
 
@@ -92,4 +101,6 @@ class FollowUp(OutboxDocument):
     message = me.StringField(required=True)
     objection = me.BooleanField(default=False)
     at = me.DateTimeField(required=True)
-    meta = {"collection": "follow_ups", "indexes": ["clue_id"]}
+    # False until noted on its clue (status, timeline); None for follow-ups stored before this field.
+    applied = me.BooleanField(null=True)
+    meta = {"collection": "follow_ups", "indexes": ["clue_id", "applied"]}

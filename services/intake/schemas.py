@@ -104,6 +104,9 @@ class NamedReporterSchema(StrictSchema):
     email = fields.Email(validate=validate.Length(max=254))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     webhook_url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    # The webhook's own signing secret (sealed to notify with the contact); without it, notify
+    # signs with a secret derived for that URL alone.
+    webhook_secret = Text(validate=validate.Length(min=32, max=200))
     lang = fields.String(validate=validate.OneOf(LANGUAGES))
 
     @validates_schema
