@@ -11,9 +11,9 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, pages
+from . import api, pages, problems
+from .context import Context
 from .documents import Case, ensure_indexes
-from .handlers import Context
 from .metrics import register_metrics
 from .registry_store import RegistryCache, ensure_registry
 from .settings import AssignmentSettings
@@ -51,6 +51,7 @@ def create_app(
     app.extensions["assignment.relay"] = relay
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
+    problems.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.create_workspace_blueprint())
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)

@@ -42,7 +42,9 @@ def close_case(
             doc.get("cadre_id") if doc.get("holds_slot") else None,
             doc.get("lead_cadre_id") if doc.get("holds_lead") else None,
         )
-        updated = store.save(doc, transition, {"status": {"$in": list(OPEN_STATUSES)}}, release=released, now=now)
+        updated = store.save(
+            doc, transition, {"status": {"$in": list(OPEN_STATUSES)}}, release=released, now=now
+        )
         if updated is None:
             continue
         ctx.wake(updated)

@@ -258,11 +258,9 @@ def decide(
     rules = rules or EscalationRules()
     conflict = conflict_of_interest(subject, unit, registry)
     before = set(already) - {"rank", "amount"}
-    found = [
-        r
-        for r in reasons(registry.level_of(unit), subject.rank, amount_cny, collusion, repeat_count, conflict, rules)
-        if r not in before
-    ]
+    level = registry.level_of(unit)
+    found = reasons(level, subject.rank, amount_cny, collusion, repeat_count, conflict, rules)
+    found = [r for r in found if r not in before]
     decision = target_unit(
         unit,
         [*found, *extra_reasons],

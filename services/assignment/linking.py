@@ -48,7 +48,9 @@ def link_clue(case_id: str, record: dict[str, Any], repeat_count: int, ctx: Cont
 
 def reasons_now(doc: dict[str, Any], repeat_count: int, ctx: Context) -> escalation.Escalation | None:
     """The escalation the case needs now, on all its clues, for reasons it was not moved for."""
-    subject = Subject(doc["subject_name"], doc.get("subject_employer"), doc.get("top_rank") or doc.get("subject_rank"))
+    subject = Subject(
+        doc["subject_name"], doc.get("subject_employer"), doc.get("top_rank") or doc.get("subject_rank")
+    )
     total = doc.get("amount_total_cny")
     return escalation.decide(
         doc["unit"],
@@ -73,7 +75,10 @@ def redecide(case_id: str, repeat_count: int, ctx: Context) -> None:
         return
 
     def still_wanted(d: dict[str, Any]) -> bool:
-        return bool(set(decision.reasons) - set(d.get("escalation_reasons") or []) or {"rank", "amount"} & set(decision.reasons))
+        return bool(
+            set(decision.reasons) - set(d.get("escalation_reasons") or [])
+            or {"rank", "amount"} & set(decision.reasons)
+        )
 
     try:
         move_case(case_id, list(decision.reasons), SYSTEM, ctx, guard=still_wanted, decided=decision)

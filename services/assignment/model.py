@@ -259,8 +259,12 @@ class Case:
                     escalated_event(new, c, routed_unit, unit, "direct_investigation", reasons, now)
                 )
             envelopes.append(assigned_event(new, c, now))
-        audit = [("routed", {"from_unit": self.unit, "to_unit": routed_unit, **({"note": note} if note else {})})]
-        audit.append(("assigned" if cadre else "queued", {"unit": unit, "cadre_id": cadre, "lead_cadre_id": lead}))
+        audit = [
+            ("routed", {"from_unit": self.unit, "to_unit": routed_unit, **({"note": note} if note else {})})
+        ]
+        audit.append(
+            ("assigned" if cadre else "queued", {"unit": unit, "cadre_id": cadre, "lead_cadre_id": lead})
+        )
         return Transition(changes, envelopes, audit)
 
     def escalate_to(
@@ -299,7 +303,9 @@ class Case:
             envelopes.append(escalated_event(self.doc, c, self.unit, to_unit, mode, reasons, now))
             envelopes.append(assigned_event(new, c, now))
         audit = [*deadline_audit]
-        audit.append(("assigned" if cadre else "queued", {"unit": to_unit, "cadre_id": cadre, "lead_cadre_id": lead}))
+        audit.append(
+            ("assigned" if cadre else "queued", {"unit": to_unit, "cadre_id": cadre, "lead_cadre_id": lead})
+        )
         return Transition(changes, envelopes, audit)
 
     def supervise(
@@ -386,7 +392,10 @@ class Case:
         }
         new = {**self.doc, **changes}
         audit = [
-            ("reopened", {"clue_id": clue_id, "reason": "objection", "cadre_id": cadre, "lead_cadre_id": lead}),
+            (
+                "reopened",
+                {"clue_id": clue_id, "reason": "objection", "cadre_id": cadre, "lead_cadre_id": lead},
+            ),
             *deadline_audit,
         ]
         return Transition(changes, self._each_clue(lambda c: assigned_event(new, c, now)), audit)

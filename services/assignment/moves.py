@@ -98,7 +98,9 @@ def _supervise_at_city(doc, decision, actor, note, ctx) -> dict[str, Any] | None
         return None
     ctx.wake(updated)
     store.audit_lines(doc["_id"], actor, now, transition.audit)
-    store.record_escalation(doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note)
+    store.record_escalation(
+        doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note
+    )
     return updated
 
 
@@ -167,7 +169,15 @@ def supervise_case(
         ctx.wake(updated)
         store.audit_lines(case_id, principal.actor, now, transition.audit)
         store.record_escalation(
-            doc, doc["unit"], watcher, "supervised", ("manual",), now, principal.actor, note, from_ms(updated["due_at"])
+            doc,
+            doc["unit"],
+            watcher,
+            "supervised",
+            ("manual",),
+            now,
+            principal.actor,
+            note,
+            from_ms(updated["due_at"]),
         )
         return updated
     raise CaseBusy("the case kept changing; try again")
@@ -200,7 +210,11 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     done = {"supervised": 0, "escalated": 0}
     grace = timedelta(days=ctx.deadlines.supervision_grace_days)
     open_ = {"$in": list(OPEN_STATUSES)}
-    for doc in list(store.cases().find({"status": open_, "due_at": {"$lt": to_ms(now)}, "supervised_at": None}).limit(batch)):
+    for doc in list(
+        store.cases()
+        .find({"status": open_, "due_at": {"$lt": to_ms(now)}, "supervised_at": None})
+        .limit(batch)
+    ):
         if supervise_overdue(doc, ctx) is not None:
             done["supervised"] += 1
     due = {"status": open_, "supervised_at": {"$lte": to_ms(now - grace)}, "triage_reason": None}
@@ -209,7 +223,11 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
         def still_due(d: dict[str, Any]) -> bool:
             return (
                 deadlines.overdue_transition(
-                    d["status"], from_ms(d["due_at"]), from_ms(d.get("supervised_at")), ctx.clock(), ctx.deadlines
+                    d["status"],
+                    from_ms(d["due_at"]),
+                    from_ms(d.get("supervised_at")),
+                    ctx.clock(),
+                    ctx.deadlines,
                 )
                 == "escalate"
             )

@@ -48,9 +48,12 @@ from shared.vocabulary import (
     SOURCE_LABELS,
 )
 
-from . import handlers, queries
+from . import casework_pages, handlers, queries
+from .access import escalation_visible
 from .api import CloseBody
 from .documents import OPEN_STATUSES, EscalationEntry
+from .model import CaseError
+from .problems import problem_for
 from .registry import Registry
 
 CHINA = timezone(timedelta(hours=8))
@@ -82,6 +85,9 @@ ACTION_LABELS = {
     "reopened": "因异议重新复查",
     "follow_up": "举报人补充情况",
     "objection": "举报人提出异议",
+    "routed": "分办",
+    "reassigned": "改派承办人",
+    "deadline_changed": "调整办理期限",
 }
 CLOSE_FIELDS = {
     "disposition": "f-disposition",
@@ -357,6 +363,10 @@ def create_workspace_blueprint() -> Blueprint:
             exc.status, {403: "无权查看", 404: "未找到"}.get(exc.status, "无法完成"), text, sessions.current()
         )
 
+    @bp.errorhandler(CaseError)
+    def _case_error(exc: CaseError):
+        return _problem(problem_for(exc))
+
     @bp.errorhandler(ConnectionFailure)
     @bp.errorhandler(DependencyDown)
     def _down(exc: Exception):
@@ -440,6 +450,7 @@ def create_workspace_blueprint() -> Blueprint:
         c = ctx()
         now = c.clock()
         case = queries.case_detail(case_id, principal, c.registry(), now)
+        values.update(casework_pages.case_actions(principal, case, c.registry()))
         can_close = (
             principal.role == "cadre"
             and case["status"] in OPEN_STATUSES
@@ -458,7 +469,12 @@ def create_workspace_blueprint() -> Blueprint:
     @bp.get("/workspace/cases/<case_id>")
     @signed_in("cadre", "supervisor")
     def case(principal: Principal, case_id: str):
-        notice = "案件已办结，办理结果将告知举报人。" if request.args.get("closed") == "yes" else None
+        notices = {
+            "closed": "案件已办结，办理结果将告知举报人。",
+            "routed": "案件已分办。",
+            "supervised": "案件已列入重点督办。",
+        }
+        notice = next((text for name, text in notices.items() if request.args.get(name) == "yes"), None)
         return case_page(principal, case_id, notice=notice)
 
     @bp.post("/workspace/cases/<case_id>/close")
@@ -481,9 +497,10 @@ def create_workspace_blueprint() -> Blueprint:
             handlers.close_case(
                 case_id, principal, body["disposition"], body["outcomes"], body["reporter_summary"], ctx()
             )
-        except Problem as exc:
+        except (Problem, CaseError) as error:
+            exc = error if isinstance(error, Problem) else problem_for(error)
             if exc.status == 404:
-                raise
+                raise exc from None
             text = {
                 403: "只有本案承办人或包案领导可以办结。",
                 409: "案件已办结，或刚被他人修改，请刷新后再试。",
@@ -546,8 +563,18 @@ def create_workspace_blueprint() -> Blueprint:
             for side in ("to_unit", "from_unit")
             for e in EscalationEntry._get_collection().find({side: {"$in": units}}).sort("at", -1).limit(200)
         }
-        entries = sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:200]
-        return render("escalations.html", principal=principal, entries=entries)
+        shown = [e for e in found.values() if escalation_visible(e, principal, registry)]
+        entries = sorted(shown, key=lambda e: (e["at"], e["_id"]), reverse=True)[:200]
+        now = ctx().clock()
+        watched = queries.supervised_cases(principal, registry, now)
+        return render(
+            "escalations.html",
+            principal=principal,
+            entries=entries,
+            watched=watched,
+            now=now,
+            deadline_text=deadline_text,
+        )
 
     @bp.get("/workspace/stats")
     @signed_in("supervisor")
@@ -589,6 +616,9 @@ def create_workspace_blueprint() -> Blueprint:
             period=f"{year} 年第 {quarter} 季度",
         )
 
+    casework_pages.register(
+        bp, render=render, signed_in=signed_in, refused=refused, case_page=case_page, ctx=ctx
+    )
     return bp
 
 

@@ -127,7 +127,9 @@ def reassign(case_id: str, cadre_id: str, ctx: Context, actor: str) -> bool:
         if doc is None or doc.get("cadre_id") != cadre_id or doc["status"] not in OPEN_STATUSES:
             return False
         now = ctx.clock()
-        excluded = {cadre_id} | subject_cadres(registry, doc["unit"], doc.get("subject_name")) | _not_reviewers(doc)
+        excluded = (
+            {cadre_id} | subject_cadres(registry, doc["unit"], doc.get("subject_name")) | _not_reviewers(doc)
+        )
         slot = claim_cadre(doc["unit"], now, case_id, excluded)
         cadre = slot[0] if slot else None
         changes = {

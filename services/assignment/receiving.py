@@ -22,7 +22,7 @@ from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_
 from .documents import OPEN_STATUSES
 from .escalation import Subject
 from .linking import link_clue
-from .model import assigned_event, clue_record, closed_event, escalated_event
+from .model import assigned_event, closed_event, clue_record, escalated_event
 from .queueing import drain
 from .routing import Route, is_serious, route
 from .timestamps import to_ms
@@ -49,7 +49,6 @@ def backfill_open_keys() -> int:
         except DuplicateKeyError:
             continue
     return given
-
 
 
 def _subject(data: dict[str, Any]) -> tuple[Subject, str | None]:
@@ -300,7 +299,9 @@ def opening_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict
     cadre, lead = doc.get("cadre_id"), doc.get("lead_cadre_id")
     assigned = {"unit": doc["unit"], "cadre_id": cadre, "lead_cadre_id": lead}
     return [
-        store.audit_entry(doc["_id"], SYSTEM, "received", doc["created_at"], received, f"{doc['_id']}:received"),
+        store.audit_entry(
+            doc["_id"], SYSTEM, "received", doc["created_at"], received, f"{doc['_id']}:received"
+        ),
         store.audit_entry(
             doc["_id"],
             SYSTEM,

@@ -196,7 +196,9 @@ def has_audit(entry_id: str) -> bool:
 
 def follow_ups(case_id: str) -> list[dict[str, Any]]:
     """The reporter's follow-up messages on the case, oldest first."""
-    found = CaseAudit._get_collection().find({"case_id": case_id, "action": {"$in": ["follow_up", "objection"]}})
+    found = CaseAudit._get_collection().find(
+        {"case_id": case_id, "action": {"$in": ["follow_up", "objection"]}}
+    )
     lines = sorted(found, key=lambda a: (a["at"], a["_id"]))
     return [
         {
@@ -275,7 +277,11 @@ def waiting_for(clue_ids: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def waiting_clue_ids(limit: int = 200) -> list[str]:
-    return list(dict.fromkeys(d["clue_id"] for d in WaitingFollowUp._get_collection().find({}, {"clue_id": 1}).limit(limit)))
+    return list(
+        dict.fromkeys(
+            d["clue_id"] for d in WaitingFollowUp._get_collection().find({}, {"clue_id": 1}).limit(limit)
+        )
+    )
 
 
 def done_waiting(event_id: str) -> None:

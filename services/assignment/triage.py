@@ -36,7 +36,9 @@ def _decide(doc: dict[str, Any], unit: str, ctx: Context) -> escalation.Escalati
     total = doc.get("amount_total_cny")
     return escalation.decide(
         unit,
-        Subject(doc["subject_name"], doc.get("subject_employer"), doc.get("top_rank") or doc.get("subject_rank")),
+        Subject(
+            doc["subject_name"], doc.get("subject_employer"), doc.get("top_rank") or doc.get("subject_rank")
+        ),
         doc.get("amount_cny") if total is None else total,
         bool(doc.get("any_collusion") or doc.get("collusion")),
         escalation.count_recent(times, doc["received_at"], ctx.rules.repeat_window_days),
@@ -45,7 +47,9 @@ def _decide(doc: dict[str, Any], unit: str, ctx: Context) -> escalation.Escalati
     )
 
 
-def route_case(case_id: str, principal: Principal, unit: str, note: str | None, ctx: Context) -> dict[str, Any]:
+def route_case(
+    case_id: str, principal: Principal, unit: str, note: str | None, ctx: Context
+) -> dict[str, Any]:
     """Route a triage case to `unit` (see the module's docstring); publishes case-assigned (and
     case-escalated when the rules move it on)."""
     registry = ctx.registry()
@@ -69,7 +73,9 @@ def _route_once(doc, unit, principal, note, ctx) -> dict[str, Any] | None:
     direct = decision is not None and decision.mode == "direct_investigation"
     target = decision.to_unit if direct else unit
     reasons = decision.reasons if direct else ()
-    serious = is_serious(reasons, doc.get("amount_total_cny"), doc["category"], bool(doc.get("any_collusion")), ctx.serious)
+    serious = is_serious(
+        reasons, doc.get("amount_total_cny"), doc["category"], bool(doc.get("any_collusion")), ctx.serious
+    )
     excluded = subject_cadres(registry, target, doc.get("subject_name"))
     slot = claim_cadre(target, now, doc["_id"], excluded)
     cadre = slot[0] if slot else None
