@@ -32,22 +32,47 @@ DISTRICT_SUPERVISOR = Principal("supervisor", "foshan/d1", "k")
 TOWN_SUPERVISOR = Principal("supervisor", "foshan/d1/t1", "k")
 
 
-def clue(clue_id: str, *, jurisdiction="foshan/d1/t1", name="许某", employer=None, rank="staff",
-         amount=None, collusion=False, received=T0, category="solicitation", source="observer"):
-    env = events.make_event(events.CLUE_RECEIVED, {
-        "clue_id": clue_id, "received_at": received, "source": source, "category": category,
-        "jurisdiction": jurisdiction, "summary": f"{name}收受红包（{clue_id}）", "details": "在检查时收受",
-        "occurred_on": "2026-11-30",
-        "subject": {"name": name, "position": "执法队员", "employer": employer, "rank": rank},
-        "amount_cny": amount, "collusion": collusion,
-        "reporter_ref": "ref-secret-1", "reporter_contact_sealed": "c2VhbGVk",
-    }, source="/services/intake")
+def clue(
+    clue_id: str,
+    *,
+    jurisdiction="foshan/d1/t1",
+    name="许某",
+    employer=None,
+    rank="staff",
+    amount=None,
+    collusion=False,
+    received=T0,
+    category="solicitation",
+    source="observer",
+):
+    env = events.make_event(
+        events.CLUE_RECEIVED,
+        {
+            "clue_id": clue_id,
+            "received_at": received,
+            "source": source,
+            "category": category,
+            "jurisdiction": jurisdiction,
+            "summary": f"{name}收受红包（{clue_id}）",
+            "details": "在检查时收受",
+            "occurred_on": "2026-11-30",
+            "subject": {"name": name, "position": "执法队员", "employer": employer, "rank": rank},
+            "amount_cny": amount,
+            "collusion": collusion,
+            "reporter_ref": "ref-secret-1",
+            "reporter_contact_sealed": "c2VhbGVk",
+        },
+        source="/services/intake",
+    )
     return events.decode(events.encode(env))
 
 
 def followed_up(clue_id: str, objection: bool, message: str = "不服") -> events.Event:
-    env = events.make_event(events.CLUE_FOLLOWED_UP, {"clue_id": clue_id, "message": message,
-                                                      "objection": objection, "at": T0}, source="/x")
+    env = events.make_event(
+        events.CLUE_FOLLOWED_UP,
+        {"clue_id": clue_id, "message": message, "objection": objection, "at": T0},
+        source="/x",
+    )
     return events.decode(events.encode(env))
 
 
@@ -318,7 +343,9 @@ def test_registry_changes_move_work(mock_db, capacities, queued, moved):
     for doc in store.cases().find({"cadre_id": {"$ne": None}}):
         open_by[doc["cadre_id"]] = open_by.get(doc["cadre_id"], 0) + 1
     assert loads.get("t-003", 0) == open_by.get("t-003", 0)
-    assert all(loads[c] <= cap for c, cap in zip(("t-001", "t-002", "t-003", "t-004"), capacities, strict=False))
+    assert all(
+        loads[c] <= cap for c, cap in zip(("t-001", "t-002", "t-003", "t-004"), capacities, strict=False)
+    )
     reassigned = [e for e in data(broker, events.CASE_ASSIGNED) if e["cadre_id"] not in (None,)]
     assert len(reassigned) >= 3 + moved
 

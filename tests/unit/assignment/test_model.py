@@ -48,10 +48,20 @@ def case(**overrides) -> dict:
     return doc
 
 
-TRIAGE = {"status": "queued", "cadre_id": None, "holds_slot": False, "triage_reason": "unroutable",
-          "unit": "foshan#commission"}
-CLOSED = {"status": "closed", "closed_by": "t-002", "disposition": "concluded", "outcomes": [],
-          "reporter_summary": "x"}
+TRIAGE = {
+    "status": "queued",
+    "cadre_id": None,
+    "holds_slot": False,
+    "triage_reason": "unroutable",
+    "unit": "foshan#commission",
+}
+CLOSED = {
+    "status": "closed",
+    "closed_by": "t-002",
+    "disposition": "concluded",
+    "outcomes": [],
+    "reporter_summary": "x",
+}
 
 
 def route(doc):
@@ -59,7 +69,9 @@ def route(doc):
 
 
 def escalate(doc):
-    return Case(doc).escalate_to("foshan/d1#commission", ("manual",), "direct_investigation", "d1-2", None, DUE, T0)
+    return Case(doc).escalate_to(
+        "foshan/d1#commission", ("manual",), "direct_investigation", "d1-2", None, DUE, T0
+    )
 
 
 def supervise(doc, due=None):
@@ -81,7 +93,13 @@ REFUSED = [
     ("escalate: in triage", escalate, case(**TRIAGE), InTriage, 409),
     ("escalate: closed", escalate, case(**CLOSED), CaseClosed, 409),
     ("supervise: closed", supervise, case(**CLOSED), CaseClosed, 409),
-    ("supervise: a later deadline", lambda d: supervise(d, DUE + timedelta(days=1)), case(), BadDeadline, 422),
+    (
+        "supervise: a later deadline",
+        lambda d: supervise(d, DUE + timedelta(days=1)),
+        case(),
+        BadDeadline,
+        422,
+    ),
     ("supervise: the same deadline", lambda d: supervise(d, DUE), case(), BadDeadline, 422),
     ("close: not its cadre", lambda d: close(d, "t-009"), case(), CaseForbidden, 403),
     ("close: closed already", close, case(**CLOSED), CaseClosed, 409),
@@ -90,7 +108,9 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("name", "transition", "doc", "error", "status"), REFUSED, ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(
+    ("name", "transition", "doc", "error", "status"), REFUSED, ids=[r[0] for r in REFUSED]
+)
 def test_refused_transitions_raise_domain_errors(name, transition, doc, error, status):
     with pytest.raises(error) as exc:
         transition(doc)
@@ -142,8 +162,9 @@ def test_supervision_keeps_the_case_and_may_shorten_its_deadline(due, after, aud
 
 
 def test_an_escalation_that_changes_the_deadline_writes_an_audit_line():
-    done = Case(case()).escalate_to("foshan/d1#commission", ("amount",), "direct_investigation", None, None,
-                                    DUE - timedelta(days=1), T0)
+    done = Case(case()).escalate_to(
+        "foshan/d1#commission", ("amount",), "direct_investigation", None, None, DUE - timedelta(days=1), T0
+    )
     [(action, details)] = [line for line in done.audit if line[0] == "deadline_changed"]
     assert details["to"] == DUE - timedelta(days=1) and details["why"] == "escalated"
 
@@ -186,10 +207,19 @@ def test_any_clues_rank_counts(before, added, after):
 
 
 def test_a_clue_record_never_holds_the_reporter():
-    data = {"clue_id": "c1", "summary": "收红包", "details": "细节", "occurred_on": "2026-11-30",
-            "category": "solicitation", "source": "observer", "received_at": T0, "amount_cny": 10,
-            "subject": {"name": "许某", "rank": "staff", "party_member": True},
-            "reporter_ref": "ref-secret", "reporter_contact_sealed": "sealed"}
+    data = {
+        "clue_id": "c1",
+        "summary": "收红包",
+        "details": "细节",
+        "occurred_on": "2026-11-30",
+        "category": "solicitation",
+        "source": "observer",
+        "received_at": T0,
+        "amount_cny": 10,
+        "subject": {"name": "许某", "rank": "staff", "party_member": True},
+        "reporter_ref": "ref-secret",
+        "reporter_contact_sealed": "sealed",
+    }
     record = clue_record(data)
     assert "ref-secret" not in str(record) and "sealed" not in str(record)
     assert record["summary"] == "收红包" and record["subject"]["name"] == "许某"
