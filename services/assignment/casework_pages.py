@@ -74,6 +74,7 @@ def register(
     refused: Callable[[], Any],
     case_page: Callable[..., Any],
     ctx: Callable[[], handlers.Context],
+    deadline_text: Callable[..., str],
 ) -> None:
     """Add the casework views to the workspace blueprint."""
 
@@ -88,6 +89,7 @@ def register(
             principal=principal,
             items=items,
             now=now,
+            deadline_text=deadline_text,
             can_route=is_city_supervisor(principal, registry),
         )
 

@@ -617,7 +617,13 @@ def create_workspace_blueprint() -> Blueprint:
         )
 
     casework_pages.register(
-        bp, render=render, signed_in=signed_in, refused=refused, case_page=case_page, ctx=ctx
+        bp,
+        render=render,
+        signed_in=signed_in,
+        refused=refused,
+        case_page=case_page,
+        ctx=ctx,
+        deadline_text=deadline_text,
     )
     return bp
 
