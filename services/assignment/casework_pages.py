@@ -6,7 +6,7 @@ cases as the API; a refused command is shown next to its form in Chinese."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time
 from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 from shared.auth import Principal
 from shared.forms import FormErrors
+from shared.times import CHINA_TIME as CHINA
 
 from . import handlers, queries
 from .api import RouteBody, SuperviseBody
@@ -26,7 +27,6 @@ ROUTE_TEXT = {
     422: "请从列表中选择承办单位。",
     403: "只有市级监督人员可以分办。",
 }
-CHINA = timezone(timedelta(hours=8))
 SUPERVISE_TEXT = {
     409: "案件已办结，不能再列入重点督办。",
     422: "督办期限须为将来的日期，且早于案件现在的办理期限。",

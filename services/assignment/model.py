@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from shared import events
+from shared.times import from_ms, to_ms
 
 from .escalation import sort_reasons
-from .timestamps import from_ms, to_ms
 
 SOURCE = "/services/assignment"
 OPEN_STATUSES = ("queued", "assigned", "supervised", "reopened")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.auth import Principal
+from shared.times import from_ms, to_ms
 
 from . import deadlines, escalation, store
 from .access import ensure_visible
@@ -17,7 +18,6 @@ from .escalation import Subject
 from .model import OPEN_STATUSES, BadDeadline, Case, CaseBusy, CaseClosed, CaseNotFound, InTriage
 from .queueing import drain
 from .registry import Registry
-from .timestamps import from_ms, to_ms
 from .workload import choose_lead, claim_cadre, release_lead
 
 log = logging.getLogger(__name__)

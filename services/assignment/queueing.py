@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from shared.mongo import exact
+from shared.times import to_ms
 
 from . import store
 from .context import SYSTEM, Context, clue_ids, subject_cadres
 from .model import OPEN_STATUSES, assigned_event
 from .registry import Registry
-from .timestamps import to_ms
 from .workload import claim_cadre, release_stranded
 
 log = logging.getLogger(__name__)

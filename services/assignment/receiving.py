@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared import events
 from shared.mongo import exact, new_id
 from shared.outbox import entry
+from shared.times import to_ms
 
 from . import deadlines, escalation, store
 from .closing import apply_waiting
@@ -25,7 +26,6 @@ from .linking import link_clue
 from .model import assigned_event, closed_event, clue_record, escalated_event
 from .queueing import drain
 from .routing import Route, is_serious, route
-from .timestamps import to_ms
 from .workload import Claims, choose_leads, claim_for_cases, release_lead, settle
 
 log = logging.getLogger(__name__)

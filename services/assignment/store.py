@@ -19,11 +19,11 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import exact, new_id, utcnow
 from shared.outbox import staged_update
+from shared.times import to_ms
 
 from . import workload
 from .documents import CadreSlot, Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp
 from .model import Transition
-from .timestamps import to_ms
 
 
 def cases():

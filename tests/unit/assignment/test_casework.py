@@ -16,9 +16,9 @@ from services.assignment.model import CaseError
 from services.assignment.problems import problem_for
 from services.assignment.registry import parse_registry
 from services.assignment.registry_store import save_registry, stored_registry
-from services.assignment.timestamps import from_ms
 from shared import events
 from shared.auth import Principal
+from shared.times import from_ms
 
 from .kills import Killed
 from .sample_registries import small_registry_yaml

@@ -18,8 +18,8 @@ from services.assignment.model import (
     clue_record,
 )
 from services.assignment.problems import problem_for
-from services.assignment.timestamps import to_ms
 from shared import events
+from shared.times import to_ms
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 DUE = T0 + timedelta(days=90)
