@@ -38,22 +38,6 @@ class EscalateBody(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class RouteBody(Schema):
-    class Meta:
-        unknown = RAISE
-
-    unit = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    note = fields.String(load_default=None, validate=validate.Length(max=2000))
-
-
-class SuperviseBody(Schema):
-    class Meta:
-        unknown = RAISE
-
-    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    due_at = fields.AwareDateTime(load_default=None)
-
-
 class CaseListQuery(Schema):
     class Meta:
         unknown = RAISE
@@ -118,8 +102,6 @@ class CadreBody(Schema):
 SCHEMAS = (
     CloseBody,
     EscalateBody,
-    RouteBody,
-    SuperviseBody,
     CaseListQuery,
     StatsQuery,
     JurisdictionBody,
@@ -181,24 +163,6 @@ def escalate_case(case_id: str):
     body = load(EscalateBody(), json_body(request))
     ctx = _ctx()
     doc = handlers.escalate_case(case_id, g.principal, body["reason"], ctx)
-    return jsonify(queries.case_view(doc, ctx.clock()))
-
-
-@bp.post("/v1/cases/<case_id>/route")
-@require("supervisor", "admin")
-def route_case(case_id: str):
-    body = load(RouteBody(), json_body(request))
-    ctx = _ctx()
-    doc = handlers.route_case(case_id, g.principal, body["unit"], body["note"], ctx)
-    return jsonify(queries.case_view(doc, ctx.clock()))
-
-
-@bp.post("/v1/cases/<case_id>/supervise")
-@require("supervisor")
-def supervise_case(case_id: str):
-    body = load(SuperviseBody(), json_body(request))
-    ctx = _ctx()
-    doc = handlers.supervise_case(case_id, g.principal, body["note"], body["due_at"], ctx)
     return jsonify(queries.case_view(doc, ctx.clock()))
 
 
@@ -284,16 +248,7 @@ def register_paths(spec) -> None:
     """Describe the routes in the OpenAPI document."""
     ok = {"200": {"description": "OK"}}
     secured = [{"bearer": []}]
-    for name in (
-        "CloseBody",
-        "EscalateBody",
-        "RouteBody",
-        "SuperviseBody",
-        "JurisdictionBody",
-        "EmployerBody",
-        "UnitBody",
-        "CadreBody",
-    ):
+    for name in ("CloseBody", "EscalateBody", "JurisdictionBody", "EmployerBody", "UnitBody", "CadreBody"):
         spec.components.schema(name, schema=globals()[name])
 
     def body(name: str) -> dict:
@@ -342,38 +297,6 @@ def register_paths(spec) -> None:
                 "security": secured,
                 "requestBody": body("EscalateBody"),
                 "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/cases/{case_id}/route",
-        operations={
-            "post": {
-                "summary": "Route a case waiting in triage to a unit (city supervisor, admin)",
-                "security": secured,
-                "requestBody": body("RouteBody"),
-                "responses": {
-                    **ok,
-                    "404": {"description": "no such case in your jurisdiction"},
-                    "409": {"description": "the case is not in triage"},
-                    "422": {"description": "unknown unit"},
-                },
-            }
-        },
-    )
-    spec.path(
-        "/v1/cases/{case_id}/supervise",
-        operations={
-            "post": {
-                "summary": "重点督办: supervise a case by hand, optionally with an earlier deadline",
-                "security": secured,
-                "requestBody": body("SuperviseBody"),
-                "responses": {
-                    **ok,
-                    "404": {"description": "no such case in your jurisdiction"},
-                    "409": {"description": "the case is closed"},
-                    "422": {"description": "a deadline not earlier than the case's"},
-                },
             }
         },
     )

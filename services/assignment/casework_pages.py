@@ -17,7 +17,7 @@ from shared.forms import FormErrors
 from shared.times import CHINA_TIME as CHINA
 
 from . import handlers, queries
-from .api import RouteBody, SuperviseBody
+from .casework_api import RouteBody, SuperviseBody
 from .model import OPEN_STATUSES, CaseError, CaseNotFound
 from .problems import problem_for
 from .registry import Registry
@@ -98,43 +98,52 @@ def register(
     def route(principal: Principal, case_id: str):
         if bad := refused():
             return bad
-        shown = {"unit": request.form.get("unit", ""), "note": request.form.get("note", "")}
-        try:
-            body = RouteBody().load({k: v.strip() for k, v in shown.items() if v.strip()})
-            handlers.route_case(case_id, principal, body["unit"], body.get("note"), ctx())
-        except ValidationError:
-            return case_page(
-                principal, case_id, 422, values=shown, errors=_form_error("f-unit", ROUTE_TEXT[422])
-            )
-        except CaseError as exc:
-            if isinstance(exc, CaseNotFound):
-                raise
-            status = problem_for(exc).status
-            text = ROUTE_TEXT.get(status, str(exc))
-            return case_page(principal, case_id, status, values=shown, errors=_form_error("f-unit", text))
-        return redirect(url_for("workspace.case", case_id=case_id, routed="yes"), 303)
+        return route_form(principal, case_id, ctx(), case_page)
 
     @bp.post("/workspace/cases/<case_id>/supervise")
     @signed_in("supervisor")
     def supervise(principal: Principal, case_id: str):
         if bad := refused():
             return bad
-        shown = {"note": request.form.get("note", ""), "due_at": request.form.get("due_at", "")}
-        payload = {"note": shown["note"].strip()} if shown["note"].strip() else {}
-        if (due := _due(shown["due_at"])) is not None:
-            payload["due_at"] = due
-        try:
-            body = SuperviseBody().load(payload)
-            handlers.supervise_case(case_id, principal, body["note"], body["due_at"], ctx())
-        except ValidationError as exc:
-            field = "f-note" if "note" in exc.messages else "f-due_at"
-            text = "请填写督办意见（最多 2000 字）。" if field == "f-note" else "请按 年-月-日 填写督办期限。"
-            return case_page(principal, case_id, 422, values=shown, errors=_form_error(field, text))
-        except CaseError as exc:
-            if isinstance(exc, CaseNotFound):
-                raise
-            status = problem_for(exc).status
-            field = "f-due_at" if status == 422 else "f-note"
-            text = SUPERVISE_TEXT.get(status, str(exc))
-            return case_page(principal, case_id, status, values=shown, errors=_form_error(field, text))
-        return redirect(url_for("workspace.case", case_id=case_id, supervised="yes"), 303)
+        return supervise_form(principal, case_id, ctx(), case_page)
+
+
+def _refusal(exc: CaseError, texts: dict[int, str]) -> tuple[int, str]:
+    if isinstance(exc, CaseNotFound):
+        raise exc
+    status = problem_for(exc).status
+    return status, texts.get(status, str(exc))
+
+
+def route_form(principal: Principal, case_id: str, ctx: handlers.Context, case_page: Callable[..., Any]):
+    """The route form posted: route the case, or show the form again with the reason."""
+    shown = {"unit": request.form.get("unit", ""), "note": request.form.get("note", "")}
+    try:
+        body = RouteBody().load({k: v.strip() for k, v in shown.items() if v.strip()})
+        handlers.route_case(case_id, principal, body["unit"], body.get("note"), ctx)
+    except ValidationError:
+        return case_page(principal, case_id, 422, values=shown, errors=_form_error("f-unit", ROUTE_TEXT[422]))
+    except CaseError as exc:
+        status, text = _refusal(exc, ROUTE_TEXT)
+        return case_page(principal, case_id, status, values=shown, errors=_form_error("f-unit", text))
+    return redirect(url_for("workspace.case", case_id=case_id, routed="yes"), 303)
+
+
+def supervise_form(principal: Principal, case_id: str, ctx: handlers.Context, case_page: Callable[..., Any]):
+    """The supervise form posted: 重点督办, or show the form again with the reason."""
+    shown = {"note": request.form.get("note", ""), "due_at": request.form.get("due_at", "")}
+    payload = {"note": shown["note"].strip()} if shown["note"].strip() else {}
+    if (due := _due(shown["due_at"])) is not None:
+        payload["due_at"] = due
+    try:
+        body = SuperviseBody().load(payload)
+        handlers.supervise_case(case_id, principal, body["note"], body["due_at"], ctx)
+    except ValidationError as exc:
+        field = "f-note" if "note" in exc.messages else "f-due_at"
+        text = "请填写督办意见（最多 2000 字）。" if field == "f-note" else "请按 年-月-日 填写督办期限。"
+        return case_page(principal, case_id, 422, values=shown, errors=_form_error(field, text))
+    except CaseError as exc:
+        status, text = _refusal(exc, SUPERVISE_TEXT)
+        field = "f-due_at" if status == 422 else "f-note"
+        return case_page(principal, case_id, status, values=shown, errors=_form_error(field, text))
+    return redirect(url_for("workspace.case", case_id=case_id, supervised="yes"), 303)

@@ -15,11 +15,11 @@ answers: the edge maps those (api.problem_for).
 from __future__ import annotations
 
 from .access import ensure_visible
+from .case_events import SOURCE, assigned_event, closed_event, escalated_event
 from .closing import apply_waiting, close_case, clue_followed_up, reopen, retry_waiting
 from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_key
 from .documents import CaseAudit
 from .linking import link_clue
-from .model import SOURCE, assigned_event, closed_event, escalated_event
 from .moves import escalate_case, move_case, run_deadlines, supervise_case, supervise_overdue
 from .queueing import drain, reassign, registry_changed, sweep_stranded_slots
 from .receiving import (

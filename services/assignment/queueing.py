@@ -11,8 +11,9 @@ from shared.mongo import exact
 from shared.times import to_ms
 
 from . import store
+from .case_events import assigned_event
 from .context import SYSTEM, Context, clue_ids, subject_cadres
-from .model import OPEN_STATUSES, assigned_event
+from .model import OPEN_STATUSES
 from .registry import Registry
 from .workload import claim_cadre, release_stranded
 

@@ -18,12 +18,13 @@ from shared.outbox import entry
 from shared.times import to_ms
 
 from . import deadlines, escalation, store
+from .case_events import assigned_event, closed_event, escalated_event
 from .closing import apply_waiting
 from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_cadres, subject_key
 from .documents import OPEN_STATUSES
 from .escalation import Subject
 from .linking import link_clue
-from .model import assigned_event, closed_event, clue_record, escalated_event
+from .model import clue_record
 from .queueing import drain
 from .routing import Route, is_serious, route
 from .workload import Claims, choose_leads, claim_for_cases, release_lead, settle
@@ -245,11 +246,7 @@ def case_document(
         "subject_position": (data["subject"].get("position") or None),
         "amount_cny": data.get("amount_cny"),
         "collusion": bool(data.get("collusion")),
-        "amount_total_cny": data.get("amount_cny"),
-        "any_collusion": bool(data.get("collusion")),
-        "top_rank": subject.rank,
-        "review": False,
-        "closed_by": None,
+        **_totals(data, subject),
         "routed_unit": where.unit,
         "route_mode": where.mode,
         "triage_reason": where.reason,
@@ -283,6 +280,17 @@ def case_document(
     doc["outbox_pending"] = True
     doc["opening_audit"] = opening_audit(doc, new.bad_rank)
     return doc
+
+
+def _totals(data: dict[str, Any], subject: Subject) -> dict[str, Any]:
+    """What the case's clues add up to (linking adds to it), and its review state."""
+    return {
+        "amount_total_cny": data.get("amount_cny"),
+        "any_collusion": bool(data.get("collusion")),
+        "top_rank": subject.rank,
+        "review": False,
+        "closed_by": None,
+    }
 
 
 def opening_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict[str, Any]]:
