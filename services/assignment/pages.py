@@ -49,10 +49,10 @@ from shared.vocabulary import (
     SOURCE_LABELS,
 )
 
-from . import casework_pages, handlers, queries
+from . import casework_pages, handlers, queries, store
 from .access import escalation_visible
 from .api import CloseBody
-from .documents import OPEN_STATUSES, EscalationEntry
+from .documents import OPEN_STATUSES
 from .model import CaseError
 from .problems import problem_for
 from .registry import Registry
@@ -557,14 +557,8 @@ def create_workspace_blueprint() -> Blueprint:
     def escalations(principal: Principal):
         registry = ctx().registry()
         units = list(registry.units_within(principal.scope))
-        # into or out of their units: two reads, merged (an `$or` is a scan in Python on nx-27017)
-        found = {
-            e["_id"]: e
-            for side in ("to_unit", "from_unit")
-            for e in EscalationEntry._get_collection().find({side: {"$in": units}}).sort("at", -1).limit(200)
-        }
-        shown = [e for e in found.values() if escalation_visible(e, principal, registry)]
-        entries = sorted(shown, key=lambda e: (e["at"], e["_id"]), reverse=True)[:200]
+        found = store.escalations_touching(units)
+        entries = [e for e in found if escalation_visible(e, principal, registry)]
         now = ctx().clock()
         watched = queries.supervised_cases(principal, registry, now)
         return render(

@@ -17,9 +17,10 @@ from shared.times import from_ms, to_ms
 
 from . import store
 from .access import ensure_visible, may_see
-from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
+from .documents import OPEN_STATUSES, CadreSlot, EscalationEntry
+from .model import CaseNotFound
 from .registry import Registry
-from .store import audit_entry, cases
+from .store import cases
 
 TIME_FIELDS = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 
@@ -85,10 +86,7 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _record_reads(docs: list[dict[str, Any]], principal: Principal, action: str, now: datetime) -> None:
-    if docs:
-        CaseAudit._get_collection().insert_many(
-            [audit_entry(d["_id"], principal.actor, action, now, {}) for d in docs]
-        )
+    store.record_reads([d["_id"] for d in docs], principal.actor, action, now)
 
 
 def scope_filters(
@@ -152,11 +150,11 @@ def list_cases(
 
 def case_detail(case_id: str, principal: Principal, registry: Registry, now: datetime) -> dict[str, Any]:
     """The case with its unit, cadres, escalation history and audit trail; the read is audited."""
-    doc = cases().find_one({"_id": case_id}, {"outbox": 0})
+    doc = store.find(case_id, {"outbox": 0})
     if doc is None:
-        raise Problem(404, "Not Found", "no such case")
+        raise CaseNotFound("no such case")
     ensure_visible(doc, principal, registry)
-    CaseAudit._get_collection().insert_one(audit_entry(case_id, principal.actor, "read", now, {}))
+    store.record_reads([case_id], principal.actor, "read", now)
     out = case_view(doc, now)
     unit = registry.unit(doc["unit"])
     out["unit_name"] = unit.name if unit else None
@@ -175,12 +173,11 @@ def case_detail(case_id: str, principal: Principal, registry: Registry, now: dat
             "actor": e.get("actor"),
             "note": e.get("note"),
         }
-        for e in EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1)
+        for e in store.escalations_of(case_id)
     ]
     out.update(allegations(doc))
     out["follow_ups"] = store.follow_ups(case_id)
-    later = CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)])
-    entries = sorted([*(doc.get("opening_audit") or []), *later], key=lambda a: a["at"])  # stable
+    entries = sorted([*(doc.get("opening_audit") or []), *store.audit_of(case_id)], key=lambda a: a["at"])
     out["audit"] = [
         {"at": a["at"], "actor": a["actor"], "action": a["action"], **(a.get("details") or {})}
         for a in entries

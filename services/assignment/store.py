@@ -190,6 +190,32 @@ def audit_lines(case_id: str, actor: str, at: datetime, lines: Iterable[tuple[st
         audit(case_id, actor, action, at, **details)
 
 
+def record_reads(case_ids: list[str], actor: str, action: str, at: datetime) -> None:
+    """Every read of a case by a person is in its audit trail."""
+    if case_ids:
+        CaseAudit._get_collection().insert_many([audit_entry(c, actor, action, at, {}) for c in case_ids])
+
+
+def audit_of(case_id: str) -> list[dict[str, Any]]:
+    """The case's audit entries after its opening ones, oldest first."""
+    return list(CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)]))
+
+
+def escalations_of(case_id: str) -> list[dict[str, Any]]:
+    return list(EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1))
+
+
+def escalations_touching(units: list[str], limit: int = 200) -> list[dict[str, Any]]:
+    """The newest escalations into or out of these units: two reads, merged (an `$or` is a scan in
+    Python on nx-27017)."""
+    found = {
+        e["_id"]: e
+        for side in ("to_unit", "from_unit")
+        for e in EscalationEntry._get_collection().find({side: {"$in": units}}).sort("at", -1).limit(limit)
+    }
+    return sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:limit]
+
+
 def has_audit(entry_id: str) -> bool:
     return CaseAudit._get_collection().find_one({"_id": entry_id}, {"_id": 1}) is not None
 
