@@ -11,7 +11,7 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, casework_api, pages, problems
+from . import api, api_reports, casework_api, pages, problems
 from .context import Context
 from .documents import Case, ensure_indexes
 from .metrics import register_metrics
@@ -23,6 +23,7 @@ def build_spec() -> dict:
     spec = new_spec("Assignment service")
     api.register_paths(spec)
     casework_api.register_paths(spec)
+    api_reports.register_paths(spec)
     return spec.to_dict()
 
 
@@ -55,6 +56,7 @@ def create_app(
     problems.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(casework_api.bp)
+    app.register_blueprint(api_reports.bp)
     app.register_blueprint(pages.create_workspace_blueprint())
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from shared import events
 from shared.auth import Principal
 
-from . import deadlines, store
+from . import deadlines, store, tracking
 from .context import MAX_ATTEMPTS, SYSTEM, Context, open_key, subject_cadres
 from .model import OPEN_STATUSES, Case, CaseBusy, CaseForbidden, CaseNotFound
 from .queueing import drain
@@ -49,6 +49,7 @@ def close_case(
             continue
         ctx.wake(updated)
         store.audit_lines(case_id, principal.actor, now, transition.audit)
+        tracking.case_closed(updated, ctx)
         if doc.get("holds_slot"):
             drain(doc["unit"], ctx)
         return updated

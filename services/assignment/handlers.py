@@ -21,16 +21,13 @@ from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_
 from .documents import CaseAudit
 from .linking import link_clue
 from .moves import escalate_case, move_case, run_deadlines, supervise_case, supervise_overdue
+from .new_case import NewCase, case_document, decide_case, opening_audit, review_kind
 from .queueing import drain, reassign, registry_changed, sweep_stranded_slots
 from .receiving import (
-    NewCase,
     announce_again,
     backfill_open_keys,
-    case_document,
     clue_received,
     clues_received,
-    decide_case,
-    opening_audit,
     receive_clue,
     store_new_cases,
 )
@@ -72,6 +69,7 @@ __all__ = [
     "record_escalation",
     "registry_changed",
     "reopen",
+    "review_kind",
     "retry_waiting",
     "route_case",
     "run_deadlines",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
 from shared.times import from_ms, to_ms
 
-from . import deadlines, escalation, store
+from . import deadlines, escalation, store, tracking
 from .access import ensure_visible
 from .context import MAX_ATTEMPTS, SYSTEM, Context, subject_cadres
 from .escalation import Subject
@@ -99,7 +99,7 @@ def _supervise_at_city(doc, decision, actor, note, ctx) -> dict[str, Any] | None
     ctx.wake(updated)
     store.audit_lines(doc["_id"], actor, now, transition.audit)
     store.record_escalation(
-        doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note
+        doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note, ctx=ctx
     )
     return updated
 
@@ -122,7 +122,9 @@ def _move_up(doc, decision, actor, note, ctx, registry) -> dict[str, Any] | None
         release_lead(lead)
         return None
     ctx.wake(updated)
-    store.record_escalation(doc, doc["unit"], new_unit, decision.mode, decision.reasons, now, actor, note)
+    store.record_escalation(
+        doc, doc["unit"], new_unit, decision.mode, decision.reasons, now, actor, note, ctx=ctx
+    )
     store.audit_lines(doc["_id"], SYSTEM, now, transition.audit)
     if doc.get("holds_slot"):
         drain(doc["unit"], ctx)
@@ -178,6 +180,7 @@ def supervise_case(
             principal.actor,
             note,
             from_ms(updated["due_at"]),
+            ctx=ctx,
         )
         return updated
     raise CaseBusy("the case kept changing; try again")
@@ -198,7 +201,10 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     updated = store.save(doc, transition, {"supervised_at": None})
     if updated is not None:
         ctx.wake(updated)
-        store.record_escalation(doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM)
+        store.record_escalation(
+            doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM, ctx=ctx
+        )
+        tracking.case_overdue(doc, now, ctx)
     return updated
 
 
@@ -208,7 +214,7 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     conditional write)."""
     now = ctx.clock()
     done = {"supervised": 0, "escalated": 0}
-    grace = timedelta(days=ctx.deadlines.supervision_grace_days)
+    grace_start = ctx.deadlines.calendar.add_days(now, -ctx.deadlines.supervision_grace_days)
     open_ = {"$in": list(OPEN_STATUSES)}
     for doc in list(
         store.cases()
@@ -217,7 +223,7 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     ):
         if supervise_overdue(doc, ctx) is not None:
             done["supervised"] += 1
-    due = {"status": open_, "supervised_at": {"$lte": to_ms(now - grace)}, "triage_reason": None}
+    due = {"status": open_, "supervised_at": {"$lte": to_ms(grace_start)}, "triage_reason": None}
     for doc in list(store.cases().find(due, {"_id": 1}).limit(batch)):
 
         def still_due(d: dict[str, Any]) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,19 +13,17 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import events
 from shared.mongo import exact, new_id
-from shared.outbox import entry
-from shared.times import to_ms
 
-from . import deadlines, escalation, store
-from .case_events import assigned_event, closed_event, escalated_event
+from . import escalation, store, tracking
+from .case_events import assigned_event, closed_event
 from .closing import apply_waiting
 from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_cadres, subject_key
 from .documents import OPEN_STATUSES
 from .escalation import Subject
 from .linking import link_clue
 from .model import clue_record
+from .new_case import NewCase, case_document, decide_case
 from .queueing import drain
-from .routing import Route, is_serious, route
 from .workload import Claims, choose_leads, claim_for_cases, release_lead, settle
 
 log = logging.getLogger(__name__)
@@ -82,11 +79,13 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     clue_id = data["clue_id"]
     subject, bad_rank = _subject(data["subject"])
     key = subject_key(subject.name, subject.employer)
-    received: datetime = data["received_at"]
+    received: datetime = tracking.received_at(data)  # an imported old clue's original date
     related = list(
         cases().find(
             exact(subject_key=key),
             {
+                "unit": 1,
+                "jurisdiction": 1,
                 "clue_id": 1,
                 "linked_clue_ids": 1,
                 "clue_times": 1,
@@ -108,7 +107,8 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
         key=lambda c: c["received_at"],
     )
     for candidate in same:
-        if link_clue(candidate["_id"], clue_record(data), repeat_count, ctx):
+        if link_clue(candidate["_id"], {**clue_record(data), "received_at": received}, repeat_count, ctx):
+            tracking.clue_linked(candidate, data, ctx)
             return True
     _stored, refused = store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
     return not refused
@@ -162,163 +162,6 @@ def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
             ctx.wake(updated)
             return
     raise RuntimeError(f"case {case_id} kept changing while announcing it again")
-
-
-@dataclass(frozen=True)
-class NewCase:
-    """A case decided from its first clue, not stored yet: where it goes and why."""
-
-    data: dict[str, Any]
-    subject: Subject
-    key: str
-    where: Route
-    decision: escalation.Escalation | None
-    serious: bool
-    bad_rank: str | None
-    now: datetime
-
-    @property
-    def unit(self) -> str:
-        return self.decision.to_unit if self.decision else self.where.unit
-
-    @property
-    def triage(self) -> bool:
-        return self.where.mode == "triage"
-
-
-def decide_case(
-    data: dict[str, Any],
-    subject: Subject,
-    key: str,
-    repeat_count: int,
-    ctx: Context,
-    bad_rank: str | None = None,
-) -> NewCase:
-    """Route the clue and decide escalation and seriousness (no storage touched)."""
-    registry = ctx.registry()
-    where = route(data["jurisdiction"], subject.employer, registry)
-    decision = (
-        None
-        if where.mode == "triage"
-        else escalation.decide(
-            where.unit,
-            subject,
-            data.get("amount_cny"),
-            bool(data.get("collusion")),
-            repeat_count,
-            registry,
-            ctx.rules,
-        )
-    )
-    serious = where.mode != "triage" and is_serious(
-        decision.reasons if decision else [],
-        data.get("amount_cny"),
-        data["category"],
-        bool(data.get("collusion")),
-        ctx.serious,
-    )
-    return NewCase(data, subject, key, where, decision, serious, bad_rank, ctx.clock())
-
-
-def case_document(
-    new: NewCase, case_id: str, cadre: str | None, lead: str | None, ctx: Context
-) -> dict[str, Any]:
-    """The new case as stored, its events staged in its outbox."""
-    data, subject, where, decision, now = new.data, new.subject, new.where, new.decision, new.now
-    clue_id = data["clue_id"]
-    supervised = decision is not None and decision.mode == "supervised"
-    received: datetime = data["received_at"]
-    reasons = list(decision.reasons) if decision else []
-    doc: dict[str, Any] = {
-        "_id": case_id,
-        "clue_id": clue_id,
-        "linked_clue_ids": [],
-        "clue_times": [received],
-        "received_at": received,
-        "source": data["source"],
-        "category": data["category"],
-        "jurisdiction": data["jurisdiction"],
-        "subject_name": subject.name,
-        "subject_key": new.key,
-        "open_key": open_key(new.key, data["category"]),
-        "subject_employer": subject.employer,
-        "subject_rank": subject.rank,
-        "subject_position": (data["subject"].get("position") or None),
-        "amount_cny": data.get("amount_cny"),
-        "collusion": bool(data.get("collusion")),
-        **_totals(data, subject),
-        "routed_unit": where.unit,
-        "route_mode": where.mode,
-        "triage_reason": where.reason,
-        "unit": new.unit,
-        "cadre_id": cadre,
-        "lead_cadre_id": lead,
-        "holds_slot": cadre is not None,
-        "holds_lead": lead is not None,
-        "serious": new.serious,
-        "status": "queued" if cadre is None else ("supervised" if supervised else "assigned"),
-        "due_at": to_ms(deadlines.due_at(received, data["category"], data["source"], ctx.deadlines)),
-        "accepted_at": None if new.triage else to_ms(now),
-        "assigned_at": to_ms(now) if cadre else None,
-        "supervised_at": None,
-        "watched_by": new.unit if supervised else None,
-        "escalation_reasons": reasons,
-        "closed_at": None,
-        "disposition": None,
-        "outcomes": [],
-        "reporter_summary": None,
-        "reopened_at": None,
-        "allegation": clue_record(data),
-        "created_at": now,
-        "outbox_version": 0,
-    }
-    envelopes = []
-    if decision is not None:
-        envelopes.append(escalated_event(doc, clue_id, where.unit, new.unit, decision.mode, reasons, now))
-    envelopes.append(assigned_event(doc, clue_id, now))
-    doc["outbox"] = [entry(e) for e in envelopes]
-    doc["outbox_pending"] = True
-    doc["opening_audit"] = opening_audit(doc, new.bad_rank)
-    return doc
-
-
-def _totals(data: dict[str, Any], subject: Subject) -> dict[str, Any]:
-    """What the case's clues add up to (linking adds to it), and its review state."""
-    return {
-        "amount_total_cny": data.get("amount_cny"),
-        "any_collusion": bool(data.get("collusion")),
-        "top_rank": subject.rank,
-        "review": False,
-        "closed_by": None,
-    }
-
-
-def opening_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict[str, Any]]:
-    """The first audit entries of a new case, received (with its route) and assigned or queued.
-    They are stored in the case itself, in the write that creates it, and never change; every
-    later entry goes to the audit collection (queries.case_detail shows both)."""
-    received = {
-        "clue_id": doc["clue_id"],
-        "routed_unit": doc["routed_unit"],
-        "route_mode": doc["route_mode"],
-        "reason": doc.get("triage_reason"),
-        **({"unknown_rank": bad_rank} if bad_rank else {}),
-    }
-    cadre, lead = doc.get("cadre_id"), doc.get("lead_cadre_id")
-    assigned = {"unit": doc["unit"], "cadre_id": cadre, "lead_cadre_id": lead}
-    return [
-        store.audit_entry(
-            doc["_id"], SYSTEM, "received", doc["created_at"], received, f"{doc['_id']}:received"
-        ),
-        store.audit_entry(
-            doc["_id"],
-            SYSTEM,
-            "assigned" if cadre else "queued",
-            doc["created_at"],
-            assigned,
-            f"{doc['_id']}:assigned",
-        ),
-    ]
 
 
 def _by_unit(news: list[NewCase], which: Callable[[NewCase], bool]) -> dict[str, list[int]]:
@@ -391,11 +234,13 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> tuple[list[dict[str, A
     refused = _insert_cases(docs, claims)
     skip = set(refused)
     stored = [(doc, new) for i, (doc, new) in enumerate(zip(docs, news, strict=True)) if i not in skip]
+    tracking.cases_opened([(doc, new.data) for doc, new in stored], ctx)
     for doc, new in stored:
         ctx.wake(doc)
         if new.decision is not None:
             store.record_escalation(
-                doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM
+                doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM,
+                ctx=ctx,
             )
     for unit in dict.fromkeys(new.unit for doc, new in stored if doc["cadre_id"] is None and not new.triage):
         drain(unit, ctx)

@@ -21,7 +21,7 @@ from shared.mongo import exact, new_id, utcnow
 from shared.outbox import staged_update
 from shared.times import to_ms
 
-from . import workload
+from . import tracking, workload
 from .documents import CadreSlot, Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp
 from .model import Transition
 
@@ -246,10 +246,14 @@ def record_escalation(
     actor: str,
     note: str | None = None,
     due_at: datetime | None = None,
+    ctx: Any = None,
 ) -> None:
+    """Log one move or supervision of the case and its audit line; with `ctx`, what it leaves
+    behind besides the case (duties, statistics: tracking.py)."""
     reasons = list(reasons)
+    entry_id = f"{doc['_id']}:{doc.get('outbox_version', 0)}"
     entry = {
-        "_id": f"{doc['_id']}:{doc.get('outbox_version', 0)}",
+        "_id": entry_id,
         "case_id": doc["_id"],
         "from_unit": from_unit,
         "to_unit": to_unit,
@@ -265,6 +269,9 @@ def record_escalation(
         EscalationEntry._get_collection().insert_one(entry)
     except DuplicateKeyError:
         pass
+    else:
+        if ctx is not None:
+            tracking.escalation_recorded(doc, entry_id, from_unit, to_unit, mode, reasons, at, ctx)
     audit(
         doc["_id"],
         actor,

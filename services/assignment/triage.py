@@ -9,7 +9,7 @@ from typing import Any
 from shared.auth import Principal
 from shared.mongo import exact
 
-from . import escalation, store
+from . import escalation, store, tracking
 from .access import ensure_visible
 from .context import MAX_ATTEMPTS, SYSTEM, Context, subject_cadres
 from .escalation import Subject
@@ -88,8 +88,9 @@ def _route_once(doc, unit, principal, note, ctx) -> dict[str, Any] | None:
     ctx.wake(updated)
     store.audit_lines(doc["_id"], principal.actor, now, transition.audit[:1])
     store.audit_lines(doc["_id"], SYSTEM, now, transition.audit[1:])
+    tracking.case_routed(updated, now, ctx)
     if direct:
-        store.record_escalation(doc, unit, target, decision.mode, reasons, now, SYSTEM)
+        store.record_escalation(doc, unit, target, decision.mode, reasons, now, SYSTEM, ctx=ctx)
     elif decision is not None:  # at the city: supervised there
         updated = move_case(doc["_id"], list(decision.reasons), SYSTEM, ctx, decided=decision) or updated
     if cadre is None:
