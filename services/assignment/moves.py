@@ -37,12 +37,11 @@ def _decision(doc: dict[str, Any], reasons: list[str], registry: Registry) -> es
 
 
 def escalated_due(doc: dict[str, Any], now: datetime, ctx: Context) -> datetime:
-    """The deadline a case gets when it moves: the rule's (from now), but never later than the
-    campaign's 限期处置 deadline for a review clue (回头看)."""
+    """The deadline a case gets when it moves: the rule's (from now), but a review clue (回头看)
+    keeps its 限期处置 deadline (its batch's or the campaign's) when that is earlier."""
     rule = deadlines.due_at(now, doc["category"], "", ctx.deadlines)
-    campaign = ctx.deadlines.campaign_deadline
-    if doc.get("source") == "review" and campaign is not None:
-        return min(rule, campaign)
+    if doc.get("source") == "review":
+        return deadlines.earlier(from_ms(doc.get("due_at")), rule)
     return rule
 
 
