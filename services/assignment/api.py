@@ -175,12 +175,15 @@ def get_registry():
 
 
 def _save(registry) -> Any:
+    ctx = _ctx()
+    before = registry_store.stored_registry()
     version = registry_store.save_registry(registry, source="api")
     audit("registry.put", g.principal.actor, actor_key_id=g.principal.key_id,
           detail={"path": request.path, "version": version})
     cache = current_app.extensions.get("assignment.registry_cache")
     if cache is not None:
         cache.invalidate()
+    handlers.registry_changed(before, registry, ctx, g.principal.actor)
     return jsonify({"version": version})
 
 

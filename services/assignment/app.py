@@ -12,9 +12,9 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, api_reports, pages
+from . import api, api_reports, casework_api, pages, problems
+from .context import Context
 from .documents import Case, ensure_indexes
-from .handlers import Context
 from .metrics import register_metrics
 from .registry_store import RegistryCache, ensure_registry
 from .settings import AssignmentSettings
@@ -23,6 +23,7 @@ from .settings import AssignmentSettings
 def build_spec() -> dict:
     spec = new_spec("Assignment service")
     api.register_paths(spec)
+    casework_api.register_paths(spec)
     api_reports.register_paths(spec)
     return spec.to_dict()
 
@@ -53,7 +54,9 @@ def create_app(
     app.extensions["assignment.relay"] = relay
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
+    problems.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(casework_api.bp)
     app.register_blueprint(api_reports.bp)
     session_key = settings.session_key or os.urandom(32)  # development: this process only
     app.register_blueprint(pages.create_workspace_blueprint(session_key, secure=settings.common.production))

@@ -45,10 +45,13 @@ from shared.vocabulary import (
     SOURCE_LABELS,
 )
 
-from . import handlers, queries
+from . import casework_pages, handlers, queries, store
+from .access import escalation_visible
 from .api import CloseBody
-from .documents import OPEN_STATUSES, EscalationEntry
+from .documents import OPEN_STATUSES
+from .model import CaseError
 from .pages_reports import add_report_pages
+from .problems import problem_for
 from .registry import Registry
 from .sessions import COOKIE_PATH, SESSION_COOKIE, Sessions  # noqa: F401 - SESSION_COOKIE for callers
 from .sessions import configure as configure_sessions
@@ -78,6 +81,9 @@ ACTION_LABELS = {
     "reopened": "因异议重新复查",
     "follow_up": "举报人补充情况",
     "objection": "举报人提出异议",
+    "routed": "分办",
+    "reassigned": "改派承办人",
+    "deadline_changed": "调整办理期限",
 }
 CLOSE_FIELDS = {
     "disposition": "f-disposition",
@@ -311,6 +317,10 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
             exc.status, {403: "无权查看", 404: "未找到"}.get(exc.status, "无法完成"), text, sessions.current()
         )
 
+    @bp.errorhandler(CaseError)
+    def _case_error(exc: CaseError):
+        return _problem(problem_for(exc))
+
     @bp.errorhandler(ConnectionFailure)
     @bp.errorhandler(DependencyDown)
     def _down(exc: Exception):
@@ -389,6 +399,7 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
         c = ctx()
         now = c.clock()
         case = queries.case_detail(case_id, principal, c.registry(), now)
+        values.update(casework_pages.case_actions(principal, case, c.registry()))
         can_close = (
             principal.role == "cadre"
             and case["status"] in OPEN_STATUSES
@@ -407,7 +418,12 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
     @bp.get("/workspace/cases/<case_id>")
     @signed_in("cadre", "supervisor")
     def case(principal: Principal, case_id: str):
-        notice = "案件已办结，办理结果将告知举报人。" if request.args.get("closed") == "yes" else None
+        notices = {
+            "closed": "案件已办结，办理结果将告知举报人。",
+            "routed": "案件已分办。",
+            "supervised": "案件已列入重点督办。",
+        }
+        notice = next((text for name, text in notices.items() if request.args.get(name) == "yes"), None)
         return case_page(principal, case_id, notice=notice)
 
     @bp.post("/workspace/cases/<case_id>/close")
@@ -430,9 +446,10 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
             handlers.close_case(
                 case_id, principal, body["disposition"], body["outcomes"], body["reporter_summary"], ctx()
             )
-        except Problem as exc:
+        except (Problem, CaseError) as error:
+            exc = error if isinstance(error, Problem) else problem_for(error)
             if exc.status == 404:
-                raise
+                raise exc from None
             text = {
                 403: "只有本案承办人或包案领导可以办结。",
                 409: "案件已办结，或刚被他人修改，请刷新后再试。",
@@ -489,17 +506,30 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
     def escalations(principal: Principal):
         registry = ctx().registry()
         units = list(registry.units_within(principal.scope))
-        # into or out of their units: two reads, merged (an `$or` is a scan in Python on nx-27017)
-        found = {
-            e["_id"]: e
-            for side in ("to_unit", "from_unit")
-            for e in EscalationEntry._get_collection().find({side: {"$in": units}}).sort("at", -1).limit(200)
-        }
-        entries = sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:200]
-        return render("escalations.html", principal=principal, entries=entries)
+        found = store.escalations_touching(units)
+        entries = [e for e in found if escalation_visible(e, principal, registry)]
+        now = ctx().clock()
+        watched = queries.supervised_cases(principal, registry, now)
+        return render(
+            "escalations.html",
+            principal=principal,
+            entries=entries,
+            watched=watched,
+            now=now,
+            deadline_text=deadline_text,
+        )
 
     add_report_pages(bp, ctx, render, signed_in, chart)  # duties, review batches, statistics
 
+    casework_pages.register(
+        bp,
+        render=render,
+        signed_in=signed_in,
+        refused=refused,
+        case_page=case_page,
+        ctx=ctx,
+        deadline_text=deadline_text,
+    )
     return bp
 
 

@@ -96,7 +96,9 @@ def _posting_unit() -> str:
 def _visible(clue: Any) -> bool:
     principal = g.principal
     if principal.role == "supervisor":
-        return jurisdiction_within(clue.jurisdiction, principal.scope)
+        moved = getattr(clue, "conflict_moved_to", None)  # never shown below where it went
+        return jurisdiction_within(clue.jurisdiction, principal.scope) and (
+            moved is None or jurisdiction_within(moved, principal.scope))
     return clue.frontline_unit == principal.scope
 
 

@@ -42,6 +42,9 @@ class Clue(me.Document):
     received_at = me.DateTimeField(required=True)
     received_event_id = me.StringField(required=True)
     acknowledged = me.BooleanField(default=False)
+    # where a case escalated for a conflict of interest went (its jurisdiction): supervisors
+    # below it never see the clue (DOMAIN.md, clarified 2026-12-03)
+    conflict_moved_to = me.StringField(null=True)
     # When its event last went out (epoch milliseconds: nx-27017 stores a $set datetime as a
     # string, which then compares as none).
     last_staged_ms = me.IntField(required=True)

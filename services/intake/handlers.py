@@ -383,8 +383,28 @@ def _event_time(event: events.Event) -> datetime:
     return event.data.get(_EVENT_TIME.get(event.topic, "")) or event.time
 
 
+def unit_jurisdiction(unit: str) -> str:
+    """The jurisdiction of a unit code: ``<jurisdiction>#commission``, ``<employer>#embedded``
+    (an employer's code is its jurisdiction's plus a slug)."""
+    code, _, kind = unit.partition("#")
+    return code.rsplit("/", 1)[0] if kind == "embedded" else code
+
+
+def note_conflicts(batch: list[events.Event]) -> None:
+    """Remember where conflict escalations took their clues, highest level last (idempotent)."""
+    for event in batch:
+        data = event.data
+        if event.topic != events.CASE_ESCALATED or "conflict" not in (data.get("reasons") or []):
+            continue
+        to = unit_jurisdiction(data.get("to_unit") or "")
+        clue = Clue.objects(id=data["clue_id"]).only("conflict_moved_to").first()
+        if clue is not None and (clue.conflict_moved_to is None or len(to) < len(clue.conflict_moved_to)):
+            Clue.objects(id=clue.id).update_one(set__conflict_moved_to=to)
+
+
 def apply_case_event(event: events.Event) -> None:
     """Move the clue's reporter-facing status for a case event and mark the clue acknowledged."""
+    note_conflicts([event])
     clue_id = event.data["clue_id"]
     clue = Clue.objects(id=clue_id).only("id", "status").first()
     if clue is None:
@@ -405,6 +425,7 @@ def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> 
     fresh = list({e.id: e for e in batch if e.id not in seen}.values())
     if not fresh:
         return
+    note_conflicts(fresh)
     clues = Clue._get_collection()
     wanted = sorted({e.data["clue_id"] for e in fresh})
     read = {d["_id"]: d["status"] for d in clues.find({"_id": {"$in": wanted}}, {"status": 1})}

@@ -19,6 +19,8 @@ from shared.vocabulary import CATEGORIES, CHANNELS, CLUE_STATUSES, PRIOR_DISPOSI
 
 # A path in the registry tree, e.g. "foshan/chancheng/shiwan" (\Z: "$" would allow a "\n").
 PATH_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*\Z")
+# An employer: a bureau's path, or a discipline body's unit code ("foshan/chancheng#commission").
+EMPLOYER_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*(#(commission|embedded))?\Z")
 PHONE_PATTERN = re.compile(r"^\+[0-9]{6,20}\Z")
 MAX_AMOUNT_CNY = 10**12
 LANGUAGES = ("zh", "en")
@@ -80,7 +82,17 @@ class SubjectSchema(StrictSchema):
 
     name = Text(required=True, validate=validate.Length(min=1, max=100))
     position = Text(load_default=None, validate=validate.Length(max=100))
-    employer = Text(load_default=None, validate=_path())
+    employer = Text(
+        load_default=None,
+        validate=[
+            validate.Length(min=1, max=200),
+            validate.Regexp(
+                EMPLOYER_PATTERN,
+                error="Must be a lowercase path such as foshan/nanhai/urban-management, "
+                "or a unit code such as foshan/chancheng/shiwan#commission.",
+            ),
+        ],
+    )
     rank = fields.String(required=True, validate=validate.OneOf(RANKS))
     party_member = StrictBoolean(load_default=None)
 

@@ -71,10 +71,15 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
 
 
 def on_case_assigned(event: events.Event, now: datetime | None = None) -> None:
-    """Queue "accepted" once per clue (queued and assigned are both acceptance)."""
+    """Queue "accepted" once per clue (queued and assigned are both acceptance); "reviewing" for a
+    case reopened after an objection (复查). Nothing while it waits in triage (it carries a
+    `reason`): the reporter was told it was received, and it is not accepted yet."""
     data = _expect(event, events.CASE_ASSIGNED)
-    _advance(data["clue_id"], "accepted", data["assigned_at"], event.id, {}, None, now or utcnow(),
-             reopened=data.get("status") == "reopened")
+    if data.get("reason"):
+        return
+    reopened = data.get("status") == "reopened"
+    _advance(data["clue_id"], "reviewing" if reopened else "accepted", data["assigned_at"], event.id, {},
+             None, now or utcnow(), reopened=reopened)
 
 
 def on_case_escalated(event: events.Event, now: datetime | None = None) -> None:

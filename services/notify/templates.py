@@ -20,6 +20,7 @@ from shared.times import CHINA_TIME as DISPLAY_TZ
 KINDS = (
     "received",
     "accepted",
+    "reviewing",
     "transferred",
     "supervised",
     "closed",
@@ -63,6 +64,7 @@ _SUBJECTS = {
     "zh": {
         "received": "您反映的问题线索已收到（编号 {ref}）",
         "accepted": "您反映的问题线索已受理（编号 {ref}）",
+        "reviewing": "您对办理结果的异议已受理，正在复查（编号 {ref}）",
         "transferred": "您反映的问题线索已转上级办理（编号 {ref}）",
         "supervised": "您反映的问题线索已列入上级重点督办（编号 {ref}）",
         "closed": "您反映的问题线索已办结（编号 {ref}）",
@@ -72,6 +74,7 @@ _SUBJECTS = {
     "en": {
         "received": "Your report has been received (ref. {ref})",
         "accepted": "Your report has been accepted (ref. {ref})",
+        "reviewing": "The result of your report is being reviewed (ref. {ref})",
         "transferred": "Your report has been passed to a higher level (ref. {ref})",
         "supervised": "Your report is under a higher level's supervision (ref. {ref})",
         "closed": "Your report has been concluded (ref. {ref})",
@@ -85,6 +88,8 @@ _BODIES = {
         "received": "您反映的问题线索（编号 {ref}）已于{at}收到。我们将依规依纪依法处理，"
         "并对您的身份和反映内容严格保密。",
         "accepted": "您反映的问题线索（编号 {ref}）已于{at}受理，并已交承办单位办理。",
+        "reviewing": "您对问题线索（编号 {ref}）办理结果提出的异议已于{at}受理，"
+        "办理结果正在复查，复查结束后我们将告知您复查结果。",
         "transferred": "您反映的问题线索（编号 {ref}）已于{at}转上级纪检监察机关办理（提级直查）。",
         "supervised": "您反映的问题线索（编号 {ref}）已于{at}列入上级纪检监察机关重点督办，"
         "由上级机关督促限期办结。",
@@ -98,6 +103,8 @@ _BODIES = {
         "received": "Your report (ref. {ref}) was received on {at}. It will be handled "
         "according to the rules, and your identity and what you reported are kept "
         "strictly confidential.",
+        "reviewing": "Your objection to the result of your report (ref. {ref}) was accepted on "
+        "{at}: the result is being reviewed, and we will tell you the outcome of the review.",
         "accepted": "Your report (ref. {ref}) was accepted on {at} and passed to the "
         "handling unit.",
         "transferred": "Your report (ref. {ref}) was passed on {at} to the discipline "

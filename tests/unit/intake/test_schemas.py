@@ -113,6 +113,16 @@ def test_every_category_loads(category):
     assert ClueSchema().load(changed(MINIMAL, "category", category))["category"] == category
 
 
+@pytest.mark.parametrize("employer", [
+    "foshan/chancheng/urban-management",
+    "foshan/chancheng/shiwan#commission",  # a discipline body: the conflict rule
+    "foshan/nanhai/urban-management#embedded",
+])
+def test_an_employer_may_name_a_bureau_or_a_unit_code(employer):
+    loaded = ClueSchema().load(changed(MINIMAL, "subject.employer", employer))
+    assert loaded["subject"]["employer"] == employer
+
+
 @pytest.mark.parametrize("rank", RANKS)
 def test_every_rank_loads(rank):
     assert ClueSchema().load(changed(MINIMAL, "subject.rank", rank))["subject"]["rank"] == rank
@@ -177,6 +187,9 @@ BAD_VALUES = [
     ("subject.name", DELETE, "subject.name"),
     ("subject.position", "x" * 101, "subject.position"),
     ("subject.employer", "Urban Management", "subject.employer"),
+    ("subject.employer", "foshan/chancheng#", "subject.employer"),
+    ("subject.employer", "foshan/chancheng#leaders", "subject.employer"),
+    ("subject.employer", "foshan#commission#commission", "subject.employer"),
     ("subject.rank", "mayor", "subject.rank"),
     ("subject.rank", DELETE, "subject.rank"),
     ("subject.party_member", "yes", "subject.party_member"),

@@ -94,6 +94,29 @@ def test_reopened_case_is_new_work():
     assert ClueContact.objects.get(id=CLUE).closed is True
 
 
+def test_an_objection_review_says_the_result_is_being_reviewed():
+    """复查: a reopened case's case-assigned tells the reporter the result is being reviewed, and
+    closing it again tells the new result."""
+    handle(clue_received(CLUE, SEALED))
+    handle(case_assigned(CLUE))
+    handle(case_closed(CLUE))
+    handle(case_assigned(CLUE, at=T0 + timedelta(hours=1, minutes=1), status="reopened"))
+    handle(case_closed(CLUE, at=T0 + timedelta(days=30)))
+    assert kinds() == ["accepted", "closed", "closed", "received", "reviewing"]
+    [review] = Notification.objects(clue_id=CLUE, kind="reviewing")
+    assert "复查" in review.subject + review.text
+
+
+def test_a_clue_waiting_in_triage_is_not_told_it_was_accepted():
+    handle(clue_received(CLUE, SEALED))
+    triage = case_assigned(CLUE, status="queued", cadre_id=None)
+    triage["data"]["reason"] = "unroutable"
+    handle(triage)
+    assert kinds() == ["received"]
+    handle(case_assigned(CLUE, at=T0 + timedelta(days=1)))  # routed by a supervisor
+    assert kinds() == ["accepted", "received"]
+
+
 def test_case_event_before_clue_received_waits_for_the_contact():
     handle(case_assigned(CLUE))
     note = Notification.objects.get(clue_id=CLUE)
