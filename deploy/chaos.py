@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 from kafka import KafkaConsumer, TopicPartition
 
-from deploy.devstack import PROCESSES, Pipeline, start_pipeline
+from deploy.devstack import PROCESSES, Pipeline, ServiceProcesses, start_pipeline
 from deploy.localstack import LocalStack, free_port
 from shared import events
 from shared.mongo import count_exact
@@ -176,6 +176,50 @@ def settled(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str], state:
         return False
 
 
+def inject_faults(stack: LocalStack, procs: ServiceProcesses, period: float) -> None:
+    """While clues are posted for `period` seconds: kill two consumers at 20 %, replace the broker
+    by an empty one at 45 %, stop the database for 10 s at 70 %."""
+    started = time.monotonic()
+
+    def at(fraction: float) -> None:
+        time.sleep(max(0.0, started + period * fraction - time.monotonic()))
+
+    at(0.2)
+    print("chaos: SIGKILL assignment-consumer and notify-consumer", file=sys.stderr)
+    for name in ("assignment-consumer", "notify-consumer"):
+        procs.kill(name)
+        procs.restart(name)
+    at(0.45)
+    print("chaos: broker replaced by a fresh, empty one", file=sys.stderr)
+    stack.restart_broker()
+    at(0.7)
+    print("chaos: database stopped for 10 s", file=sys.stderr)
+    stack.stop_mongo()
+    time.sleep(10)
+    stack.start_mongo()
+
+
+def wait_settled(stack: LocalStack, pipeline: Pipeline, poster: Poster, deadline: float) -> bool:
+    """Wait until every accepted clue has its case announced (or `deadline`, monotonic), reporting
+    every 30 s and restarting any process that exits; whether it settled."""
+    posted_at = time.monotonic()
+    next_report = 0.0
+    procs = pipeline.procs
+    while time.monotonic() < deadline:
+        state = progress(pipeline, stack.mongodb_uri)
+        if settled(pipeline, stack.mongodb_uri, poster.accepted, state):
+            return True
+        if time.monotonic() >= next_report:
+            waited = round(time.monotonic() - posted_at)
+            print(f"chaos: settling {waited} s: {json.dumps(state)}", file=sys.stderr)
+            next_report = time.monotonic() + 30
+        for name, code in procs.exited().items():
+            print(f"chaos: {name} exited with {code}; restarting", file=sys.stderr)
+            procs.restart(name)
+        time.sleep(5)
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clues", type=int, default=5000)
@@ -200,43 +244,10 @@ def main() -> int:
         poster = Poster(pipeline.urls["intake"] + "/v1/clues", keys, args.clues, args.rate)
         posting = threading.Thread(target=poster.run)
         posting.start()
-        period = args.clues / args.rate
-        procs = pipeline.procs
-
-        def at(fraction: float) -> None:
-            time.sleep(max(0.0, started + period * fraction - time.monotonic()))
-
-        started = time.monotonic()
-        at(0.2)
-        print("chaos: SIGKILL assignment-consumer and notify-consumer", file=sys.stderr)
-        for name in ("assignment-consumer", "notify-consumer"):
-            procs.kill(name)
-            procs.restart(name)
-        at(0.45)
-        print("chaos: broker replaced by a fresh, empty one", file=sys.stderr)
-        stack.restart_broker()
-        at(0.7)
-        print("chaos: database stopped for 10 s", file=sys.stderr)
-        stack.stop_mongo()
-        time.sleep(10)
-        stack.start_mongo()
+        inject_faults(stack, pipeline.procs, args.clues / args.rate)
         posting.join()
         posted_at = time.monotonic()
-        deadline = posted_at + args.settle_timeout
-        done = False
-        next_report = 0.0
-        while time.monotonic() < deadline:
-            state = progress(pipeline, stack.mongodb_uri)
-            if done := settled(pipeline, stack.mongodb_uri, poster.accepted, state):
-                break
-            if time.monotonic() >= next_report:
-                waited = round(time.monotonic() - posted_at)
-                print(f"chaos: settling {waited} s: {json.dumps(state)}", file=sys.stderr)
-                next_report = time.monotonic() + 30
-            for name, code in procs.exited().items():
-                print(f"chaos: {name} exited with {code}; restarting", file=sys.stderr)
-                procs.restart(name)
-            time.sleep(5)
+        done = wait_settled(stack, pipeline, poster, posted_at + args.settle_timeout)
         figures = count(pipeline, stack.mongodb_uri, poster.accepted)
         result = {
             "posted": args.clues, "accepted_202": len(poster.accepted), "cases": figures["cases"],

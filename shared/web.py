@@ -52,6 +52,45 @@ def create_base_app(service: str, settings: CommonSettings,
     app.json = JsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     register_error_handlers(app)
+    _count_requests(app, service)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
+        try:
+            mongo.ping()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["mongodb"] = False
+        if all(checks.values()):
+            return jsonify(status="ready", checks=checks)
+        down = ", ".join(k for k, ok in checks.items() if not ok)
+        return problem_response(503, "Service Unavailable", f"not reachable: {down}",
+                                headers={"Retry-After": "5"})
+
+    @app.get("/metrics")
+    def metrics():
+        body, content_type = exposition()
+        return Response(body, content_type=content_type)
+
+    if spec is not None:
+        cached: dict[str, Any] = {}
+
+        @app.get("/openapi.json")
+        def openapi():
+            if not cached:
+                cached.update(spec())
+            return jsonify(cached)
+
+    return app
+
+
+def _count_requests(app: Flask, service: str) -> None:
+    """Count every request and time it, by route and status (`http_requests_total`,
+    `http_request_seconds`); log each answer of 500 and above."""
 
     @app.before_request
     def _start() -> None:
@@ -72,37 +111,3 @@ def create_base_app(service: str, settings: CommonSettings,
         if resp.status_code >= 500:
             log.warning("request failed", extra={"route": route, "status": resp.status_code})
         return resp
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok", service=service)
-
-    @app.get("/readyz")
-    def readyz():
-        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
-        try:
-            mongo.ping()
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            checks["mongodb"] = False
-        if all(checks.values()):
-            return jsonify(status="ready", checks=checks)
-        down = ", ".join(k for k, ok in checks.items() if not ok)
-        resp = problem_response(503, "Service Unavailable", f"not reachable: {down}",
-                                headers={"Retry-After": "5"})
-        return resp
-
-    @app.get("/metrics")
-    def metrics():
-        body, content_type = exposition()
-        return Response(body, content_type=content_type)
-
-    if spec is not None:
-        cached: dict[str, Any] = {}
-
-        @app.get("/openapi.json")
-        def openapi():
-            if not cached:
-                cached.update(spec())
-            return jsonify(cached)
-
-    return app
