@@ -25,15 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.localstack import (
-    LocalStack,
-    StackError,
-    free_port,
-    port_open,
-    run_until_stopped,
-    spawn_child,
-    stop_process_groups,
-)
+from deploy.localstack import LocalStack, StackError, free_port, port_open, spawn_child
 
 ROOT = Path(__file__).resolve().parent.parent
 POM = ROOT / "deploy" / "kafka" / "pom.xml"
@@ -319,9 +311,24 @@ class KafkaCluster:
 
     def stop(self, timeout: float = 30.0) -> None:
         # All nodes at once: stopping them one by one makes the last ones wait for a quorum.
-        procs = list(self.procs.values())
-        self.procs.clear()
-        stop_process_groups(procs, timeout)
+        for node in list(self.procs):
+            proc = self.procs[node]
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for node in list(self.procs):
+            proc = self.procs.pop(node)
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
 
 
 class ApacheStack:
@@ -401,7 +408,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kafkastack: {exc}", file=sys.stderr)
         return 1
     print(f"KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap}", flush=True)
-    run_until_stopped(cluster.stop)
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
     return 0
 
 
