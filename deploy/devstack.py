@@ -20,7 +20,7 @@ from pathlib import Path
 import pymongo
 import yaml
 
-from deploy.localstack import spawn_child
+from deploy.localstack import spawn_child, stop_process_groups
 from services.cli import PROCESSES
 from services.notify.settings import deliverable_channels
 from shared.cli import ROLE_SERVICES
@@ -176,22 +176,7 @@ class ServiceProcesses:
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM every process group, wait, then SIGKILL what is left."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
+        stop_process_groups(list(self.procs.values()), timeout)
 
 
 def service_env(base: dict[str, str], stack_env: dict[str, str], secrets: dict[str, str],

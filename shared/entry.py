@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 import pymongo
@@ -59,6 +60,19 @@ def check_dependencies(settings: CommonSettings, timeout_s: float = 5.0) -> None
     if not kafka_reachable(settings.kafka_bootstrap_servers, timeout_s):
         raise Unreachable(f"KAFKA_BOOTSTRAP_SERVERS: no broker answers at "
                           f"{settings.kafka_bootstrap_servers}")
+
+
+def run_consumer_until_stopped(common: CommonSettings, build: Callable[[Any], Any]) -> None:
+    """Run the consumer loop that `build(producer)` makes until SIGTERM; the producer (which its
+    handlers publish with and its dead letters go through) is closed at the end."""
+    from shared.consumer import stop_on_signals
+    from shared.kafka import EventProducer
+
+    producer = EventProducer(common)
+    try:
+        build(producer).run(stop_on_signals())
+    finally:
+        producer.close()
 
 
 def guarded(main: Callable[[], int | None], prog: str) -> int:

@@ -58,6 +58,45 @@ def create_base_app(service: str, settings: CommonSettings,
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)  # type: ignore[method-assign]
     register_error_handlers(app)
+    _count_requests(app, service)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
+        try:
+            mongo.ping()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["mongodb"] = False
+        if all(checks.values()):
+            return jsonify(status="ready", checks=checks)
+        down = ", ".join(k for k, ok in checks.items() if not ok)
+        return problem_response(503, "Service Unavailable", f"not reachable: {down}",
+                                headers={"Retry-After": "5"})
+
+    @app.get("/metrics")
+    def metrics():
+        body, content_type = exposition()
+        return Response(body, content_type=content_type)
+
+    if spec is not None:
+        cached: dict[str, Any] = {}
+
+        @app.get("/openapi.json")
+        def openapi():
+            if not cached:
+                cached.update(spec())
+            return jsonify(cached)
+
+    return app
+
+
+def _count_requests(app: Flask, service: str) -> None:
+    """Count every request and time it, by route and status (`http_requests_total`,
+    `http_request_seconds`); log each answer of 500 and above."""
 
     @app.before_request
     def _start() -> None:
@@ -82,37 +121,3 @@ def create_base_app(service: str, settings: CommonSettings,
             resp.headers.setdefault("Cache-Control", "no-store")
             resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok", service=service)
-
-    @app.get("/readyz")
-    def readyz():
-        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
-        try:
-            mongo.ping()
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            checks["mongodb"] = False
-        if all(checks.values()):
-            return jsonify(status="ready", checks=checks)
-        down = ", ".join(k for k, ok in checks.items() if not ok)
-        resp = problem_response(503, "Service Unavailable", f"not reachable: {down}",
-                                headers={"Retry-After": "5"})
-        return resp
-
-    @app.get("/metrics")
-    def metrics():
-        body, content_type = exposition()
-        return Response(body, content_type=content_type)
-
-    if spec is not None:
-        cached: dict[str, Any] = {}
-
-        @app.get("/openapi.json")
-        def openapi():
-            if not cached:
-                cached.update(spec())
-            return jsonify(cached)
-
-    return app

@@ -12,7 +12,7 @@ import time
 
 from services.intake.settings import IntakeSettings
 from shared import mongo
-from shared.entry import check_dependencies
+from shared.entry import check_dependencies, run_consumer_until_stopped
 from shared.logs import configure_logging
 
 log = logging.getLogger("intake")
@@ -48,16 +48,10 @@ def web() -> None:
 def consumer() -> None:
     """Consume case events until SIGTERM."""
     from services.intake.consumer import build_consumer
-    from shared.consumer import stop_on_signals
-    from shared.kafka import EventProducer
 
     settings = IntakeSettings.from_env()
     _start_worker(settings)
-    producer = EventProducer(settings.common)
-    try:
-        build_consumer(settings.common, producer).run(stop_on_signals())
-    finally:
-        producer.close()
+    run_consumer_until_stopped(settings.common, lambda producer: build_consumer(settings.common, producer))
 
 
 def relay(stop: threading.Event | None = None) -> None:

@@ -250,28 +250,3 @@ class LookupResponseSchema(Schema):
 
     status = fields.String(required=True, validate=validate.OneOf(CLUE_STATUSES))
     updates = fields.List(fields.Nested(UpdateSchema), required=True)
-
-
-def flatten_errors(messages: Mapping[Any, Any] | list[Any] | str) -> dict[str, list[str]]:
-    """Turn marshmallow's nested error messages into {"dotted.path": [messages]}.
-
-    List indexes become path segments ("items.0.name"); a nested schema-level error
-    ("_schema") belongs to its parent's path; a top-level one stays under "_schema".
-    """
-    flat: dict[str, list[str]] = {}
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                if key == "_schema":
-                    walk(value, path)
-                else:
-                    walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list | tuple):
-            for item in node:
-                walk(item, path)
-        else:
-            flat.setdefault(path or "_schema", []).append(str(node))
-
-    walk(messages, "")
-    return flat

@@ -16,12 +16,11 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notify import progress as rules
 from services.notify.documents import ClueContact, ClueProgress, Notification
-from services.notify.templates import DEFAULT_LANG, LANGS, render, short_clue_ref
+from services.notify.templates import DEFAULT_LANG, render, short_clue_ref
 from shared import events
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
 from shared.times import from_ms, to_ms
-from shared.vocabulary import CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,10 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
     clue_id = data["clue_id"]
     sealed = data.get("reporter_contact_sealed")
     anonymous = not sealed or bool(data.get("anonymous"))
-    channel = data.get("reporter_channel") if data.get("reporter_channel") in CHANNELS else ""
-    lang = data.get("reporter_lang") if data.get("reporter_lang") in LANGS else ""
+    # A real-name reporter's channel and language travel inside the sealed contact (delivery
+    # opens it); until then they are unknown here.
     contact = ClueContact(id=clue_id, reporter_ref=data["reporter_ref"],
-                          channel="inbox" if anonymous else channel, lang=lang,
+                          channel="inbox" if anonymous else "", lang="",
                           contact_sealed=None if anonymous else sealed, anonymous=anonymous,
                           last_update_ms=to_ms(now), created_at=now)
     try:

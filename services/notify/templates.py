@@ -25,7 +25,6 @@ KINDS = (
     "supervised",
     "closed",
     "still_handling",
-    "follow_up_received",
 )
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -69,7 +68,6 @@ _SUBJECTS = {
         "supervised": "您反映的问题线索已列入上级重点督办（编号 {ref}）",
         "closed": "您反映的问题线索已办结（编号 {ref}）",
         "still_handling": "您反映的问题线索仍在办理中（编号 {ref}）",
-        "follow_up_received": "您补充的情况已收到（编号 {ref}）",
     },
     "en": {
         "received": "Your report has been received (ref. {ref})",
@@ -79,7 +77,6 @@ _SUBJECTS = {
         "supervised": "Your report is under a higher level's supervision (ref. {ref})",
         "closed": "Your report has been concluded (ref. {ref})",
         "still_handling": "Your report is still being handled (ref. {ref})",
-        "follow_up_received": "We have received your additional information (ref. {ref})",
     },
 }
 
@@ -96,8 +93,6 @@ _BODIES = {
         "closed": "您反映的问题线索（编号 {ref}）已于{at}办结。",
         "still_handling": "您反映的问题线索（编号 {ref}）仍在办理中（截至{at}）。"
         "办结后我们将及时告知您处理结果。",
-        "follow_up_received": "我们已于{at}收到您就问题线索（编号 {ref}）补充的情况，"
-        "该情况已转交承办单位。",
     },
     "en": {
         "received": "Your report (ref. {ref}) was received on {at}. It will be handled "
@@ -115,8 +110,6 @@ _BODIES = {
         "closed": "Your report (ref. {ref}) was concluded on {at}.",
         "still_handling": "Your report (ref. {ref}) is still being handled (as of {at}). "
         "We will tell you the result once it is concluded.",
-        "follow_up_received": "On {at} we received the additional information you sent "
-        "about your report (ref. {ref}). It has been passed to the handling unit.",
     },
 }
 

@@ -120,6 +120,13 @@ def declared(*groups: str) -> set[str]:
     return {re.split(r"[\[=<>!~; ]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs}
 
 
+def test_each_distribution_is_declared_once():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *(s for g in project["optional-dependencies"].values() for s in g)]
+    names = [re.split(r"[\[=<>!~; ]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
 @pytest.mark.parametrize(("folder", "groups"), [
     ("shared", ("",)), ("services", ("",)),
     ("deploy", ("", "dev")), ("bench", ("", "dev")), ("tests", ("", "dev")),

@@ -10,9 +10,9 @@ from services.intake.schemas import (
     FollowUpSchema,
     LookupResponseSchema,
     LookupSchema,
-    flatten_errors,
     today_in_china,
 )
+from shared.problems import flatten
 from shared.vocabulary import CATEGORIES, CHANNELS, RANKS, SOURCES
 
 API_EXAMPLE = {
@@ -53,7 +53,7 @@ MINIMAL = {
 def errors_for(payload, schema=None):
     with pytest.raises(ValidationError) as caught:
         (schema or ClueSchema()).load(payload)
-    return flatten_errors(caught.value.messages)
+    return flatten(caught.value.messages)
 
 
 def changed(base, path, value):
@@ -334,20 +334,3 @@ def test_response_schemas_dump_the_api_shapes():
         "status": "accepted",
         "updates": [{"at": "2024-05-01T09:30:00+08:00", "message": "已受理"}],
     }
-
-
-FLATTEN_CASES = [
-    ({}, {}),
-    ({"a": ["m"]}, {"a": ["m"]}),
-    ({"a": {"b": {"c": ["m", "n"]}}}, {"a.b.c": ["m", "n"]}),
-    ({"items": {0: {"name": ["m"]}, 3: ["n"]}}, {"items.0.name": ["m"], "items.3": ["n"]}),
-    ({"_schema": ["top"]}, {"_schema": ["top"]}),
-    ({"reporter": {"_schema": ["whole"], "email": ["e"]}}, {"reporter": ["whole"], "reporter.email": ["e"]}),
-    (["only a message"], {"_schema": ["only a message"]}),
-    ("a string", {"_schema": ["a string"]}),
-]
-
-
-@pytest.mark.parametrize(("messages", "flat"), FLATTEN_CASES)
-def test_flatten_errors(messages, flat):
-    assert flatten_errors(messages) == flat

@@ -50,13 +50,6 @@ def test_anonymous_reporter_gets_the_inbox_channel():
     assert Notification.objects.get(clue_id=CLUE).channel == "inbox"
 
 
-def test_extra_channel_and_lang_fields_are_used_when_intake_sends_them():
-    handle(clue_received(CLUE, SEALED, reporter_channel="sms", reporter_lang="en"))
-    note = Notification.objects.get(clue_id=CLUE)
-    assert (note.channel, note.lang) == ("sms", "en")
-    assert note.subject.startswith("Your report has been received")
-
-
 def test_full_life_of_a_clue_queues_each_feedback_once():
     for envelope in (clue_received(CLUE, SEALED), case_assigned(CLUE, status="queued", cadre_id=None),
                      case_assigned(CLUE), case_escalated(CLUE), case_escalated(CLUE, mode="supervised"),
