@@ -74,8 +74,11 @@ class Clue(me.Document):
     }
 
 
-class ReviewBatch(me.Document):
-    """A batch of the review of old clues (大起底/回头看) imported by one unit: name and deadline."""
+class ImportBatch(me.Document):
+    """A batch of the review of old clues (大起底/回头看) imported by one unit: name and deadline.
+
+    Not named ReviewBatch: mongoengine keys its document registry by class name, and assignment
+    has a ReviewBatch; two classes of one name leave one with a stale connection after disconnect."""
 
     id = me.StringField(primary_key=True)
     name = me.StringField(required=True)

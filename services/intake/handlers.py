@@ -24,7 +24,7 @@ from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.intake import receipts, status
-from services.intake.documents import Clue, ClueUpdate, FollowUp, ReviewBatch
+from services.intake.documents import Clue, ClueUpdate, FollowUp, ImportBatch
 from shared import events
 from shared.kafka import Publisher
 from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
@@ -138,7 +138,7 @@ def review_batch(frontline_unit: str, name: str, deadline: datetime) -> dict[str
     another deadline."""
     batch_id = "b_" + hashlib.sha256(f"{frontline_unit}\n{name}".encode()).hexdigest()[:24]
     wanted = {"name": name, "deadline": _iso(deadline), "frontline_unit": frontline_unit}
-    collection = ReviewBatch._get_collection()
+    collection = ImportBatch._get_collection()
     collection.update_one({"_id": batch_id}, {"$set": {"seen": True}, "$setOnInsert": wanted}, upsert=True)
     stored = collection.find_one({"_id": batch_id}) or {}
     if not stored.get("deadline"):  # a database that ignores $setOnInsert on upsert
