@@ -156,6 +156,10 @@ BAD_QUERIES = [
     ("/v1/stats?quarter=2025Q5", "quarter"),
     ("/v1/stats?quarter=2025Q4&colour=red", "colour"),
     ("/v1/stats.csv?from=yesterday", "from"),
+    ("/v1/stats.csv?from=0019-07-19T16%3A15%3A03-02%3A21", "from"),  # found by the fuzz test: a 500
+    ("/v1/stats?to=9999-12-31T23%3A00%3A00%2B08%3A00", "to"),
+    ("/v1/stats?quarter=0000Q1", "quarter"),
+    ("/v1/stats.xlsx?quarter=9999Q4", "quarter"),
     ("/v1/stats?jurisdiction=nowhere", "jurisdiction"),  # (an admin's: a supervisor gets 403)
     ("/v1/duties?state=late", "state"),
     ("/v1/duties?limit=0", "limit"),
