@@ -46,7 +46,7 @@ class _Data(Schema):
 
 
 class SubjectData(_Data):
-    name = fields.String(required=True)
+    name = fields.String(required=True)  # "" for a supervision card's opinion that names no one
     position = fields.String(load_default=None, allow_none=True)
     employer = fields.String(load_default=None, allow_none=True)
     rank = fields.String(required=True)
@@ -64,6 +64,8 @@ class ClueReceived(_Data):
     collusion = fields.Boolean(load_default=False)
     reporter_ref = fields.String(required=True)
     reporter_contact_sealed = fields.String(load_default=None, allow_none=True)
+    # firms, intermediaries and relatives the clue names (关系图): [{"kind", "name"}]
+    parties = fields.List(fields.Dict(), load_default=list)
 
 
 class CaseAssigned(_Data):

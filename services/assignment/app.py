@@ -11,7 +11,7 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, pages
+from . import api, pages, practice_api
 from .documents import Case, ensure_indexes
 from .handlers import Context
 from .metrics import register_metrics
@@ -22,6 +22,7 @@ from .settings import AssignmentSettings
 def build_spec() -> dict:
     spec = new_spec("Assignment service")
     api.register_paths(spec)
+    practice_api.register_paths(spec)
     return spec.to_dict()
 
 
@@ -52,6 +53,7 @@ def create_app(
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
     app.register_blueprint(api.bp)
+    app.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(pages.create_workspace_blueprint())
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

@@ -66,9 +66,11 @@ def cases():
     return Case._get_collection()
 
 
-def subject_key(name: str, employer: str | None) -> str:
-    """How repeat clues about one person are matched: normalised name and employer code."""
-    return f"{normalise_name(name)}|{(employer or '').strip()}"
+def subject_key(name: str, employer: str | None, clue_id: str = "") -> str:
+    """How repeat clues about one person are matched: normalised name and employer code. A clue
+    that names no one (a supervision card's opinion about a bureau) matches no other clue."""
+    person = normalise_name(name) or f"~{clue_id}"
+    return f"{person}|{(employer or '').strip()}"
 
 
 def open_key(key: str, category: str) -> str:
@@ -341,7 +343,7 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     """One look at the clue; False when its new case was refused (see `receive_clue`)."""
     clue_id = data["clue_id"]
     subject, bad_rank = _subject(data["subject"])
-    key = subject_key(subject.name, subject.employer)
+    key = subject_key(subject.name, subject.employer, clue_id)
     received: datetime = data["received_at"]
     related = list(
         cases().find(
@@ -381,7 +383,9 @@ def clues_received(batch: list[events.Event], ctx: Context) -> None:
     clue (a repeat, a redelivery, one whose case another worker stored first) then goes through
     `receive_clue`, in order."""
     parsed = [(event, *_subject(event.data["subject"])) for event in batch]
-    keys = [subject_key(subject.name, subject.employer) for _event, subject, _bad in parsed]
+    keys = [
+        subject_key(subject.name, subject.employer, event.data["clue_id"]) for event, subject, _bad in parsed
+    ]
     seen = {
         doc["subject_key"]
         for doc in cases().find({"subject_key": {"$in": sorted(set(keys))}}, {"subject_key": 1})
@@ -675,8 +679,14 @@ def link_clue(case_id: str, clue_id: str, received: datetime, repeat_count: int,
 # ---- escalation and supervision ----------------------------------------------------------------
 
 
-def _decision(doc: dict[str, Any], reasons: list[str], registry: Registry) -> escalation.Escalation:
-    decision = escalation.target_unit(doc["unit"], reasons, registry)
+def _decision(
+    doc: dict[str, Any], reasons: list[str], registry: Registry, to_unit: str | None = None
+) -> escalation.Escalation:
+    decision = (
+        escalation.Escalation(to_unit, "direct_investigation", escalation.sort_reasons(reasons))
+        if to_unit
+        else escalation.target_unit(doc["unit"], reasons, registry)
+    )
     assert decision is not None
     if decision.mode == "supervised":
         return decision
@@ -697,8 +707,10 @@ def move_case(
     ctx: Context,
     note: str | None = None,
     guard: Callable[[dict[str, Any]], bool] | None = None,
+    to_unit: str | None = None,
 ) -> dict[str, Any] | None:
-    """Escalate a case one level up for `reasons` (at the city: supervised there instead).
+    """Escalate a case one level up for `reasons` (at the city: supervised there instead), or to
+    `to_unit` when given (a network's covering unit, relmap.py).
 
     The move is one conditional write; a losing concurrent mover gives its claimed slot back and
     re-reads the case, so each transition happens once. `guard` (re-checked on every read) says
@@ -716,7 +728,7 @@ def move_case(
         if doc.get("triage_reason") or registry.unit(doc["unit"]) is None:
             raise Problem(409, "Conflict", "the case waits in triage; route it first")
         now = ctx.clock()
-        decision = _decision(doc, reasons, registry)
+        decision = _decision(doc, reasons, registry, to_unit)
         merged = list(escalation.sort_reasons([*(doc.get("escalation_reasons") or []), *decision.reasons]))
         clues = clue_ids(doc)
         if decision.mode == "supervised":

@@ -101,7 +101,8 @@ def clue_view(clue: Any) -> dict[str, Any]:
         "source": clue.source, "category": clue.category, "summary": clue.summary,
         "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
         "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
-        "collusion": bool(clue.collusion), "updates": handlers.timeline(clue),
+        "collusion": bool(clue.collusion), "parties": list(clue.parties or []),
+        "updates": handlers.timeline(clue),
     }
 
 

@@ -19,6 +19,7 @@ from services.intake.handlers import Keys
 from services.intake.limits import ReceiptLimit
 from services.intake.openapi import build_spec
 from services.intake.pages import create_pages_blueprint
+from services.intake.practice_api import create_practice_blueprint
 from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
@@ -70,6 +71,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     receipt_limit = ReceiptLimit(app, limiter, settings.receipt_rate_limit)  # no default limits: see there
     app.register_blueprint(create_blueprint(receipt_limit))
     app.register_blueprint(create_pages_blueprint(receipt_limit, settings))
+    app.register_blueprint(create_practice_blueprint(receipt_limit, settings))  # cards, observers
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):

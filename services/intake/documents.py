@@ -46,6 +46,10 @@ class Clue(me.Document):
     idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
     request_hash = me.StringField(null=True)  # the body's digest, kept with an Idempotency-Key only
     replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
+    parties = me.ListField(me.DictField(), null=True)  # firms, intermediaries, relatives (关系图)
+    card_batch_id = me.StringField(null=True)  # the supervision card batch it came through
+    card_number = me.IntField(null=True)
+    observer_id = me.StringField(null=True)  # the integrity observer who reported it (never sent on)
     meta = {
         "collection": "clues",
         "strict": False,  # clues stored before they stopped carrying an outbox load too

@@ -511,4 +511,7 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
             return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))
         return status_page(data["code"], data["secret"], notice=text("sent_notice", lang))
 
+    from services.intake import card_pages  # the supervision card holder's page (/card/<code>)
+
+    card_pages.register(bp, render, guard, receipt_limit)
     return bp

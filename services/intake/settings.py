@@ -51,6 +51,7 @@ class IntakeSettings:
     import_line_max_bytes: int = 64 * 1024
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
+    public_url: str = ""  # the reporter pages' address for supervision cards' QR codes ("": as asked)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> IntakeSettings:
@@ -75,4 +76,5 @@ class IntakeSettings:
                                           minimum=1024, maximum=16 * 1024 * 1024),
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
             registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
+            public_url=env.str("INTAKE_PUBLIC_URL", ""),
         )
