@@ -589,6 +589,9 @@ def create_workspace_blueprint() -> Blueprint:
             period=f"{year} 年第 {quarter} 季度",
         )
 
+    from . import practice_pages  # networks, a case's relationship map, recommendations to bureaus
+
+    practice_pages.register(bp, signed_in, render, refused, ctx)
     return bp
 
 
