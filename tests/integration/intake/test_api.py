@@ -171,7 +171,8 @@ def test_only_the_receipt_routes_are_limited_and_the_limiter_skips_the_rest(inta
     limited = {endpoint for endpoint, view in app.view_functions.items()
                if get_qualified_name(view) in limiter._marked_for_limiting}
     assert limited == {"intake.lookup", "intake.message", "reporter.submit", "reporter.look_up",
-                       "reporter.follow_up", "practice.get_card", "practice.card_feedback", "reporter.card_post"}
+                       "reporter.follow_up", "practice.get_card", "practice.card_feedback",
+                       "reporter.card_post"}
 
 
 def test_openapi_describes_what_the_routes_accept(client):
