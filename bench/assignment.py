@@ -199,7 +199,7 @@ def run(
         "LOG_LEVEL": "WARNING",
     }
     load = subprocess.run(
-        [sys.executable, "-m", "services.assignment", "load-registry", str(registry)],
+        [sys.executable, "-m", "services.cli", "registry", "load", str(registry)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -20,26 +20,15 @@ from pathlib import Path
 import pymongo
 import yaml
 
+from services.cli import PROCESSES
+from shared.cli import ROLE_SERVICES
 from shared.sealing import generate_keypair, generate_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "deploy" / "registry" / "foshan.yaml"
 
-# Which processes each service runs (python -m services.<service> <command>).
-PROCESSES = {
-    "intake": ("web", "consumer", "relay"),
-    "assignment": ("web", "consumer", "scheduler"),
-    "notify": ("web", "consumer", "deliverer"),
-}
 PORTS = {"intake": 8001, "assignment": 8002, "notify": 8003}
 DATABASES = {"intake": "campaign_intake", "assignment": "campaign_assignment", "notify": "campaign_notify"}
-# Which services accept a key of each role.
-ROLE_SERVICES = {
-    "frontline": ("intake",),
-    "cadre": ("assignment",),
-    "supervisor": ("intake", "assignment"),
-    "admin": ("intake", "assignment", "notify"),
-}
 
 
 def dev_secrets(path: Path) -> dict[str, str]:
@@ -247,10 +236,10 @@ def start_pipeline(stack_env: dict[str, str], work: Path, ports: dict[str, int],
     ensure_topics(CommonSettings.from_env(Env(env)))
     procs = ServiceProcesses(env, work / "logs")
     try:
-        loaded = procs.run_once([sys.executable, "-m", "services.assignment", "load-registry",
+        loaded = procs.run_once([sys.executable, "-m", "services.cli", "registry", "load",
                                  str(env.get("REGISTRY_FILE", REGISTRY))])
         if loaded.returncode != 0:
-            raise RuntimeError(f"load-registry failed: {loaded.stderr.strip()[-500:]}")
+            raise RuntimeError(f"registry load failed: {loaded.stderr.strip()[-500:]}")
         credentials = write_credentials(stack_env["MONGODB_URI"], work / "dev-credentials.json", seed,
                                         databases=databases)
         procs.start_all()

@@ -1,18 +1,16 @@
-"""The operator's command line (click): API keys, the registry file, NDJSON import, dead letters, lag.
+"""The command line's shared commands (click): API keys, NDJSON import, dead letters, lag.
 
-Run as `python -m shared.cli --help`. Settings come from the environment like the services'
-(`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `KAFKA_TOPIC_PREFIX`, `INTAKE_DB`, `ASSIGNMENT_DB`,
-`NOTIFY_DB`). A bad setting is one line and exit 2; an unreachable broker or database is one line
-and exit 3; a command that did its work but found a problem (an invalid registry file, a rejected
+They are part of `campaign` (services/cli.py, which adds the registry and the services'
+processes); `python -m shared.cli` runs them alone. Settings come from the environment like the
+services' (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`, `KAFKA_TOPIC_PREFIX`, `INTAKE_DB`,
+`ASSIGNMENT_DB`, `NOTIFY_DB`). A bad setting is one line and exit 2; an unreachable broker or
+database is one line and exit 3; a command that did its work but found a problem (a rejected
 import line, an unknown key) exits 1.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +19,8 @@ from typing import Any, TextIO
 
 import click
 
-from shared import events
-from shared.entry import EXIT_DEPENDENCY, EXIT_SETTINGS
+from shared.broker_commands import dlq, lag
+from shared.entry import BadSetting, Unreachable
 from shared.settings import CommonSettings, Env, SettingsError
 
 SERVICES: tuple[str, ...] = ("intake", "assignment", "notify")
@@ -37,25 +35,6 @@ DB_SETTINGS: dict[str, tuple[str, str]] = {
     "assignment": ("ASSIGNMENT_DB", "campaign_assignment"),
     "notify": ("NOTIFY_DB", "campaign_notify"),
 }
-# The services' consumer groups and the topics each reads (services/*/consumer.py; a unit test
-# holds this table to them).
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "intake": (events.CASE_ASSIGNED, events.CASE_ESCALATED, events.CASE_CLOSED),
-    "assignment": (events.CLUE_RECEIVED, events.CLUE_FOLLOWED_UP),
-    "notify": (events.CLUE_RECEIVED, events.CASE_ASSIGNED, events.CASE_ESCALATED, events.CASE_CLOSED),
-}
-REPLAY_GROUP = "campaign-dlq-replay"
-
-
-class BadSetting(click.ClickException):
-    exit_code = EXIT_SETTINGS
-
-    def format_message(self) -> str:
-        return f"bad setting: {self.message}"
-
-
-class Unreachable(click.ClickException):
-    exit_code = EXIT_DEPENDENCY
 
 
 @dataclass(frozen=True)
@@ -97,7 +76,7 @@ def services_for_role(role: str, wanted: tuple[str, ...] = ()) -> tuple[str, ...
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Operate the campaign clue system: keys, registry, imports, dead letters, consumer lag."""
+    """Operate the campaign clue system: keys, imports, dead letters, consumer lag."""
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -213,132 +192,14 @@ def keys_revoke(token_or_digest: str) -> None:
         raise click.ClickException("no service knows that key")
 
 
-# --- registry --------------------------------------------------------------------------------
-
-@cli.group()
-def registry() -> None:
-    """Check registry files (jurisdictions, units, cadres)."""
-
-
-@registry.command("validate")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def registry_validate(path: Path) -> None:
-    """Check a registry YAML file; print its counts, or the first problem as `file:line: reason`."""
-    from services.assignment.registry import RegistryError, load_registry
-
-    try:
-        loaded = load_registry(path)
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read: {exc.strerror or exc}") from None
-    click.echo(f"OK {path}: {len(loaded.jurisdictions())} jurisdictions, {len(loaded.employers())} "
-               f"employers, {len(loaded.units())} units, {len(loaded.cadres())} cadres")
-
-
 # --- import ----------------------------------------------------------------------------------
 
-def count_lines(path: Path) -> int:
-    """The number of non-blank lines of an NDJSON file (what the progress bar counts)."""
-    with path.open("rb") as fh:
-        return sum(1 for line in fh if line.strip())
+@cli.group("import")
+def import_() -> None:
+    """Bring records kept elsewhere into the services."""
 
 
-def batches(path: Path, size: int) -> Iterator[list[tuple[int, bytes]]]:
-    """The file's non-blank lines as (line number in the file, bytes) in batches of `size`."""
-    batch: list[tuple[int, bytes]] = []
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            batch.append((number, line.rstrip(b"\r\n")))
-            if len(batch) == size:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
-
-
-def parse_results(body: bytes) -> list[dict[str, Any]]:
-    """The per-line results of an import response.
-
-    Intake answers NDJSON, one result per line: `line` (1-based within the request body),
-    `result` (`accepted`, `rejected`, or `failed` when a dependency was down: send it again),
-    `code` and `errors`. Also read: a JSON list, or an object holding it under `results` or
-    `items`, with `status` for `result`. The outcome is returned as `status`.
-    """
-    text = body.decode("utf-8").strip()
-    try:
-        parsed: Any = json.loads(text) if text else []
-    except json.JSONDecodeError:
-        parsed = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if isinstance(parsed, dict):
-        wrapped = parsed.get("results", parsed.get("items"))
-        parsed = wrapped if wrapped is not None else [parsed] if "line" in parsed else None
-    if not isinstance(parsed, list) or not all(isinstance(r, dict) for r in parsed):
-        raise ValueError("the response is not a list of per-line results")
-    out = []
-    for index, result in enumerate(parsed, start=1):
-        status = result.get("result", result.get("status"))
-        if status not in ("accepted", "rejected", "failed"):
-            status = "accepted" if result.get("accepted") is True else "rejected"
-        out.append({**result, "line": int(result.get("line", index)), "status": status})
-    return out
-
-
-class _Importer:
-    """Posts batches to intake's import endpoint, retrying 429/503 as the server asks."""
-
-    RETRIABLE = (429, 502, 503, 504)
-
-    def __init__(self, url: str, key: str, tries: int = 5, timeout: float = 300.0) -> None:
-        import requests
-
-        self.endpoint = url.rstrip("/") + "/v1/clues:import"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-        self.tries = tries
-        self.timeout = timeout
-
-    def post(self, body: bytes) -> list[dict[str, Any]]:
-        import requests
-
-        headers = {"Content-Type": "application/x-ndjson",
-                   # The same batch sent again (a re-run after a crash) is recognised as a repeat.
-                   "Idempotency-Key": "import-" + hashlib.sha256(body).hexdigest()}
-        for attempt in range(1, self.tries + 1):
-            try:
-                resp = self.session.post(self.endpoint, data=body, headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:
-                raise Unreachable(f"{self.endpoint}: {type(exc).__name__}") from None
-            if resp.status_code in self.RETRIABLE and attempt < self.tries:
-                time.sleep(min(30.0, float(resp.headers.get("Retry-After", "1") or 1)))
-                continue
-            if resp.status_code >= 400:
-                detail = _problem_detail(resp)
-                raise click.ClickException(f"{self.endpoint}: HTTP {resp.status_code}{detail}")
-            try:
-                return parse_results(resp.content)
-            except ValueError as exc:
-                raise click.ClickException(f"{self.endpoint}: {exc}") from None
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def _problem_detail(resp: Any) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict):
-        text = body.get("detail") or body.get("title")
-        return f": {text}" if text else ""
-    return ""
-
-
-@cli.command("import-clues")
+@import_.command("clues")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", default="http://127.0.0.1:8001", show_default=True, help="Intake's base URL.")
 @click.option("--key", required=True, help="A frontline or supervisor key of intake.")
@@ -354,30 +215,18 @@ def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: T
     Idempotency-Key made from its content, so running the same file again with the same --batch
     re-sends failed lines without importing accepted ones twice.
     """
-    total = count_lines(file)
-    importer = _Importer(url, key)
-    counts = {"accepted": 0, "rejected": 0, "failed": 0}
-    out = errors_file or sys.stderr
+    from shared import clue_import
+
+    total = clue_import.count_lines(file)
+    importer = clue_import.ClueImporter(url, key)
     try:
-        with click.progressbar(length=total, label="importing", show_pos=True,
-                               file=sys.stderr) as bar:
-            for batch in batches(file, batch_size):
-                results = importer.post(b"\n".join(text for _, text in batch) + b"\n")
-                if len(results) != len(batch):
-                    raise click.ClickException(
-                        f"the server answered {len(results)} results for {len(batch)} lines "
-                        f"(lines {batch[0][0]}..{batch[-1][0]})")
-                for result in results:
-                    counts[result["status"]] += 1
-                    if result["status"] == "accepted":
-                        continue
-                    file_line = batch[result["line"] - 1][0] if 1 <= result["line"] <= len(batch) else None
-                    errors = result.get("errors", result.get("detail", result["status"]))
-                    entry = {"line": file_line, "errors": errors}
-                    if result["status"] == "failed":
-                        entry["failed"] = True
-                    out.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                bar.update(len(batch))
+        with click.progressbar(length=total, label="importing", show_pos=True, file=sys.stderr) as bar:
+            counts = clue_import.send_file(file, importer, batch_size, errors_file or sys.stderr,
+                                           bar.update)
+    except clue_import.ImportRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except clue_import.IntakeUnreachable as exc:
+        raise Unreachable(str(exc)) from None
     finally:
         importer.close()
     failed = f", failed {counts['failed']} (run again to re-send them)" if counts["failed"] else ""
@@ -387,238 +236,8 @@ def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: T
         click.get_current_context().exit(1)
 
 
-# --- dead letters ----------------------------------------------------------------------------
-
-@contextmanager
-def broker_errors(settings: CommonSettings) -> Iterator[None]:
-    """Turn any broker failure inside the block into one line and exit 3."""
-    from kafka.errors import KafkaError
-
-    try:
-        yield
-    except KafkaError as exc:
-        raise Unreachable(f"KAFKA_BOOTSTRAP_SERVERS: the broker at {settings.kafka_bootstrap_servers} "
-                          f"failed ({type(exc).__name__})") from None
-
-
-def _kafka(settings: CommonSettings, **config: Any):
-    from kafka import KafkaConsumer
-
-    from shared.web import kafka_reachable
-
-    if not kafka_reachable(settings.kafka_bootstrap_servers, timeout_s=3.0):
-        raise Unreachable(f"KAFKA_BOOTSTRAP_SERVERS: no broker answers at {settings.kafka_bootstrap_servers}")
-    return KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
-                         request_timeout_ms=30_000, fetch_max_wait_ms=100, **config)
-
-
-def _partitions(consumer: Any, topic: str) -> list:
-    from kafka import TopicPartition
-
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        raise click.ClickException(f"topic {topic!r} does not exist")
-    return [TopicPartition(topic, p) for p in sorted(parts)]
-
-
-def end_offsets(consumer: Any, tps: list, wait_s: float = 5.0) -> dict:
-    """The end offset of each partition (the offset the next record will get); assigns `tps`.
-
-    ListOffsets alone comes up short on the local stand-in broker (it answers the start of the
-    last record batch plus one), so the high watermark of a fetch from there counts too; on
-    Apache Kafka both agree.
-    """
-    end = consumer.end_offsets(tps)
-    consumer.assign(tps)
-    for tp in tps:
-        consumer.seek(tp, end[tp])
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        consumer.poll(timeout_ms=200)
-        marks = {tp: consumer.highwater(tp) for tp in tps}
-        if all(mark is not None for mark in marks.values()):
-            return {tp: max(end[tp], marks[tp]) for tp in tps}
-    return end
-
-
-def read_partitions(consumer: Any, tps: list, start: dict, end: dict, limit: int | None) -> Iterator:
-    """Records of `tps` from `start` up to (excluding) the `end` offsets, at most `limit` of them."""
-    for tp in tps:
-        consumer.seek(tp, start[tp])
-    remaining = {tp for tp in tps if start[tp] < end[tp]}
-    count = 0
-    while remaining and (limit is None or count < limit):
-        batch = consumer.poll(timeout_ms=1000)
-        for tp, records in batch.items():
-            for record in records:
-                if tp not in remaining or record.offset >= end[tp]:
-                    continue
-                yield record
-                count += 1
-                if record.offset + 1 >= end[tp]:
-                    remaining.discard(tp)
-                if limit is not None and count >= limit:
-                    return
-        for tp in list(remaining):
-            if consumer.position(tp) >= end[tp]:
-                remaining.discard(tp)
-
-
-def _logical_topic(topic: str) -> str:
-    base = topic.removesuffix(".dlq")
-    if base not in events.TOPICS:
-        raise click.BadParameter(f"{topic!r} is not one of {', '.join(events.TOPICS)}", param_hint="'TOPIC'")
-    return base
-
-
-def _headers(record: Any) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", errors="replace") for k, v in (record.headers or [])}
-
-
-@cli.group()
-def dlq() -> None:
-    """Look at and replay the dead-letter topics (`<topic>.dlq`)."""
-
-
-@dlq.command("show")
-@click.argument("topic")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many records.")
-def dlq_show(topic: str, limit: int | None) -> None:
-    """Print each dead-lettered record of TOPIC: where it was, its key and its error header."""
-    settings = load_settings().common
-    name = settings.topic_prefix + events.dlq_topic(_logical_topic(topic))
-    with broker_errors(settings):
-        _show(settings, name, limit)
-
-
-def _show(settings: CommonSettings, name: str, limit: int | None) -> None:
-    consumer = _kafka(settings, group_id=None)
-    try:
-        tps = _partitions(consumer, name)
-        start, end = consumer.beginning_offsets(tps), end_offsets(consumer, tps)
-        shown = 0
-        for record in read_partitions(consumer, tps, start, end, limit):
-            h = _headers(record)
-            key = record.key.decode(errors="replace") if record.key else ""
-            click.echo(f"{record.partition}:{record.offset} key={key} group={h.get('consumer_group', '?')} "
-                       f"from={h.get('original_topic', '?')}/{h.get('original_partition', '?')}:"
-                       f"{h.get('original_offset', '?')} error={h.get('error', '')}")
-            shown += 1
-        click.echo(f"{shown} dead-lettered record(s) on {name}", err=True)
-    finally:
-        consumer.close()
-
-
-@dlq.command("replay")
-@click.argument("topic")
-@click.option("--limit", type=click.IntRange(min=1), help="Replay at most this many records.")
-@click.option("--dry-run", is_flag=True, help="List what would be replayed; publish and commit nothing.")
-def dlq_replay(topic: str, limit: int | None, dry_run: bool) -> None:
-    """Re-publish TOPIC's dead-lettered records (original bytes and key) to TOPIC, after a fix.
-
-    Reads `<TOPIC>.dlq` from where consumer group `campaign-dlq-replay` stopped (the start, the
-    first time) up to its end when the command started, and commits after each re-published
-    record: running it again replays only what is new.
-    """
-    settings = load_settings().common
-    logical = _logical_topic(topic)
-    with broker_errors(settings):
-        replayed = _replay(settings, logical, limit, dry_run)
-    verb = "would replay" if dry_run else "replayed"
-    click.echo(f"{verb} {replayed} record(s) from {settings.topic_prefix + events.dlq_topic(logical)} "
-               f"to {settings.topic_prefix + logical}")
-
-
-def _replay(settings: CommonSettings, logical: str, limit: int | None, dry_run: bool) -> int:
-    from kafka import OffsetAndMetadata
-
-    from shared.kafka import DependencyDown, EventProducer
-
-    name = settings.topic_prefix + events.dlq_topic(logical)
-    consumer = _kafka(settings, group_id=REPLAY_GROUP)
-    producer = None if dry_run else EventProducer(settings, client_id="campaign-dlq-replay")
-    replayed = 0
-    try:
-        tps = _partitions(consumer, name)
-        end = end_offsets(consumer, tps)
-        begin = consumer.beginning_offsets(tps)
-        start = {tp: max(begin[tp], consumer.committed(tp) or 0) for tp in tps}
-        for record in read_partitions(consumer, tps, start, end, limit):
-            key = record.key.decode(errors="replace") if record.key else ""
-            where = f"{name}:{record.partition}:{record.offset}"
-            if dry_run:
-                click.echo(f"would replay {where} key={key} error={_headers(record).get('error', '')}")
-                replayed += 1
-                continue
-            try:
-                producer.send(logical, key, record.value or b"",
-                              headers=[("replayed_from", where.encode())])
-            except DependencyDown as exc:
-                raise Unreachable(f"KAFKA_BOOTSTRAP_SERVERS: {exc}") from None
-            tp = next(t for t in tps if t.partition == record.partition)
-            consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
-            replayed += 1
-    finally:
-        consumer.close()
-        if producer is not None:
-            producer.close()
-    return replayed
-
-
-# --- lag -------------------------------------------------------------------------------------
-
-def group_lag(consumer: Any, prefix: str, topics: tuple[str, ...], only_committed: bool) -> list[dict]:
-    """Per topic: end offsets minus committed offsets (an uncommitted partition counts from its start)."""
-    from kafka import TopicPartition
-
-    rows = []
-    for topic in topics:
-        name = prefix + topic
-        parts = consumer.partitions_for_topic(name)
-        if not parts:
-            continue
-        tps = [TopicPartition(name, p) for p in sorted(parts)]
-        end, begin = end_offsets(consumer, tps), consumer.beginning_offsets(tps)
-        committed = {tp: consumer.committed(tp) for tp in tps}
-        if only_committed and all(c is None for c in committed.values()):
-            continue
-        lag = sum(max(0, end[tp] - (committed[tp] if committed[tp] is not None else begin[tp])) for tp in tps)
-        rows.append({"topic": topic, "partitions": len(tps), "end": sum(end.values()),
-                     "committed": sum(c for c in committed.values() if c is not None), "lag": lag})
-    return rows
-
-
-@cli.command("lag")
-@click.option("--group", "groups", multiple=True,
-              help="A consumer group (repeatable). Default: the services' groups "
-                   f"({', '.join(CONSUMER_GROUPS)}).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def lag(groups: tuple[str, ...], as_json: bool) -> None:
-    """Show consumer lag per group and topic: records on the topic not yet committed by the group.
-
-    A known group is shown on each topic it reads; any other group on each topic where it has
-    committed an offset.
-    """
-    settings = load_settings().common
-    rows = []
-    for group in groups or tuple(CONSUMER_GROUPS):
-        known = CONSUMER_GROUPS.get(group)
-        with broker_errors(settings):
-            consumer = _kafka(settings, group_id=settings.topic_prefix + group)
-            try:
-                found = group_lag(consumer, settings.topic_prefix, known or events.TOPICS,
-                                  only_committed=known is None)
-            finally:
-                consumer.close()
-        rows.extend({"group": group, **row} for row in found)
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row))
-        return
-    click.echo(f"{'GROUP':<24} {'TOPIC':<20} {'PARTS':>5} {'END':>10} {'COMMITTED':>10} {'LAG':>8}")
-    for r in rows:
-        click.echo(f"{r['group']:<24} {r['topic']:<20} {r['partitions']:>5} {r['end']:>10} "
-                   f"{r['committed']:>10} {r['lag']:>8}")
+cli.add_command(dlq)
+cli.add_command(lag)
 
 
 def main() -> None:

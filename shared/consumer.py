@@ -28,6 +28,7 @@ from pymongo.errors import ConnectionFailure
 
 from shared import events
 from shared.kafka import DependencyDown, Publisher
+from shared.kafka_admin import consumer_group  # noqa: F401 - services import it from here too
 from shared.logs import log_context
 from shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, HANDLER_LATENCY
 from shared.settings import CommonSettings
@@ -45,12 +46,6 @@ class PoisonRecord(Exception):
 
 class TooManyFailures(RuntimeError):
     """Too many records in a row were dead-lettered: the consumer stops."""
-
-
-def consumer_group(settings: CommonSettings, name: str) -> str:
-    """A service's consumer group behind the topic prefix, so stacks sharing a broker never share
-    a group (a group subscribed to two prefixes' topics would rebalance without end)."""
-    return settings.topic_prefix + name
 
 
 def stop_on_signals() -> threading.Event:

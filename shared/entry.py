@@ -1,21 +1,42 @@
-"""Entry-point plumbing: bad settings and unreachable dependencies are one line and an exit code."""
+"""Entry-point plumbing for the command line and the services' processes: a bad setting and an
+unreachable dependency are one line and an exit code (2 and 3)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 
+import click
 import pymongo
 
-from shared.settings import CommonSettings, SettingsError
-from shared.web import kafka_reachable
+from shared.kafka_admin import kafka_reachable
+from shared.settings import CommonSettings, Env, SettingsError
 
 EXIT_SETTINGS = 2
 EXIT_DEPENDENCY = 3
 
 
-class Unreachable(RuntimeError):
-    """A dependency did not answer at start-up."""
+class Unreachable(click.ClickException):
+    """A dependency did not answer (at start-up, or when a command needed it): exit 3."""
+
+    exit_code = EXIT_DEPENDENCY
+
+
+class BadSetting(click.ClickException):
+    """A setting is missing or invalid: exit 2, one line naming it."""
+
+    exit_code = EXIT_SETTINGS
+
+    def format_message(self) -> str:
+        return f"bad setting: {self.message}"
+
+
+def load_common_settings(env: Env | None = None) -> CommonSettings:
+    """The common settings from the environment, or a `BadSetting` naming the variable."""
+    try:
+        return CommonSettings.from_env(env or Env())
+    except SettingsError as exc:
+        raise BadSetting(str(exc)) from None
 
 
 def check_dependencies(settings: CommonSettings, timeout_s: float = 5.0) -> None:
@@ -40,6 +61,6 @@ def guarded(main: Callable[[], int | None], prog: str) -> int:
     except SettingsError as exc:
         print(f"{prog}: bad setting: {exc}", file=sys.stderr)
         return EXIT_SETTINGS
-    except Unreachable as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return EXIT_DEPENDENCY
+    except click.ClickException as exc:
+        print(f"{prog}: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code

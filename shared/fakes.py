@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from shared import events
+from shared.dependencies import DependencyDown
 
 
 @dataclass
@@ -28,8 +29,6 @@ class FakeBroker:
     def send(self, topic: str, key: str, value: bytes,
              headers: list[tuple[str, bytes]] | None = None) -> None:
         if self.fail_next:
-            from shared.kafka import DependencyDown
-
             self.fail_next -= 1
             raise DependencyDown("fake broker told to fail")
         records = self.topics[topic]

@@ -18,13 +18,10 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from shared import events
+from shared.dependencies import DependencyDown  # noqa: F401 - re-exported: callers import it from here
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
-
-
-class DependencyDown(RuntimeError):
-    """The broker or the database cannot be reached: retry later, never dead-letter."""
 
 
 class Publisher(Protocol):

@@ -5,21 +5,38 @@ consumer lag, and a service's own ones) are computed when scraped, through a `Sc
 that answers from memory for a few seconds, so a scrape costs little and a busy scraper cannot
 load the database or the broker. Worker processes, which serve no HTTP, expose their counters
 with `serve_worker_metrics(metrics_port())` when METRICS_PORT is set.
+
+Under gunicorn (several worker processes behind one port) the web process runs prometheus-client's
+multiprocess mode: `use_multiprocess_dir` before the fork, `mark_worker_dead` when a worker
+exits, and `exposition` then sums the counters and histograms of every worker, so a scrape shows
+the same totals whichever worker answers it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from shared.kafka_admin import consumer_group, group_lag, kafka_reachable
 from shared.mongo import count_exact
 from shared.settings import Env
 
@@ -35,11 +52,68 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Documents with unpublished events", ["
 CONSUMER_LAG = Gauge("consumer_lag", "Records not yet consumed", ["group", "topic"])
 
 SCRAPE_TTL_S = 5.0
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name for it
 
 
 def exposition() -> tuple[bytes, str]:
-    """The metrics text and its content type."""
-    return generate_latest(), CONTENT_TYPE_LATEST
+    """The metrics text and its content type: this process's, or in multiprocess mode every
+    worker's counters and histograms summed, with the gauges computed at scrape time."""
+    directory = os.environ.get(MULTIPROCESS_ENV)
+    if not directory:
+        return generate_latest(), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_AllWorkers(directory))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _AllWorkers(Collector):
+    """The multiprocess files of every worker (summed by prometheus-client), except the gauges
+    that are computed at scrape time: those come from this process, as the files hold no value
+    for them."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def collect(self):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        computed = {OUTBOX_BACKLOG._name, CONSUMER_LAG._name, *_scrape_gauges}
+        for family in MultiProcessCollector(None, self.directory).collect():
+            if family.name not in computed:
+                yield family
+        for family in REGISTRY.collect():
+            if family.name in computed:
+                yield family
+
+
+def multiprocess_dir(service: str, port: int, env: Env | None = None) -> Path:
+    """METRICS_DIR/<service>-<port>: where the gunicorn workers of one web process keep their
+    metric files. METRICS_DIR defaults to <the temp dir>/campaign-metrics."""
+    base = (env or Env()).str("METRICS_DIR", str(Path(tempfile.gettempdir()) / "campaign-metrics"))
+    return Path(base) / f"{service}-{port}"
+
+
+def use_multiprocess_dir(directory: Path) -> None:
+    """Keep this process's metrics, and its forked workers', as files in `directory`; call it in
+    gunicorn's master before any metric is used. Files of an earlier run are removed first (their
+    counts would be summed in)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    from prometheus_client import values
+
+    # prometheus-client chose its value class when first imported; choose again now the
+    # directory is set (every metric here has labels, so none holds a value yet).
+    values.ValueClass = values.get_value_class()
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Gunicorn's child_exit: drop the live gauges of a worker that exited (its counts stay)."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 # --- computed at scrape time ---------------------------------------------------------------------
@@ -135,7 +209,7 @@ def watch_outbox_backlog(collections: Iterable[Any], ttl_s: float = SCRAPE_TTL_S
 class LagProbe:
     """Consumer lag of one group per topic: end offsets minus committed offsets.
 
-    Uses the operator CLI's `group_lag` (and so its `end_offsets`, which corrects the local
+    Uses `shared.kafka_admin.group_lag` (and so its `end_offsets`, which corrects the local
     broker's short ListOffsets answer). One Kafka client, made on first use (after a fork),
     assigned partitions only: it never joins the group nor commits.
     """
@@ -148,9 +222,6 @@ class LagProbe:
 
     def lag(self) -> dict[str, float]:
         from kafka import KafkaConsumer
-
-        from shared.cli import group_lag
-        from shared.web import kafka_reachable
 
         if not kafka_reachable(self.settings.kafka_bootstrap_servers, timeout_s=0.5):
             self.close()
@@ -179,8 +250,6 @@ def watch_consumer_lag(settings: Any, group: str, topics: Iterable[str],
                        ttl_s: float = SCRAPE_TTL_S) -> ScrapeCache:
     """`consumer_lag{group,topic}` for the service's `group` on each of `topics` (logical names,
     the topic prefix added as the consumer loop adds it), at scrape time."""
-    from shared.consumer import consumer_group
-
     group = consumer_group(settings, group)
     topics = tuple(topics)
     # One app per process in production; where tests make many, only the newest is watched, so a

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
-from shared.kafka import DependencyDown
+from shared.dependencies import DependencyDown
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -15,23 +14,12 @@ from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
 from shared import mongo
+from shared.kafka_admin import kafka_reachable
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 from shared.problems import problem_response, register_error_handlers
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
-
-
-def kafka_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
-    """True when at least one bootstrap server accepts a TCP connection."""
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=timeout_s):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 class JsonProvider(DefaultJSONProvider):

@@ -55,7 +55,7 @@ class CadreSlot(me.Document):
     active = me.BooleanField(default=True)
     load = me.IntField(default=0)
     leads = me.IntField(default=0)
-    last_assigned_at = me.LongField(null=True)  # epoch ms (see timestamps.py)
+    last_assigned_at = me.LongField(null=True)  # epoch ms (see shared/times.py)
     # slots claimed for new cases not stored yet: journal key -> case ids (see workload.py)
     inflight = me.DictField(default=dict)
     position = me.IntField(default=0)
@@ -100,7 +100,7 @@ class Case(OutboxDocument):
     holds_lead = me.BooleanField(default=False)  # counted in lead_cadre_id's leads
     serious = me.BooleanField(default=False)
     status = me.StringField(required=True, choices=STATUSES)
-    # times changed by updates are epoch milliseconds (see timestamps.py)
+    # times changed by updates are epoch milliseconds (see shared/times.py)
     due_at = me.LongField(required=True)
     accepted_at = me.LongField(null=True)
     assigned_at = me.LongField(null=True)

@@ -22,6 +22,7 @@ from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
 from shared.outbox import entry, staged_update
 from shared.problems import Problem
+from shared.times import from_ms, to_ms
 
 from . import deadlines, escalation
 from .deadlines import DeadlineRules
@@ -29,7 +30,6 @@ from .documents import OPEN_STATUSES, Case, CaseAudit, EscalationEntry
 from .escalation import EscalationRules, Subject
 from .registry import Registry, normalise_name
 from .routing import Route, SeriousRules, is_serious, route
-from .timestamps import from_ms, to_ms
 from .workload import (
     Claims,
     choose_lead,

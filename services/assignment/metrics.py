@@ -17,12 +17,12 @@ from shared.metrics import (
     watch_outbox_backlog,
 )
 from shared.mongo import utcnow
+from shared.times import to_ms
 
 from .consumer import GROUP
 from .documents import OPEN_STATUSES, Case
 from .registry import Registry
 from .settings import AssignmentSettings
-from .timestamps import to_ms
 
 TOPICS = (events.CLUE_RECEIVED, events.CLUE_FOLLOWED_UP)
 

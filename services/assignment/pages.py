@@ -22,7 +22,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -38,6 +38,7 @@ from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
 from shared.kafka import DependencyDown
 from shared.problems import Problem, flatten
+from shared.times import CHINA_TIME as CHINA
 from shared.vocabulary import (
     CATEGORY_LABELS,
     DISPOSITION_LABELS,
@@ -53,7 +54,6 @@ from .api import CloseBody
 from .documents import OPEN_STATUSES, EscalationEntry
 from .registry import Registry
 
-CHINA = timezone(timedelta(hours=8))
 SESSION_COOKIE = "workspace_session"
 CSRF_COOKIE = "workspace_csrf"
 COOKIE_PATH = "/workspace"

@@ -13,11 +13,11 @@ from typing import Any
 from shared.auth import Principal, jurisdiction_within
 from shared.mongo import exact
 from shared.problems import Problem
+from shared.times import from_ms, to_ms
 
 from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
 from .handlers import audit_entry, cases, ensure_visible
 from .registry import Registry
-from .timestamps import from_ms, to_ms
 
 TIME_FIELDS = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 

@@ -27,10 +27,10 @@ from datetime import datetime
 from pymongo import UpdateOne
 
 from shared.mongo import exact
+from shared.times import from_ms, to_ms
 
 from .documents import CadreSlot, Case
 from .routing import CadreLoad, plan_picks
-from .timestamps import from_ms, to_ms
 
 log = logging.getLogger(__name__)
 _FIELDS = {"load": 1, "capacity": 1, "active": 1, "last_assigned_at": 1, "role": 1, "leads": 1}

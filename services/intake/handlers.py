@@ -28,6 +28,7 @@ from shared.kafka import Publisher
 from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
 from shared.outbox import OutboxDocument, entry, publish_entries
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
+from shared.times import to_ms
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,6 @@ def _millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _epoch_ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
 def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
     """The clue-received event of a clue as stored: the same id and content every time.
 
@@ -126,7 +123,7 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "contact_sealed": seal_for_notify(contact, keys.notify_public_key) if contact else None,
         "receipt_code_digest": code_digest, "receipt_secret_digest": secret_digest,
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
-        "acknowledged": False, "last_staged_ms": _epoch_ms(now),
+        "acknowledged": False, "last_staged_ms": to_ms(now),
         "idempotency_key": _key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
         "request_hash": request_hash, "parties": data.get("parties") or None,
         **(extra or {}),  # a card's or an observer's reference (cards.py, observers.py)
@@ -350,7 +347,7 @@ def reconcile(after_s: float, publisher: Publisher, now: datetime | None = None,
     that fails raises before anything is noted, so the next round tries again.
     """
     now = now or utcnow()
-    cutoff = _epoch_ms(now - timedelta(seconds=after_s))
+    cutoff = to_ms(now - timedelta(seconds=after_s))
     clues = Clue._get_collection()
     due = list(clues.find({**exact(acknowledged=False), "last_staged_ms": {"$lt": cutoff}},
                           {"reporter_sealed": 0, "replay_sealed": 0}).limit(limit))
@@ -359,6 +356,6 @@ def reconcile(after_s: float, publisher: Publisher, now: datetime | None = None,
     publish_entries(publisher, [entry(received_event(clue)) for clue in due])
     ids = [clue["_id"] for clue in due]
     clues.update_many({"_id": {"$in": ids}, **exact(acknowledged=False)},
-                      {"$set": {"last_staged_ms": _epoch_ms(now)}})
+                      {"$set": {"last_staged_ms": to_ms(now)}})
     log.info("republished unacknowledged clues", extra={"count": len(ids)})
     return ids

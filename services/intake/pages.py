@@ -14,7 +14,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,12 @@ from shared.forms import FormErrors
 from shared.kafka import DependencyDown
 from shared.problems import flatten
 from shared.settings import SettingsError
+from shared.times import CHINA_TIME as CHINA
 from shared.vocabulary import CATEGORY_LABELS, CLUE_STATUS_LABELS, RANK_LABELS
 
 LANGS = ("zh", "en")
 LANG_COOKIE = "reporter_lang"
 CSRF_COOKIE = "reporter_csrf"
-CHINA = timezone(timedelta(hours=8))
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Form inputs by the dotted path the schema reports errors under; contact details share one input.

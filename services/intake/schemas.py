@@ -13,6 +13,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+# "today" for occurred_on is the date in China Standard Time.
+from shared.times import today_in_china
 from shared.vocabulary import CATEGORIES, CHANNELS, CLUE_STATUSES, PARTY_KINDS, RANKS, SOURCES
 
 # A path in the registry tree, e.g. "foshan/chancheng/shiwan" (\Z: "$" would allow a "\n").
@@ -21,13 +23,6 @@ PHONE_PATTERN = re.compile(r"^\+[0-9]{6,20}\Z")
 MAX_AMOUNT_CNY = 10**12
 LANGUAGES = ("zh", "en")
 
-# The campaign runs in China: "today" for occurred_on is the date in China Standard Time.
-CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
-
-
-def today_in_china() -> dt.date:
-    """Today's date in China Standard Time (UTC+8)."""
-    return dt.datetime.now(CHINA_TIME).date()
 
 
 class Text(fields.String):

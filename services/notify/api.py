@@ -10,9 +10,10 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from services.notify.documents import DeliveryAttempt, Notification, from_ms
+from services.notify.documents import DeliveryAttempt, Notification
 from shared.auth import require
 from shared.problems import Problem, load
+from shared.times import from_ms
 
 bp = Blueprint("notifications", __name__)
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}\Z")

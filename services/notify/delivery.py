@@ -27,13 +27,14 @@ from pymongo.errors import ConnectionFailure
 
 from services.notify import retry
 from services.notify.channels import Channel, DeliveryResult, channel_for
-from services.notify.documents import ClueContact, DeliveryAttempt, Notification, to_ms
+from services.notify.documents import ClueContact, DeliveryAttempt, Notification
 from services.notify.handlers import WAITING_FOR_CONTACT
 from services.notify.settings import NotifySettings
 from services.notify.still_handling import send_still_handling
 from services.notify.templates import Message, render, short_clue_ref
 from shared.mongo import exact, new_id, utcnow
 from shared.sealing import SealError, open_sealed
+from shared.times import to_ms
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,12 @@ import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from services.notify import progress as rules
-from services.notify.documents import ClueContact, ClueProgress, Notification, from_ms, to_ms
+from services.notify.documents import ClueContact, ClueProgress, Notification
 from services.notify.templates import DEFAULT_LANG, LANGS, render, short_clue_ref
 from shared import events
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
+from shared.times import from_ms, to_ms
 from shared.vocabulary import CHANNELS
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+
+# Reporters read times in China Standard Time (北京时间), whatever offset the event carried.
+from shared.times import CHINA_TIME as DISPLAY_TZ
 
 KINDS = (
     "received",
@@ -30,8 +33,6 @@ SUMMARY_MAX_CHARS = 2000
 TEXT_MAX_CHARS = 4000
 SMS_MAX_CHARS = 300
 ELLIPSIS = "…"
-# Reporters read times in China Standard Time (北京时间), whatever offset the event carried.
-DISPLAY_TZ = timezone(timedelta(hours=8))
 
 _CLUE_REF = re.compile(r"^[A-Za-z0-9]{4,12}$")
 _CLUE_REF_LEN = 8

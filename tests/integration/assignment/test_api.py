@@ -148,7 +148,7 @@ def test_registry_admin_endpoints_validate_like_the_file(client):
 def run_cli(stack, *args: str, db: str = "cli_check") -> subprocess.CompletedProcess:
     env = {**os.environ, **stack.env(), "ASSIGNMENT_DB": db}
     return subprocess.run(
-        [sys.executable, "-m", "services.assignment", *args],
+        [sys.executable, "-m", "services.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -160,11 +160,11 @@ def run_cli(stack, *args: str, db: str = "cli_check") -> subprocess.CompletedPro
 def test_bad_registry_file_fails_with_file_line_and_reason(stack, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(small_registry_yaml([1]).replace("capacity: 1}", "capacity: -2}"), encoding="utf-8")
-    result = run_cli(stack, "load-registry", str(path))
+    result = run_cli(stack, "registry", "load", str(path))
     assert result.returncode != 0
     assert f"{path}:" in result.stderr and "capacity" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     good = tmp_path / "good.yaml"
     good.write_text(small_registry_yaml([1]), encoding="utf-8")
-    ok = run_cli(stack, "load-registry", str(good), db=f"cli_{os.getpid()}")
+    ok = run_cli(stack, "registry", "load", str(good), db=f"cli_{os.getpid()}")
     assert ok.returncode == 0 and "1 cadres" not in ok.stderr and "registry loaded" in ok.stdout

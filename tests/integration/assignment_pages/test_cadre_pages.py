@@ -8,10 +8,10 @@ import pytest
 
 from services.assignment import handlers
 from services.assignment.pages import SESSION_COOKIE
-from services.assignment.timestamps import to_ms
 from shared import events
 from shared.auth import issue_key, revoke_key
 from shared.mongo import utcnow
+from shared.times import to_ms
 from tests.integration.shared.helpers import wait_for
 
 from .workspace import page, post_form, receive, rows, sign_in

@@ -1,4 +1,4 @@
-"""import-clues against a small real HTTP server that answers like intake's import endpoint.
+"""import clues against a small real HTTP server that answers like intake's import endpoint.
 
 The server answers as services/intake/api.py does: NDJSON, one result per line,
 `{"line": n, "result": "accepted"|"rejected"|"failed", "code": ..., "errors": {...}}`, numbered
@@ -80,7 +80,7 @@ def write_clues(path, good: int, bad_lines: dict[int, str]) -> None:
 def test_every_line_accepted_in_batches(tmp_path, intake_url):
     path = tmp_path / "clues.ndjson"
     write_clues(path, 7, {})
-    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", intake_url, "--key", KEY,
+    result = CliRunner().invoke(cli.cli, ["import", "clues", str(path), "--url", intake_url, "--key", KEY,
                                           "--batch", "3"])
     assert result.exit_code == 0, result.output
     assert "accepted 7, rejected 0 of 7 lines" in result.stdout
@@ -94,7 +94,7 @@ def test_rejected_lines_are_reported_with_their_file_line_and_exit_1(tmp_path, i
     path = tmp_path / "clues.ndjson"
     write_clues(path, 4, {2: '{"source": "observer"}', 5: "{not json"})
     errors = tmp_path / "errors.ndjson"
-    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", intake_url, "--key", KEY,
+    result = CliRunner().invoke(cli.cli, ["import", "clues", str(path), "--url", intake_url, "--key", KEY,
                                           "--batch", "4", "--errors", str(errors)])
     assert result.exit_code == 1
     assert "accepted 4, rejected 2 of 6 lines" in result.stdout
@@ -107,7 +107,7 @@ def test_rejected_lines_are_reported_with_their_file_line_and_exit_1(tmp_path, i
 def test_failed_lines_are_counted_apart_and_exit_1(tmp_path, intake_url):
     path = tmp_path / "clues.ndjson"
     write_clues(path, 2, {3: '{"source": "down"}'})
-    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", intake_url, "--key", KEY])
+    result = CliRunner().invoke(cli.cli, ["import", "clues", str(path), "--url", intake_url, "--key", KEY])
     assert result.exit_code == 1
     assert "accepted 2, rejected 0, failed 1 (run again to re-send them) of 3 lines" in result.stdout
     assert ('{"line": 3, "errors": {"_line": ["A dependency is down: send this line again."]}, '
@@ -117,7 +117,7 @@ def test_failed_lines_are_counted_apart_and_exit_1(tmp_path, intake_url):
 def test_rejected_lines_go_to_stderr_without_an_errors_file(tmp_path, intake_url):
     path = tmp_path / "clues.ndjson"
     write_clues(path, 1, {1: '{"source": "observer"}'})
-    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", intake_url, "--key", KEY])
+    result = CliRunner().invoke(cli.cli, ["import", "clues", str(path), "--url", intake_url, "--key", KEY])
     assert result.exit_code == 1
     assert '{"line": 1, "errors": {"source": ["must be review"]}}' in result.stderr
 
@@ -125,7 +125,8 @@ def test_rejected_lines_go_to_stderr_without_an_errors_file(tmp_path, intake_url
 def test_a_refused_key_stops_with_the_servers_reason(tmp_path, intake_url):
     path = tmp_path / "clues.ndjson"
     write_clues(path, 2, {})
-    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", intake_url, "--key", "wrong"])
+    result = CliRunner().invoke(cli.cli, ["import", "clues", str(path), "--url", intake_url,
+                                          "--key", "wrong"])
     assert result.exit_code == 1
     assert "HTTP 401: the key is unknown" in result.output
     assert len(ImportEndpoint.requests) == 1
@@ -134,7 +135,7 @@ def test_a_refused_key_stops_with_the_servers_reason(tmp_path, intake_url):
 def test_nobody_listening_is_exit_3(tmp_path):
     path = tmp_path / "clues.ndjson"
     write_clues(path, 1, {})
-    result = CliRunner().invoke(cli.cli, ["import-clues", str(path), "--url", "http://127.0.0.1:9",
+    result = CliRunner().invoke(cli.cli, ["import", "clues", str(path), "--url", "http://127.0.0.1:9",
                                           "--key", KEY])
     assert result.exit_code == 3
     assert "ConnectionError" in result.output

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shared import cli
+from services.cli import campaign
 
 DEMO = Path(__file__).resolve().parents[3] / "deploy" / "registry" / "foshan.yaml"
 
 
 def test_the_demo_registry_is_valid():
-    result = CliRunner().invoke(cli.cli, ["registry", "validate", str(DEMO)])
+    result = CliRunner().invoke(campaign, ["registry", "validate", str(DEMO)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"OK {DEMO}: ")
     assert " jurisdictions, " in result.output and " cadres" in result.output
@@ -35,7 +35,7 @@ def test_a_broken_file_is_one_line_with_file_and_line(tmp_path, old, new, reason
     text, line = _break(old, new)
     path = tmp_path / "broken.yaml"
     path.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(cli.cli, ["registry", "validate", str(path)])
+    result = CliRunner().invoke(campaign, ["registry", "validate", str(path)])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
@@ -43,6 +43,6 @@ def test_a_broken_file_is_one_line_with_file_and_line(tmp_path, old, new, reason
 
 
 def test_a_missing_file_exits_1(tmp_path):
-    result = CliRunner().invoke(cli.cli, ["registry", "validate", str(tmp_path / "none.yaml")])
+    result = CliRunner().invoke(campaign, ["registry", "validate", str(tmp_path / "none.yaml")])
     assert result.exit_code == 1
     assert "cannot read" in result.output

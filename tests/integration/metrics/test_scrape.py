@@ -14,10 +14,10 @@ from services.assignment import handlers
 from services.assignment.app import create_app
 from services.assignment.consumer import group_id
 from services.assignment.settings import AssignmentSettings
-from services.assignment.timestamps import to_ms
 from shared import events
 from shared.fakes import FakeBroker
 from shared.mongo import utcnow
+from shared.times import to_ms
 from tests.integration.assignment.workers import Workers, clue_event, isolated, publish_clues, worker_env
 from tests.integration.shared.helpers import wait_for
 from tests.unit.assignment.sample_registries import small_registry_yaml

@@ -10,12 +10,12 @@ from services.assignment import handlers, queries
 from services.assignment.documents import CadreSlot, Case, CaseAudit, EscalationEntry
 from services.assignment.registry import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
-from services.assignment.timestamps import from_ms
 from shared import events
 from shared.auth import Principal
 from shared.fakes import FakeBroker
 from shared.outbox import OutboxRelay
 from shared.problems import Problem
+from shared.times import from_ms
 
 from .kills import draining, killed_at_update, killed_before_settling, moving
 from .sample_registries import small_registry_yaml
