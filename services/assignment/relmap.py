@@ -229,28 +229,45 @@ class Drawing:
     edges: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
-def layout(graph: nx.Graph, centre: str, size: int = 560) -> Drawing:
+def layout(graph: nx.Graph, centre: str, size: int | None = None) -> Drawing:
     """Rings around `centre` by distance (breadth-first), each ring's nodes evenly spaced and
-    sorted by kind and label, so the same neighbourhood always draws the same."""
+    sorted by kind and label, so the same neighbourhood always draws the same. The canvas grows
+    with the node count (`size` fixes it); a label sits on the outer side of its node."""
     import math
 
+    size = size or min(960, max(560, 320 + 26 * graph.number_of_nodes()))
+    margin = 170  # room for the outermost labels (12 characters)
     distance = nx.single_source_shortest_path_length(graph, centre)
     rings: dict[int, list[str]] = {}
     for node, d in distance.items():
         rings.setdefault(d, []).append(node)
-    step = (size / 2 - 60) / max(1, max(rings))
+    step = max(20.0, (size / 2 - margin) / max(1, max(rings)))
+    drawing = Drawing(size, size)
     at: dict[str, tuple[float, float]] = {}
     for d, members in rings.items():
         members.sort(key=lambda n: (graph.nodes[n].get("kind", ""), graph.nodes[n].get("label", ""), n))
         for i, node in enumerate(members):
             angle = 2 * math.pi * i / len(members) + (d * 0.35)
-            at[node] = (
-                round(size / 2 + d * step * math.cos(angle), 1),
-                round(size / 2 + d * step * math.sin(angle), 1),
+            x, y = size / 2 + d * step * math.cos(angle), size / 2 + d * step * math.sin(angle)
+            at[node] = (round(x, 1), round(y, 1))
+            side = (
+                "middle"
+                if d == 0 or abs(math.cos(angle)) < 0.2
+                else ("start" if math.cos(angle) > 0 else "end")
             )
-    drawing = Drawing(size, size)
-    for node, (x, y) in at.items():
-        drawing.nodes.append({"id": node, "x": x, "y": y, "centre": node == centre, **graph.nodes[node]})
+            shift = {"start": 12, "end": -12, "middle": 0}[side]
+            drawing.nodes.append(
+                {
+                    "id": node,
+                    "x": at[node][0],
+                    "y": at[node][1],
+                    "centre": node == centre,
+                    "anchor": side,
+                    "lx": round(x + shift, 1),
+                    "ly": round(y + (4 if side != "middle" else (26 if d == 0 else 22)), 1),
+                    **graph.nodes[node],
+                }
+            )
     for a, b in graph.edges():
         if a in at and b in at:
             drawing.edges.append((*at[a], *at[b]))

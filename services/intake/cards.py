@@ -79,6 +79,18 @@ def numbers(issued_before: int, count: int) -> range:
     return range(issued_before + 1, issued_before + count + 1)
 
 
+PLACE_MARKS = {"building_site": "BS", "muck_truck_fleet": "MT", "shop": "SP", "service_window": "SW"}
+
+
+def default_prefix(bureau: str, place_kind: str) -> str:
+    """The printed prefix of a bureau's cards for a place kind: the bureau's place, its initials
+    and the place kind's mark, "NANHAI-UM-SP" for Nanhai's city management at shops (numbers run
+    per bureau and place kind, so the prefix tells the series apart)."""
+    *_, place, slug = ["", *bureau.split("/")]
+    initials = "".join(word[:1] for word in slug.split("-")).upper()
+    return "-".join(p for p in (place.upper(), initials, PLACE_MARKS.get(place_kind, "")) if p)
+
+
 def serial(prefix: str, number: int) -> str:
     """The number printed on a card: the batch's prefix and the number, 4 digits at least."""
     return f"{prefix}-{number:04d}"

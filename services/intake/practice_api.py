@@ -163,7 +163,7 @@ def create_practice_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSetti
                 errors={"jurisdiction": ["Unknown jurisdiction."]},
             )
         _in_scope(place)
-        prefix = data["prefix"] or data["bureau"].rsplit("/", 1)[-1][:8].upper()
+        prefix = data["prefix"] or cards.default_prefix(data["bureau"], data["place_kind"])
         batch = practice_store.issue_batch(
             data["bureau"], data["place_kind"], place, data["count"], prefix, data["label"], g.principal.actor
         )

@@ -75,6 +75,20 @@ def test_sheet_token(label, batch, token, now, valid):
     assert cards.sheet_token_valid(KEY, batch, token(), now) is valid
 
 
+@pytest.mark.parametrize(
+    "bureau, place, expected",
+    [
+        ("foshan/nanhai/urban-management", "shop", "NANHAI-UM-SP"),
+        ("foshan/gaoming/market-supervision", "service_window", "GAOMING-MS-SW"),
+        ("foshan/urban-management", "muck_truck_fleet", "FOSHAN-UM-MT"),
+        ("traffic", "building_site", "T-BS"),
+    ],
+)
+def test_default_prefix(bureau, place, expected):
+    assert cards.default_prefix(bureau, place) == expected
+    assert cards.serial(expected, 15) == f"{expected}-0015"
+
+
 def test_card_url():
     assert (
         cards.card_url("https://jubao.example.org/", "K7QM-2H8D")
