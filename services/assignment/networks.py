@@ -18,7 +18,7 @@ from typing import Any
 import mongoengine as me
 
 from shared.auth import Principal
-from shared.mongo import insert_new, new_id
+from shared.mongo import insert_new
 from shared.problems import Problem
 
 from . import handlers, relmap
@@ -201,7 +201,8 @@ def handle_network(
 def _record_joint(
     existing: JointCase | None, plan: relmap.Plan, network: relmap.Network, case_ids: list[str], now: datetime
 ) -> str:
-    joint_id = existing.id if existing else new_id()
+    # Named after its oldest case: two workers seeing the same new network write one joint handling.
+    joint_id = existing.id if existing else f"n{min(case_ids)}"
     old = existing or JointCase(id=joint_id, lead_unit=plan.lead_unit, created_at=now, updated_ms=0)
     fields = {
         "lead_unit": plan.lead_unit,
