@@ -24,8 +24,10 @@ def register_practice_paths(spec, errors: dict[str, Any], bearer: list[dict[str,
         ("ObserverBody", practice_api.ObserverBody),
     ]:
         spec.components.schema(name, schema=schema)
-    code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
-    batch = [{"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    code = [{"name": "code", "in": "path", "required": True,
+             "schema": {"type": "string", "minLength": 1, "maxLength": 40}}]
+    batch = [{"name": "batch_id", "in": "path", "required": True,
+              "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]
     spec.path(
         "/v1/card-batches",
         operations={
