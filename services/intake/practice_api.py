@@ -20,7 +20,7 @@ from services.intake.schemas import PATH_PATTERN, Text
 from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
 from shared.problems import Problem, flatten, load
-from shared.vocabulary import OBSERVER_BACKGROUNDS, PLACE_KIND_LABELS, PLACE_KINDS
+from shared.vocabulary import OBSERVER_BACKGROUNDS, OUTCOME_LABELS, PLACE_KIND_LABELS, PLACE_KINDS
 
 SHEET_DAYS = 30
 SHEET_PAGE = 100
@@ -233,6 +233,8 @@ def create_practice_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSetti
             token=token,
             bureau_name=_places().name(batch.bureau),
             place=PLACE_KIND_LABELS.get(batch.place_kind, batch.place_kind),
+            funnel=practice_store.batch_funnels([batch])[batch.id].as_dict(),
+            outcome_labels=OUTCOME_LABELS,
         )
 
     @bp.get("/v1/cards/<code>")

@@ -108,6 +108,7 @@ def test_a_supervisor_walks_networks_map_sheet_and_recommendations(page, demo_lo
     )
     page.goto(demo_loaded.url("intake", batch["sheet_url"]))
     assert page.locator("section.card").count() == 100 and page.locator("section.card svg").count() == 100
+    assert "提醒谈话 2" in page.locator("#funnel").inner_text()
     screenshot(page, "card-sheet")
 
     page.goto(workspace + "/recommendations")
