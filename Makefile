@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps run test lint bench chaos clean
+.PHONY: venv system-deps kafka-jars run test lint bench chaos clean
 
 venv: $(STAMP)
 
@@ -17,14 +17,22 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash deploy/system-deps.sh
 
+# Apache Kafka's jars (deploy/kafka/pom.xml) into var/kafka, once, where java and mvn exist: the
+# tests run on Apache Kafka there, on the Tansu stand-in elsewhere.
+kafka-jars: venv
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+	  $(BIN)/python -m deploy.kafkastack resolve >/dev/null; \
+	else echo "kafka-jars: no java or mvn on PATH: the tests run on the Tansu stand-in"; fi
+
 run: venv
 	$(BIN)/python -m deploy.run
 
-test: venv system-deps
+test: venv system-deps kafka-jars
 	$(BIN)/python -m pytest
 
+# `make chaos ARGS="--kafka apache"`: three Apache Kafka brokers, one killed, in place of the wiped Tansu.
 chaos: venv
-	$(BIN)/python -m deploy.chaos
+	$(BIN)/python -m deploy.chaos $(ARGS)
 
 bench: venv
 	$(BIN)/python -m bench.run

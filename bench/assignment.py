@@ -32,7 +32,7 @@ import pymongo
 from kafka import KafkaProducer
 from pymongo.errors import DuplicateKeyError
 
-from bench.common import CpuMeter, stack_pids
+from bench.common import CpuMeter, broker_name, stack_pids, start_stack
 from shared import events, mongo
 from shared.consumer import ConsumerLoop, stop_on_signals
 from shared.kafka import EventProducer, ensure_topics
@@ -273,9 +273,7 @@ def balance_spread(db) -> float:
 
 
 def local_stack():
-    from deploy.localstack import LocalStack
-
-    return LocalStack(Path(tempfile.mkdtemp(prefix="bench-assignment-"))).start()
+    return start_stack("bench-assignment-")
 
 
 def main() -> int:
@@ -295,7 +293,7 @@ def main() -> int:
     env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")
     settings = CommonSettings.from_env(Env(env))
     where = {
-        "broker": "tansu 0.6.0 (local stand-in)" if stack else settings.kafka_bootstrap_servers,
+        "broker": broker_name(stack),
         "database": "nx-27017 0.8.1 (local stand-in)" if stack else "MONGODB_URI",
     }
     try:

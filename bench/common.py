@@ -16,18 +16,39 @@ from pathlib import Path
 
 import requests
 
+from deploy.kafkastack import ApacheStack, missing_tools
 from deploy.localstack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
-BROKER = "tansu 0.6.0"
+TANSU = "tansu 0.6.0 (local stand-in)"
 DATABASE = "nx-27017 0.8.1"
+Stack = LocalStack | ApacheStack
 
 
-def stack_env() -> tuple[dict[str, str], LocalStack | None]:
-    """KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI from the environment, or a fresh local stack."""
+def start_stack(prefix: str = "bench-stack-") -> Stack:
+    """A fresh stack: Apache Kafka (one node) where java and mvn exist, unless BENCH_KAFKA=tansu,
+    else Tansu; nx-27017 either way. Announced on stderr."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.environ.get("BENCH_KAFKA", "apache") == "apache" and missing_tools() is None:
+        stack: Stack = ApacheStack(data_dir, nodes=1).start()
+    else:
+        stack = LocalStack(data_dir).start()
+    print(f"bench: broker {broker_name(stack)}, database {DATABASE}", file=sys.stderr, flush=True)
+    return stack
+
+
+def broker_name(stack: Stack | None) -> str:
+    """Which broker a benchmark ran on, for its JSON lines."""
+    if stack is None:
+        return "KAFKA_BOOTSTRAP_SERVERS"
+    return stack.kind if isinstance(stack, ApacheStack) else TANSU
+
+
+def stack_env() -> tuple[dict[str, str], Stack | None]:
+    """KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI from the environment, or a fresh stack."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
         return {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}, None
-    stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-stack-"))).start()
+    stack = start_stack()
     return stack.env(), stack
 
 
@@ -157,8 +178,12 @@ class CpuMeter:
                 for name, root in self.roots.items()}
 
 
-def stack_pids(stack: LocalStack | None) -> dict[str, int | None]:
+def stack_pids(stack: Stack | None) -> dict[str, int | None]:
     """The database and broker processes of a local stack (none for an outside stack)."""
+    if isinstance(stack, ApacheStack):
+        nodes = stack.cluster.procs
+        return {"database": getattr(stack.local.procs.get("mongo"), "pid", None),
+                "broker": getattr(nodes.get(1), "pid", None)}
     procs = stack.procs if stack else {}
     return {"database": getattr(procs.get("mongo"), "pid", None),
             "broker": getattr(procs.get("broker"), "pid", None)}

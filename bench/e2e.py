@@ -25,7 +25,7 @@ from aiosmtpd.handlers import Sink
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from bench.common import BROKER, DATABASE, emit, stack_env
+from bench.common import DATABASE, broker_name, emit, stack_env
 from deploy.devstack import PROCESSES, start_pipeline
 from deploy.localstack import free_port
 
@@ -196,7 +196,7 @@ def main() -> int:
         rate = sustained(clock, args.clues, args.timeout)
         latencies = paced(clock, max(50, args.clues // 3), rate / 2, args.timeout)
         base_rate, base_latencies = three_hops(env["KAFKA_BOOTSTRAP_SERVERS"], args.clues, rate / 2)
-        where = {"broker": BROKER, "database": DATABASE}
+        where = {"broker": broker_name(stack), "database": DATABASE}
         emit(bench="e2e_sustained", value=round(rate, 1), unit="clues/s", baseline=round(base_rate, 1),
              ratio=round(rate / base_rate, 3), clues=args.clues, **where)
         for p in (50, 99):

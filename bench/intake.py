@@ -2,10 +2,12 @@
 
 `python -m bench.intake` starts the local stack (or uses KAFKA_BOOTSTRAP_SERVERS/MONGODB_URI),
 runs `python -m services.intake web` under gunicorn, and a baseline Flask app under the same
-gunicorn settings that validates the same JSON with the same ClueSchema and inserts one document
-into the same database, and a control that is the baseline plus the outbox (the event in the same
-insert, published by the relay, then marked sent); then posts clues from a concurrent client to
-each in turns and prints one JSON line per figure. Never part of the test suite. BENCH_THREADS /
+gunicorn settings that validates the same JSON with the same ClueSchema, inserts one document into
+the same database and publishes its event with the same Kafka client (shared.kafka.EventProducer,
+waiting for the broker's ack), and a control that inserts the event with the document instead
+(the outbox) for the shared relay to publish and mark sent; then posts clues from a concurrent
+client to each in turns and prints one JSON line per figure, naming the broker (Apache Kafka
+where java and mvn exist). Never part of the test suite. BENCH_THREADS /
 BENCH_REQUESTS set the load, BENCH_ROUNDS how many times they take turns.
 """
 
@@ -16,10 +18,10 @@ import sys
 import threading
 
 from bench.common import (
-    BROKER,
     DATABASE,
     CpuMeter,
     Figures,
+    broker_name,
     emit,
     hammer,
     python,
@@ -37,17 +39,17 @@ DB = "bench_intake"
 
 
 def baseline_app(with_outbox: bool = False):
-    """The baseline: parse, validate with ClueSchema, insert one document, answer 202.
+    """The baseline: parse, validate with ClueSchema, insert one document, publish its event with
+    the same client and wait for the ack, answer 202.
 
-    `with_outbox`, the control: the same, plus the one thing the issue asks of every write that
-    announces something, its event in the same insert (outbox) published at once by the shared
-    relay, which then marks it sent; no keys, seals, limiter or metrics."""
+    `with_outbox`, the control: the event goes in the same insert instead (outbox), published at
+    once by the shared relay, which then marks it sent; no keys, seals, limiter or metrics."""
     from flask import Flask, jsonify, request
 
     from services.intake.schemas import ClueSchema
     from shared import events, mongo
     from shared.kafka import EventProducer
-    from shared.outbox import OutboxRelay, entry
+    from shared.outbox import OutboxRelay, pending
     from shared.problems import json_body, load, register_error_handlers
     from shared.settings import CommonSettings, Env
 
@@ -57,9 +59,10 @@ def baseline_app(with_outbox: bool = False):
     collection = mongo.me.get_db()["outbox_clues" if with_outbox else "baseline_clues"]
     schema = ClueSchema()
     relay = None
+    producer = EventProducer(CommonSettings.from_env(Env()))
     if with_outbox:
         collection.create_index("outbox_pending")  # the relay's backstop reads by it, as on clues
-        relay = OutboxRelay(collection, EventProducer(CommonSettings.from_env(Env())))
+        relay = OutboxRelay(collection, producer)
         relay.start_thread(threading.Event())
 
     @app.get("/healthz")
@@ -72,14 +75,16 @@ def baseline_app(with_outbox: bool = False):
         data["occurred_on"] = data["occurred_on"].isoformat() if data.get("occurred_on") else None
         clue_id = mongo.new_id()
         doc = {"_id": clue_id, **data, "received_at": mongo.utcnow()}
+        envelope = {"specversion": "1.0", "id": mongo.new_id(), "source": "/bench", "subject": clue_id,
+                    "type": events.TYPES[events.CLUE_RECEIVED], "time": doc["received_at"].isoformat(),
+                    "data": {**data, "clue_id": clue_id}}
         if relay is not None:
-            envelope = {"specversion": "1.0", "id": mongo.new_id(), "source": "/bench", "subject": clue_id,
-                        "type": events.TYPES[events.CLUE_RECEIVED], "time": doc["received_at"].isoformat(),
-                        "data": {**data, "clue_id": clue_id}}
-            doc.update(outbox=[entry(envelope)], outbox_pending=True, outbox_version=0)
+            doc.update(pending(envelope), outbox_version=0)
         collection.insert_one(doc)
         if relay is not None:
             relay.wake(doc)
+        else:
+            producer.publish(envelope)
         return jsonify(clue_id=clue_id, status="received"), 202
 
     return app
@@ -149,7 +154,7 @@ def main() -> int:
                 results[name].append(figures)
                 cpu[name].append(meter.per_item_ms(figures.accepted))
         intake, baseline = Figures.combine(results["intake"]), Figures.combine(results["baseline"])
-        common = {"broker": BROKER, "database": DATABASE, "threads": threads, "rounds": rounds,
+        common = {"broker": broker_name(stack), "database": DATABASE, "threads": threads, "rounds": rounds,
                   "requests": rounds * threads * per_thread, "server": "gunicorn gthread "
                   f"{env['WEB_WORKERS']}x{env['WEB_THREADS']}", "cpus": os.cpu_count()}
         emit(bench="intake_post_clue", value=round(intake.per_s, 1), unit="clues/s",

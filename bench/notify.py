@@ -19,11 +19,9 @@ import argparse
 import dataclasses
 import json
 import os
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pymongo
 from aiosmtpd.controller import Controller
@@ -58,10 +56,10 @@ class _PortController(Controller):
 def _stack():
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
         return None, dict(os.environ), "from KAFKA_BOOTSTRAP_SERVERS", "from MONGODB_URI"
-    from deploy.localstack import LocalStack
+    from bench.common import broker_name, start_stack
 
-    local = LocalStack(Path(tempfile.mkdtemp(prefix="bench-notify-"))).start()
-    return local, local.env(), "tansu 0.6.0 (local stand-in)", "nx-27017 0.8.1 (local stand-in)"
+    local = start_stack("bench-notify-")
+    return local, local.env(), broker_name(local), "nx-27017 0.8.1 (local stand-in)"
 
 
 def _clue_id(n: int) -> str:

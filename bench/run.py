@@ -12,10 +12,12 @@ import sys
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 BENCHES = [
     ["bench.intake"],
+    ["bench.producer", "--records", "5000" if QUICK else "20000"],
     ["bench.database", "--operations", "200" if QUICK else "800"],
     ["bench.assignment", "--clues", "2000" if QUICK else "10000"],
     ["bench.notify", *(["--events", "500", "--emails", "100"] if QUICK else [])],
     ["bench.e2e", "--clues", "150" if QUICK else "600"],
+    ["bench.stats", *(["--sizes", "2000,20000"] if QUICK else [])],
 ]
 
 

@@ -1,9 +1,12 @@
 """`make chaos`: thousands of clues at a steady rate while workers, the broker and the database fail.
 
 While clues are posted it (a) SIGKILLs an assignment worker and a notify worker and restarts
-them, (b) stops the broker and starts a fresh, empty one, (c) stops the database for 10 s. Then
-it waits for the system to settle and prints one JSON line counted from the databases. It exits
-non-zero if any clue was lost, any case or notification duplicated, or any cadre over capacity.
+them, (b) on Tansu (`--kafka tansu`, the default) stops the broker and starts a fresh, empty one;
+on Apache Kafka (`--kafka apache`, three nodes, replication 3, min.insync.replicas=2) SIGKILLs the
+leader of a clue-received partition and starts it again 10 s later, (c) stops the database for
+10 s. Then it waits for the system to settle and prints one JSON line counted from the databases,
+naming the broker. It exits non-zero if any clue was lost, any case or notification duplicated, or
+any cadre over capacity. tests/e2e/test_kafka_faults.py drives the same pieces on three brokers.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 from kafka import KafkaConsumer, TopicPartition
 
-from deploy.devstack import PROCESSES, Pipeline, start_pipeline
+from deploy.devstack import PROCESSES, Pipeline, ServiceProcesses, start_pipeline
+from deploy.kafkastack import ApacheStack
 from deploy.localstack import LocalStack, free_port
 from shared import events
 from shared.mongo import count_exact
@@ -56,8 +60,9 @@ def clue_body(i: int) -> dict:
 class Poster:
     """Posts clues at a steady rate; retries 503s and connection errors with the same key."""
 
-    def __init__(self, url: str, keys: list[str], total: int, rate: float) -> None:
-        self.url, self.keys, self.total, self.rate = url, keys, total, rate
+    def __init__(self, url: str, keys: list[str], total: int, rate: float, first: int = 0) -> None:
+        """Posts clues number `first` to `first + total - 1` (each number its own subject)."""
+        self.url, self.keys, self.total, self.rate, self.first = url, keys, total, rate, first
         self.accepted: dict[int, str] = {}
         self.gave_up: list[int] = []
         self.lock = threading.Lock()
@@ -94,7 +99,7 @@ class Poster:
                 delay = started + i / self.rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                pool.submit(self.post, i)
+                pool.submit(self.post, self.first + i)
 
 
 def dead_lettered(bootstrap: str, prefix: str) -> int:
@@ -176,17 +181,63 @@ def settled(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str], state:
         return False
 
 
+def settle(pipeline: Pipeline, mongo_uri: str, accepted: dict[int, str], timeout: float,
+           procs: ServiceProcesses, label: str = "chaos") -> bool:
+    """Wait until every accepted clue has its case and intake saw each announced (restarting any
+    service process that exited); False if `timeout` ran out first."""
+    started = time.monotonic()
+    next_report = 0.0
+    while time.monotonic() < started + timeout:
+        state = progress(pipeline, mongo_uri)
+        if settled(pipeline, mongo_uri, accepted, state):
+            return True
+        if time.monotonic() >= next_report:
+            waited = round(time.monotonic() - started)
+            print(f"{label}: settling {waited} s: {json.dumps(state)}", file=sys.stderr)
+            next_report = time.monotonic() + 30
+        for name, code in procs.exited().items():
+            print(f"{label}: {name} exited with {code}; restarting", file=sys.stderr)
+            procs.restart(name)
+        time.sleep(2)
+    return False
+
+
+def start_chaos_stack(kafka: str, work: Path) -> LocalStack | ApacheStack:
+    if kafka == "apache":
+        return ApacheStack(work / "stack", nodes=3).start()
+    return LocalStack(work / "stack").start()
+
+
+def broker_fault(stack: LocalStack | ApacheStack, prefix: str = "chaos.") -> str:
+    """Tansu: replaced by a fresh, empty broker. Apache Kafka: the leader of clue-received's
+    partition 0 SIGKILLed, and started again 10 s later. Says what it did."""
+    if isinstance(stack, LocalStack):
+        stack.restart_broker()
+        return "broker replaced by a fresh, empty one"
+    leader = stack.cluster.leader_of(prefix + events.CLUE_RECEIVED, 0)
+    stack.cluster.kill_node(leader)
+    time.sleep(10)
+    stack.cluster.start_node(leader)
+    return f"broker {leader} (leader of {prefix}{events.CLUE_RECEIVED}[0]) SIGKILLed, restarted 10 s later"
+
+
+def broker_name(stack: LocalStack | ApacheStack) -> str:
+    return stack.kind if isinstance(stack, ApacheStack) else "tansu 0.6.0"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clues", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=40.0, help="clues posted per second")
     parser.add_argument("--settle-timeout", type=float, default=900.0)
+    parser.add_argument("--kafka", choices=("tansu", "apache"), default="tansu",
+                        help="the broker: Tansu (wiped mid-run) or three Apache Kafka nodes (one killed)")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the stack and every service process are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     work = Path(tempfile.mkdtemp(prefix="campaign-chaos-"))
-    stack = LocalStack(work / "stack").start()
+    stack = start_chaos_stack(args.kafka, work)
     smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     pipeline = None
@@ -213,8 +264,7 @@ def main() -> int:
             procs.kill(name)
             procs.restart(name)
         at(0.45)
-        print("chaos: broker replaced by a fresh, empty one", file=sys.stderr)
-        stack.restart_broker()
+        print(f"chaos: {broker_fault(stack)}", file=sys.stderr)
         at(0.7)
         print("chaos: database stopped for 10 s", file=sys.stderr)
         stack.stop_mongo()
@@ -222,23 +272,10 @@ def main() -> int:
         stack.start_mongo()
         posting.join()
         posted_at = time.monotonic()
-        deadline = posted_at + args.settle_timeout
-        done = False
-        next_report = 0.0
-        while time.monotonic() < deadline:
-            state = progress(pipeline, stack.mongodb_uri)
-            if done := settled(pipeline, stack.mongodb_uri, poster.accepted, state):
-                break
-            if time.monotonic() >= next_report:
-                waited = round(time.monotonic() - posted_at)
-                print(f"chaos: settling {waited} s: {json.dumps(state)}", file=sys.stderr)
-                next_report = time.monotonic() + 30
-            for name, code in procs.exited().items():
-                print(f"chaos: {name} exited with {code}; restarting", file=sys.stderr)
-                procs.restart(name)
-            time.sleep(5)
+        done = settle(pipeline, stack.mongodb_uri, poster.accepted, args.settle_timeout, procs)
         figures = count(pipeline, stack.mongodb_uri, poster.accepted)
         result = {
+            "broker": broker_name(stack),
             "posted": args.clues, "accepted_202": len(poster.accepted), "cases": figures["cases"],
             "lost": figures["lost"] + len(poster.gave_up),
             "duplicate_cases": figures["duplicate_cases"],

@@ -20,7 +20,9 @@ from pathlib import Path
 import pymongo
 import yaml
 
+from deploy.localstack import spawn_child
 from services.cli import PROCESSES
+from services.notify.settings import deliverable_channels
 from shared.cli import ROLE_SERVICES
 from shared.sealing import generate_keypair, generate_secret_key
 
@@ -108,7 +110,8 @@ def write_credentials(mongodb_uri: str, path: Path, seed: str,
 
 @dataclass
 class ServiceProcesses:
-    """The services' processes, each in its own process group, logs under `log_dir`."""
+    """The services' processes, each in its own process group and dying with this one, logs under
+    `log_dir`."""
 
     env: dict[str, str]
     log_dir: Path
@@ -116,11 +119,7 @@ class ServiceProcesses:
     restarts: dict[str, int] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        self.procs[name] = spawn_child(argv, self.log_dir / f"{name}.log", env=self.env, cwd=ROOT)
 
     def start_service(self, service: str, command: str) -> str:
         name = f"{service}-{command}"
@@ -176,6 +175,8 @@ def service_env(base: dict[str, str], stack_env: dict[str, str], secrets: dict[s
                 extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**base, **stack_env, **secrets, **(extra or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # the reporter page offers only what notify is configured to deliver (SMS needs a gateway)
+    env.setdefault("INTAKE_REPORTER_CHANNELS", ",".join(deliverable_channels(env.get("SMS_GATEWAY_URL"))))
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

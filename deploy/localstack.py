@@ -6,12 +6,14 @@ Both are real servers started as separate processes on 127.0.0.1 (see ../shared/
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,47 @@ from pathlib import Path
 
 class StackError(RuntimeError):
     """A local server could not be started or did not answer in time."""
+
+
+PR_SET_PDEATHSIG = 1
+_libc = None
+
+
+def _die_with_parent(parent: int):
+    """A preexec_fn: the child gets SIGKILL when the thread that started it dies (Linux's
+    PR_SET_PDEATHSIG), and kills itself if that happened already before prctl took effect."""
+
+    def set_up() -> None:
+        if _libc is not None:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return set_up
+
+
+def child_options() -> dict:
+    """Popen options for a server or service the caller owns: a process group of its own (so
+    stopping it stops its children), and death with the caller (a SIGKILLed `make run` or test
+    run leaves no process holding a port).
+
+    The death signal follows the thread that starts the child: started from a thread other than
+    the main one, a child would die when that thread ends, so it gets the process group only."""
+    global _libc
+    options: dict = {"start_new_session": True}
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        options["preexec_fn"] = _die_with_parent(os.getpid())
+    return options
+
+
+def spawn_child(argv: list[str], log_path: Path, **kwargs) -> subprocess.Popen:
+    """Start `argv` as a child that dies with this process, its output appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                **child_options(), **kwargs)
 
 
 def free_port() -> int:
@@ -102,12 +145,7 @@ class LocalStack:
         return self
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child
-        self.procs[name] = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        self.procs[name] = spawn_child(argv, self.data_dir / f"{name}.log")
 
     def start_broker(self) -> None:
         url = f"tcp://127.0.0.1:{self.kafka_port}"

@@ -1,9 +1,11 @@
 """`make run`: the local stack, the demo registry and keys, and the three services, in the foreground.
 
 Starts Tansu and nx-27017 (data under var/stack) unless KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI
-are set, a local SMTP sink that keeps mail under var/mail, creates the topics, loads the demo
-registry, writes var/dev-credentials.json, and starts each service's web and worker processes.
-Ctrl-C or SIGTERM stops every process it started.
+are set; `LOCAL_KAFKA=apache` starts Apache Kafka instead of Tansu (deploy/kafkastack.py: its jars
+fetched once with mvn, LOCAL_KAFKA_NODES=1 or 3, records kept under var/stack/kafka), a local
+SMTP sink that keeps mail under var/mail, creates the topics, loads the demo registry, writes
+var/dev-credentials.json, and starts each service's web and worker processes.
+Ctrl-C or SIGTERM stops every process it started; every child dies with it if it is killed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 from deploy.devstack import PORTS, ROOT, Pipeline, ServiceProcesses, start_pipeline
+from deploy.kafkastack import ApacheStack
 from deploy.localstack import LocalStack, StackError, port_open
 from shared.entry import Unreachable, check_dependencies
 from shared.settings import CommonSettings, Env, SettingsError
@@ -33,12 +36,23 @@ def local_port(env: dict[str, str], name: str, default: int) -> int:
     return port
 
 
-def start_stack(env: dict[str, str]) -> tuple[LocalStack | None, dict[str, str]]:
+def start_stack(env: dict[str, str]) -> tuple[LocalStack | ApacheStack | None, dict[str, str]]:
     if env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("MONGODB_URI"):
         say("using KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI from the environment")
         return None, {k: env[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
-    stack = LocalStack(VAR / "stack", kafka_port=local_port(env, "LOCAL_KAFKA_PORT", 19092),
-                       mongo_port=local_port(env, "LOCAL_MONGO_PORT", 27027))
+    kind = env.get("LOCAL_KAFKA", "tansu")
+    if kind not in ("tansu", "apache"):
+        raise StackError(f"LOCAL_KAFKA: {kind!r} is not tansu or apache")
+    kafka_port = local_port(env, "LOCAL_KAFKA_PORT", 19092)
+    mongo_port = local_port(env, "LOCAL_MONGO_PORT", 27027)
+    if kind == "apache":
+        nodes = int(env.get("LOCAL_KAFKA_NODES", "1"))
+        apache = ApacheStack(VAR / "stack", nodes=nodes, kafka_port=kafka_port, mongo_port=mongo_port)
+        say(f"starting the local stack: {apache.kind} on {apache.kafka_bootstrap}, nx-27017 on "
+            f":{mongo_port}, data in {VAR}/stack (the first start fetches Kafka's jars with mvn)")
+        apache.start()
+        return apache, apache.env()
+    stack = LocalStack(VAR / "stack", kafka_port=kafka_port, mongo_port=mongo_port)
     say(f"starting the local stack: Tansu on :{stack.kafka_port}, nx-27017 on :{stack.mongo_port}, "
         f"data in {VAR}/stack")
     stack.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import click
 import pymongo
@@ -40,7 +41,9 @@ def load_common_settings(env: Env | None = None) -> CommonSettings:
 
 
 def check_dependencies(settings: CommonSettings, timeout_s: float = 5.0) -> None:
-    """Raise `Unreachable` with a one-line reason unless Mongo and Kafka both answer."""
+    """Raise `Unreachable` with a one-line reason unless Mongo and Kafka both answer. Warns once
+    (a line per year) when the working-day calendar lacks this year's or next year's holidays."""
+    settings.calendar.warn_unknown_years(datetime.now(UTC))
     client = pymongo.MongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
     try:
         client.admin.command("ping")

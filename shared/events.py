@@ -20,7 +20,8 @@ CASE_ASSIGNED = "case-assigned"
 CASE_ESCALATED = "case-escalated"
 CASE_CLOSED = "case-closed"
 CLUE_FOLLOWED_UP = "clue-followed-up"
-TOPICS = (CLUE_RECEIVED, CASE_ASSIGNED, CASE_ESCALATED, CASE_CLOSED, CLUE_FOLLOWED_UP)
+CLUE_NOTIFIED = "clue-notified"
+TOPICS = (CLUE_RECEIVED, CASE_ASSIGNED, CASE_ESCALATED, CASE_CLOSED, CLUE_FOLLOWED_UP, CLUE_NOTIFIED)
 
 TYPES = {
     CLUE_RECEIVED: "campaign.clue.received.v1",
@@ -28,8 +29,14 @@ TYPES = {
     CASE_ESCALATED: "campaign.case.escalated.v1",
     CASE_CLOSED: "campaign.case.closed.v1",
     CLUE_FOLLOWED_UP: "campaign.clue.followed_up.v1",
+    CLUE_NOTIFIED: "campaign.clue.notified.v1",
 }
 TOPIC_OF_TYPE = {t: topic for topic, t in TYPES.items()}
+
+# The CloudEvents Kafka protocol binding, structured content mode: the record value is the whole
+# event as JSON, and this header says so (a binding-aware consumer reads it without guessing).
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 
 
 def dlq_topic(topic: str) -> str:
@@ -66,6 +73,18 @@ class ClueReceived(_Data):
     reporter_contact_sealed = fields.String(load_default=None, allow_none=True)
     # firms, intermediaries and relatives the clue names (关系图): [{"kind", "name"}]
     parties = fields.List(fields.Dict(), load_default=list)
+    # the review of old clues (大起底/回头看), on imported clues only
+    original_received_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    original_unit = fields.String(load_default=None, allow_none=True)
+    prior_disposition = fields.String(load_default=None, allow_none=True)
+    file_number = fields.String(load_default=None, allow_none=True)
+    batch = fields.Nested(lambda: ReviewBatchData(), load_default=None, allow_none=True)
+
+
+class ReviewBatchData(_Data):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    deadline = fields.AwareDateTime(required=True)
 
 
 class CaseAssigned(_Data):
@@ -104,12 +123,25 @@ class ClueFollowedUp(_Data):
     at = fields.AwareDateTime(required=True)
 
 
+class ClueNotified(_Data):
+    """What notify did with one notification to a clue's reporter: no contact details, ever."""
+
+    clue_id = fields.String(required=True)
+    notification_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(["delivered", "failed"]))
+    channel = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True)
+    at = fields.AwareDateTime(required=True)
+
+
 DATA_SCHEMAS: dict[str, type[Schema]] = {
     TYPES[CLUE_RECEIVED]: ClueReceived,
     TYPES[CASE_ASSIGNED]: CaseAssigned,
     TYPES[CASE_ESCALATED]: CaseEscalated,
     TYPES[CASE_CLOSED]: CaseClosed,
     TYPES[CLUE_FOLLOWED_UP]: ClueFollowedUp,
+    TYPES[CLUE_NOTIFIED]: ClueNotified,
 }
 
 

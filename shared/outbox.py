@@ -5,6 +5,12 @@ A document that emits events inherits `OutboxDocument`: its pending events live 
 (no multi-document transactions, see DESIGN.md). `OutboxRelay` publishes pending events with
 acks=all and only then clears them, guarded by `outbox_version`, so a crash between publish and
 clear publishes again (at-least-once) and an event added meanwhile is never lost.
+
+One sender per entry: the write that stages events also leases them to the writer's relay
+(`outbox_lease_until`, LEASE_S ahead), which publishes them at once when woken. Every relay's
+polling round (the backstop, in each process) takes only documents whose lease ran out, and
+claims each with a conditional write first, so a document is published by the relay woken for it,
+or, if that one died or failed, by exactly one poller.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import mongoengine as me
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure
 
@@ -26,6 +33,14 @@ from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
 from shared.mongo import exact
 
 log = logging.getLogger(__name__)
+
+# How long the sender woken by a write owns the events that write staged, before pollers may.
+LEASE_S = 5.0
+
+
+def lease_until(at: float | None = None) -> int:
+    """A lease's end, in epoch milliseconds (an integer compares the same on every database)."""
+    return int(((time.time() if at is None else at) + LEASE_S) * 1000)
 
 
 def entry(envelope: dict[str, Any]) -> dict[str, str]:
@@ -38,7 +53,15 @@ def staged_update(stored: Mapping[str, Any], *envelopes: dict[str, Any]) -> dict
     """A pymongo update that appends events to the outbox of a document as it was read; use it
     with a filter on that `outbox_version`, so a concurrent change makes it match nothing."""
     outbox = [*(stored.get("outbox") or []), *(entry(e) for e in envelopes)]
-    return {"$set": {"outbox": outbox, "outbox_pending": bool(outbox)}, "$inc": {"outbox_version": 1}}
+    return {"$set": {"outbox": outbox, "outbox_pending": bool(outbox), "outbox_lease_until": lease_until()},
+            "$inc": {"outbox_version": 1}}
+
+
+def pending(*envelopes: dict[str, Any]) -> dict[str, Any]:
+    """The outbox fields of a new document (a dict inserted as it is) staging `envelopes`, leased
+    to the relay its writer wakes."""
+    return {"outbox": [entry(e) for e in envelopes], "outbox_pending": True,
+            "outbox_lease_until": lease_until()}
 
 
 def publish_entries(publisher: Publisher, entries: list[dict[str, str]]) -> int:
@@ -64,12 +87,14 @@ class OutboxDocument(me.Document):
     outbox = me.ListField(me.DictField(), default=list)
     outbox_pending = me.BooleanField(default=False)
     outbox_version = me.IntField(default=0)
+    outbox_lease_until = me.IntField()
     meta = {"abstract": True, "indexes": ["outbox_pending"]}
 
     def stage(self, *envelopes: dict[str, Any]) -> None:
         """Add events to this (not yet saved) document's outbox; `save()` writes them with it."""
         self.outbox = [*self.outbox, *(entry(e) for e in envelopes)]
         self.outbox_pending = True
+        self.outbox_lease_until = lease_until()
 
 
 class OutboxRelay:
@@ -130,14 +155,27 @@ class OutboxRelay:
     def publish_doc(self, doc: dict[str, Any]) -> int:
         return self.publish_docs([doc])
 
-    def publish_pending(self) -> int:
-        """One poller round: publish up to `batch_size` pending documents; returns events sent."""
+    def publish_pending(self, at: float | None = None) -> int:
+        """One poller round: publish the pending documents (up to `batch_size`) whose lease ran
+        out by `at` (epoch seconds, default now), each claimed first; returns events sent."""
         if not self.clears:
             return 0  # settled elsewhere: nothing is pending here
-        docs = list(self.collection.find(exact(outbox_pending=True),
-                                         {"outbox": 1, "outbox_version": 1}).limit(self.batch_size))
+        now_ms = int((time.time() if at is None else at) * 1000)
+        docs = list(self.collection.find(exact(outbox_pending=True), {
+            "outbox": 1, "outbox_version": 1, "outbox_lease_until": 1}).limit(self.batch_size))
         OUTBOX_BACKLOG.labels(self.collection.name).set(len(docs))
-        return self.publish_docs(docs)
+        due = [doc for doc in docs if (doc.get("outbox_lease_until") or 0) <= now_ms]
+        claimed = [c for c in (self._claim(doc, now_ms / 1000) for doc in due) if c is not None]
+        return self.publish_docs(claimed)
+
+    def _claim(self, doc: dict[str, Any], at: float) -> dict[str, Any] | None:
+        """Lease `doc` to this relay if nobody changed or claimed it since it was read; the
+        document as claimed, or None."""
+        return self.collection.find_one_and_update(
+            {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0),
+             "outbox_lease_until": doc.get("outbox_lease_until")},
+            {"$set": {"outbox_lease_until": lease_until(at)}},
+            projection={"outbox": 1, "outbox_version": 1}, return_document=ReturnDocument.AFTER)
 
     def wake(self, doc: Mapping[str, Any]) -> None:
         """Publish this just-written document's pending events soon (it is not read back)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
+
+from shared.workdays import WorkCalendar, parse_holidays
 
 
 class SettingsError(ValueError):
@@ -114,6 +116,10 @@ class CommonSettings:
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     topic_prefix: str = ""
+    # One setting each, read by every service that uses it: the working-day calendar (holidays
+    # of years chinese-calendar does not know) and the quiet days before a "still handling" note.
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    still_handling_days: int = 30
 
     @classmethod
     def from_env(cls, env: Env) -> CommonSettings:
@@ -137,4 +143,21 @@ class CommonSettings:
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             host=env.str("HTTP_HOST", "127.0.0.1"),
             topic_prefix=_check_prefix(env.str("KAFKA_TOPIC_PREFIX", "")),
+            calendar=_calendar(env),
+            still_handling_days=_still_handling_days(env),
         )
+
+
+def _calendar(env: Env) -> WorkCalendar:
+    try:
+        return WorkCalendar(parse_holidays(env.optional("CALENDAR_HOLIDAYS")))
+    except ValueError as exc:
+        raise SettingsError(f"CALENDAR_HOLIDAYS: {exc}") from None
+
+
+def _still_handling_days(env: Env) -> int:
+    if env.optional("NOTIFY_STILL_HANDLING_DAYS"):
+        raise SettingsError(
+            "NOTIFY_STILL_HANDLING_DAYS: renamed STILL_HANDLING_DAYS (one setting for all services)"
+        )
+    return env.int("STILL_HANDLING_DAYS", 30, minimum=1, maximum=3650)

@@ -129,3 +129,10 @@ RECOMMENDATION_KIND_LABELS: dict[str, str] = {
     "supervision": "监察建议",
 }
 RECOMMENDATION_KINDS: tuple[str, ...] = tuple(RECOMMENDATION_KIND_LABELS)
+# The review of old clues (大起底/回头看): what had been done with an old clue before the import.
+PRIOR_DISPOSITION_LABELS: dict[str, str] = {
+    "handled": "已办结",
+    "in_progress": "在办未结",
+    "not_handled": "未处置",
+}
+PRIOR_DISPOSITIONS: tuple[str, ...] = tuple(PRIOR_DISPOSITION_LABELS)

@@ -7,7 +7,11 @@ import pytest
 from shared import mongo
 from shared.fakes import FakeBroker
 from shared.settings import CommonSettings, Env
-from tests.stack import chosen_kind, docker_engine, start_docker, start_local
+from tests.stack import chosen_kind, describe, docker_engine, start_apache, start_docker, start_local
+
+
+def pytest_report_header(config) -> str:
+    return f"broker and database: {describe(chosen_kind())} (CAMPAIGN_TEST_STACK chooses)"
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +23,8 @@ def stack():
         if reason:
             pytest.skip(f"CAMPAIGN_TEST_STACK=docker but {reason}")
         test_stack = start_docker()
+    elif kind == "apache":
+        test_stack = start_apache()
     else:
         test_stack = start_local()
     yield test_stack

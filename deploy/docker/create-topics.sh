@@ -13,7 +13,7 @@ MIN_ISR="${MIN_INSYNC_REPLICAS:-2}"
 PREFIX="${KAFKA_TOPIC_PREFIX:-}"
 # Dead letters wait for a fix and a replay (python -m shared.cli dlq replay): keep them 30 days.
 DLQ_RETENTION_MS="${DLQ_RETENTION_MS:-2592000000}"
-TOPICS=(clue-received case-assigned case-escalated case-closed clue-followed-up)
+TOPICS=(clue-received case-assigned case-escalated case-closed clue-followed-up clue-notified)
 KAFKA_TOPICS=/opt/kafka/bin/kafka-topics.sh
 
 for attempt in $(seq 1 60); do

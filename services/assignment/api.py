@@ -50,15 +50,6 @@ class CaseListQuery(Schema):
     cursor = fields.String()
 
 
-class StatsQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
-    jurisdiction = fields.String()
-    from_ = fields.AwareDateTime(data_key="from")
-    to = fields.AwareDateTime()
-
-
 class JurisdictionBody(Schema):
     class Meta:
         unknown = RAISE
@@ -103,7 +94,6 @@ SCHEMAS = (
     CloseBody,
     EscalateBody,
     CaseListQuery,
-    StatsQuery,
     JurisdictionBody,
     EmployerBody,
     UnitBody,
@@ -173,18 +163,6 @@ def workload():
     if not unit:
         raise Problem(422, "Unprocessable Content", "unit is required", errors={"unit": ["required"]})
     return jsonify(queries.workload(unit, g.principal, _ctx().registry()))
-
-
-@bp.get("/v1/stats")
-@require("supervisor", "admin")
-def stats():
-    q = _query(StatsQuery())
-    ctx = _ctx()
-    return jsonify(
-        queries.stats(
-            g.principal, ctx.registry(), ctx.clock(), q.get("jurisdiction"), q.get("from_"), q.get("to")
-        )
-    )
 
 
 @bp.get("/v1/registry")
@@ -301,17 +279,6 @@ def register_paths(spec) -> None:
         "/v1/workload",
         operations={
             "get": {"summary": "Open cases and capacity per cadre", "security": secured, "responses": ok}
-        },
-    )
-    spec.path(
-        "/v1/stats",
-        operations={
-            "get": {
-                "summary": "Quarterly figures",
-                "security": secured,
-                "parameters": [{"in": "query", "schema": StatsQuery}],
-                "responses": ok,
-            }
         },
     )
     spec.path(

@@ -11,7 +11,7 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, pages, practice_api
+from . import api, api_reports, pages, practice_api
 from .documents import Case, ensure_indexes
 from .handlers import Context
 from .metrics import register_metrics
@@ -23,6 +23,7 @@ def build_spec() -> dict:
     spec = new_spec("Assignment service")
     api.register_paths(spec)
     practice_api.register_paths(spec)
+    api_reports.register_paths(spec)
     return spec.to_dict()
 
 
@@ -54,6 +55,7 @@ def create_app(
     app.extensions["assignment.relay_thread"] = thread
     app.register_blueprint(api.bp)
     app.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
+    app.register_blueprint(api_reports.bp)
     app.register_blueprint(pages.create_workspace_blueprint())
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

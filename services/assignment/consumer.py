@@ -1,4 +1,4 @@
-"""The assignment consumer: clue-received and clue-followed-up, with an outbox relay thread."""
+"""The assignment consumer: clue-received, clue-followed-up and clue-notified, with an outbox relay thread."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from shared.consumer import ConsumerLoop, consumer_group
 from shared.kafka import EventProducer
 from shared.outbox import OutboxRelay
 
-from . import handlers, networks
+from . import handlers, networks, tracking
 from .documents import Case
 from .registry_store import RegistryCache
 from .settings import AssignmentSettings
@@ -58,6 +58,7 @@ def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
         {
             events.CLUE_RECEIVED: lambda event: received([event], ctx, one=True),
             events.CLUE_FOLLOWED_UP: lambda event: handlers.clue_followed_up(event, ctx),
+            events.CLUE_NOTIFIED: lambda event: tracking.notified(event, ctx),
         },
         dead_letters=producer,
         batch_handlers={events.CLUE_RECEIVED: lambda batch: received(batch, ctx)},

@@ -112,6 +112,14 @@ class Case(OutboxDocument):
     outcomes = me.ListField(me.StringField(), default=list)
     reporter_summary = me.StringField(null=True)
     reopened_at = me.LongField(null=True)
+    # the review (大起底/回头看): the batch, the clue's original unit, prior disposition, file number;
+    # kind "review" (复查) when the old clue was handled before
+    kind = me.StringField(default="new")
+    batch_id = me.StringField(null=True)
+    original_unit = me.StringField(null=True)
+    prior_disposition = me.StringField(null=True)
+    file_number = me.StringField(null=True)
+    imported_at = me.DateTimeField(null=True)
     # subject key + category while the case is open, absent once closed: unique (handlers.open_key)
     open_key = me.StringField()
     # the journal keys of the slot claims this case's updates took (drain, escalation): workload.py
@@ -128,6 +136,7 @@ class Case(OutboxDocument):
             "lead_cadre_id",
             "due_at",
             ("unit", "status", "received_at"),  # also serves queries on the unit alone
+            ("batch_id", "unit"),  # the review page per batch (大起底/回头看)
             {"fields": ["open_key"], "unique": True, "sparse": True},
         ],
     }
@@ -160,9 +169,61 @@ class EscalationEntry(me.Document):
     meta = {"collection": "escalations", "indexes": ["case_id", "at"]}
 
 
+class DutyDoc(me.Document):
+    """One duty of one clue of a case (duties.py): due, met or missed. `unit` follows the case."""
+
+    id = me.StringField(primary_key=True)  # duties.Duty.key
+    case_id = me.StringField(required=True)
+    clue_id = me.StringField(required=True)
+    kind = me.StringField(required=True)
+    unit = me.StringField(required=True)
+    jurisdiction = me.StringField(required=True)  # where the clue was received
+    state = me.StringField(required=True)  # due, met, missed
+    start_at = me.LongField(required=True)  # epoch ms (see shared/times.py)
+    due_at = me.LongField(required=True)
+    met_at = me.LongField(null=True)
+    failed_at = me.LongField(null=True)  # the last failed notification for it, if any
+    failure = me.StringField(null=True)  # notify's fixed reason phrase, never contact details
+    channel = me.StringField(null=True)
+    created_at = me.DateTimeField(required=True)
+    meta = {
+        "collection": "duties",
+        "indexes": [("state", "due_at"), ("unit", "state", "due_at"), "case_id", "clue_id"],
+    }
+
+
+class ReviewBatch(me.Document):
+    """A batch of the 大起底/回头看 review: its name and 限期处置 deadline (as intake announced it)."""
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField(required=True)
+    deadline = me.LongField(required=True)  # epoch ms
+    created_at = me.DateTimeField(required=True)
+    meta = {"collection": "review_batches"}
+
+
+class StatCounter(me.Document):
+    """Statistics counters of one quarter, basis and jurisdiction (counters.py); id is
+    `quarter|basis|jurisdiction`, the counts are flat numeric fields."""
+
+    id = me.StringField(primary_key=True)
+    quarter = me.StringField(required=True)
+    basis = me.StringField(required=True)
+    jurisdiction = me.StringField(required=True)
+    meta = {"collection": "stat_counters", "strict": False}
+
+
+class StatMark(me.Document):
+    """That one fact was counted (its id names the fact): counting twice is refused."""
+
+    id = me.StringField(primary_key=True)
+    at = me.DateTimeField(required=True)
+    meta = {"collection": "stat_marks"}
+
+
 def ensure_indexes() -> None:
     """Create every collection's indexes (the unique clue_id one above all)."""
-    for doc in (CadreSlot, Case, CaseAudit, EscalationEntry):
+    for doc in (CadreSlot, Case, CaseAudit, EscalationEntry, DutyDoc):
         doc.ensure_indexes()
     from . import networks, recommendation_store  # the relationship map's and recommendations' own
 

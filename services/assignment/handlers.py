@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -20,11 +20,12 @@ from shared import events
 from shared.auth import Principal
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
-from shared.outbox import entry, staged_update
+from shared.outbox import pending as outbox_fields
+from shared.outbox import staged_update
 from shared.problems import Problem
 from shared.times import from_ms, to_ms
 
-from . import deadlines, escalation
+from . import deadlines, escalation, tracking
 from .deadlines import DeadlineRules
 from .documents import OPEN_STATUSES, Case, CaseAudit, EscalationEntry
 from .escalation import EscalationRules, Subject
@@ -211,12 +212,14 @@ def record_escalation(
     at: datetime,
     actor: str,
     note: str | None = None,
+    ctx: Context | None = None,
 ) -> None:
     reasons = list(reasons)
+    entry_id = f"{doc['_id']}:{doc.get('outbox_version', 0)}"
     try:
         EscalationEntry._get_collection().insert_one(
             {
-                "_id": f"{doc['_id']}:{doc.get('outbox_version', 0)}",
+                "_id": entry_id,
                 "case_id": doc["_id"],
                 "from_unit": from_unit,
                 "to_unit": to_unit,
@@ -229,6 +232,9 @@ def record_escalation(
         )
     except DuplicateKeyError:
         pass
+    else:
+        if ctx is not None:
+            tracking.escalation_recorded(doc, entry_id, from_unit, to_unit, mode, reasons, at, ctx)
     audit(
         doc["_id"],
         actor,
@@ -344,11 +350,13 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     clue_id = data["clue_id"]
     subject, bad_rank = _subject(data["subject"])
     key = subject_key(subject.name, subject.employer, clue_id)
-    received: datetime = data["received_at"]
+    received: datetime = tracking.received_at(data)  # an imported old clue's original date
     related = list(
         cases().find(
             exact(subject_key=key),
             {
+                "unit": 1,
+                "jurisdiction": 1,
                 "clue_id": 1,
                 "linked_clue_ids": 1,
                 "clue_times": 1,
@@ -371,6 +379,7 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     )
     for candidate in same:
         if link_clue(candidate["_id"], clue_id, received, repeat_count, ctx):
+            tracking.clue_linked(candidate, data, ctx)
             return True
     _stored, refused = store_new_cases([decide_case(data, subject, key, repeat_count, ctx, bad_rank)], ctx)
     return not refused
@@ -474,12 +483,15 @@ def decide_case(
             ctx.rules,
         )
     )
-    serious = where.mode != "triage" and is_serious(
-        decision.reasons if decision else [],
-        data.get("amount_cny"),
-        data["category"],
-        bool(data.get("collusion")),
-        ctx.serious,
+    serious = where.mode != "triage" and (
+        is_serious(
+            decision.reasons if decision else [],
+            data.get("amount_cny"),
+            data["category"],
+            bool(data.get("collusion")),
+            ctx.serious,
+        )
+        or review_kind(data) == "review"  # 复查 gets a lead cadre, as a reopened case does
     )
     return NewCase(data, subject, key, where, decision, serious, bad_rank, ctx.clock())
 
@@ -491,7 +503,8 @@ def case_document(
     data, subject, where, decision, now = new.data, new.subject, new.where, new.decision, new.now
     clue_id = data["clue_id"]
     supervised = decision is not None and decision.mode == "supervised"
-    received: datetime = data["received_at"]
+    received: datetime = tracking.received_at(data)  # an imported old clue's original date
+    batch = data.get("batch") or {}
     reasons = list(decision.reasons) if decision else []
     doc: dict[str, Any] = {
         "_id": case_id,
@@ -520,7 +533,9 @@ def case_document(
         "holds_lead": lead is not None,
         "serious": new.serious,
         "status": "queued" if cadre is None else ("supervised" if supervised else "assigned"),
-        "due_at": to_ms(deadlines.due_at(received, data["category"], data["source"], ctx.deadlines)),
+        "due_at": to_ms(
+            deadlines.due_at(received, data["category"], data["source"], ctx.deadlines, batch.get("deadline"))
+        ),
         "accepted_at": None if new.triage else to_ms(now),
         "assigned_at": to_ms(now) if cadre else None,
         "supervised_at": None,
@@ -531,6 +546,12 @@ def case_document(
         "outcomes": [],
         "reporter_summary": None,
         "reopened_at": None,
+        "kind": review_kind(data),
+        "batch_id": batch.get("id"),
+        "original_unit": data.get("original_unit"),
+        "prior_disposition": data.get("prior_disposition"),
+        "file_number": data.get("file_number"),
+        "imported_at": data["received_at"] if data.get("original_received_at") else None,
         "created_at": now,
         "outbox_version": 0,
     }
@@ -538,10 +559,14 @@ def case_document(
     if decision is not None:
         envelopes.append(escalated_event(doc, clue_id, where.unit, new.unit, decision.mode, reasons, now))
     envelopes.append(assigned_event(doc, clue_id, now))
-    doc["outbox"] = [entry(e) for e in envelopes]
-    doc["outbox_pending"] = True
+    doc.update(outbox_fields(*envelopes))
     doc["opening_audit"] = opening_audit(doc, new.bad_rank)
     return doc
+
+
+def review_kind(data: dict[str, Any]) -> str:
+    """An imported old clue whose prior disposition was "handled" opens a review case (复查)."""
+    return "review" if data.get("prior_disposition") == "handled" else "new"
 
 
 def opening_audit(doc: dict[str, Any], bad_rank: str | None = None) -> list[dict[str, Any]]:
@@ -620,11 +645,13 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> tuple[list[dict[str, A
     refused = _insert_cases(docs, claims)
     skip = set(refused)
     stored = [(doc, new) for i, (doc, new) in enumerate(zip(docs, news, strict=True)) if i not in skip]
+    tracking.cases_opened([(doc, new.data) for doc, new in stored], ctx)
     for doc, new in stored:
         ctx.wake(doc)
         if new.decision is not None:
             record_escalation(
-                doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM
+                doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM,
+                ctx=ctx,
             )
     for unit in dict.fromkeys(new.unit for doc, new in stored if doc["cadre_id"] is None and not new.triage):
         drain(unit, ctx)
@@ -749,7 +776,7 @@ def move_case(
                 continue
             ctx.wake(updated)
             record_escalation(
-                doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note
+                doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note, ctx
             )
             return updated
         new_unit = decision.to_unit
@@ -786,7 +813,7 @@ def move_case(
             release_slot(doc.get("cadre_id"))
         if doc.get("holds_lead"):
             release_lead(doc.get("lead_cadre_id"))
-        record_escalation(doc, doc["unit"], new_unit, decision.mode, decision.reasons, now, actor, note)
+        record_escalation(doc, doc["unit"], new_unit, decision.mode, decision.reasons, now, actor, note, ctx)
         audit(
             case_id,
             SYSTEM,
@@ -836,7 +863,10 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     updated = update_case(doc, changes, envelopes, {"supervised_at": None})
     if updated is not None:
         ctx.wake(updated)
-        record_escalation(doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM)
+        record_escalation(
+            doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM, ctx=ctx
+        )
+        tracking.case_overdue(doc, now, ctx)
     return updated
 
 
@@ -845,7 +875,7 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     period. Safe with several schedulers at once (every transition is a conditional write)."""
     now = ctx.clock()
     done = {"supervised": 0, "escalated": 0}
-    grace = timedelta(days=ctx.deadlines.supervision_grace_days)
+    grace_start = ctx.deadlines.calendar.add_days(now, -ctx.deadlines.supervision_grace_days)
     open_ = {"$in": list(OPEN_STATUSES)}
     for doc in list(
         cases()
@@ -857,7 +887,7 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     for doc in list(
         cases()
         .find(
-            {"status": open_, "supervised_at": {"$lte": to_ms(now - grace)}, "triage_reason": None},
+            {"status": open_, "supervised_at": {"$lte": to_ms(grace_start)}, "triage_reason": None},
             {"_id": 1},
         )
         .limit(batch)
@@ -933,6 +963,7 @@ def close_case(
         if doc.get("holds_lead"):
             release_lead(doc.get("lead_cadre_id"))
         audit(case_id, principal.actor, "closed", now, disposition=disposition, outcomes=list(outcomes))
+        tracking.case_closed(updated, ctx)
         if doc.get("holds_slot"):
             drain(doc["unit"], ctx)
         return updated

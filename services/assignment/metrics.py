@@ -24,7 +24,7 @@ from .documents import OPEN_STATUSES, Case
 from .registry import Registry
 from .settings import AssignmentSettings
 
-TOPICS = (events.CLUE_RECEIVED, events.CLUE_FOLLOWED_UP)
+TOPICS = (events.CLUE_RECEIVED, events.CLUE_FOLLOWED_UP, events.CLUE_NOTIFIED)
 
 
 def queue_lengths(registry: Registry) -> dict[str, float]:

@@ -52,6 +52,7 @@ from shared.vocabulary import (
 from . import handlers, queries
 from .api import CloseBody
 from .documents import OPEN_STATUSES, EscalationEntry
+from .pages_reports import add_report_pages
 from .registry import Registry
 
 SESSION_COOKIE = "workspace_session"
@@ -549,45 +550,7 @@ def create_workspace_blueprint() -> Blueprint:
         entries = sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:200]
         return render("escalations.html", principal=principal, entries=entries)
 
-    @bp.get("/workspace/stats")
-    @signed_in("supervisor")
-    def stats(principal: Principal):
-        c = ctx()
-        now = c.clock()
-        today = now.astimezone(CHINA)
-        years = [today.year - i for i in range(3)]
-        year = _int(request.args.get("year"), today.year, min(years), today.year)
-        quarter = _int(request.args.get("quarter"), (today.month - 1) // 3 + 1, 1, 4)
-        start, end = quarter_bounds(year, quarter)
-        figures = queries.stats(principal, c.registry(), now, None, start, end)
-        main = [
-            ("收到线索", figures["received"]),
-            ("受理", figures["accepted"]),
-            ("提级/督办", figures["escalated"]["cases"]),
-            ("办结", figures["closed"]["cases"]),
-            ("逾期未办结", figures["overdue"]),
-            ("排队待分配", figures["queued"]),
-        ]
-        dispositions = [
-            (label, figures["closed"]["by_disposition"].get(code, 0))
-            for code, label in DISPOSITION_LABELS.items()
-        ]
-        reasons = [
-            (label, figures["escalated"]["by_reason"].get(code, 0))
-            for code, label in ESCALATION_REASON_LABELS.items()
-        ]
-        return render(
-            "stats.html",
-            principal=principal,
-            figures=figures,
-            year=year,
-            quarter=quarter,
-            years=years,
-            main=chart(main),
-            dispositions=chart(dispositions),
-            reasons=chart(reasons),
-            period=f"{year} 年第 {quarter} 季度",
-        )
+    add_report_pages(bp, ctx, render, signed_in, chart)  # duties, review batches, statistics
 
     from . import practice_pages  # networks, a case's relationship map, recommendations to bureaus
 

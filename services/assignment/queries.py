@@ -5,16 +5,16 @@ Every read of a case by a person is appended to that case's audit trail.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from shared.auth import Principal, jurisdiction_within
+from shared.auth import Principal
 from shared.mongo import exact
 from shared.problems import Problem
 from shared.times import from_ms, to_ms
 
+from . import reports
 from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
 from .handlers import audit_entry, cases, ensure_visible
 from .registry import Registry
@@ -199,14 +199,6 @@ def workload(unit: str, principal: Principal, registry: Registry) -> dict[str, A
     }
 
 
-def _days(pairs: list[tuple[datetime, datetime]]) -> dict[str, float | None]:
-    values = sorted((end - start).total_seconds() / 86400 for start, end in pairs if start and end)
-    if not values:
-        return {"mean": None, "p90": None}
-    p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
-    return {"mean": round(sum(values) / len(values), 3), "p90": round(p90, 3)}
-
-
 def stats(
     principal: Principal,
     registry: Registry,
@@ -214,69 +206,7 @@ def stats(
     jurisdiction: str | None,
     start: datetime | None,
     end: datetime | None,
+    quarter: str | None = None,
 ) -> dict[str, Any]:
-    """The quarterly figures of DOMAIN.md for cases handled by units under `jurisdiction`.
-
-    received counts clues (linked ones too) received in the period; accepted, escalated and
-    closed count what happened in the period; overdue and queued are the state now.
-    """
-    scope = jurisdiction or (principal.scope if principal.role == "supervisor" else None)
-    if principal.role == "supervisor" and (scope is None or not jurisdiction_within(scope, principal.scope)):
-        raise Problem(403, "Forbidden", "that jurisdiction is outside yours")
-    if scope is not None and registry.jurisdiction(scope) is None:
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "unknown jurisdiction",
-            errors={"jurisdiction": ["unknown jurisdiction"]},
-        )
-    base: dict[str, Any] = {} if scope is None else {"unit": {"$in": list(registry.units_within(scope))}}
-
-    def in_period(t: datetime | None) -> bool:
-        return t is not None and (start is None or t >= start) and (end is None or t < end)
-
-    docs = list(
-        cases().find(
-            base,
-            {
-                "clue_times": 1,
-                "accepted_at": 1,
-                "received_at": 1,
-                "closed_at": 1,
-                "disposition": 1,
-                "outcomes": 1,
-                "status": 1,
-                "due_at": 1,
-            },
-        )
-    )
-    received = sum(1 for d in docs for t in d.get("clue_times") or [] if in_period(t))
-    for d in docs:
-        for name in ("accepted_at", "closed_at"):
-            d[name] = from_ms(d.get(name))
-    accepted = [d for d in docs if in_period(d.get("accepted_at"))]
-    closed = [d for d in docs if d["status"] == "closed" and in_period(d.get("closed_at"))]
-    ids = {d["_id"] for d in docs}
-    by_reason: Counter[str] = Counter()
-    escalated_cases = set()
-    for e in EscalationEntry._get_collection().find({}, {"case_id": 1, "reasons": 1, "at": 1}):
-        if e["case_id"] in ids and in_period(e["at"]):
-            escalated_cases.add(e["case_id"])
-            by_reason.update(e.get("reasons") or [])
-    return {
-        "jurisdiction": scope,
-        "from": start,
-        "to": end,
-        "received": received,
-        "accepted": len(accepted),
-        "escalated": {"cases": len(escalated_cases), "by_reason": dict(by_reason)},
-        "closed": {
-            "cases": len(closed),
-            "by_disposition": dict(Counter(d.get("disposition") for d in closed)),
-            "by_outcome": dict(Counter(o for d in closed for o in d.get("outcomes") or [])),
-        },
-        "overdue": sum(1 for d in docs if d["status"] in OPEN_STATUSES and d["due_at"] < to_ms(now)),
-        "queued": sum(1 for d in docs if d["status"] == "queued"),
-        "days_to_accept": _days([(d["received_at"], d["accepted_at"]) for d in accepted]),
-        "days_to_close": _days([(d["received_at"], d["closed_at"]) for d in closed]),
-    }
+    """The quarterly figures of DOMAIN.md, per child jurisdiction (reports.py, from counters)."""
+    return reports.report(principal, registry, now, jurisdiction, start, end, quarter)

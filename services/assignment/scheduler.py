@@ -12,7 +12,7 @@ from datetime import timedelta
 from shared.kafka import DependencyDown, EventProducer
 from shared.outbox import OutboxRelay
 
-from . import handlers
+from . import handlers, tracking
 from .consumer import context
 from .documents import Case
 from .settings import AssignmentSettings
@@ -40,6 +40,7 @@ def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 done = handlers.run_deadlines(ctx)
+                done["duties_missed"] = tracking.sweep(ctx)
                 if any(done.values()):
                     log.info("deadline round", extra=done)
                 # a batch's claims settle within a second; older journal entries are a dead worker's

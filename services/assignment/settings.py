@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from shared.settings import CommonSettings, Env, SettingsError
@@ -30,14 +30,19 @@ def _category_days(env: Env) -> dict[str, int]:
 
 
 def _campaign_deadline(env: Env) -> datetime | None:
+    """ASSIGNMENT_CAMPAIGN_DEADLINE: an ISO date-time with its offset (2027-03-31T23:59:59+08:00)."""
     raw = env.optional("ASSIGNMENT_CAMPAIGN_DEADLINE")
     if raw is None:
         return None
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise SettingsError(f"ASSIGNMENT_CAMPAIGN_DEADLINE: {raw!r} is not an ISO date") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        raise SettingsError(f"ASSIGNMENT_CAMPAIGN_DEADLINE: {raw!r} is not an ISO date-time") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise SettingsError(
+            f"ASSIGNMENT_CAMPAIGN_DEADLINE: {raw!r} has no time zone (add one, e.g. +08:00)"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,17 @@ class AssignmentSettings:
     def from_env(cls, env: Env | None = None) -> AssignmentSettings:
         env = env or Env()
         close_days = env.int("ASSIGNMENT_CLOSE_DAYS", 90, minimum=1, maximum=3650)
+        common = CommonSettings.from_env(env)
+        campaign_deadline = _campaign_deadline(env)
+        grace = env.int("ASSIGNMENT_SUPERVISION_GRACE_DAYS", 15, minimum=1)
         try:
             deadlines = DeadlineRules(
                 close_days=close_days,
                 category_days=_category_days(env),
-                campaign_deadline=_campaign_deadline(env),
-                supervision_grace_days=env.int("ASSIGNMENT_SUPERVISION_GRACE_DAYS", 15, minimum=1),
+                campaign_deadline=campaign_deadline,
+                supervision_grace_days=grace,
+                still_handling_days=common.still_handling_days,
+                calendar=common.calendar,
             )
         except ValueError as exc:
             raise SettingsError(f"ASSIGNMENT_CATEGORY_DAYS: {exc}") from None
@@ -81,7 +91,7 @@ class AssignmentSettings:
             categories=SERIOUS_CATEGORIES,
         )
         return cls(
-            common=CommonSettings.from_env(env),
+            common=common,
             db=env.str("ASSIGNMENT_DB", "campaign_assignment"),
             port=env.int("ASSIGNMENT_PORT", 8002, minimum=1, maximum=65535),
             web_workers=env.int("WEB_WORKERS", 2, minimum=1, maximum=64),

@@ -17,7 +17,13 @@ from pymongo.errors import ConnectionFailure
 from services.intake import handlers
 from services.intake.limits import ReceiptLimit
 from services.intake.relay import IntakeOutbox
-from services.intake.schemas import ClueSchema, FollowUpSchema, LookupSchema
+from services.intake.schemas import (
+    ClueSchema,
+    FollowUpSchema,
+    ImportBatchSchema,
+    ImportLineSchema,
+    LookupSchema,
+)
 from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
 from shared.kafka import DependencyDown
@@ -26,6 +32,7 @@ from shared.problems import Problem, flatten, json_body, load
 MAX_IDEMPOTENCY_KEY = 200
 # Schemas hold no per-load state: one instance each serves every request (and saves building one).
 CLUE_SCHEMA, LOOKUP_SCHEMA, FOLLOW_UP_SCHEMA = ClueSchema(), LookupSchema(), FollowUpSchema()
+IMPORT_LINE_SCHEMA, IMPORT_BATCH_SCHEMA = ImportLineSchema(), ImportBatchSchema()
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -102,7 +109,7 @@ def clue_view(clue: Any) -> dict[str, Any]:
         "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
         "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
         "collusion": bool(clue.collusion), "parties": list(clue.parties or []),
-        "updates": handlers.timeline(clue),
+        "updates": handlers.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
     }
 
 
@@ -123,7 +130,7 @@ def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
 
 
 def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
-                base_key: str | None) -> dict[str, Any]:
+                base_key: str | None, batch: dict[str, str] | None = None) -> dict[str, Any]:
     """Import one NDJSON line: its result, accepted or with the line's errors."""
     result: dict[str, Any] = {"line": number}
     if line is None:
@@ -140,9 +147,11 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
     if not isinstance(payload, dict):
         return {**result, "result": "rejected", "code": 422, "errors": {"_line": ["Must be an object."]}}
     try:
-        data = CLUE_SCHEMA.load(payload)
+        data = IMPORT_LINE_SCHEMA.load(payload)
     except ValidationError as exc:
         return {**result, "result": "rejected", "code": 422, "errors": flatten(exc.messages)}
+    if batch is not None:
+        data["batch"] = batch
     principal = g.principal
     if principal.role == "supervisor" and not jurisdiction_within(data["jurisdiction"], principal.scope):
         return {**result, "result": "rejected", "code": 403,
@@ -158,6 +167,18 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
         return {**result, "result": "failed", "code": 503,
                 "errors": {"_line": ["A dependency is down: send this line again."]}}
     return {**result, "result": "accepted", "code": 202, "replayed": replayed, **response}
+
+
+def _review_batch(unit: str) -> dict[str, str] | None:
+    """The review batch (大起底/回头看) the import's query names (`?batch=&deadline=`), or None."""
+    if not request.args:
+        return None
+    query = load(IMPORT_BATCH_SCHEMA, request.args.to_dict())
+    try:
+        return handlers.review_batch(unit, query["batch"], query["deadline"])
+    except handlers.BatchConflict:
+        raise Problem(409, "Conflict", "a batch of this name has another deadline",
+                      errors={"deadline": ["The batch exists with another deadline."]}) from None
 
 
 def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
@@ -202,6 +223,7 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
         ctx = _ctx()
         unit, base_key = _posting_unit(), _idempotency_key()
         limit = ctx.settings.import_line_max_bytes
+        batch = _review_batch(unit)
 
         def results() -> Iterator[str]:
             number = 0
@@ -212,7 +234,8 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
                 number += 1
                 if line is not None and not line.strip():
                     continue
-                yield json.dumps(import_line(line, number, ctx, unit, base_key), ensure_ascii=False) + "\n"
+                result = import_line(line, number, ctx, unit, base_key, batch)
+                yield json.dumps(result, ensure_ascii=False) + "\n"
 
         return Response(stream_with_context(results()), mimetype="application/x-ndjson")
 
@@ -221,7 +244,9 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
     def lookup():
         data = load(LOOKUP_SCHEMA, json_payload())
         try:
-            return jsonify(handlers.lookup(data["code"], data["secret"], _ctx().keys))
+            ctx = _ctx()
+            return jsonify(handlers.lookup(data["code"], data["secret"], ctx.keys,
+                                           quiet_days=ctx.settings.common.still_handling_days))
         except handlers.ReceiptNotFound:
             raise Problem(404, "Not Found", "no clue has this receipt") from None
 

@@ -50,6 +50,12 @@ class Clue(me.Document):
     card_batch_id = me.StringField(null=True)  # the supervision card batch it came through
     card_number = me.IntField(null=True)
     observer_id = me.StringField(null=True)  # the integrity observer who reported it (never sent on)
+    # the review of old clues (大起底/回头看), on imported clues only (ISO text, as the event says)
+    original_received_at = me.StringField(null=True)
+    original_unit = me.StringField(null=True)
+    prior_disposition = me.StringField(null=True)
+    file_number = me.StringField(null=True)
+    batch = me.DictField(null=True)  # {"id", "name", "deadline"}
     meta = {
         "collection": "clues",
         "strict": False,  # clues stored before they stopped carrying an outbox load too
@@ -58,6 +64,16 @@ class Clue(me.Document):
             ("acknowledged", "last_staged_ms"),
         ],
     }
+
+
+class ReviewBatch(me.Document):
+    """A batch of the review of old clues (大起底/回头看) imported by one unit: name and deadline."""
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField(required=True)
+    deadline = me.StringField(required=True)  # ISO date-time with offset, as the events carry it
+    frontline_unit = me.StringField(required=True)
+    meta = {"collection": "review_batches", "strict": False}
 
 
 class ClueUpdate(me.Document):

@@ -22,7 +22,7 @@ from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.intake import receipts, status
-from services.intake.documents import Clue, ClueUpdate, FollowUp
+from services.intake.documents import Clue, ClueUpdate, FollowUp, ReviewBatch
 from shared import events
 from shared.kafka import Publisher
 from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
@@ -99,9 +99,43 @@ def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
         "occurred_on": clue.get("occurred_on"), "frontline_unit": clue["frontline_unit"],
         "anonymous": clue.get("anonymous", True), "parties": clue.get("parties") or [],
     }
+    for name in REVIEW_FIELDS:  # an imported old clue's (大起底/回头看); absent on every other clue
+        if clue.get(name) is not None:
+            data[name] = clue[name]
     return events.make_event(events.CLUE_RECEIVED, data, source=SOURCE,
                              event_id=clue["received_event_id"], at=clue["received_at"], validate=False,
                              json_ready=True)
+
+
+REVIEW_FIELDS = ("original_received_at", "original_unit", "prior_disposition", "file_number", "batch")
+
+
+class BatchConflict(Exception):
+    """A review batch of this name exists with another deadline."""
+
+
+def review_batch(frontline_unit: str, name: str, deadline: datetime) -> dict[str, str]:
+    """The review batch (大起底/回头看) `name` of the posting unit, made on first use: its id, name
+    and 限期处置 deadline as the clues' events carry them. BatchConflict if the name is taken with
+    another deadline."""
+    batch_id = "b_" + hashlib.sha256(f"{frontline_unit}\n{name}".encode()).hexdigest()[:24]
+    wanted = {"name": name, "deadline": _iso(deadline), "frontline_unit": frontline_unit}
+    collection = ReviewBatch._get_collection()
+    collection.update_one({"_id": batch_id}, {"$set": {"seen": True}, "$setOnInsert": wanted}, upsert=True)
+    stored = collection.find_one({"_id": batch_id}) or {}
+    if not stored.get("deadline"):  # a database that ignores $setOnInsert on upsert
+        collection.update_one({"_id": batch_id, "deadline": None}, {"$set": wanted})
+        stored = collection.find_one({"_id": batch_id}) or {}
+    if stored.get("deadline") != wanted["deadline"]:
+        raise BatchConflict(f"batch {name!r} has another deadline")
+    return {"id": batch_id, "name": name, "deadline": wanted["deadline"]}
+
+
+def _review_fields(data: dict[str, Any]) -> dict[str, Any]:
+    original = data.get("original_received_at")
+    return {"original_received_at": _iso(original) if original else None,
+            "original_unit": data.get("original_unit"), "prior_disposition": data.get("prior_disposition"),
+            "file_number": data.get("file_number"), "batch": data.get("batch")}
 
 
 def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: receipts.Receipt,
@@ -125,7 +159,7 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
         "acknowledged": False, "last_staged_ms": to_ms(now),
         "idempotency_key": _key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
-        "request_hash": request_hash, "parties": data.get("parties") or None,
+        "request_hash": request_hash, "parties": data.get("parties") or None, **_review_fields(data),
         **(extra or {}),  # a card's or an observer's reference (cards.py, observers.py)
     }
     # As mongoengine stores a document: no key for a field that is None.
@@ -196,15 +230,17 @@ def _render(at: datetime, update: status.Update, kind: str) -> dict[str, Any]:
             "message_zh": update.zh, "message_en": update.en}
 
 
-def timeline(clue: Clue, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The clue's reporter-safe updates, oldest first, with the 30-day "still handling" note."""
+def timeline(clue: Clue, now: datetime | None = None,
+             quiet_days: int = status.STILL_HANDLING_AFTER_DAYS) -> list[dict[str, Any]]:
+    """The clue's reporter-safe updates, oldest first, with the "still handling" note after
+    `quiet_days` without news (the STILL_HANDLING_DAYS setting)."""
     items = [_render(clue.received_at, status.RECEIVED_UPDATE, "received")]
     last = clue.received_at
     for line in ClueUpdate.objects(__raw__=exact(clue_id=clue.id)).order_by("at"):
         items.append(_render(line.at, status.Update(line.message_zh, line.message_en), line.kind))
         last = max(last, line.at)
     now = now or utcnow()
-    note = status.still_handling(clue.status, (now - last) / timedelta(days=1))
+    note = status.still_handling(clue.status, (now - last) / timedelta(days=1), quiet_days)
     if note:
         items.append(_render(now, note, "still_handling"))
     return items
@@ -219,10 +255,11 @@ def _by_receipt(code: str, secret: str, keys: Keys) -> Clue:
     return clue
 
 
-def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None) -> dict[str, Any]:
+def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None,
+           quiet_days: int = status.STILL_HANDLING_AFTER_DAYS) -> dict[str, Any]:
     """The reporter-safe status and updates of the clue with this receipt; ReceiptNotFound otherwise."""
     clue = _by_receipt(code, secret, keys)
-    return {"status": clue.status, "updates": timeline(clue, now)}
+    return {"status": clue.status, "updates": timeline(clue, now, quiet_days)}
 
 
 def _move(clue: Clue, event_type: str, data: dict[str, Any], update_id: str, at: datetime,

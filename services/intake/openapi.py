@@ -102,7 +102,7 @@ def build_spec() -> dict[str, Any]:
                          ("ClueAccepted", schemas.ClueResponseSchema), ("ClueView", ClueViewSchema),
                          ("Lookup", schemas.LookupSchema), ("LookupAnswer", LookupAnswerSchema),
                          ("FollowUp", schemas.FollowUpSchema), ("FollowUpAnswer", FollowUpAnswerSchema),
-                         ("ImportResult", ImportResultSchema)]:
+                         ("ImportResult", ImportResultSchema), ("ImportLine", schemas.ImportLineSchema)]:
         spec.components.schema(name, schema=schema)
     errors = {str(code): PROBLEM for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)}
     bearer = [{"bearer": []}]
@@ -118,9 +118,14 @@ def build_spec() -> dict[str, Any]:
         "parameters": [{"name": "clue_id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": {"description": "the clue", "content": _json("ClueView")}, **errors}}})
     spec.path("/v1/clues:import", operations={"post": {
-        "summary": "Import old clues, one JSON clue per line (frontline, supervisor)", "security": bearer,
+        "summary": "Import old clues, one JSON clue per line (frontline, supervisor); a review batch "
+                   "(大起底/回头看) is named by ?batch= with its 限期处置 ?deadline=", "security": bearer,
+        "parameters": [{"name": "batch", "in": "query", "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
+                       {"name": "deadline", "in": "query", "required": False,
+                        "schema": {"type": "string", "format": "date-time"}}],
         "requestBody": {"required": True, "content": {"application/x-ndjson": {
-            "schema": {"$ref": "#/components/schemas/Clue"}}}},
+            "schema": {"$ref": "#/components/schemas/ImportLine"}}}},
         "responses": {"200": {"description": "one result per line", "content": {"application/x-ndjson": {
             "schema": {"$ref": "#/components/schemas/ImportResult"}}}}, **errors}}})
     spec.path("/v1/receipts/lookup", operations={"post": {

@@ -113,6 +113,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reporter.channel": ("接收反馈的方式", "How we contact you"),
     "channel_email": ("电子邮件", "Email"),
     "channel_sms": ("短信", "Text message (SMS)"),
+    "channel_unavailable": ("此反馈方式暂不可用，请选择其他方式。",
+                            "This way of hearing back is not available; choose another."),
     "reporter.contact": ("电子邮箱或手机号码", "Email address or mobile number"),
     "reporter.contact_hint": ("与上面选择的方式一致，例如 name@example.com 或 13800000000。",
                               "Matching the way chosen above, e.g. name@example.com or +8613800000000."),
@@ -358,6 +360,8 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
     bp = Blueprint("reporter", __name__, template_folder="templates", static_folder="static",
                    static_url_path="/assets/reporter")
     places = load_places(settings.registry_file)
+    # only the channels notify is configured to deliver (INTAKE_REPORTER_CHANNELS)
+    offered = tuple(c for c in WEB_CHANNELS if c in settings.reporter_channels)
     csrf = CsrfGuard(settings.receipt_key, "reporter-pages-csrf", CSRF_COOKIE)
 
     def ctx() -> IntakeContext:
@@ -418,11 +422,12 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
         return render("report.html", status, values=values, errors=errors, places=places,
                       categories=[(c, zh, CATEGORY_EN[c]) for c, zh in CATEGORY_LABELS.items()],
                       ranks=[(r, zh, RANK_EN[r]) for r, zh in RANK_LABELS.items()],
-                      channels=WEB_CHANNELS)
+                      channels=offered)
 
     def status_page(code: str, secret: str, status: int = 200, errors: FormErrors = NO_ERRORS,
                     message: str = "", notice: str | None = None) -> Response:
-        found = handlers.lookup(code, secret, ctx().keys)
+        found = handlers.lookup(code, secret, ctx().keys,
+                                quiet_days=ctx().settings.common.still_handling_days)
         lang = page_lang()
         updates = [{"at": _china_time(u["at"]), "text": u["message_en"] if lang == "en" else u["message_zh"]}
                    for u in found["updates"]]
@@ -455,6 +460,10 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
             data = CLUE_SCHEMA.load(payload)
         except ValidationError as exc:
             return report_form(422, request.form, form_errors(flatten(exc.messages), lang))
+        channel = data["reporter"].get("channel")
+        if channel is not None and channel not in offered:
+            return report_form(422, request.form,
+                               form_errors({"reporter.channel": [text("channel_unavailable", lang)]}, lang))
         context = ctx()
         body, _ = handlers.post_clue(data, settings.web_frontline_unit, context.keys, outbox=context.outbox)
         return render("receipt.html", code=body["receipt"]["code"], secret=body["receipt"]["secret"],

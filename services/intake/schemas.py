@@ -15,7 +15,15 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 # "today" for occurred_on is the date in China Standard Time.
 from shared.times import today_in_china
-from shared.vocabulary import CATEGORIES, CHANNELS, CLUE_STATUSES, PARTY_KINDS, RANKS, SOURCES
+from shared.vocabulary import (
+    CATEGORIES,
+    CHANNELS,
+    CLUE_STATUSES,
+    PARTY_KINDS,
+    PRIOR_DISPOSITIONS,
+    RANKS,
+    SOURCES,
+)
 
 # A path in the registry tree, e.g. "foshan/chancheng/shiwan" (\Z: "$" would allow a "\n").
 PATH_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*\Z")
@@ -208,6 +216,29 @@ class ClueSchema(StrictSchema):
     collusion = StrictBoolean(load_default=False)
     reporter = ReporterField(required=True)
     parties = fields.List(fields.Nested(PartySchema), load_default=list, validate=validate.Length(max=50))
+
+
+def _moment_not_in_future(value: dt.datetime) -> None:
+    if value > dt.datetime.now(dt.UTC):
+        raise ValidationError("Must not be in the future.")
+
+
+class ImportLineSchema(ClueSchema):
+    """One line of POST /v1/clues:import: a clue, with what the review of old clues (大起底/回头看)
+    keeps of it: its original date (with a time zone, not in the future), the unit that first had
+    it, what was done with it then, and its file number."""
+
+    original_received_at = fields.AwareDateTime(load_default=None, validate=_moment_not_in_future)
+    original_unit = Text(load_default=None, validate=validate.Length(min=1, max=200))
+    prior_disposition = fields.String(load_default=None, validate=validate.OneOf(PRIOR_DISPOSITIONS))
+    file_number = Text(load_default=None, validate=validate.Length(min=1, max=100))
+
+
+class ImportBatchSchema(StrictSchema):
+    """The query of POST /v1/clues:import naming a review batch: its name and 限期处置 deadline."""
+
+    batch = Text(required=True, validate=validate.Length(min=1, max=100))
+    deadline = fields.AwareDateTime(required=True)
 
 
 class LookupSchema(StrictSchema):

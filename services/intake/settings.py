@@ -29,6 +29,20 @@ def _rate(env: Env, name: str, default: str) -> str:
     return value
 
 
+def _channels(env: Env) -> tuple[str, ...]:
+    """INTAKE_REPORTER_CHANNELS: the channels notify is configured to deliver (`make run` sets it
+    from notify's settings: sms only with a gateway); the reporter page offers only these."""
+    from shared.vocabulary import CHANNELS
+
+    raw = env.str("INTAKE_REPORTER_CHANNELS", ",".join(CHANNELS))
+    chosen = tuple(dict.fromkeys(c.strip() for c in raw.split(",") if c.strip()))
+    unknown = [c for c in chosen if c not in CHANNELS]
+    if unknown or not chosen:
+        raise SettingsError(f"INTAKE_REPORTER_CHANNELS: {', '.join(unknown) or raw!r} is not a list of "
+                            f"{', '.join(CHANNELS)}")
+    return chosen
+
+
 @dataclass(frozen=True)
 class IntakeSettings:
     """Everything the intake service's commands need; the keys never show in a repr."""
@@ -52,6 +66,7 @@ class IntakeSettings:
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
     public_url: str = ""  # the reporter pages' address for supervision cards' QR codes ("": as asked)
+    reporter_channels: tuple[str, ...] = ("inbox", "email", "sms", "webhook")
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> IntakeSettings:
@@ -77,4 +92,5 @@ class IntakeSettings:
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
             registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
             public_url=env.str("INTAKE_PUBLIC_URL", ""),
+            reporter_channels=_channels(env),
         )

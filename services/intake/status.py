@@ -117,8 +117,9 @@ STILL_HANDLING_UPDATE = Update(
 )
 
 
-def still_handling(status: str, days_since_last_update: float) -> Update | None:
+def still_handling(status: str, days_since_last_update: float,
+                   after_days: int = STILL_HANDLING_AFTER_DAYS) -> Update | None:
     """The "still being handled" note for a clue not closed whose last update is 30+ days old."""
-    if status != CLOSED and days_since_last_update >= STILL_HANDLING_AFTER_DAYS:
+    if status != CLOSED and days_since_last_update >= after_days:
         return STILL_HANDLING_UPDATE
     return None

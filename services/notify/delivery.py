@@ -29,9 +29,11 @@ from services.notify import retry
 from services.notify.channels import Channel, DeliveryResult, channel_for
 from services.notify.documents import ClueContact, DeliveryAttempt, Notification
 from services.notify.handlers import WAITING_FOR_CONTACT
-from services.notify.settings import NotifySettings
+from services.notify.outcomes import publish_outcomes
+from services.notify.settings import NotifySettings, deliverable_channels
 from services.notify.still_handling import send_still_handling
 from services.notify.templates import Message, render, short_clue_ref
+from shared.kafka import DependencyDown, Publisher
 from shared.mongo import exact, new_id, utcnow
 from shared.sealing import SealError, open_sealed
 from shared.times import to_ms
@@ -47,7 +49,7 @@ CHANNEL_ERROR = "channel error"
 
 def build_channels(settings: NotifySettings) -> dict[str, Channel]:
     """The channels this deployment can use (sms only when a gateway is configured)."""
-    names = ["inbox", "email", "webhook"] + (["sms"] if settings.sms_gateway_url else [])
+    names = deliverable_channels(settings.sms_gateway_url)
     return {name: channel_for(name, settings) for name in names}
 
 
@@ -69,8 +71,10 @@ class Deliverer:
 
     def __init__(self, settings: NotifySettings, channels: dict[str, Channel] | None = None, *,
                  clock: Callable[[], datetime] = utcnow,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random,
+                 publisher: Publisher | None = None) -> None:
         self.settings = settings
+        self.publisher = publisher  # tells the system each final outcome (outcomes.py)
         self.channels = channels if channels is not None else build_channels(settings)
         self.clock = clock
         self.rng = rng
@@ -93,10 +97,17 @@ class Deliverer:
             while not stop.is_set():
                 try:
                     if time.monotonic() >= next_schedule:
-                        send_still_handling(self.settings.still_handling_days, self.clock())
+                        send_still_handling(self.settings.still_handling_days, self.clock(),
+                                            calendar=self.settings.common.calendar)
                         next_schedule = time.monotonic() + self.settings.scheduler_interval_s
-                    if not self.run_once():
+                    delivered = self.run_once()
+                    if self.publisher is not None:
+                        publish_outcomes(self.publisher, self.clock())
+                    if not delivered:
                         stop.wait(self.settings.poll_interval_s)
+                except DependencyDown as exc:
+                    log.warning("deliverer waiting for the broker", extra={"error": type(exc).__name__})
+                    stop.wait(max(1.0, self.settings.poll_interval_s))
                 except ConnectionFailure as exc:
                     # The database is away: nothing was claimed or half-written; try again soon.
                     log.warning("deliverer waiting for the database", extra={"error": type(exc).__name__})
@@ -255,12 +266,12 @@ class Deliverer:
         if job.lang != doc["lang"]:
             changes.update(lang=job.lang, subject=job.message.subject, text=job.message.text)
         if result.status == "sent":
-            changes.update(status="sent", sent_at_ms=to_ms(now))
+            changes.update(status="sent", sent_at_ms=to_ms(now), outcome_pending=True)
         elif result.status == "retry" and not retry.exhausted(number, self.settings.max_attempts):
             changes.update(status="pending", due_ms=to_ms(retry.next_attempt_at(
                 now, number, self.settings.retry_base_s, self.settings.retry_cap_s, self.rng)))
         else:
-            changes.update(status="failed")
+            changes.update(status="failed", outcome_pending=True)
         log.info("delivery attempt", extra={"notification_id": doc["_id"], "channel": job.channel,
                                             "status": changes["status"], "reason": result.reason})
         return _mine(doc, job.token), {"$set": changes}
@@ -269,7 +280,7 @@ class Deliverer:
                channel: str, attempts: int | None = None) -> _Write:
         log.warning("notification failed", extra={"notification_id": doc["_id"], "reason": reason})
         changes = {"status": status, "last_reason": reason, "lease_owner": "", "lease_until_ms": 0,
-                   "channel": channel}
+                   "channel": channel, "outcome_pending": True}
         if attempts is not None:
             changes["attempts"] = attempts
         return _mine(doc, token), {"$set": changes}

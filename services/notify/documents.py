@@ -72,9 +72,11 @@ class Notification(me.Document):
     last_reason = me.StringField(null=True)  # a fixed phrase, never contact details
     created_at = me.DateTimeField(required=True)
     sent_at_ms = me.LongField(default=0)
+    # a final status not yet told to the system as clue-notified (outcomes.py)
+    outcome_pending = me.BooleanField(default=False)
     meta = {"collection": "notifications",
             "indexes": [("status", "due_ms"), ("status", "lease_until_ms"), ("clue_id", "seq"), "seq",
-                        "lease_owner"]}
+                        "lease_owner", "outcome_pending"]}
 
 
 class DeliveryAttempt(me.Document):

@@ -54,10 +54,15 @@ def deliverer() -> None:
     """Deliver notifications, with retries and the 30-day note, until SIGTERM."""
     from services.notify.delivery import Deliverer
     from shared.consumer import stop_on_signals
+    from shared.kafka import EventProducer
 
     settings = NotifySettings.from_env()
     _start_worker(settings)
-    Deliverer(settings).run(stop_on_signals())
+    producer = EventProducer(settings.common)  # clue-notified: what became of each notification
+    try:
+        Deliverer(settings, publisher=producer).run(stop_on_signals())
+    finally:
+        producer.close()
 
 
 PROCESSES = {"web": web, "consumer": consumer, "deliverer": deliverer}

@@ -15,6 +15,12 @@ def _key(env: Env, name: str) -> bytes:
         raise SettingsError(str(exc)) from None
 
 
+def deliverable_channels(sms_gateway_url: str | None) -> list[str]:
+    """The channels notify can deliver with this configuration: SMS only with a gateway. `make run`
+    gives intake this list (INTAKE_REPORTER_CHANNELS), so the reporter page offers no other."""
+    return ["inbox", "email", "webhook"] + (["sms"] if sms_gateway_url else [])
+
+
 @dataclass(frozen=True)
 class NotifySettings:
     """What the notify web app, consumer and deliverer need. Secrets are bytes, never logged."""
@@ -55,8 +61,9 @@ class NotifySettings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> NotifySettings:
         env = env or Env()
+        common = CommonSettings.from_env(env)
         return cls(
-            common=CommonSettings.from_env(env),
+            common=common,
             private_key=_key(env, "NOTIFY_PRIVATE_KEY"),
             webhook_secret=env.str("NOTIFY_WEBHOOK_SECRET", required=True).encode(),
             db=env.str("NOTIFY_DB", "campaign_notify"),
@@ -83,6 +90,6 @@ class NotifySettings:
             poll_interval_s=env.float("NOTIFY_POLL_INTERVAL_S", 0.5, minimum=0.01),
             contact_wait_s=env.float("NOTIFY_CONTACT_WAIT_S", 7 * 24 * 3600.0, minimum=1.0),
             contact_recheck_s=env.float("NOTIFY_CONTACT_RECHECK_S", 30.0, minimum=0.1),
-            still_handling_days=env.int("NOTIFY_STILL_HANDLING_DAYS", 30, minimum=1, maximum=3650),
+            still_handling_days=common.still_handling_days,  # STILL_HANDLING_DAYS, shared
             scheduler_interval_s=env.float("NOTIFY_SCHEDULER_INTERVAL_S", 3600.0, minimum=1.0),
         )

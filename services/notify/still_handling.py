@@ -7,21 +7,24 @@ Several deliverer processes may run this at once: each clue is claimed with a co
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from services.notify import progress as rules
 from services.notify.documents import ClueContact, to_ms
 from services.notify.handlers import queue_notification
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, utcnow
+from shared.workdays import DEFAULT, WorkCalendar
 
 log = logging.getLogger(__name__)
 
 
-def send_still_handling(days: int = 30, now: datetime | None = None, limit: int = 500) -> int:
-    """Queue one note per real-name, unclosed clue quiet for `days`; returns how many it queued."""
+def send_still_handling(days: int = 30, now: datetime | None = None, limit: int = 500,
+                        calendar: WorkCalendar = DEFAULT) -> int:
+    """Queue one note per real-name, unclosed clue quiet for `days` (STILL_HANDLING_DAYS, calendar
+    days in Shanghai); returns how many it queued."""
     now = now or utcnow()
-    cutoff = to_ms(now - timedelta(days=days))
+    cutoff = to_ms(calendar.add_days(now, -days))
     queued = 0
     candidates = ClueContact.objects(__raw__={**exact(anonymous=False, closed=False),
                                               "last_update_ms": {"$lte": cutoff}})

@@ -137,6 +137,7 @@ def test_the_quarter_chart_shows_the_stats_figures(http, app):
         "closed": "1",
         "overdue": "0",
         "queued": "1",
+        "duties_missed": "0",
     }
     assert bars(shown, "disposition-chart")["予以了结"][2] == "1"
     assert re.fullmatch(r"\d{4} 年第 [1-4] 季度", shown.by_id("period").text)

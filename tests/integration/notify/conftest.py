@@ -46,7 +46,7 @@ class Pipeline:
         self.producer = EventProducer(settings.common)
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
-        self.deliverer = Deliverer(settings)
+        self.deliverer = Deliverer(settings, publisher=self.producer)  # clue-notified out
         self.threads = [self._thread(build_consumer(settings.common, self.producer).run),
                         self._thread(self.deliverer.run)]
 

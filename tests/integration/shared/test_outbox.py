@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import mongoengine as me
 import pytest
@@ -11,7 +12,7 @@ from shared import events
 from shared.consumer import ConsumerLoop
 from shared.kafka import EventProducer, ensure_topics
 from shared.mongo import ProcessedEvents, new_id
-from shared.outbox import OutboxDocument, OutboxRelay, staged_update
+from shared.outbox import LEASE_S, OutboxDocument, OutboxRelay, staged_update
 from tests.integration.shared.helpers import read_topic, wait_for
 
 pytestmark = pytest.mark.stack
@@ -32,6 +33,11 @@ class CrashAfterPublish(Exception):
     pass
 
 
+def after_leases(rounds: int = 1) -> float:
+    """A time when the leases taken until now have run out (for a polling round)."""
+    return time.time() + rounds * (LEASE_S + 1)
+
+
 def test_crash_between_publish_and_mark_republishes_and_consumer_deduplicates(settings, mongo_db):
     ensure_topics(settings)
     producer = EventProducer(settings)
@@ -48,15 +54,20 @@ def test_crash_between_publish_and_mark_republishes_and_consumer_deduplicates(se
     relay.collection = type("Crashing", (), {
         "update_one": lambda *a, **k: (_ for _ in ()).throw(CrashAfterPublish()),
         "find": relay.collection.find, "find_one": relay.collection.find_one,
+        "find_one_and_update": relay.collection.find_one_and_update,
         "name": relay.collection.name})()
-    with pytest.raises(CrashAfterPublish):
-        relay.publish_pending()
-    assert Note._get_collection().find_one({"_id": clue_id})["outbox_pending"] in (True, 1)
-    # A fresh relay (the restarted process) publishes it again and clears it.
-    relay = OutboxRelay(Note._get_collection(), producer)
-    assert relay.publish_pending() == 1
-    assert Note._get_collection().find_one({"_id": clue_id})["outbox_pending"] in (False, 0)
+    # The writer's relay never ran: once the lease runs out, a polling round takes it.
     assert relay.publish_pending() == 0
+    with pytest.raises(CrashAfterPublish):
+        relay.publish_pending(at=after_leases())
+    assert Note._get_collection().find_one({"_id": clue_id})["outbox_pending"] in (True, 1)
+    # A fresh relay (the restarted process) publishes it again, once the crashed one's claim ran
+    # out, and clears it.
+    relay = OutboxRelay(Note._get_collection(), producer)
+    assert relay.publish_pending(at=after_leases()) == 0
+    assert relay.publish_pending(at=after_leases(2)) == 1
+    assert Note._get_collection().find_one({"_id": clue_id})["outbox_pending"] in (False, 0)
+    assert relay.publish_pending(at=after_leases(3)) == 0
     assert original is not None
 
     records = [r for r in read_topic(settings.kafka_bootstrap_servers, events.CLUE_FOLLOWED_UP,
@@ -100,7 +111,7 @@ def test_an_event_added_while_publishing_is_not_lost(settings, mongo_db):
     relay.publish_doc(doc)
     after = Note._get_collection().find_one({"_id": clue_id})
     assert after["outbox_pending"] in (True, 1) and len(after["outbox"]) == 2
-    assert relay.publish_pending() == 2
+    assert relay.publish_pending(at=after_leases()) == 2
     assert Note._get_collection().find_one({"_id": clue_id})["outbox"] == []
     producer.close()
 
@@ -160,6 +171,27 @@ def test_a_woken_batch_goes_out_in_one_send_and_clears_only_unchanged_documents(
         relay.stop()
         thread.join(10)
     assert sends == [5]
-    assert relay.publish_pending() == 4  # each changed note: its first event again and the new one
+    # each changed note: its first event again and the new one
+    assert relay.publish_pending(at=after_leases()) == 4
     assert cleared() == set(ids)
+    producer.close()
+
+
+def test_two_pollers_take_an_expired_entry_once_and_leave_a_leased_one(settings, mongo_db):
+    """An entry leased to the relay its writer woke is left to it; one whose lease ran out is
+    claimed by one polling round only, however many processes poll."""
+    ensure_topics(settings)
+    producer = EventProducer(settings)
+    ids = [new_id() for _ in range(2)]
+    for clue_id in ids:
+        note = Note(id=clue_id)
+        note.stage(followed_up(clue_id))
+        note.save(force_insert=True)
+    first, second = (OutboxRelay(Note._get_collection(), producer) for _ in range(2))
+    assert first.publish_pending() == 0 and second.publish_pending() == 0
+    # Both read the expired entries before either claims them.
+    at = after_leases()
+    docs = list(Note._get_collection().find({}, {"outbox": 1, "outbox_version": 1, "outbox_lease_until": 1}))
+    claims = [relay._claim(doc, at) for doc in docs for relay in (first, second)]
+    assert sum(c is not None for c in claims) == 2
     producer.close()

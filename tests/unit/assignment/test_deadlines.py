@@ -1,14 +1,17 @@
 from datetime import UTC, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.assignment.deadlines import (
     DeadlineRules,
-    add_working_days,
+    accept_notice_due,
     due_at,
+    earlier,
     needs_still_handling_note,
     overdue_transition,
+    result_notice_due,
+    still_handling_due,
+    transfer_due,
 )
 
 
@@ -17,43 +20,33 @@ def at(day: int, hour: int = 10) -> datetime:
     return datetime(2024, 4, day, hour, tzinfo=UTC)
 
 
-WORKING_DAYS = [
-    ("zero", at(3), 0, at(3)),
-    ("monday + 1", at(1), 1, at(2)),
-    ("monday + 4 = friday", at(1), 4, at(5)),
-    ("friday + 1 = monday", at(5), 1, at(8)),
-    ("thursday + 2 = monday", at(4), 2, at(8)),
-    ("saturday + 1 = monday", at(6), 1, at(8)),
-    ("sunday + 1 = monday", at(7), 1, at(8)),
-    ("monday + 5 = next monday", at(1), 5, at(8)),
-    ("fifteen working days = three weeks", at(1), 15, at(22)),
+DUTY_DUES = [
+    # the duty's due date is counted on China's calendar (清明 2024: 4-6 April off, 7 April on)
+    ("acceptance notice: 15 working days", accept_notice_due, at(1), at(23)),
+    ("transfer: 5 working days across 清明", transfer_due, at(3), at(11)),
+    ("result notice: 15 working days", result_notice_due, at(1), at(23)),
+    ("still handling: 30 calendar days", still_handling_due, at(1), at(1) + timedelta(days=30)),
 ]
 
 
-@pytest.mark.parametrize("label,start,n,expected", WORKING_DAYS, ids=[w[0] for w in WORKING_DAYS])
-def test_add_working_days(label, start, n, expected):
-    result = add_working_days(start, n)
-    assert result == expected
-    assert result.tzinfo is UTC
+@pytest.mark.parametrize("label,rule,start,expected", DUTY_DUES, ids=[d[0] for d in DUTY_DUES])
+def test_duty_due_dates(label, rule, start, expected):
+    assert rule(start, DeadlineRules()) == expected
 
 
-def test_working_days_follow_the_local_calendar_when_asked():
-    # Friday 20:00 UTC is Saturday 04:00 in Foshan: the next working day there is Monday.
-    start = datetime(2024, 4, 5, 20, tzinfo=UTC)
-    assert add_working_days(start, 1, ZoneInfo("Asia/Shanghai")) == datetime(
-        2024, 4, 7, 20, tzinfo=UTC
-    )
-    assert add_working_days(start, 1) == datetime(2024, 4, 8, 20, tzinfo=UTC)
+def test_earlier_keeps_the_earlier_deadline():
+    assert earlier(at(10), at(20)) == at(10)
+    assert earlier(at(20), at(10)) == at(10)
+    assert earlier(None, at(10)) == at(10)
 
 
 def test_naive_times_are_refused():
-    with pytest.raises(ValueError):
-        add_working_days(datetime(2024, 4, 1), 1)
     with pytest.raises(ValueError):
         due_at(datetime(2024, 4, 1), "other", "observer")
 
 
 CAMPAIGN = datetime(2024, 12, 31, 16, tzinfo=UTC)
+BATCH = datetime(2024, 9, 30, 16, tzinfo=UTC)
 RULES = DeadlineRules(category_days={"extortion": 30}, campaign_deadline=CAMPAIGN)
 
 DUE = [
@@ -61,6 +54,8 @@ DUE = [
     ("category override", at(1), "extortion", "public_report", RULES, at(1) + timedelta(30)),
     ("other category keeps default", at(1), "other", "inspection", RULES, at(1) + timedelta(90)),
     ("review gets campaign deadline", at(1), "extortion", "review", RULES, CAMPAIGN),
+    ("review in a batch gets the batch's deadline", at(1), "other", "review", RULES, BATCH),
+    ("a batch deadline is for review clues only", at(1), "other", "observer", RULES, at(1) + timedelta(90)),
     (
         "review without campaign deadline",
         at(1),
@@ -84,7 +79,7 @@ DUE = [
     "label,received,category,source,rules,expected", DUE, ids=[d[0] for d in DUE]
 )
 def test_due_at(label, received, category, source, rules, expected):
-    result = due_at(received, category, source, rules)
+    result = due_at(received, category, source, rules, BATCH if "batch" in label else None)
     assert result == expected
     assert result.utcoffset() == timedelta(0)
 
@@ -94,6 +89,11 @@ def test_category_may_only_shorten_the_deadline():
         DeadlineRules(category_days={"solicitation": 120})
     with pytest.raises(ValueError):
         DeadlineRules(category_days={"solicitation": 0})
+
+
+def test_unknown_category_is_refused():
+    with pytest.raises(ValueError, match="unknown category 'bribe'"):
+        DeadlineRules(category_days={"bribe": 30})
 
 
 DUE_AT = at(10)
