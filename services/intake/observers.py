@@ -46,6 +46,16 @@ def within(code: str, ancestor: str) -> bool:
     return code == ancestor or code.startswith(ancestor.rstrip("/") + "/")
 
 
+def liaison_problem(liaison_place: str | None, town: str) -> str | None:
+    """Why a cadre cannot be an observer's liaison (None: they can): the liaison is a cadre of the
+    registry whose unit serves the town or a level above it (专人一对一)."""
+    if liaison_place is None:
+        return "Not a known cadre."
+    if not within(town, liaison_place):
+        return "Not a cadre of the town or of a level above it."
+    return None
+
+
 def report_clue(report: Mapping[str, Any], town: str) -> dict[str, Any]:
     """The POST /v1/clues body an observer's report stands for: source `observer`, the town as
     jurisdiction unless the report names a place inside it, and no reporter identity (the

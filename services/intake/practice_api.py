@@ -270,6 +270,13 @@ def create_practice_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSetti
         if town is None or town.get("level") != "town":
             raise Problem(422, "Unprocessable Content", "not a town", errors={"town": ["Not a known town."]})
         _in_scope(data["town"])
+        liaison = observers.liaison_problem(
+            _places().cadre_places.get(data["liaison_cadre_id"]), data["town"]
+        )
+        if liaison:
+            raise Problem(
+                422, "Unprocessable Content", "invalid liaison", errors={"liaison_cadre_id": [liaison]}
+            )
         identity = {k: v for k, v in data["identity"].items() if v is not None}
         observer, token = practice_store.register_observer(
             data["town"], data["background"], data["liaison_cadre_id"], identity, _ctx().keys.vault

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ class Places:
 
     jurisdictions: Mapping[str, dict[str, Any]]
     bureaus: Mapping[str, dict[str, Any]]
+    cadre_places: Mapping[str, str] = field(default_factory=dict)  # cadre id -> their unit's jurisdiction
 
     def name(self, code: str) -> str:
         found = self.bureaus.get(code) or self.jurisdictions.get(code)
@@ -84,6 +85,7 @@ def load_places(path: str) -> Places:
     return Places(
         {j["code"]: j for j in data.get("jurisdictions") or []},
         {e["code"]: e for e in data.get("employers") or []},
+        {c["id"]: u["jurisdiction"] for u in data.get("units") or [] for c in u.get("cadres") or []},
     )
 
 

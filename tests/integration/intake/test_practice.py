@@ -138,3 +138,28 @@ def test_an_observer_s_identity_is_sealed_and_their_key_posts_reports(client, ke
         ).status_code
         == 403
     )
+
+
+LIAISONS = [
+    ("c-shiwan-1", 201, None),
+    ("c-chancheng-2", 201, None),
+    ("c-zumiao-1", 422, "Not a cadre of the town or of a level above it."),
+    ("nobody", 422, "Not a known cadre."),
+]
+
+
+@pytest.mark.parametrize("liaison, status, problem", LIAISONS)
+def test_the_liaison_is_a_cadre_serving_the_town(client, keys, liaison, status, problem):
+    resp = client.post(
+        "/v1/observers",
+        headers=keys["chancheng_supervisor"],
+        json={
+            "town": "foshan/chancheng/shiwan",
+            "background": "village_representative",
+            "liaison_cadre_id": liaison,
+            "identity": {"name": "某"},
+        },
+    )
+    assert resp.status_code == status
+    if problem:
+        assert resp.get_json()["errors"] == {"liaison_cadre_id": [problem]}

@@ -31,6 +31,21 @@ def test_report_clue(label, extra, place, error):
     ClueSchema().load(body)
 
 
+LIAISONS = [
+    ("a cadre of the town's commission", TOWN, None),
+    ("a cadre of the district above", "foshan/chancheng", None),
+    ("a cadre of the city", "foshan", None),
+    ("a cadre of another town", "foshan/chancheng/zumiao", "Not a cadre of the town or of a level above it."),
+    ("a cadre of a town under it", f"{TOWN}/x", "Not a cadre of the town or of a level above it."),
+    ("no such cadre", None, "Not a known cadre."),
+]
+
+
+@pytest.mark.parametrize("label, place, problem", LIAISONS, ids=[x[0] for x in LIAISONS])
+def test_liaison_problem(label, place, problem):
+    assert observers.liaison_problem(place, TOWN) == problem
+
+
 def test_key_digest_is_stable_and_hides_the_key():
     assert observers.key_digest("obs_abc") == observers.key_digest(" obs_abc ")
     assert "obs_abc" not in observers.key_digest("obs_abc")
