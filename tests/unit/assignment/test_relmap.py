@@ -222,3 +222,19 @@ def test_layout_puts_the_centre_in_the_middle_and_draws_every_edge():
     assert (centre["x"], centre["y"]) == (200, 200)
     assert len(drawing.edges) == 2 and len(drawing.nodes) == 3
     assert all(0 <= n["x"] <= 400 and 0 <= n["y"] <= 400 for n in drawing.nodes)
+
+
+SUBJECT_KEYS = [
+    ("the same person twice", ("许某", "bureau", "c1"), (" 许某 ", "bureau", "c2"), True),
+    ("the same name at another employer", ("许某", "bureau", "c1"), ("许某", "other", "c2"), False),
+    ("two opinions naming no one about one bureau", ("", "bureau", "c1"), ("", "bureau", "c2"), False),
+    ("a blank name is no name", ("  ", "bureau", "c1"), ("", "bureau", "c2"), False),
+    ("the same nameless clue again", ("", "bureau", "c1"), ("", "bureau", "c1"), True),
+]
+
+
+@pytest.mark.parametrize("label, first, second, same", SUBJECT_KEYS, ids=[s[0] for s in SUBJECT_KEYS])
+def test_subject_keys_match_people_never_nameless_opinions(label, first, second, same):
+    from services.assignment.handlers import subject_key
+
+    assert (subject_key(*first) == subject_key(*second)) is same
