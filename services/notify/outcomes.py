@@ -14,11 +14,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from services.notify.documents import Notification, from_ms
+from services.notify.documents import Notification
 from shared import events
 from shared.kafka import Publisher
 from shared.mongo import utcnow
 from shared.outbox import entry, publish_entries
+from shared.times import from_ms
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/notify"
