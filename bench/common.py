@@ -16,7 +16,8 @@ from pathlib import Path
 
 import requests
 
-from deploy.kafkastack import ApacheStack, missing_tools
+from deploy.apachestack import ApacheStack
+from deploy.kafkastack import missing_tools
 from deploy.localstack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,7 @@
 """End-to-end benchmark: clues/s from POST /v1/clues to the reporter's "accepted" notification.
 
-Runs all three services as processes (as `make run` does) on a fresh local stack and measures
+Runs all three services as processes (as `make run` does) on a fresh stack (Apache Kafka where java
+and mvn exist, else Tansu; BENCH_KAFKA=tansu chooses Tansu; the JSON lines name it) and measures
 (1) the sustained rate: N clues posted as fast as 8 clients can, until the last "accepted"
 notification is sent; (2) latency at half that rate: POST to "accepted" sent, p50/p99.
 The baseline, in the same run on the same broker: a raw produce -> consume round trip through

@@ -1,6 +1,8 @@
 """`make bench`: every benchmark in turn; each prints one JSON line per figure with its baseline.
 
-Sizes can be lowered for a quick look: `BENCH_QUICK=1 make bench`.
+Sizes can be lowered for a quick look: `BENCH_QUICK=1 make bench`. Each benchmark starts its own
+stack: Apache Kafka (one node, deploy/kafkastack.py) where java and mvn exist, Tansu elsewhere or
+with BENCH_KAFKA=tansu; each says which on stderr and in its JSON lines.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 from kafka import KafkaConsumer, TopicPartition
 
+from deploy.apachestack import ApacheStack
 from deploy.devstack import PROCESSES, Pipeline, ServiceProcesses, start_pipeline
-from deploy.kafkastack import ApacheStack
 from deploy.localstack import LocalStack, free_port
 from shared import events
 from shared.mongo import count_exact
@@ -225,6 +225,28 @@ def broker_name(stack: LocalStack | ApacheStack) -> str:
     return stack.kind if isinstance(stack, ApacheStack) else "tansu 0.6.0"
 
 
+def inject_faults(stack: LocalStack | ApacheStack, procs: ServiceProcesses, period: float) -> None:
+    """While clues are posted for `period` seconds: kill two consumers at 20 %, the broker fault
+    at 45 %, the database stopped for 10 s at 70 %."""
+    started = time.monotonic()
+
+    def at(fraction: float) -> None:
+        time.sleep(max(0.0, started + period * fraction - time.monotonic()))
+
+    at(0.2)
+    print("chaos: SIGKILL assignment-consumer and notify-consumer", file=sys.stderr)
+    for name in ("assignment-consumer", "notify-consumer"):
+        procs.kill(name)
+        procs.restart(name)
+    at(0.45)
+    print(f"chaos: {broker_fault(stack)}", file=sys.stderr)
+    at(0.7)
+    print("chaos: database stopped for 10 s", file=sys.stderr)
+    stack.stop_mongo()
+    time.sleep(10)
+    stack.start_mongo()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clues", type=int, default=5000)
@@ -251,28 +273,10 @@ def main() -> int:
         poster = Poster(pipeline.urls["intake"] + "/v1/clues", keys, args.clues, args.rate)
         posting = threading.Thread(target=poster.run)
         posting.start()
-        period = args.clues / args.rate
-        procs = pipeline.procs
-
-        def at(fraction: float) -> None:
-            time.sleep(max(0.0, started + period * fraction - time.monotonic()))
-
-        started = time.monotonic()
-        at(0.2)
-        print("chaos: SIGKILL assignment-consumer and notify-consumer", file=sys.stderr)
-        for name in ("assignment-consumer", "notify-consumer"):
-            procs.kill(name)
-            procs.restart(name)
-        at(0.45)
-        print(f"chaos: {broker_fault(stack)}", file=sys.stderr)
-        at(0.7)
-        print("chaos: database stopped for 10 s", file=sys.stderr)
-        stack.stop_mongo()
-        time.sleep(10)
-        stack.start_mongo()
+        inject_faults(stack, pipeline.procs, args.clues / args.rate)
         posting.join()
         posted_at = time.monotonic()
-        done = settle(pipeline, stack.mongodb_uri, poster.accepted, args.settle_timeout, procs)
+        done = settle(pipeline, stack.mongodb_uri, poster.accepted, args.settle_timeout, pipeline.procs)
         figures = count(pipeline, stack.mongodb_uri, poster.accepted)
         result = {
             "broker": broker_name(stack),

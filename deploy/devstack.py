@@ -20,7 +20,7 @@ from pathlib import Path
 import pymongo
 import yaml
 
-from deploy.localstack import spawn_child
+from deploy.localstack import spawn_child, stop_process_groups
 from services.cli import PROCESSES
 from services.notify.settings import deliverable_channels
 from shared.cli import ROLE_SERVICES
@@ -33,10 +33,31 @@ PORTS = {"intake": 8001, "assignment": 8002, "notify": 8003}
 DATABASES = {"intake": "campaign_intake", "assignment": "campaign_assignment", "notify": "campaign_notify"}
 
 
+# Each service's processes get only their own secrets (notify's private key never reaches intake).
+SECRETS_OF = {
+    "intake": ("INTAKE_RECEIPT_KEY", "INTAKE_REPORTER_KEY", "NOTIFY_PUBLIC_KEY"),
+    "assignment": ("WORKSPACE_SECRET_KEY",),
+    "notify": ("NOTIFY_PRIVATE_KEY", "NOTIFY_WEBHOOK_SECRET"),
+}
+ALL_SECRETS = frozenset(name for names in SECRETS_OF.values() for name in names) | {"DEV_KEY_SEED"}
+
+
+def env_for(service: str | None, env: dict[str, str]) -> dict[str, str]:
+    """`env` without the secrets that are not `service`'s (None: without any secret)."""
+    own = SECRETS_OF.get(service or "", ())
+    return {k: v for k, v in env.items() if k not in ALL_SECRETS or k in own}
+
+
 def dev_secrets(path: Path) -> dict[str, str]:
-    """The stack's secrets, made once and kept in `path` (under var/, never committed)."""
+    """The stack's secrets, made once and kept in `path` (under var/, never committed); a file
+    from before a secret was added gets it added."""
     if path.exists():
-        return json.loads(path.read_text())
+        secrets = json.loads(path.read_text())
+        if "WORKSPACE_SECRET_KEY" not in secrets:
+            secrets["WORKSPACE_SECRET_KEY"] = generate_secret_key()
+            path.write_text(json.dumps(secrets, indent=2))
+            path.chmod(0o600)
+        return secrets
     public, private = generate_keypair()
     secrets = {
         "INTAKE_RECEIPT_KEY": generate_secret_key(),
@@ -44,6 +65,7 @@ def dev_secrets(path: Path) -> dict[str, str]:
         "NOTIFY_PUBLIC_KEY": public,
         "NOTIFY_PRIVATE_KEY": private,
         "NOTIFY_WEBHOOK_SECRET": generate_secret_key(),
+        "WORKSPACE_SECRET_KEY": generate_secret_key(),
         "DEV_KEY_SEED": generate_secret_key(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +141,8 @@ class ServiceProcesses:
     restarts: dict[str, int] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> None:
-        self.procs[name] = spawn_child(argv, self.log_dir / f"{name}.log", env=self.env, cwd=ROOT)
+        env = env_for(name.split("-", 1)[0], self.env)  # only this service's secrets
+        self.procs[name] = spawn_child(argv, self.log_dir / f"{name}.log", env=env, cwd=ROOT)
 
     def start_service(self, service: str, command: str) -> str:
         name = f"{service}-{command}"
@@ -132,7 +155,7 @@ class ServiceProcesses:
                 self.start_service(service, command)
 
     def run_once(self, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True,
+        return subprocess.run(argv, env=env_for(None, self.env), cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout)
 
     def exited(self) -> dict[str, int]:
@@ -153,22 +176,7 @@ class ServiceProcesses:
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM every process group, wait, then SIGKILL what is left."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
+        stop_process_groups(list(self.procs.values()), timeout)
 
 
 def service_env(base: dict[str, str], stack_env: dict[str, str], secrets: dict[str, str],

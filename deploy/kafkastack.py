@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.localstack import LocalStack, StackError, free_port, port_open, spawn_child
+from deploy.localstack import StackError, free_port, port_open, spawn_child
 
 ROOT = Path(__file__).resolve().parent.parent
 POM = ROOT / "deploy" / "kafka" / "pom.xml"
@@ -296,13 +296,13 @@ class KafkaCluster:
 
     def leader_of(self, topic: str, partition: int = 0) -> int:
         """The node id leading `topic`'s partition, from the cluster's metadata."""
-        from kafka import KafkaConsumer
+        from kafka import KafkaConsumer, TopicPartition
 
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
             consumer.topics()
             leader = consumer._client.cluster.leader_for_partition(  # noqa: SLF001 - metadata only
-                __import__("kafka").TopicPartition(topic, partition))
+                TopicPartition(topic, partition))
         finally:
             consumer.close()
         if leader is None or leader < 0:
@@ -329,61 +329,6 @@ class KafkaCluster:
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=10)
-
-
-class ApacheStack:
-    """Apache Kafka (1 or 3 nodes) and the MongoDB stand-in nx-27017, with LocalStack's interface:
-    what `make run` (LOCAL_KAFKA=apache), `make chaos --kafka apache`, the benchmarks and the
-    tests start instead of Tansu."""
-
-    def __init__(self, data_dir: Path, nodes: int = 1, kafka_port: int = 0, mongo_port: int = 0,
-                 memory_db: bool = False) -> None:
-        self.data_dir = Path(data_dir)
-        self.local = LocalStack(self.data_dir, mongo_port=mongo_port, memory_db=memory_db)
-        cluster_dir = self.data_dir / "kafka"
-        if kafka_port and nodes == 1 and (cluster_dir / "cluster.json").exists():
-            saved = json.loads((cluster_dir / "cluster.json").read_text())
-            if saved["ports"] != [kafka_port]:  # asked for another port: a cluster of its own
-                cluster_dir = self.data_dir / f"kafka-{kafka_port}"
-        self.cluster = KafkaCluster(cluster_dir, nodes=nodes, ports=[kafka_port] if kafka_port else [])
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        return self.cluster.bootstrap
-
-    @property
-    def mongodb_uri(self) -> str:
-        return self.local.mongodb_uri
-
-    @property
-    def mongo_port(self) -> int:
-        return self.local.mongo_port
-
-    @property
-    def kind(self) -> str:
-        return self.cluster.kind
-
-    def env(self) -> dict[str, str]:
-        return {**self.cluster.env(), "MONGODB_URI": self.mongodb_uri}
-
-    def start(self) -> ApacheStack:
-        try:
-            self.local.start_mongo()
-            self.cluster.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def start_mongo(self) -> None:
-        self.local.start_mongo()
-
-    def stop_mongo(self, sig: int = signal.SIGTERM) -> None:
-        self.local.stop_mongo(sig)
-
-    def stop(self) -> None:
-        self.cluster.stop()
-        self.local.stop()
 
 
 def _cluster_id() -> str:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,27 @@ def child_options() -> dict:
             _libc = ctypes.CDLL(None, use_errno=True)
         options["preexec_fn"] = _die_with_parent(os.getpid())
     return options
+
+
+def stop_process_groups(procs: list[subprocess.Popen], timeout: float) -> None:
+    """SIGTERM the process group of each of `procs` at once, wait up to `timeout` seconds in all,
+    then SIGKILL the groups still running."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
 
 
 def spawn_child(argv: list[str], log_path: Path, **kwargs) -> subprocess.Popen:
@@ -233,6 +255,19 @@ class LocalStack:
             self._stop_one(name)
 
 
+def run_until_stopped(stop: Callable[[], None]) -> None:
+    """Block until SIGTERM or Ctrl-C, then call `stop` (a foreground launcher's last step)."""
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
 def main() -> int:
     """Run the stack in the foreground: `python -m deploy.localstack [DATA_DIR]`."""
     data_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "var/stack")
@@ -245,15 +280,7 @@ def main() -> int:
         return 1
     print(f"KAFKA_BOOTSTRAP_SERVERS={stack.kafka_bootstrap}\nMONGODB_URI={stack.mongodb_uri}",
           flush=True)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    try:
-        while not stopping:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
+    run_until_stopped(stack.stop)
     return 0
 
 

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from deploy.apachestack import ApacheStack
 from deploy.devstack import PORTS, ROOT, Pipeline, ServiceProcesses, start_pipeline
-from deploy.kafkastack import ApacheStack
 from deploy.localstack import LocalStack, StackError, port_open
 from shared.entry import Unreachable, check_dependencies
 from shared.settings import CommonSettings, Env, SettingsError

@@ -11,6 +11,7 @@ import line, an unknown key) exits 1.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def cli() -> None:
 
 @cli.group()
 def keys() -> None:
-    """Issue and revoke API keys in the services' databases."""
+    """Issue, list and revoke API keys in the services' databases."""
 
 
 class _Databases:
@@ -148,23 +149,36 @@ def bound_to(document: Any, alias: str) -> Iterator[Any]:
                    "that accepts the role.")
 @click.option("--token", help="Store this token instead of a new random one.")
 @click.option("--label", default="", help="A note kept with the key (who or what holds it).")
-def keys_issue(role: str, scope: str, services: tuple[str, ...], token: str | None, label: str) -> None:
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None,
+              help="The key stops working this many days from now (default: never).")
+def keys_issue(role: str, scope: str, services: tuple[str, ...], token: str | None, label: str,
+               expires_days: int | None) -> None:
     """Issue one key of ROLE bound to SCOPE and print it (the only time it is shown).
 
     SCOPE is the frontline unit code, the cadre id or the jurisdiction code; admin keys have none.
+    A --token must be as strong as a random one (32+ characters, 16+ different).
     """
-    from shared.auth import ApiKey, issue_key
+    from datetime import UTC, datetime, timedelta
+
+    from shared.auth import ApiKey, KeyAuditEntry, check_token_strength, issue_key
 
     targets = services_for_role(role, services)
     if role != "admin" and not scope:
         raise click.BadParameter(f"a {role} key needs a SCOPE", param_hint="'SCOPE'")
     if role == "admin" and scope:
         raise click.BadParameter("an admin key has no SCOPE", param_hint="'SCOPE'")
+    if token is not None:
+        try:
+            check_token_strength(token)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--token'") from None
+    expires_at = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     settings = load_settings()
     with _Databases(settings, targets) as dbs:
         for svc in targets:
-            with bound_to(ApiKey, dbs.alias(svc)):
-                token = issue_key(role, scope, label=label, token=token)
+            with bound_to(ApiKey, dbs.alias(svc)), bound_to(KeyAuditEntry, dbs.alias(svc)):
+                token = issue_key(role, scope, label=label, token=token, expires_at=expires_at,
+                                  actor=_cli_actor())
             click.echo(f"issued {role} key {scope or '(no scope)'} in {svc} "
                        f"({settings.databases[svc]})", err=True)
     click.echo(token)
@@ -178,21 +192,67 @@ def keys_revoke(token_or_digest: str) -> None:
     A token that starts with "-" (possible for keys issued before tokens were kept from doing so)
     goes after "--": `keys revoke -- -abc...`.
     """
-    from shared.auth import ApiKey, revoke_key
+    from shared.auth import ApiKey, KeyAuditEntry, revoke_key
 
     settings = load_settings()
     found = 0
     with _Databases(settings, SERVICES) as dbs:
         for svc in SERVICES:
-            with bound_to(ApiKey, dbs.alias(svc)):
-                revoked = revoke_key(token_or_digest)
+            with bound_to(ApiKey, dbs.alias(svc)), bound_to(KeyAuditEntry, dbs.alias(svc)):
+                revoked = revoke_key(token_or_digest, actor=_cli_actor())
             found += revoked
             click.echo(f"{svc}: {'revoked' if revoked else 'no such key'}")
     if not found:
         raise click.ClickException("no service knows that key")
 
 
+def _cli_actor() -> str:
+    from shared.auth import cli_actor
+
+    return cli_actor()
+
+
+def _when(ms: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ") if ms else "-"
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the keys of every service's database: id (digest), role, scope, state, expiry, last
+    use and label; never a token."""
+    from shared.auth import ApiKey, list_keys
+
+    settings = load_settings()
+    now_ms = int(time.time() * 1000)
+    with _Databases(settings, SERVICES) as dbs:
+        for svc in SERVICES:
+            with bound_to(ApiKey, dbs.alias(svc)):
+                rows = list_keys()
+            for row in rows:
+                state = ("revoked" if row["revoked"] else
+                         "expired" if row["expires_ms"] and row["expires_ms"] <= now_ms else "active")
+                click.echo("\t".join([svc, row["id"][:16], row["role"] or "", row["scope"] or "-", state,
+                                      f"expires={_when(row['expires_ms'])}",
+                                      f"last_used={_when(row['last_used_ms'])}", row["label"] or ""]))
+
+
 # --- import ----------------------------------------------------------------------------------
+
+@keys.command("webhook-secret")
+@click.argument("url")
+def keys_webhook_secret(url: str) -> None:
+    """Print the secret a reporter's webhook at URL verifies X-Signature with (derived from
+    NOTIFY_WEBHOOK_SECRET for that URL alone; give it to that recipient only)."""
+    from shared.sealing import webhook_recipient_secret as recipient_secret
+
+    try:
+        master = Env().str("NOTIFY_WEBHOOK_SECRET", required=True)
+    except SettingsError as exc:
+        raise BadSetting(str(exc)) from None
+    click.echo(recipient_secret(master.encode(), url).decode())
+
 
 @cli.group("import")
 def import_() -> None:
@@ -207,7 +267,10 @@ def import_() -> None:
               help="Lines per request.")
 @click.option("--errors", "errors_file", type=click.File("w", encoding="utf-8"),
               help="Write rejected lines' errors here (NDJSON) instead of to stderr.")
-def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: TextIO | None) -> None:
+@click.option("--review-batch", help="The review batch (大起底/回头看) these clues form; needs --deadline.")
+@click.option("--deadline", help="The batch's 限期处置 deadline, ISO with offset: 2027-03-31T23:59:59+08:00.")
+def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: TextIO | None,
+                 review_batch: str | None = None, deadline: str | None = None) -> None:
     """Send an NDJSON FILE of old clues (one per line) to intake's POST /v1/clues:import.
 
     Prints the accepted, rejected and failed counts; each rejected or failed line's number and
@@ -217,8 +280,10 @@ def import_clues(file: Path, url: str, key: str, batch_size: int, errors_file: T
     """
     from shared import clue_import
 
+    if bool(review_batch) != bool(deadline):
+        raise click.UsageError("--review-batch and --deadline go together")
     total = clue_import.count_lines(file)
-    importer = clue_import.ClueImporter(url, key)
+    importer = clue_import.ClueImporter(url, key, review=(review_batch, deadline) if review_batch else None)
     try:
         with click.progressbar(length=total, label="importing", show_pos=True, file=sys.stderr) as bar:
             counts = clue_import.send_file(file, importer, batch_size, errors_file or sys.stderr,

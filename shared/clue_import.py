@@ -74,10 +74,13 @@ class ClueImporter:
 
     RETRIABLE = (429, 502, 503, 504)
 
-    def __init__(self, url: str, key: str, tries: int = 5, timeout: float = 300.0) -> None:
+    def __init__(self, url: str, key: str, tries: int = 5, timeout: float = 300.0,
+                 review: tuple[str, str] | None = None) -> None:
         import requests
 
         self.endpoint = url.rstrip("/") + "/v1/clues:import"
+        # a review batch (大起底/回头看): its name and 限期处置 deadline, on every request
+        self.params = {"batch": review[0], "deadline": review[1]} if review else None
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {key}"
         self.tries = tries
@@ -91,7 +94,8 @@ class ClueImporter:
                    "Idempotency-Key": "import-" + hashlib.sha256(body).hexdigest()}
         for attempt in range(1, self.tries + 1):
             try:
-                resp = self.session.post(self.endpoint, data=body, headers=headers, timeout=self.timeout)
+                resp = self.session.post(self.endpoint, data=body, headers=headers, params=self.params,
+                                         timeout=self.timeout)
             except requests.RequestException as exc:
                 raise IntakeUnreachable(f"{self.endpoint}: {type(exc).__name__}") from None
             if resp.status_code in self.RETRIABLE and attempt < self.tries:

@@ -79,6 +79,7 @@ class ConsumerLoop:
         self.mark_processed = mark_processed
         self.batch_handlers = batch_handlers
         self.consecutive_failures = 0
+        self.failed_out: str | None = None  # set when the failure limit is reached
         self.consumer: KafkaConsumer | None = None
 
     def _make_consumer(self) -> KafkaConsumer:
@@ -119,7 +120,7 @@ class ConsumerLoop:
                 if (tp, record.offset) in handled and tp not in pending:
                     done[tp] = record.offset + 1
                     continue
-                if halted or stop.is_set():
+                if halted or stop.is_set() or self.failed_out:
                     pending.setdefault(tp, record.offset)
                     continue
                 if self.process(record):
@@ -128,6 +129,10 @@ class ConsumerLoop:
                     halted = True
                     pending.setdefault(tp, record.offset)
         self._commit(done)
+        if self.failed_out:
+            # Stop cleanly: what was handled or dead-lettered is committed, so a restart goes on
+            # from the next record instead of dead-lettering the same ones again (a crash loop).
+            raise TooManyFailures(self.failed_out)
         for tp, offset in pending.items():
             self.consumer.seek(tp, offset)
         if halted:
@@ -249,6 +254,6 @@ class ConsumerLoop:
                                                  "offset": record.offset, "error": error[:300]})
         self.consecutive_failures += 1
         if self.consecutive_failures >= self.settings.consumer_max_consecutive_failures:
-            raise TooManyFailures(
-                f"{self.consecutive_failures} records in a row dead-lettered by {self.group_id}")
+            # process_batch commits this record with the others handled, then stops.
+            self.failed_out = f"{self.consecutive_failures} records in a row dead-lettered by {self.group_id}"
         return True

@@ -49,6 +49,9 @@ EVENTS_PRODUCED = Counter("events_produced_total", "Events published", ["topic"]
 EVENTS_DEAD_LETTERED = Counter("events_dead_lettered_total", "Records sent to a DLQ", ["topic"])
 HANDLER_LATENCY = Histogram("event_handler_seconds", "Event handler latency", ["group", "topic"])
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Documents with unpublished events", ["collection"])
+WAKES_DROPPED = Counter("outbox_wakes_dropped_total",
+                        "Wakes dropped with the relay's queue full (their backstop publishes them)",
+                        ["collection"])
 CONSUMER_LAG = Gauge("consumer_lag", "Records not yet consumed", ["group", "topic"])
 
 SCRAPE_TTL_S = 5.0

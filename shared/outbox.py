@@ -29,7 +29,7 @@ from pymongo.errors import ConnectionFailure
 
 from shared import events
 from shared.kafka import DependencyDown, Publisher
-from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, WAKES_DROPPED
 from shared.mongo import exact
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,15 @@ class OutboxRelay:
             projection={"outbox": 1, "outbox_version": 1}, return_document=ReturnDocument.AFTER)
 
     def wake(self, doc: Mapping[str, Any]) -> None:
-        """Publish this just-written document's pending events soon (it is not read back)."""
+        """Publish this just-written document's pending events soon (it is not read back).
+
+        At most `hold_max` documents wait in memory: past that (a broker outage while writes go
+        on) a wake is dropped and the document's backstop publishes it (the polling round, or
+        for documents settled elsewhere their reconciler), so a web worker's memory stays bounded.
+        """
+        if self._woken.qsize() >= self.hold_max:
+            WAKES_DROPPED.labels(self.collection.name).inc()
+            return
         self._woken.put({"_id": doc["_id"], "outbox": list(doc.get("outbox") or []),
                          "outbox_version": doc.get("outbox_version", 0)})
 

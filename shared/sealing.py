@@ -10,6 +10,8 @@ key material in its message or its chained cause.
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -21,7 +23,7 @@ from nacl.utils import random
 KEY_SIZE = 32
 
 # The keys of a reporter dict that notify needs to deliver (the rest stays in intake).
-CONTACT_FIELDS = ("name", "channel", "email", "phone", "webhook_url", "lang")
+CONTACT_FIELDS = ("name", "channel", "email", "phone", "webhook_url", "webhook_secret", "lang")
 
 
 class SealError(Exception):
@@ -143,3 +145,11 @@ def load_key(b64text: str, name: str) -> bytes:
     if len(key) != KEY_SIZE:
         raise ValueError(message)
     return key
+
+
+def webhook_recipient_secret(master: bytes, url: str) -> bytes:
+    """The signing secret of one webhook recipient (its URL), derived from NOTIFY_WEBHOOK_SECRET,
+    so what one recipient verifies with signs nothing for another; `campaign keys webhook-secret
+    URL` prints it for that recipient's operator. A reporter who gave their own `webhook_secret`
+    is signed for with that instead."""
+    return hmac.new(master, b"webhook-recipient\0" + url.encode("utf-8"), hashlib.sha256).hexdigest().encode()

@@ -92,6 +92,19 @@ def _check_prefix(value: str) -> str:
     return value
 
 
+def redacted_uri(uri: str) -> str:
+    """`uri` with the password of its user part replaced by ***, for messages and logs."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return "<not a URI>"
+    authority, slash, tail = rest.partition("/")
+    if "@" not in authority:
+        return uri
+    userinfo, _, hosts = authority.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
+
+
 def _check_mongo(value: str) -> str:
     if urlparse(value).scheme not in {"mongodb", "mongodb+srv"}:
         raise SettingsError("MONGODB_URI: must start with mongodb:// or mongodb+srv://")
@@ -103,7 +116,7 @@ class CommonSettings:
     """What every service needs: where the broker and database are, and how to talk to them."""
 
     kafka_bootstrap_servers: str
-    mongodb_uri: str
+    mongodb_uri: str = field(repr=False)  # may hold a password
     kafka_session_timeout_ms: int = 45_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_enable_idempotence: bool = True
@@ -116,6 +129,10 @@ class CommonSettings:
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     topic_prefix: str = ""
+    # How many proxies in front of the web apps append to X-Forwarded-For / set X-Forwarded-Proto
+    # (the production edge: 1). Exactly that many are trusted; 0 trusts none (direct clients).
+    trusted_proxy_hops: int = 0
+    production: bool = False
     # One setting each, read by every service that uses it: the working-day calendar (holidays
     # of years chinese-calendar does not know) and the quiet days before a "still handling" note.
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
@@ -143,6 +160,9 @@ class CommonSettings:
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             host=env.str("HTTP_HOST", "127.0.0.1"),
             topic_prefix=_check_prefix(env.str("KAFKA_TOPIC_PREFIX", "")),
+            trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
+            production=env.choice("CAMPAIGN_ENV", "development",
+                                  ("development", "production")) == "production",
             calendar=_calendar(env),
             still_handling_days=_still_handling_days(env),
         )

@@ -12,6 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import mongo
 from shared.kafka_admin import kafka_reachable
@@ -51,7 +52,51 @@ def create_base_app(service: str, settings: CommonSettings,
     app.json_provider_class = JsonProvider
     app.json = JsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    if settings.trusted_proxy_hops:
+        # The client's address and scheme as exactly that many proxies saw them; a header a
+        # client wrote itself sits further left and is ignored.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)  # type: ignore[method-assign]
     register_error_handlers(app)
+    _count_requests(app, service)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
+        try:
+            mongo.ping()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["mongodb"] = False
+        if all(checks.values()):
+            return jsonify(status="ready", checks=checks)
+        down = ", ".join(k for k, ok in checks.items() if not ok)
+        return problem_response(503, "Service Unavailable", f"not reachable: {down}",
+                                headers={"Retry-After": "5"})
+
+    @app.get("/metrics")
+    def metrics():
+        body, content_type = exposition()
+        return Response(body, content_type=content_type)
+
+    if spec is not None:
+        cached: dict[str, Any] = {}
+
+        @app.get("/openapi.json")
+        def openapi():
+            if not cached:
+                cached.update(spec())
+            return jsonify(cached)
+
+    return app
+
+
+def _count_requests(app: Flask, service: str) -> None:
+    """Count every request and time it, by route and status (`http_requests_total`,
+    `http_request_seconds`); log each answer of 500 and above."""
 
     @app.before_request
     def _start() -> None:
@@ -71,38 +116,8 @@ def create_base_app(service: str, settings: CommonSettings,
         metrics[1].observe(time.perf_counter() - g.get("started", 0))
         if resp.status_code >= 500:
             log.warning("request failed", extra={"route": route, "status": resp.status_code})
+        if resp.mimetype in ("application/json", "application/problem+json"):
+            # API answers (a 202 carries a receipt's secret) are never cached nor sniffed.
+            resp.headers.setdefault("Cache-Control", "no-store")
+            resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok", service=service)
-
-    @app.get("/readyz")
-    def readyz():
-        checks = {"mongodb": True, "kafka": kafka_reachable(settings.kafka_bootstrap_servers)}
-        try:
-            mongo.ping()
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            checks["mongodb"] = False
-        if all(checks.values()):
-            return jsonify(status="ready", checks=checks)
-        down = ", ".join(k for k, ok in checks.items() if not ok)
-        resp = problem_response(503, "Service Unavailable", f"not reachable: {down}",
-                                headers={"Retry-After": "5"})
-        return resp
-
-    @app.get("/metrics")
-    def metrics():
-        body, content_type = exposition()
-        return Response(body, content_type=content_type)
-
-    if spec is not None:
-        cached: dict[str, Any] = {}
-
-        @app.get("/openapi.json")
-        def openapi():
-            if not cached:
-                cached.update(spec())
-            return jsonify(cached)
-
-    return app

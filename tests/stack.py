@@ -16,8 +16,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.kafkastack import ApacheStack, KafkaCluster, kafka_version, missing_tools
-from deploy.localstack import LocalStack
+from deploy.apachestack import ApacheStack
+from deploy.kafkastack import KafkaCluster, kafka_version, missing_tools, resolve_jars
+from deploy.localstack import LocalStack, StackError
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.7.1"
 MONGO_IMAGE = "mongo:7.0.14"
@@ -110,6 +111,17 @@ def start_docker() -> TestStack:
 _CHOSEN: list[str] = []
 
 
+def apache_available() -> bool:
+    """java and mvn exist and Kafka's jars are there (fetched now if need be)."""
+    if missing_tools() is not None:
+        return False
+    try:
+        resolve_jars()
+    except StackError:
+        return False
+    return True
+
+
 def chosen_kind() -> str:
     """The stack kind for this run, decided once."""
     if _CHOSEN:
@@ -119,7 +131,7 @@ def chosen_kind() -> str:
         if docker_engine() is None:
             wanted = "docker"
         else:
-            wanted = "apache" if missing_tools() is None else "local"
+            wanted = "apache" if apache_available() else "local"
     if wanted not in {"apache", "local", "docker"}:
         raise SystemExit(f"CAMPAIGN_TEST_STACK: {wanted!r} is not one of auto, apache, local, docker")
     _CHOSEN.append(wanted)

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import RAISE, Schema, fields, validate
 
-from shared.auth import require
+from shared.auth import audit, require
 from shared.problems import Problem, json_body, load
 from shared.vocabulary import DISPOSITIONS, OUTCOMES
 
-from . import handlers, queries, registry_store
+from . import handlers, queries, registry_scope, registry_store
 from .documents import STATUSES
 from .registry import RegistryError
 
@@ -168,14 +168,22 @@ def workload():
 @bp.get("/v1/registry")
 @require("admin", "supervisor")
 def get_registry():
-    return jsonify(registry_store.registry_dict(_ctx().registry()))
+    data = registry_store.registry_dict(_ctx().registry())
+    if g.principal.role == "supervisor":  # their subtree only
+        data = registry_scope.subtree(data, g.principal.scope)
+    return jsonify(data)
 
 
 def _save(registry) -> Any:
+    ctx = _ctx()
+    before = registry_store.stored_registry()
     version = registry_store.save_registry(registry, source="api")
+    audit("registry.put", g.principal.actor, actor_key_id=g.principal.key_id,
+          detail={"path": request.path, "version": version})
     cache = current_app.extensions.get("assignment.registry_cache")
     if cache is not None:
         cache.invalidate()
+    handlers.registry_changed(before, registry, ctx, g.principal.actor)
     return jsonify({"version": version})
 
 

@@ -24,14 +24,19 @@ def _quarter(value: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
+def _year_in_range(value) -> None:
+    if not statistics.FIRST_YEAR <= value.year <= statistics.LAST_YEAR:
+        raise ValidationError(f"Must be in the years {statistics.FIRST_YEAR} to {statistics.LAST_YEAR}.")
+
+
 class StatsQuery(Schema):
     class Meta:
         unknown = RAISE
 
     jurisdiction = fields.String()
     quarter = fields.String(validate=_quarter, metadata={"example": "2026Q4"})
-    from_ = fields.AwareDateTime(data_key="from")
-    to = fields.AwareDateTime()
+    from_ = fields.AwareDateTime(data_key="from", validate=_year_in_range)
+    to = fields.AwareDateTime(validate=_year_in_range)
 
 
 class DutiesQuery(Schema):

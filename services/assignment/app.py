@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from flask import Flask
@@ -11,9 +12,9 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, api_reports, pages, practice_api
+from . import api, api_reports, casework_api, pages, practice_api, problems
+from .context import Context
 from .documents import Case, ensure_indexes
-from .handlers import Context
 from .metrics import register_metrics
 from .registry_store import RegistryCache, ensure_registry
 from .settings import AssignmentSettings
@@ -22,6 +23,7 @@ from .settings import AssignmentSettings
 def build_spec() -> dict:
     spec = new_spec("Assignment service")
     api.register_paths(spec)
+    casework_api.register_paths(spec)
     practice_api.register_paths(spec)
     api_reports.register_paths(spec)
     return spec.to_dict()
@@ -53,9 +55,12 @@ def create_app(
     app.extensions["assignment.relay"] = relay
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
+    problems.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(casework_api.bp)
     app.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(api_reports.bp)
-    app.register_blueprint(pages.create_workspace_blueprint())
+    session_key = settings.session_key or os.urandom(32)  # development: this process only
+    app.register_blueprint(pages.create_workspace_blueprint(session_key, secure=settings.common.production))
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

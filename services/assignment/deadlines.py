@@ -16,6 +16,7 @@ from shared.vocabulary import CATEGORIES
 from shared.workdays import DEFAULT, WorkCalendar
 
 OPEN_STATUSES: frozenset[str] = frozenset({"queued", "assigned", "supervised", "reopened"})
+STILL_HANDLING_GRACE_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,11 @@ def result_notice_due(closed_at: datetime, rules: DeadlineRules | None = None) -
 
 
 def still_handling_due(last_heard: datetime, rules: DeadlineRules | None = None) -> datetime:
-    """A reporter who heard nothing since `last_heard` is owed a note `still_handling_days` on."""
+    """A reporter who heard nothing since `last_heard` is owed a note once `still_handling_days`
+    have passed; the duty allows one more day, since notify looks for quiet clues periodically
+    (hourly by default) and its quiet period starts at its last message, seconds after ours."""
     rules = rules or DeadlineRules()
-    return rules.calendar.add_days(last_heard, rules.still_handling_days)
+    return rules.calendar.add_days(last_heard, rules.still_handling_days + STILL_HANDLING_GRACE_DAYS)
 
 
 def overdue_transition(

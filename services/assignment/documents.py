@@ -58,6 +58,8 @@ class CadreSlot(me.Document):
     last_assigned_at = me.LongField(null=True)  # epoch ms (see shared/times.py)
     # slots claimed for new cases not stored yet: journal key -> case ids (see workload.py)
     inflight = me.DictField(default=dict)
+    # slots and leads given back for a case whose release is not finished: key -> epoch ms (store.py)
+    released = me.DictField(default=dict)
     position = me.IntField(default=0)
     meta = {"collection": "cadres", "indexes": ["unit"]}
 
@@ -112,6 +114,17 @@ class Case(OutboxDocument):
     outcomes = me.ListField(me.StringField(), default=list)
     reporter_summary = me.StringField(null=True)
     reopened_at = me.LongField(null=True)
+    closed_by = me.StringField(null=True)  # the cadre who closed it (never its reviewer: 复查)
+    review = me.BooleanField(default=False)  # reopened after an objection, until closed again
+    # all clues of the case: money added up, any collusion, the highest rank (linked clues count)
+    amount_total_cny = me.IntField(null=True)
+    any_collusion = me.BooleanField(default=False)
+    top_rank = me.StringField(null=True)
+    # a slot (and lead) given up by this case's last write, not yet given back: store.py
+    release_key = me.StringField(null=True)
+    release_at = me.LongField(default=0)
+    release_slot = me.StringField(null=True)
+    release_lead = me.StringField(null=True)
     # the review (大起底/回头看): the batch, the clue's original unit, prior disposition, file number;
     # kind "review" (复查) when the old clue was handled before
     kind = me.StringField(default="new")
@@ -125,6 +138,7 @@ class Case(OutboxDocument):
     # the journal keys of the slot claims this case's updates took (drain, escalation): workload.py
     slot_keys = me.DictField(default=dict)
     created_at = me.DateTimeField(required=True)
+    allegation = me.DictField(null=True)  # what the opening clue says (model.clue_record)
     # the first audit entries (received; assigned or queued), written with the case, never changed
     opening_audit = me.ListField(me.DictField(), default=list)
     meta = {
@@ -136,10 +150,41 @@ class Case(OutboxDocument):
             "lead_cadre_id",
             "due_at",
             ("unit", "status", "received_at"),  # also serves queries on the unit alone
+            "watched_by",
+            "release_at",
             ("batch_id", "unit"),  # the review page per batch (大起底/回头看)
             {"fields": ["open_key"], "unique": True, "sparse": True},
         ],
     }
+
+
+class CaseClue(me.Document):
+    """What one clue of a case says (its allegation), without the reporter: one per clue."""
+
+    id = me.StringField(primary_key=True)  # the clue id
+    case_id = me.StringField(required=True)
+    summary = me.StringField(null=True)
+    details = me.StringField(null=True)
+    occurred_on = me.StringField(null=True)
+    category = me.StringField(null=True)
+    source = me.StringField(null=True)
+    subject = me.DictField(default=dict)
+    amount_cny = me.IntField(null=True)
+    collusion = me.BooleanField(default=False)
+    received_at = me.DateTimeField(null=True)
+    meta = {"collection": "case_clues", "indexes": ["case_id"]}
+
+
+class WaitingFollowUp(me.Document):
+    """A reporter's follow-up whose clue has no case yet: kept until the case comes."""
+
+    id = me.StringField(primary_key=True)  # the event id
+    clue_id = me.StringField(required=True)
+    message = me.StringField(default="")
+    objection = me.BooleanField(default=False)
+    sent_at = me.DateTimeField(null=True)
+    at = me.DateTimeField(required=True)
+    meta = {"collection": "waiting_follow_ups", "indexes": ["clue_id"]}
 
 
 class CaseAudit(me.Document):
@@ -223,7 +268,7 @@ class StatMark(me.Document):
 
 def ensure_indexes() -> None:
     """Create every collection's indexes (the unique clue_id one above all)."""
-    for doc in (CadreSlot, Case, CaseAudit, EscalationEntry, DutyDoc):
+    for doc in (CadreSlot, Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp, DutyDoc):
         doc.ensure_indexes()
     from . import networks, recommendation_store  # the relationship map's and recommendations' own
 

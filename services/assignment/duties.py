@@ -41,6 +41,7 @@ STATE_LABELS = {"due": "待履行", "missed": "已逾期", "met": "已履行"}
 MET_BY = {
     "accepted": ("accept_notice",),
     "still_handling": ("still_handling",),
+    "reviewing": ("still_handling",),  # a reopened case under review (复查)
     "transferred": ("still_handling",),
     "supervised": ("still_handling",),
     "closed": ("result_notice", "still_handling"),

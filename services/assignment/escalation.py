@@ -3,7 +3,8 @@
 Levels rise town -> district -> city (embedded groups sit at their district). Reason codes:
 
 - `rank`: the subject's rank needs a higher level (干部管理权限; see RANK_LEVELS);
-- `conflict`: the subject works in the handling unit, or leads its jurisdiction (or one above);
+- `conflict`: the subject works in the handling unit (a cadre of it, or employed by any discipline
+  body), or leads its jurisdiction (or one above);
 - `amount`: money >= 50,000 CNY needs the district, >= 500,000 CNY the city;
 - `repeat`: >= 3 clues about the subject within 365 days (this clue included);
 - `collusion`, `overdue`, `manual`: one level up;
@@ -169,15 +170,27 @@ def count_recent(timestamps: Iterable[datetime], now: datetime, window_days: int
 
 
 def conflict_of_interest(subject: Subject, unit: str, registry: Registry) -> bool:
-    """True if the subject works in the handling unit itself (employer == unit code), or is a
-    leader of the jurisdiction the unit serves or of one above it, or, for an embedded group,
-    a leader of the bureau it serves."""
+    """True if the unit may not handle a clue about this subject: the subject is employed by a
+    discipline body (`employer` names a unit code such as ``foshan/chancheng/shiwan#commission``),
+    or `conflicted_with` the unit."""
+    employer = (subject.employer or "").strip()
+    if employer and registry.unit(employer) is not None:
+        return True
+    return conflicted_with(subject, unit, registry)
+
+
+def conflicted_with(subject: Subject, unit: str, registry: Registry) -> bool:
+    """True if the subject works in the handling unit itself (employer == unit code, or a cadre
+    of the unit by the registry's names), or is a leader of the jurisdiction the unit serves or
+    of one above it, or, for an embedded group, a leader of the bureau it serves."""
     if subject.employer and subject.employer.strip() == unit:
         return True
     handling = registry.unit(unit)
     if handling is None or not subject.name:
         return False
     name = normalise_name(subject.name)
+    if any(normalise_name(c.name) == name for c in registry.cadres_of(unit)):
+        return True
     if handling.serves_employer:
         employer = registry.employer(handling.serves_employer)
         if employer is not None and name in employer.leaders:
@@ -239,15 +252,19 @@ def decide(
     registry: Registry,
     rules: EscalationRules | None = None,
     extra_reasons: Iterable[str] = (),
+    already: Iterable[str] = (),
 ) -> Escalation | None:
     """The whole escalation decision for a case at `unit` (None: it stays). `extra_reasons`
-    adds `manual` or `overdue`. If the subject also has a conflict of interest with the
-    target unit, the case goes on up until it has none, or reaches the city."""
+    adds `manual` or `overdue`; reasons in `already` (the case was moved for them before) do
+    not move it again, except `rank` and `amount`, which hold only while the level is too low.
+    If the subject also has a conflict of interest with the target unit, the case goes on up
+    until it has none, or reaches the city."""
     rules = rules or EscalationRules()
     conflict = conflict_of_interest(subject, unit, registry)
-    found = reasons(
-        registry.level_of(unit), subject.rank, amount_cny, collusion, repeat_count, conflict, rules
-    )
+    before = set(already) - {"rank", "amount"}
+    level = registry.level_of(unit)
+    found = reasons(level, subject.rank, amount_cny, collusion, repeat_count, conflict, rules)
+    found = [r for r in found if r not in before]
     decision = target_unit(
         unit,
         [*found, *extra_reasons],
@@ -257,7 +274,7 @@ def decide(
     if decision is None or decision.mode == "supervised":
         return decision
     to_unit = decision.to_unit
-    while registry.level_of(to_unit) != "city" and conflict_of_interest(subject, to_unit, registry):
+    while registry.level_of(to_unit) != "city" and conflicted_with(subject, to_unit, registry):
         to_unit = registry.parent_unit(to_unit) or registry.city_unit()
     codes = (
         decision.reasons

@@ -23,6 +23,7 @@ from shared.problems import Problem
 
 from . import handlers, relmap
 from .documents import OPEN_STATUSES
+from .model import CaseError
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -193,8 +194,8 @@ def handle_network(
                 to_unit=plan.lead_unit,
                 guard=lambda d: d["unit"] != plan.lead_unit and not d.get("triage_reason"),
             )
-        except Problem as exc:  # closed or changed meanwhile: the others still move
-            log.warning("network escalation skipped", extra={"case_id": case_id, "error": exc.detail})
+        except CaseError as exc:  # closed or changed meanwhile: the others still move
+            log.warning("network escalation skipped", extra={"case_id": case_id, "error": str(exc)})
     return _record_joint(existing, plan, network, [c.case_id for c in open_cases], ctx.clock())
 
 
@@ -299,7 +300,7 @@ def may_see_case(doc: dict[str, Any], principal: Principal, registry: Registry) 
     try:
         handlers.ensure_visible(doc, principal, registry)
         return True
-    except Problem:
+    except CaseError:
         pass
     member = JointMember.objects(id=doc["_id"]).first()
     joint = JointCase.objects(id=member.joint_id).first() if member else None

@@ -1,9 +1,10 @@
 """The case officers' workspace at /workspace: server-rendered pages over the same queries and
 handlers as the API (API.md, Assignment), in Chinese.
 
-- Sign in with an API key typed into a form. The session cookie holds the key's digest (never
-  the key itself), signed and timed, HttpOnly, SameSite=Strict, path /workspace; the key is
-  looked up on every request, so a revoked key stops working within seconds.
+- Sign in with an API key typed into a form. The session is a random server-side id (see
+  `sessions`: stored as a digest, deleted at sign-out) in Flask's session cookie, signed with
+  WORKSPACE_SECRET_KEY, HttpOnly, SameSite=Strict, Secure in production, path /workspace; the
+  key is looked up on every request, so a revoked key stops working within seconds.
 - A cadre sees their cases (overdue first, marked in red and in words), a case's escalations and
   audit trail, and closes it with the form, validated by the API's CloseBody and closed by
   `handlers.close_case`. Reading a case here is audited like GET /v1/cases/{id}.
@@ -15,11 +16,7 @@ Posts carry a signed double-submit CSRF token, as the reporter pages do. No Java
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,13 +24,12 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from marshmallow import ValidationError
 from mongoengine.connection import get_db
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure
 from werkzeug.datastructures import MultiDict
 
-from shared.auth import KeyCache, Principal, digest
+from shared.auth import KeyCache, Principal, failed_authentication, failures_wait
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
 from shared.kafka import DependencyDown
@@ -49,16 +45,18 @@ from shared.vocabulary import (
     SOURCE_LABELS,
 )
 
-from . import handlers, queries
+from . import casework_pages, handlers, queries, store
+from .access import escalation_visible
 from .api import CloseBody
-from .documents import OPEN_STATUSES, EscalationEntry
+from .documents import OPEN_STATUSES
+from .model import CaseError
 from .pages_reports import add_report_pages
+from .problems import problem_for
 from .registry import Registry
+from .sessions import COOKIE_PATH, SESSION_COOKIE, Sessions  # noqa: F401 - SESSION_COOKIE for callers
+from .sessions import configure as configure_sessions
 
-SESSION_COOKIE = "workspace_session"
 CSRF_COOKIE = "workspace_csrf"
-COOKIE_PATH = "/workspace"
-SESSION_MAX_AGE_S = 8 * 3600
 ROLES = ("cadre", "supervisor")
 LIST_LIMIT = 500
 
@@ -83,6 +81,9 @@ ACTION_LABELS = {
     "reopened": "因异议重新复查",
     "follow_up": "举报人补充情况",
     "objection": "举报人提出异议",
+    "routed": "分办",
+    "reassigned": "改派承办人",
+    "deadline_changed": "调整办理期限",
 }
 CLOSE_FIELDS = {
     "disposition": "f-disposition",
@@ -209,59 +210,15 @@ def chart(rows: list[tuple[str, float]], track: float = 360.0) -> list[Bar]:
     return bar_rows([(label, value, top, f"{value:g}") for label, value in rows], track)
 
 
-# --- session, CSRF, secrets ----------------------------------------------------------------------
-
-
-def workspace_secret() -> bytes:
-    """The random secret signing sessions and CSRF tokens: made once, kept in the service's own
-    database so every web worker and restart shares it."""
-    collection = get_db()["workspace_secrets"]
-    found = collection.find_one({"_id": "session"})
-    if found is None:
-        try:
-            collection.insert_one(
-                {"_id": "session", "key": base64.b64encode(secrets.token_bytes(32)).decode()}
-            )
-        except DuplicateKeyError:
-            pass
-        found = collection.find_one({"_id": "session"})
-    return base64.b64decode(found["key"])
-
-
-class Sessions:
-    """Signed, timed session cookies holding the digest of the key signed in with."""
-
-    def __init__(self, key: bytes, keys: KeyCache) -> None:
-        self.serializer = URLSafeTimedSerializer(
-            hmac.new(key, b"workspace-session", hashlib.sha256).digest(), salt="workspace-session"
-        )
-        self.keys = keys
-
-    def principal_for_token(self, token: str) -> Principal | None:
-        token = token.strip()
-        return self.keys.get(digest(token)) if token else None
-
-    def cookie_value(self, principal: Principal) -> str:
-        return self.serializer.dumps({"k": principal.key_id})
-
-    def current(self) -> Principal | None:
-        """The signed-in principal: a valid, unexpired cookie whose key still works."""
-        raw = request.cookies.get(SESSION_COOKIE)
-        if not raw:
-            return None
-        try:
-            data = self.serializer.loads(raw, max_age=SESSION_MAX_AGE_S)
-        except BadSignature:
-            return None
-        principal = self.keys.get(str(data.get("k", ""))) if isinstance(data, dict) else None
-        return principal if principal is not None and principal.role in ROLES else None
+# --- session, CSRF: see sessions.py -------------------------------------------------------------
 
 
 # --- the blueprint -------------------------------------------------------------------------------
 
 
-def create_workspace_blueprint() -> Blueprint:
-    """The workspace pages at /workspace (call inside an app whose database is connected)."""
+def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Blueprint:
+    """The workspace pages at /workspace (call inside an app whose database is connected);
+    `secret_key` signs the session cookie and the CSRF tokens, `secure` marks cookies Secure."""
     bp = Blueprint(
         "workspace",
         __name__,
@@ -269,11 +226,12 @@ def create_workspace_blueprint() -> Blueprint:
         static_folder="static",
         static_url_path="/workspace/assets",
     )
-    key = workspace_secret()
-    csrf = CsrfGuard(key, "workspace-csrf", CSRF_COOKIE)
+    csrf = CsrfGuard(secret_key, "workspace-csrf", CSRF_COOKIE)
     keys = KeyCache()
-    sessions = Sessions(key, keys)
+    get_db()["workspace_secrets"].delete_many({})  # the old database-kept signing secret
+    sessions = Sessions(get_db()["workspace_sessions"], keys)
     bp.record_once(lambda state: state.app.extensions.__setitem__("workspace.keys", keys))
+    bp.record_once(lambda state: configure_sessions(state.app, secret_key, secure))
 
     def ctx() -> handlers.Context:
         return current_app.extensions["assignment.ctx"]
@@ -310,7 +268,8 @@ def create_workspace_blueprint() -> Blueprint:
         )
         resp = Response(body, status=status, mimetype="text/html")
         resp.set_cookie(
-            CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, path=COOKIE_PATH
+            CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=secure or request.is_secure,
+            path=COOKIE_PATH
         )
         return resp
 
@@ -358,6 +317,10 @@ def create_workspace_blueprint() -> Blueprint:
             exc.status, {403: "无权查看", 404: "未找到"}.get(exc.status, "无法完成"), text, sessions.current()
         )
 
+    @bp.errorhandler(CaseError)
+    def _case_error(exc: CaseError):
+        return _problem(problem_for(exc))
+
     @bp.errorhandler(ConnectionFailure)
     @bp.errorhandler(DependencyDown)
     def _down(exc: Exception):
@@ -383,8 +346,15 @@ def create_workspace_blueprint() -> Blueprint:
         bad = refused()
         if bad:
             return bad
+        wait = failures_wait()
+        if wait:  # the same limit on guessing keys as the API's
+            resp = message(429, "尝试次数过多", f"请 {wait} 秒后再试。")
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         token = request.form.get("key", "")
         principal = sessions.principal_for_token(token)
+        if token.strip() and principal is None:
+            failed_authentication()
         if not token.strip():
             problem = "请输入密钥。"
         elif principal is None:
@@ -396,28 +366,16 @@ def create_workspace_blueprint() -> Blueprint:
         if problem:
             errors = FormErrors({"f-key": [problem]}, [("f-key", "密钥", problem)])
             return render("sign_in.html", 401, errors=errors)
-        resp = redirect(url_for("workspace.home"), 303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            sessions.cookie_value(principal),
-            max_age=SESSION_MAX_AGE_S,
-            httponly=True,
-            samesite="Strict",
-            secure=request.is_secure,
-            path=COOKIE_PATH,
-        )
-        return resp
+        sessions.sign_in(principal)
+        return redirect(url_for("workspace.home"), 303)
 
     @bp.post("/workspace/sign-out")
     def sign_out():
         bad = refused()
         if bad:
             return bad
-        resp = redirect(url_for("workspace.sign_in", out="yes"), 303)
-        resp.delete_cookie(
-            SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure
-        )
-        return resp
+        sessions.sign_out()
+        return redirect(url_for("workspace.sign_in", out="yes"), 303)
 
     @bp.get("/workspace/cases")
     @signed_in("cadre")
@@ -441,6 +399,7 @@ def create_workspace_blueprint() -> Blueprint:
         c = ctx()
         now = c.clock()
         case = queries.case_detail(case_id, principal, c.registry(), now)
+        values.update(casework_pages.case_actions(principal, case, c.registry()))
         can_close = (
             principal.role == "cadre"
             and case["status"] in OPEN_STATUSES
@@ -459,7 +418,12 @@ def create_workspace_blueprint() -> Blueprint:
     @bp.get("/workspace/cases/<case_id>")
     @signed_in("cadre", "supervisor")
     def case(principal: Principal, case_id: str):
-        notice = "案件已办结，办理结果将告知举报人。" if request.args.get("closed") == "yes" else None
+        notices = {
+            "closed": "案件已办结，办理结果将告知举报人。",
+            "routed": "案件已分办。",
+            "supervised": "案件已列入重点督办。",
+        }
+        notice = next((text for name, text in notices.items() if request.args.get(name) == "yes"), None)
         return case_page(principal, case_id, notice=notice)
 
     @bp.post("/workspace/cases/<case_id>/close")
@@ -482,9 +446,10 @@ def create_workspace_blueprint() -> Blueprint:
             handlers.close_case(
                 case_id, principal, body["disposition"], body["outcomes"], body["reporter_summary"], ctx()
             )
-        except Problem as exc:
+        except (Problem, CaseError) as error:
+            exc = error if isinstance(error, Problem) else problem_for(error)
             if exc.status == 404:
-                raise
+                raise exc from None
             text = {
                 403: "只有本案承办人或包案领导可以办结。",
                 409: "案件已办结，或刚被他人修改，请刷新后再试。",
@@ -541,19 +506,32 @@ def create_workspace_blueprint() -> Blueprint:
     def escalations(principal: Principal):
         registry = ctx().registry()
         units = list(registry.units_within(principal.scope))
-        # into or out of their units: two reads, merged (an `$or` is a scan in Python on nx-27017)
-        found = {
-            e["_id"]: e
-            for side in ("to_unit", "from_unit")
-            for e in EscalationEntry._get_collection().find({side: {"$in": units}}).sort("at", -1).limit(200)
-        }
-        entries = sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:200]
-        return render("escalations.html", principal=principal, entries=entries)
+        found = store.escalations_touching(units)
+        entries = [e for e in found if escalation_visible(e, principal, registry)]
+        now = ctx().clock()
+        watched = queries.supervised_cases(principal, registry, now)
+        return render(
+            "escalations.html",
+            principal=principal,
+            entries=entries,
+            watched=watched,
+            now=now,
+            deadline_text=deadline_text,
+        )
 
     add_report_pages(bp, ctx, render, signed_in, chart)  # duties, review batches, statistics
 
-    from . import practice_pages  # networks, a case's relationship map, recommendations to bureaus
+    casework_pages.register(
+        bp,
+        render=render,
+        signed_in=signed_in,
+        refused=refused,
+        case_page=case_page,
+        ctx=ctx,
+        deadline_text=deadline_text,
+    )
 
+    from . import practice_pages  # networks, a case's relationship map, recommendations to bureaus
     practice_pages.register(bp, signed_in, render, refused, ctx)
     return bp
 

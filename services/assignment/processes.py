@@ -7,7 +7,8 @@ loads the registry file when the database holds none, and runs in the foreground
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,30 +69,27 @@ def web() -> None:
 
 def consumer() -> None:
     """Consume clue events into cases until SIGTERM."""
-    from shared.consumer import stop_on_signals
-    from shared.metrics import metrics_port, serve_worker_metrics
-
     from .consumer import run_consumer
 
-    settings = AssignmentSettings.from_env()
-    _start(settings)
-    stop = stop_on_signals()
-    serve_worker_metrics(metrics_port())
-    run_consumer(settings, stop)
+    _run_worker(run_consumer)
 
 
 def scheduler() -> None:
     """Escalate overdue cases and publish the cases' pending events until SIGTERM."""
+    from .scheduler import run_scheduler
+
+    _run_worker(run_scheduler)
+
+
+def _run_worker(run: Callable[[AssignmentSettings, threading.Event], None]) -> None:
     from shared.consumer import stop_on_signals
     from shared.metrics import metrics_port, serve_worker_metrics
-
-    from .scheduler import run_scheduler
 
     settings = AssignmentSettings.from_env()
     _start(settings)
     stop = stop_on_signals()
     serve_worker_metrics(metrics_port())
-    run_scheduler(settings, stop)
+    run(settings, stop)
 
 
 def load_registry_file(path: Path) -> str:
@@ -105,6 +103,9 @@ def load_registry_file(path: Path) -> str:
         registry = load_registry(path)
     mongo.connect(settings.common.mongodb_uri, settings.db)
     version = save_registry(registry, source=str(path))
+    from shared.auth import audit, cli_actor
+
+    audit("registry.load", cli_actor(), detail={"path": str(path), "version": version})
     return (f"registry loaded from {path}: {len(registry.units())} units, "
             f"{len(registry.cadres())} cadres (version {version})")
 

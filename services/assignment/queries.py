@@ -14,10 +14,12 @@ from shared.mongo import exact
 from shared.problems import Problem
 from shared.times import from_ms, to_ms
 
-from . import reports
-from .documents import OPEN_STATUSES, CadreSlot, CaseAudit, EscalationEntry
-from .handlers import audit_entry, cases, ensure_visible
+from . import duty_store, reports, store
+from .access import ensure_visible, may_see
+from .documents import OPEN_STATUSES, CadreSlot
+from .model import CaseNotFound
 from .registry import Registry
+from .store import cases
 
 TIME_FIELDS = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 
@@ -53,6 +55,19 @@ CASE_FIELDS = (
     "subject_position",
     "amount_cny",
     "collusion",
+    "amount_total_cny",
+    "review",
+)
+ALLEGATION_FIELDS = (
+    "summary",
+    "details",
+    "occurred_on",
+    "category",
+    "source",
+    "subject",
+    "amount_cny",
+    "collusion",
+    "received_at",
 )
 
 
@@ -60,6 +75,9 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A case as the API shows it (never anything about the reporter: nothing is stored)."""
     out = {"case_id": doc["_id"], **{k: doc.get(k) for k in CASE_FIELDS}}
     out["linked_clue_ids"] = list(doc.get("linked_clue_ids") or [])
+    if out["amount_total_cny"] is None:
+        out["amount_total_cny"] = doc.get("amount_cny")
+    out["review"] = bool(doc.get("review"))
     for name in TIME_FIELDS:
         out[name] = from_ms(doc.get(name))
     out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < to_ms(now)
@@ -67,10 +85,7 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _record_reads(docs: list[dict[str, Any]], principal: Principal, action: str, now: datetime) -> None:
-    if docs:
-        CaseAudit._get_collection().insert_many(
-            [audit_entry(d["_id"], principal.actor, action, now, {}) for d in docs]
-        )
+    store.record_reads([d["_id"] for d in docs], principal.actor, action, now)
 
 
 def scope_filters(
@@ -134,11 +149,11 @@ def list_cases(
 
 def case_detail(case_id: str, principal: Principal, registry: Registry, now: datetime) -> dict[str, Any]:
     """The case with its unit, cadres, escalation history and audit trail; the read is audited."""
-    doc = cases().find_one({"_id": case_id}, {"outbox": 0})
+    doc = store.find(case_id, {"outbox": 0})
     if doc is None:
-        raise Problem(404, "Not Found", "no such case")
+        raise CaseNotFound("no such case")
     ensure_visible(doc, principal, registry)
-    CaseAudit._get_collection().insert_one(audit_entry(case_id, principal.actor, "read", now, {}))
+    store.record_reads([case_id], principal.actor, "read", now)
     out = case_view(doc, now)
     unit = registry.unit(doc["unit"])
     out["unit_name"] = unit.name if unit else None
@@ -157,15 +172,57 @@ def case_detail(case_id: str, principal: Principal, registry: Registry, now: dat
             "actor": e.get("actor"),
             "note": e.get("note"),
         }
-        for e in EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1)
+        for e in store.escalations_of(case_id)
     ]
-    later = CaseAudit._get_collection().find({"case_id": case_id}).sort([("at", 1), ("_id", 1)])
-    entries = sorted([*(doc.get("opening_audit") or []), *later], key=lambda a: a["at"])  # stable
+    out["duties"] = duty_store.case_duties(case_id, now, registry)  # what the case owes, by when
+    out.update(allegations(doc))
+    out["follow_ups"] = store.follow_ups(case_id)
+    entries = sorted([*(doc.get("opening_audit") or []), *store.audit_of(case_id)], key=lambda a: a["at"])
     out["audit"] = [
         {"at": a["at"], "actor": a["actor"], "action": a["action"], **(a.get("details") or {})}
         for a in entries
     ]
     return out
+
+
+def triage_cases(
+    principal: Principal, registry: Registry, now: datetime, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Cases waiting in triage for a person to route, oldest first (those in scope only)."""
+    found = (
+        cases().find({**exact(route_mode="triage"), "status": "queued"}, {"outbox": 0}).sort("received_at", 1)
+    )
+    docs = [d for d in found.limit(limit) if may_see(d, principal, registry)]
+    _record_reads(docs, principal, "listed", now)
+    return [case_view(d, now) for d in docs]
+
+
+def supervised_cases(
+    principal: Principal, registry: Registry, now: datetime, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Open cases the supervisor's units watch (重点督办), soonest deadline first."""
+    units = list(registry.units_within(principal.scope))
+    found = cases().find({"watched_by": {"$in": units}}, {"outbox": 0}).sort("due_at", 1).limit(limit)
+    docs = [d for d in found if d["status"] in OPEN_STATUSES]
+    _record_reads(docs, principal, "listed", now)
+    return [case_view(d, now) for d in docs]
+
+
+def _allegation(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not record:
+        return None
+    return {name: record.get(name) for name in ALLEGATION_FIELDS}
+
+
+def allegations(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the case's clues say: `allegation` (the opening clue; None for a case stored before
+    it was kept) and `linked_clues` (each with its `clue_id`; None for one not kept)."""
+    kept = store.clues_of(doc["_id"])
+    linked = []
+    for clue_id in doc.get("linked_clue_ids") or []:
+        found = _allegation(kept.get(clue_id))
+        linked.append({"clue_id": clue_id, **(found or dict.fromkeys(ALLEGATION_FIELDS))})
+    return {"allegation": _allegation(doc.get("allegation")), "linked_clues": linked}
 
 
 def workload(unit: str, principal: Principal, registry: Registry) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
                     log.info("deadline round", extra=done)
                 # a batch's claims settle within a second; older journal entries are a dead worker's
                 handlers.sweep_stranded_slots(ctx, ctx.clock() - timedelta(seconds=STRANDED_AFTER_S))
+                handlers.retry_waiting(ctx)
             except (DependencyDown, ConnectionError) as exc:
                 log.warning("deadline round deferred", extra={"error": type(exc).__name__})
             except Exception:  # noqa: BLE001 - a bad round must not stop the scheduler

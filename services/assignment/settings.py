@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from shared.sealing import load_key
 from shared.settings import CommonSettings, Env, SettingsError
 
 from .deadlines import DeadlineRules
@@ -45,6 +46,19 @@ def _campaign_deadline(env: Env) -> datetime | None:
     return value
 
 
+def _session_key(env: Env, production: bool) -> bytes | None:
+    raw = env.optional("WORKSPACE_SECRET_KEY")
+    if raw is None:
+        if production:
+            raise SettingsError("WORKSPACE_SECRET_KEY: is not set (32 bytes of base64, required "
+                                "in production)")
+        return None
+    try:
+        return load_key(raw, "WORKSPACE_SECRET_KEY")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class AssignmentSettings:
     common: CommonSettings
@@ -58,6 +72,9 @@ class AssignmentSettings:
     escalation: EscalationRules = field(default_factory=EscalationRules)
     deadlines: DeadlineRules = field(default_factory=DeadlineRules)
     serious: SeriousRules = field(default_factory=SeriousRules)
+    # Signs the workspace's session cookie and CSRF tokens (WORKSPACE_SECRET_KEY, 32 bytes of
+    # base64; required in production). None in development: a random key for this process.
+    session_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> AssignmentSettings:
@@ -92,6 +109,7 @@ class AssignmentSettings:
         )
         return cls(
             common=common,
+            session_key=_session_key(env, common.production),
             db=env.str("ASSIGNMENT_DB", "campaign_assignment"),
             port=env.int("ASSIGNMENT_PORT", 8002, minimum=1, maximum=65535),
             web_workers=env.int("WEB_WORKERS", 2, minimum=1, maximum=64),

@@ -33,10 +33,16 @@ def quarter_of(moment: datetime) -> str:
     return f"{local.year}Q{(local.month - 1) // 3 + 1}"
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years statistics can be asked about
+
+
 def parse_quarter(raw: str) -> str:
-    """A quarter as `YYYYQn`; ValueError otherwise."""
-    if not QUARTER.match(raw or ""):
+    """A quarter as `YYYYQn` of a year from FIRST_YEAR to LAST_YEAR; ValueError otherwise."""
+    match = QUARTER.match(raw or "")
+    if not match:
         raise ValueError("Must be a quarter such as 2026Q4.")
+    if not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise ValueError(f"Must be a quarter of the years {FIRST_YEAR} to {LAST_YEAR}.")
     return raw
 
 

@@ -17,6 +17,7 @@ from shared import events
 from shared.times import from_ms
 
 from . import counters, duties, duty_store, review, statistics
+from .documents import Case
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,15 @@ def _received_fact(case: Mapping[str, Any], clue_id: str, at: datetime, registry
                          statistics.received_fields())
 
 
+def clock_start(case: Mapping[str, Any]) -> datetime:
+    """Where days to accept and to close start: the receipt, or for an imported old clue its import
+    (how long it took then is not known; its original date still places it in the statistics)."""
+    return case.get("imported_at") or case["received_at"]
+
+
 def _accepted_fact(case: Mapping[str, Any], accepted: datetime, registry) -> counters.Fact:
     return counters.Fact(f"{case['_id']}:accepted", accepted, counters.where(case, registry),
-                         statistics.accepted_fields(case["received_at"], accepted))
+                         statistics.accepted_fields(clock_start(case), accepted))
 
 
 def cases_opened(stored: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], ctx) -> None:
@@ -74,6 +81,18 @@ def clue_linked(case: Mapping[str, Any], data: Mapping[str, Any], ctx) -> None:
     counters.record([_received_fact(case, clue, received_at(data), registry)])
 
 
+def clue_seen_again(case_id: str, data: Mapping[str, Any], ctx) -> None:
+    """A clue whose case exists came again (a redelivery, or a retry after a failure between the
+    case's write and this module's): record its duties and counts again; what exists stays."""
+    case = Case._get_collection().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
+    if case is None:
+        return
+    if case["clue_id"] == data["clue_id"]:
+        cases_opened([(case, data)], ctx)
+    else:
+        clue_linked(case, data, ctx)
+
+
 def escalation_recorded(
     case: Mapping[str, Any], entry_id: str, from_unit: str, to_unit: str, mode: str,
     reasons: Iterable[str], at: datetime, ctx,
@@ -99,7 +118,7 @@ def case_closed(case: Mapping[str, Any], ctx) -> None:
     """Closed: every clue's reporter is owed the result; closed by disposition and outcome."""
     closed = from_ms(case["closed_at"])
     duty_store.add(case, duties.closing(_clue_ids(case), closed, ctx.deadlines), ctx.clock())
-    fields = statistics.closed_fields(case["received_at"], closed, case.get("disposition"),
+    fields = statistics.closed_fields(clock_start(case), closed, case.get("disposition"),
                                       case.get("outcomes") or [])
     counters.record([counters.Fact(f"{case['_id']}:closed:{case['closed_at']}", closed,
                                    counters.where(case, ctx.registry()), fields)])

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from services.intake import handlers
+from services.intake import handlers, receipts
 from services.intake.limits import ReceiptLimit
 from services.intake.relay import IntakeOutbox
 from services.intake.schemas import (
@@ -96,7 +96,9 @@ def _posting_unit() -> str:
 def _visible(clue: Any) -> bool:
     principal = g.principal
     if principal.role == "supervisor":
-        return jurisdiction_within(clue.jurisdiction, principal.scope)
+        moved = getattr(clue, "conflict_moved_to", None)  # never shown below where it went
+        return jurisdiction_within(clue.jurisdiction, principal.scope) and (
+            moved is None or jurisdiction_within(moved, principal.scope))
     return clue.frontline_unit == principal.scope
 
 
@@ -129,6 +131,19 @@ def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
         yield line
 
 
+def import_cap(number: int, read: int, settings: IntakeSettings) -> dict[str, Any] | None:
+    """The closing result of an import past its caps on lines or bytes; None within them."""
+    if number > settings.import_max_lines:
+        reason = f"An import holds at most {settings.import_max_lines} lines"
+    elif read > settings.import_max_bytes:
+        reason = f"An import holds at most {settings.import_max_bytes} bytes"
+    else:
+        return None
+    return {"line": number, "result": "rejected", "code": 413,
+            "errors": {"_import": [f"{reason}: this line and the rest were not read; send them "
+                                   "in another import."]}}
+
+
 def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
                 base_key: str | None, batch: dict[str, str] | None = None) -> dict[str, Any]:
     """Import one NDJSON line: its result, accepted or with the line's errors."""
@@ -137,7 +152,12 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
         return {**result, "result": "rejected", "code": 413,
                 "errors": {"_line": [f"Longer than {ctx.settings.import_line_max_bytes} bytes."]}}
     try:
-        payload = json.loads(line)
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {**result, "result": "rejected", "code": 400,
+                "errors": {"_line": [f"Not valid UTF-8 (byte {exc.start + 1})."]}}
+    try:
+        payload = json.loads(text)
     except ValueError as exc:
         return {**result, "result": "rejected", "code": 400,
                 "errors": {"_line": [f"Malformed JSON: {exc.msg} at column {exc.colno}."]}}
@@ -159,7 +179,8 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
     try:
         response, replayed = handlers.post_clue(
             data, unit, ctx.keys, idempotency_key=f"{base_key}#{number}" if base_key else None,
-            request_hash=handlers.body_hash(payload) if base_key else None, outbox=ctx.outbox)
+            request_hash=handlers.body_hash(payload, ctx.keys.request_key) if base_key else None,
+            outbox=ctx.outbox)
     except handlers.IdempotencyConflict:
         return {**result, "result": "rejected", "code": 409,
                 "errors": {"_line": ["This line was imported before with a different body."]}}
@@ -182,7 +203,8 @@ def _review_batch(unit: str) -> dict[str, str] | None:
 
 
 def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
-    """The intake routes; the receipt routes share one rate limit per client address."""
+    """The intake routes; the receipt routes share one rate limit per client and count wrong
+    secrets per receipt code (see `limits`)."""
     bp = Blueprint("intake", __name__)
 
     @bp.post("/v1/clues")
@@ -195,7 +217,8 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
         try:
             body, replayed = handlers.post_clue(
                 data, g.principal.scope, ctx.keys, idempotency_key=key,
-                request_hash=handlers.body_hash(payload) if key else None, outbox=ctx.outbox)
+                request_hash=handlers.body_hash(payload, ctx.keys.request_key) if key else None,
+                outbox=ctx.outbox)
         except handlers.IdempotencyConflict:
             raise Problem(409, "Conflict", "this Idempotency-Key was used with a different body") from None
         resp = jsonify(body)
@@ -226,12 +249,17 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
         batch = _review_batch(unit)
 
         def results() -> Iterator[str]:
-            number = 0
+            number, read = 0, 0
             # werkzeug's stream reads a line byte by byte; a buffer reads it in 64 KiB chunks.
             stream = request.stream
             buffered = io.BufferedReader(stream, 64 * 1024) if isinstance(stream, io.RawIOBase) else stream
             for line in read_lines(buffered, limit):
                 number += 1
+                read += limit + 1 if line is None else len(line)
+                over = import_cap(number, read, ctx.settings)
+                if over is not None:  # the rest is not read: one last line says so, then the end
+                    yield json.dumps(over, ensure_ascii=False) + "\n"
+                    return
                 if line is not None and not line.strip():
                     continue
                 result = import_line(line, number, ctx, unit, base_key, batch)
@@ -239,27 +267,30 @@ def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
 
         return Response(stream_with_context(results()), mimetype="application/x-ndjson")
 
+    def by_receipt(code: str, use: Any) -> Any:
+        """`use()` under the receipt code's failure counter; a wrong code or secret is a 404."""
+        digest = receipts.code_digest(_ctx().keys.receipt_key, code)
+        try:
+            with receipt_limit.code_attempt(digest, handlers.ReceiptNotFound):
+                return use()
+        except handlers.ReceiptNotFound:
+            raise Problem(404, "Not Found", "no clue has this receipt") from None
+
     @bp.post("/v1/receipts/lookup")
     @receipt_limit
     def lookup():
         data = load(LOOKUP_SCHEMA, json_payload())
-        try:
-            ctx = _ctx()
-            return jsonify(handlers.lookup(data["code"], data["secret"], ctx.keys,
-                                           quiet_days=ctx.settings.common.still_handling_days))
-        except handlers.ReceiptNotFound:
-            raise Problem(404, "Not Found", "no clue has this receipt") from None
+        ctx = _ctx()
+        return jsonify(by_receipt(data["code"], lambda: handlers.lookup(
+            data["code"], data["secret"], ctx.keys, quiet_days=ctx.settings.common.still_handling_days)))
 
     @bp.post("/v1/receipts/messages")
     @receipt_limit
     def message():
         data = load(FOLLOW_UP_SCHEMA, json_payload())
         ctx = _ctx()
-        try:
-            body = handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],
-                                      ctx.keys, outbox=ctx.outbox)
-        except handlers.ReceiptNotFound:
-            raise Problem(404, "Not Found", "no clue has this receipt") from None
+        body = by_receipt(data["code"], lambda: handlers.follow_up(
+            data["code"], data["secret"], data["message"], data["objection"], ctx.keys, outbox=ctx.outbox))
         return jsonify(body), 202
 
     return bp

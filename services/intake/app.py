@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 
 import mongoengine as me
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.errors import RateLimitExceeded
-from flask_limiter.util import get_remote_address
 
 from services.intake.api import IntakeContext, create_blueprint
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.documents import Clue
 from services.intake.handlers import Keys
-from services.intake.limits import ReceiptLimit
+from services.intake.limits import ReceiptLimit, TooManyAttempts
 from services.intake.openapi import build_spec
 from services.intake.pages import create_pages_blueprint
 from services.intake.practice_api import create_practice_blueprint
@@ -64,21 +59,20 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     _connect(settings)
     outbox = IntakeOutbox(publisher or EventProducer(settings.common))
     app = create_base_app("intake", settings.common, spec=build_spec)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage_uri,
-                      headers_enabled=True, retry_after="delta-seconds", strategy="moving-window")
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
-    receipt_limit = ReceiptLimit(app, limiter, settings.receipt_rate_limit)  # no default limits: see there
+    receipt_limit = ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key,
+                                 settings.receipt_rate_limit, settings.receipt_code_failures)
+    app.extensions["receipt_limit"] = receipt_limit
     app.register_blueprint(create_blueprint(receipt_limit))
     app.register_blueprint(create_pages_blueprint(receipt_limit, settings))
     app.register_blueprint(create_practice_blueprint(receipt_limit, settings))  # cards, observers
 
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(exc: RateLimitExceeded):
-        current = limiter.current_limit
-        wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
-        return problem_response(429, "Too Many Requests", "too many attempts from this address; wait",
-                                headers={"Retry-After": str(wait)})
+    @app.errorhandler(TooManyAttempts)
+    def _too_many(exc: TooManyAttempts):
+        return problem_response(429, "Too Many Requests", "too many attempts; wait",
+                                headers={"Retry-After": str(exc.retry_after),
+                                         "X-RateLimit-Limit": str(exc.limit), "X-RateLimit-Remaining": "0"})
 
     watch_outbox_backlog(doc._get_collection() for doc in OUTBOX_DOCUMENTS)
     watch_unacknowledged()

@@ -31,7 +31,9 @@ class Clue(me.Document):
     occurred_on = me.StringField(null=True)  # ISO date
     collusion = me.BooleanField(default=False)
     anonymous = me.BooleanField(default=True)
-    reporter_sealed = me.StringField(required=True)  # ReporterVault ciphertext of the reporter dict
+    # ReporterVault ciphertext of the reporter dict; erased (with contact_sealed) by `retention`
+    # once the clue has been closed for longer than the objection window.
+    reporter_sealed = me.StringField(null=True)
     reporter_ref = me.StringField(required=True)
     contact_sealed = me.StringField(null=True)  # sealed to notify's public key; null when anonymous
     receipt_code_digest = me.StringField(required=True, unique=True)
@@ -40,12 +42,20 @@ class Clue(me.Document):
     received_at = me.DateTimeField(required=True)
     received_event_id = me.StringField(required=True)
     acknowledged = me.BooleanField(default=False)
+    # where a case escalated for a conflict of interest went (its jurisdiction): supervisors
+    # below it never see the clue (DOMAIN.md, clarified 2026-12-03)
+    conflict_moved_to = me.StringField(null=True)
     # When its event last went out (epoch milliseconds: nx-27017 stores a $set datetime as a
     # string, which then compares as none).
     last_staged_ms = me.IntField(required=True)
     idempotency_key = me.StringField(required=True)  # digest of the Idempotency-Key, or "none:<id>"
-    request_hash = me.StringField(null=True)  # the body's digest, kept with an Idempotency-Key only
-    replay_sealed = me.StringField(null=True)  # ReporterVault ciphertext of the 202 receipt
+    # With an Idempotency-Key only, for 24 h (`handlers.expire_replays` erases them after): the
+    # body's keyed digest (HMAC, never a plain hash) and the 202 receipt, ReporterVault ciphertext.
+    request_hash = me.StringField(null=True)
+    replay_sealed = me.StringField(null=True)
+    replay_until_ms = me.IntField(null=True)
+    closed_ms = me.IntField(null=True)  # when the clue last became closed (epoch milliseconds)
+    erased_ms = me.IntField(null=True)  # when retention erased the sealed identity and contact
     parties = me.ListField(me.DictField(), null=True)  # firms, intermediaries, relatives (关系图)
     card_batch_id = me.StringField(null=True)  # the supervision card batch it came through
     card_number = me.IntField(null=True)
@@ -62,12 +72,17 @@ class Clue(me.Document):
         "indexes": [
             {"fields": ["frontline_unit", "idempotency_key"], "unique": True},
             ("acknowledged", "last_staged_ms"),
+            {"fields": ["replay_until_ms"], "sparse": True},
+            ("status", "closed_ms"),
         ],
     }
 
 
-class ReviewBatch(me.Document):
-    """A batch of the review of old clues (大起底/回头看) imported by one unit: name and deadline."""
+class ImportBatch(me.Document):
+    """A batch of the review of old clues (大起底/回头看) imported by one unit: name and deadline.
+
+    Not named ReviewBatch: mongoengine keys its document registry by class name, and assignment
+    has a ReviewBatch; two classes of one name leave one with a stale connection after disconnect."""
 
     id = me.StringField(primary_key=True)
     name = me.StringField(required=True)
@@ -96,4 +111,6 @@ class FollowUp(OutboxDocument):
     message = me.StringField(required=True)
     objection = me.BooleanField(default=False)
     at = me.DateTimeField(required=True)
-    meta = {"collection": "follow_ups", "indexes": ["clue_id"]}
+    # False until noted on its clue (status, timeline); None for follow-ups stored before this field.
+    applied = me.BooleanField(null=True)
+    meta = {"collection": "follow_ups", "indexes": ["clue_id", "applied"]}

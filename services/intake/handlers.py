@@ -8,7 +8,9 @@ once; a clue is settled when a case event acknowledges it, and `reconcile` is it
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -22,7 +24,7 @@ from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.intake import receipts, status
-from services.intake.documents import Clue, ClueUpdate, FollowUp, ReviewBatch
+from services.intake.documents import Clue, ClueUpdate, FollowUp, ImportBatch
 from shared import events
 from shared.kafka import Publisher
 from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
@@ -63,15 +65,31 @@ class Keys:
     def __repr__(self) -> str:
         return "Keys(<hidden>)"
 
+    @functools.cached_property
+    def request_key(self) -> bytes:
+        """The key of request digests (Idempotency-Key and body), derived for that purpose alone
+        from the receipt key: a database copy without it cannot test guesses of a body."""
+        return purpose_key(self.receipt_key, b"idempotency-request-digest")
 
-def body_hash(payload: Any) -> str:
-    """A digest of a JSON body that ignores key order and whitespace (same body, same hash)."""
+
+def purpose_key(key: bytes, purpose: bytes) -> bytes:
+    """A key of its own for `purpose`, derived from a server secret (HMAC-SHA256 as a KDF)."""
+    return hmac.new(key, b"campaign/" + purpose, hashlib.sha256).digest()
+
+
+REPLAY_TTL = timedelta(hours=24)
+
+
+def body_hash(payload: Any, key: bytes) -> str:
+    """A keyed digest (HMAC-SHA256 under `Keys.request_key`) of a JSON body that ignores key order
+    and whitespace (same body, same digest); never a plain hash of reporter data."""
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return hmac.new(key, canonical.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
-def _key_digest(idempotency_key: str) -> str:
-    return "key:" + hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
+def _key_digest(idempotency_key: str, key: bytes) -> str:
+    digest = hmac.new(key, b"key\0" + idempotency_key.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return "hkey:" + digest.hexdigest()
 
 
 def _iso(value: datetime) -> str:
@@ -120,7 +138,7 @@ def review_batch(frontline_unit: str, name: str, deadline: datetime) -> dict[str
     another deadline."""
     batch_id = "b_" + hashlib.sha256(f"{frontline_unit}\n{name}".encode()).hexdigest()[:24]
     wanted = {"name": name, "deadline": _iso(deadline), "frontline_unit": frontline_unit}
-    collection = ReviewBatch._get_collection()
+    collection = ImportBatch._get_collection()
     collection.update_one({"_id": batch_id}, {"$set": {"seen": True}, "$setOnInsert": wanted}, upsert=True)
     stored = collection.find_one({"_id": batch_id}) or {}
     if not stored.get("deadline"):  # a database that ignores $setOnInsert on upsert
@@ -158,8 +176,10 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "receipt_code_digest": code_digest, "receipt_secret_digest": secret_digest,
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
         "acknowledged": False, "last_staged_ms": to_ms(now),
-        "idempotency_key": _key_digest(idempotency_key) if idempotency_key else f"none:{clue_id}",
+        "idempotency_key": (_key_digest(idempotency_key, keys.request_key) if idempotency_key
+                            else f"none:{clue_id}"),
         "request_hash": request_hash, "parties": data.get("parties") or None, **_review_fields(data),
+        "replay_until_ms": to_ms(now + REPLAY_TTL) if idempotency_key else None,
         **(extra or {}),  # a card's or an observer's reference (cards.py, observers.py)
     }
     # As mongoengine stores a document: no key for a field that is None.
@@ -173,9 +193,10 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
     """Store a clue validated by ClueSchema with its clue-received event, in one insert (`extra`:
     fields only intake keeps, such as the card or observer it came through).
 
-    Returns (the 202 body, replayed): with an Idempotency-Key used before with the same body
-    (`request_hash`, the body's `body_hash`, which only a key needs), the first answer again and
-    replayed=True. Raises IdempotencyConflict for a different body.
+    Returns (the 202 body, replayed): with an Idempotency-Key used in the last 24 h with the same
+    body (`request_hash`, the body's keyed `body_hash`, which only a key needs), the first answer
+    again and replayed=True. Raises IdempotencyConflict for a different body, or a key older than
+    24 h (its replay data is erased by then, see `expire_replays`).
     """
     if idempotency_key and request_hash is None:
         raise ValueError("an Idempotency-Key needs the request's body_hash")
@@ -194,7 +215,7 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
             # validated).
             Clue._get_collection().insert_one(clue)
         except (me.NotUniqueError, DuplicateKeyError):
-            replay = _replay(frontline_unit, idempotency_key, request_hash, keys)
+            replay = _replay(frontline_unit, idempotency_key, request_hash, keys, received_at)
             if replay is not None:
                 return replay, True
             continue  # a receipt code collided (80 random bits): draw another
@@ -205,17 +226,39 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
 
 
 def _replay(frontline_unit: str, idempotency_key: str | None, request_hash: str | None,
-            keys: Keys) -> dict[str, Any] | None:
+            keys: Keys, now: datetime) -> dict[str, Any] | None:
     if not idempotency_key:
         return None
-    first = Clue.objects(__raw__=exact(frontline_unit=frontline_unit,
-                                       idempotency_key=_key_digest(idempotency_key))).only(
-        "request_hash", "replay_sealed").first()
+    first = Clue._get_collection().find_one(
+        exact(frontline_unit=frontline_unit, idempotency_key=_key_digest(idempotency_key, keys.request_key)),
+        {"request_hash": 1, "replay_sealed": 1, "replay_until_ms": 1})
     if first is None:
         return None
-    if first.request_hash != request_hash or not first.replay_sealed:
+    if not first.get("replay_sealed") or first.get("replay_until_ms", 0) <= to_ms(now):
+        raise IdempotencyConflict("this Idempotency-Key was used more than 24 hours ago")
+    if not hmac.compare_digest(first.get("request_hash") or "", request_hash or ""):
         raise IdempotencyConflict("this Idempotency-Key was used with a different body")
-    return keys.vault.open(first.replay_sealed)
+    return keys.vault.open(first["replay_sealed"])
+
+
+def expire_replays(now: datetime | None = None, batch: int = 500) -> int:
+    """Erase the request digest and the sealed receipt of clues posted more than 24 h ago with an
+    Idempotency-Key (their key's digest stays, so the key still cannot post twice); returns how
+    many. In batches of `batch`, so a large backlog never holds one long write."""
+    clues = Clue._get_collection()
+    cutoff = to_ms(now or utcnow())
+    erased = 0
+    # Clues stored before the digests were keyed hold a plain SHA-256 of the body and no expiry:
+    # their replay data goes at once (its key's old digest then matches no new request).
+    due = {"$or": [{"replay_until_ms": {"$lt": cutoff}},
+                   {"request_hash": {"$type": "string"}, "replay_until_ms": {"$exists": False}}]}
+    while True:
+        ids = [d["_id"] for d in clues.find(due, {"_id": 1}).limit(batch)]
+        if not ids:
+            return erased
+        clues.update_many({"_id": {"$in": ids}},
+                          {"$unset": {"request_hash": "", "replay_sealed": "", "replay_until_ms": ""}})
+        erased += len(ids)
 
 
 def find_clue(clue_id: str) -> Clue | None:
@@ -275,6 +318,8 @@ def _move(clue: Clue, event_type: str, data: dict[str, Any], update_id: str, at:
             except (me.NotUniqueError, DuplicateKeyError):
                 pass  # a re-delivery: the line is there already
         changes: dict[str, Any] = {"set__status": new_status}
+        if new_status == status.CLOSED and clue.status != status.CLOSED:
+            changes["set__closed_ms"] = to_ms(at)  # the objection window starts (retention)
         if acknowledge:
             changes["set__acknowledged"] = True
         if Clue.objects(id=clue.id, status=clue.status).update_one(**changes):
@@ -288,19 +333,51 @@ def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys,
     """Store a reporter's message or objection with its clue-followed-up event, and note it.
 
     ReceiptNotFound for a wrong code or secret. An objection to a closed clue reopens it.
+    The follow-up's insert is the one write the answer depends on: once it is stored, the
+    reporter is told so even if noting it on the clue fails (the relay's `apply_follow_ups`
+    finishes that), so no 503 ever makes a reporter send a stored message twice.
     """
     clue = _by_receipt(code, secret, keys)
     at = _millis(now or utcnow())
-    item = FollowUp(id=new_id(), clue_id=clue.id, message=message, objection=objection, at=at)
+    item = FollowUp(id=new_id(), clue_id=clue.id, message=message, objection=objection, at=at,
+                    applied=False)
     item.stage(events.make_event(events.CLUE_FOLLOWED_UP, {
         "clue_id": clue.id, "message": message, "objection": objection, "at": at},
         source=SOURCE, at=at))
     item.save(force_insert=True)
     if outbox is not None:
-        outbox.wake(FollowUp, item.to_mongo())
-    new_status = _move(clue, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection},
-                       item.id, at, acknowledge=False)
+        try:
+            outbox.wake(FollowUp, item.to_mongo())
+        except Exception:  # noqa: BLE001 - the relay's polling round publishes it
+            log.warning("follow-up left to the relay's round", extra={"clue_id": clue.id})
+    predicted, _ = status.apply(clue.status, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection})
+    try:
+        new_status = _apply_follow_up(clue, item.id, objection, at)
+    except Exception:  # noqa: BLE001 - stored already; apply_follow_ups notes it on the clue later
+        log.warning("follow-up stored, noting it on the clue is left to the relay",
+                    extra={"clue_id": clue.id})
+        new_status = predicted
     return {"status": new_status, "at": _iso(at)}
+
+
+def _apply_follow_up(clue: Clue, follow_up_id: str, objection: bool, at: datetime) -> str:
+    new_status = _move(clue, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection},
+                       follow_up_id, at, acknowledge=False)
+    FollowUp.objects(id=follow_up_id).update_one(set__applied=True)
+    return new_status
+
+
+def apply_follow_ups(limit: int = 200) -> int:
+    """Note on their clues the follow-ups stored whose noting failed (the backstop of `follow_up`);
+    each is applied once whatever happens (its timeline line's id is the follow-up's id)."""
+    done = 0
+    pending = FollowUp.objects(__raw__=exact(applied=False)).only("id", "clue_id", "objection", "at")
+    for item in pending.limit(limit):
+        clue = Clue.objects(id=item.clue_id).only("id", "status").first()
+        if clue is not None:
+            _apply_follow_up(clue, item.id, item.objection, item.at)
+        done += 1
+    return done
 
 
 _EVENT_TIME = {"case-assigned": "assigned_at", "case-escalated": "escalated_at",
@@ -311,8 +388,28 @@ def _event_time(event: events.Event) -> datetime:
     return event.data.get(_EVENT_TIME.get(event.topic, "")) or event.time
 
 
+def unit_jurisdiction(unit: str) -> str:
+    """The jurisdiction of a unit code: ``<jurisdiction>#commission``, ``<employer>#embedded``
+    (an employer's code is its jurisdiction's plus a slug)."""
+    code, _, kind = unit.partition("#")
+    return code.rsplit("/", 1)[0] if kind == "embedded" else code
+
+
+def note_conflicts(batch: list[events.Event]) -> None:
+    """Remember where conflict escalations took their clues, highest level last (idempotent)."""
+    for event in batch:
+        data = event.data
+        if event.topic != events.CASE_ESCALATED or "conflict" not in (data.get("reasons") or []):
+            continue
+        to = unit_jurisdiction(data.get("to_unit") or "")
+        clue = Clue.objects(id=data["clue_id"]).only("conflict_moved_to").first()
+        if clue is not None and (clue.conflict_moved_to is None or len(to) < len(clue.conflict_moved_to)):
+            Clue.objects(id=clue.id).update_one(set__conflict_moved_to=to)
+
+
 def apply_case_event(event: events.Event) -> None:
     """Move the clue's reporter-facing status for a case event and mark the clue acknowledged."""
+    note_conflicts([event])
     clue_id = event.data["clue_id"]
     clue = Clue.objects(id=clue_id).only("id", "status").first()
     if clue is None:
@@ -333,6 +430,7 @@ def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> 
     fresh = list({e.id: e for e in batch if e.id not in seen}.values())
     if not fresh:
         return
+    note_conflicts(fresh)
     clues = Clue._get_collection()
     wanted = sorted({e.data["clue_id"] for e in fresh})
     read = {d["_id"]: d["status"] for d in clues.find({"_id": {"$in": wanted}}, {"status": 1})}
@@ -341,12 +439,23 @@ def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> 
         insert_new(ClueUpdate._get_collection(), lines)  # a re-delivery's lines are there already
     if by_clue:
         moves = [UpdateOne({"_id": clue_id, "status": read[clue_id]},
-                           {"$set": {"status": after[clue_id], "acknowledged": True}}) for clue_id in by_clue]
+                           {"$set": _moved(read[clue_id], after[clue_id], by_clue[clue_id])})
+                 for clue_id in by_clue]
         if clues.bulk_write(moves, ordered=False).matched_count < len(moves):
             for clue_events in by_clue.values():  # rare: redo them all, one by one (idempotent)
                 for event in clue_events:
                     apply_case_event(event)
     processed.mark_many([e.id for e in fresh])
+
+
+def _moved(before: str, after: str, clue_events: list[events.Event]) -> dict[str, Any]:
+    """The $set of a clue moved from `before` to `after` by its events: a clue newly closed notes
+    when (its case-closed event's time), which starts the objection window of `retention`."""
+    changes: dict[str, Any] = {"status": after, "acknowledged": True}
+    if after == status.CLOSED and before != status.CLOSED:
+        closing = [e for e in clue_events if e.topic == events.CASE_CLOSED]
+        changes["closed_ms"] = to_ms(_event_time(closing[-1]) if closing else utcnow())
+    return changes
 
 
 def _fold(read: dict[str, str], fresh: list[events.Event]) -> tuple[

@@ -1,59 +1,189 @@
-"""Intake's one rate limit: per client address, shared by every receipt route (API and pages).
+"""Intake's rate limits on the receipt routes, counted in MongoDB through the `limits` package.
 
-Flask-Limiter hooks every request of the app: before the route, a check for default and
-application-wide limits; after it, a step that adds the limit's headers, and a clean-up. Intake
-has no default or application-wide limits, so on every other request those steps found nothing,
-at a price the hot path of posting clues felt. `ReceiptLimit` takes the check out (a decorated
-route checks its own limit when called) and has a receipt route ask for the two steps itself
-(`after_this_request`), with its answer, a 429 included. A route limited later with
-`limiter.limit` alone is still limited, without the limit's headers.
+Two limits, both fixed windows of `limits`' FixedWindowRateLimiter on `MongoCounters`, a `limits`
+storage on a plain MongoDB collection (shared by every worker and every web process):
+
+- per client: `INTAKE_RECEIPT_RATE_LIMIT` (20/minute) for every receipt route, API and pages.
+  The client is the address the trusted proxies saw (`TRUSTED_PROXY_HOPS`, applied by
+  `shared.web`); an IPv6 client is keyed by its /64, which one household or phone holds.
+  A page post is counted only after its CSRF check passed, so junk posts cannot drain it.
+- per receipt code: `INTAKE_RECEIPT_CODE_FAILURES` (10) wrong secrets for one code within an
+  hour and that code answers 429 for an hour, whatever address asks, and the same for a code
+  no clue has (a guesser learns nothing from it).
+
+Keys are HMACs of the address or the code under a key of this purpose: the collection holds no
+address and no code (an anonymous reporter's address beside a time would unmask them).
+`limits`' own MongoDB storage uses pipeline updates and `$not`, which the local stand-in lacks;
+`MongoCounters` uses only inserts, `$inc` and deletes, the same on MongoDB 7 and nx-27017.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import hashlib
+import hmac
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, Response, after_this_request
-from flask_limiter import Limiter
+from flask import Response, after_this_request, request
+from limits import RateLimitItem, RateLimitItemPerHour, parse
+from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared.clients import client_network
+
+View = Callable[..., Any]
 
 
-def _take(hooks: list[Callable[..., Any]], is_it: Callable[[Callable[..., Any]], bool],
-          what: str) -> Callable[..., Any]:
-    """Remove from `hooks` the one Flask-Limiter registered, and return it (ValueError at start-up if
-    a new Flask-Limiter registers it differently: then these lines need a look)."""
-    for hook in hooks:
-        if is_it(hook):
-            hooks.remove(hook)
-            return hook
-    raise ValueError(f"Flask-Limiter's {what} hook was not found")
+class TooManyAttempts(Exception):
+    """The client or the receipt code is over its limit; `retry_after` is in whole seconds."""
+
+    def __init__(self, retry_after: int, limit: int) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = retry_after
+        self.limit = limit
+
+
+class MongoCounters(Storage):
+    """A `limits` storage for fixed windows on one MongoDB collection: one document per key, with
+    `count`, `expire_ms` (compared) and `expireAt` (the TTL index's, written at insert only)."""
+
+    STORAGE_SCHEME = ["campaign+mongodb"]
+
+    def __init__(self, collection: Collection, **options: Any) -> None:
+        super().__init__(None, wrap_exceptions=False, **options)
+        self.collection = collection
+        collection.create_index("expireAt", expireAfterSeconds=0)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return PyMongoError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now_ms = int(time.time() * 1000)
+        self.collection.delete_one({"_id": key, "expire_ms": {"$lte": now_ms}})  # the window ended
+        for _attempt in range(3):
+            doc = self.collection.find_one_and_update({"_id": key}, {"$inc": {"count": amount}},
+                                                      return_document=True)
+            if doc is not None:
+                return int(doc["count"])
+            expire_ms = now_ms + expiry * 1000
+            try:
+                self.collection.insert_one({"_id": key, "count": amount, "expire_ms": expire_ms,
+                                            "expireAt": datetime.fromtimestamp(expire_ms / 1000, UTC)})
+                return amount
+            except DuplicateKeyError:
+                continue  # another worker started the window first: count in it
+        raise RuntimeError("rate limit counter kept changing")
+
+    def get(self, key: str) -> int:
+        doc = self.collection.find_one({"_id": key, "expire_ms": {"$gt": int(time.time() * 1000)}},
+                                       {"count": 1})
+        return int(doc["count"]) if doc else 0
+
+    def get_expiry(self, key: str) -> float:
+        doc = self.collection.find_one({"_id": key}, {"expire_ms": 1})
+        return doc["expire_ms"] / 1000 if doc else time.time()
+
+    def check(self) -> bool:
+        try:
+            self.collection.database.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    def reset(self) -> int | None:
+        return self.collection.delete_many({}).deleted_count
+
+    def clear(self, key: str) -> None:
+        self.collection.delete_one({"_id": key})
 
 
 class ReceiptLimit:
-    """The receipt routes' shared limit, for `app`, whose limiter steps in for decorated routes only."""
+    """The receipt routes' limits (see the module's docstring)."""
 
-    def __init__(self, app: Flask, limiter: Limiter, rate: str) -> None:
-        self.limiter = limiter
-        self._shared = limiter.shared_limit(rate, scope="receipts")
-        app.before_request_funcs[None].remove(limiter._check_request_limit)
-        inject = Limiter._Limiter__inject_headers  # its private names: Flask-Limiter is pinned
-        self._headers = _take(app.after_request_funcs[None], lambda h: getattr(h, "func", None) is inject,
-                              "after-request")
-        self._release = _take(app.teardown_request_funcs[None],
-                              lambda h: h == limiter._Limiter__release_context, "teardown")
+    def __init__(self, collection: Collection, key: bytes, rate: str, code_failures: int = 10,
+                 code_block: timedelta = timedelta(hours=1)) -> None:
+        self.storage = MongoCounters(collection)
+        self.strategy = FixedWindowRateLimiter(self.storage)
+        self.rate: RateLimitItem = parse(rate)
+        self.code_failures = code_failures
+        self.code_window = RateLimitItemPerHour(code_failures)
+        self.block_s = int(code_block.total_seconds())
+        self._key = hmac.new(key, b"campaign/rate-limit-keys", hashlib.sha256).digest()
+
+    def _digest(self, kind: str, value: str) -> str:
+        return hmac.new(self._key, f"{kind}\0{value}".encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).hexdigest()
+
+    def client_key(self) -> str:
+        return self._digest("client", client_network(request.remote_addr))
+
+    def hit(self) -> None:
+        """Count this request against its client's limit; TooManyAttempts when over it."""
+        key = self.client_key()
+        allowed = self.strategy.hit(self.rate, "receipts", key)
+        reset_at, remaining = self.strategy.get_window_stats(self.rate, "receipts", key)
+        limit = self.rate.amount
+
+        def headers(resp: Response) -> Response:
+            resp.headers["X-RateLimit-Limit"] = str(limit)
+            resp.headers["X-RateLimit-Remaining"] = str(remaining)
+            resp.headers["X-RateLimit-Reset"] = str(int(reset_at))
+            return resp
+
+        after_this_request(headers)
+        if not allowed:
+            raise TooManyAttempts(max(1, math.ceil(reset_at - time.time())), limit)
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
-        limited = self._shared(view)
+        """Decorator of an API route: counted before the route runs."""
 
         @functools.wraps(view)
-        def receipt_route(*args: Any, **kwargs: Any) -> Any:
-            after_this_request(self._after)
-            return limited(*args, **kwargs)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            self.hit()
+            return view(*args, **kwargs)
 
-        return receipt_route
+        return limited
 
-    def _after(self, response: Response) -> Response:
-        response = self._headers(response)
-        self._release(None)
-        return response
+    def after(self, check: Callable[[], Response | None]) -> Callable[[View], View]:
+        """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
+        without counting; then the limit, then the route."""
+
+        def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def limited(*args: Any, **kwargs: Any) -> Any:
+                refused = check()
+                if refused is not None:
+                    return refused
+                self.hit()
+                return view(*args, **kwargs)
+
+            return limited
+
+        return decorate
+
+    @contextmanager
+    def code_attempt(self, code_digest: str, not_found: type[Exception]) -> Iterator[None]:
+        """Around one use of a receipt: 429 while its code is blocked; a `not_found` inside counts
+        as a wrong secret for that code, and the last one allowed blocks it for `code_block`."""
+        failures = self._digest("code", code_digest)
+        blocked = "block:" + failures
+        if self.storage.get(blocked):
+            raise TooManyAttempts(self._wait(blocked), self.code_failures)
+        try:
+            yield
+        except not_found:
+            if not self.strategy.hit(self.code_window, "code", failures) or \
+                    self.strategy.get_window_stats(self.code_window, "code", failures)[1] == 0:
+                self.storage.incr(blocked, self.block_s)
+            raise
+
+    def _wait(self, key: str) -> int:
+        return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))

@@ -10,9 +10,7 @@ form after a validation error.
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,14 +18,13 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Response, current_app, render_template, request
-from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 from werkzeug.datastructures import MultiDict
 
-from services.intake import handlers
+from services.intake import handlers, receipts
 from services.intake.api import CLUE_SCHEMA, FOLLOW_UP_SCHEMA, LOOKUP_SCHEMA, IntakeContext
-from services.intake.limits import ReceiptLimit
+from services.intake.limits import ReceiptLimit, TooManyAttempts
 from services.intake.settings import IntakeSettings
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
@@ -356,7 +353,8 @@ def _china_time(iso: str) -> str:
 
 
 def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings) -> Blueprint:
-    """The reporter's pages at /, /report and /receipt; the posts share the receipt routes' rate limit."""
+    """The reporter's pages at /, /report and /receipt; the posts share the receipt routes' rate limit,
+    counted once their CSRF check passed."""
     bp = Blueprint("reporter", __name__, template_folder="templates", static_folder="static",
                    static_url_path="/assets/reporter")
     places = load_places(settings.registry_file)
@@ -367,6 +365,9 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
     def ctx() -> IntakeContext:
         return current_app.extensions["intake"]
 
+    def secure() -> bool:
+        return request.is_secure or settings.common.production
+
     def render(template: str, status: int = 200, **values: Any) -> Response:
         lang = page_lang()
         token = csrf.token()
@@ -376,7 +377,7 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
             switch_path=request.path if request.path in ("/", "/report", "/receipt") else "/receipt",
             errors=values.pop("errors", NO_ERRORS), values=values.pop("values", {}), **values)
         resp = Response(body, status=status, mimetype="text/html")
-        resp.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+        resp.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=secure(),
                         path="/")
         return resp
 
@@ -390,16 +391,20 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
         asked = request.args.get("lang")
         if asked in LANGS:
             resp.set_cookie(LANG_COOKIE, asked, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
-                            secure=request.is_secure, path="/")
+                            secure=secure(), path="/")
         return resp
 
-    @bp.errorhandler(RateLimitExceeded)
-    def _too_many(exc: RateLimitExceeded):
-        current = receipt_limit.limiter.current_limit
-        wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+    @bp.errorhandler(TooManyAttempts)
+    def _too_many(exc: TooManyAttempts):
+        wait = exc.retry_after
         resp = render("message.html", 429, title="busy_title", body=text("busy_body", page_lang(), wait=wait))
         resp.headers["Retry-After"] = str(wait)
         return resp
+
+    def checked(code: str) -> Any:
+        """The receipt code's failure counter around a use of the receipt (see `limits`)."""
+        return receipt_limit.code_attempt(receipts.code_digest(ctx().keys.receipt_key, code),
+                                          handlers.ReceiptNotFound)
 
     @bp.errorhandler(ConnectionFailure)
     @bp.errorhandler(DependencyDown)
@@ -449,11 +454,8 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
         return report_form()
 
     @bp.post("/report")
-    @receipt_limit
+    @receipt_limit.after(guard)
     def submit():
-        refused = guard()
-        if refused:
-            return refused
         lang = page_lang()
         payload = clue_payload(request.form, lang)
         try:
@@ -475,28 +477,23 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
         return lookup_form(notice=noted)
 
     @bp.post("/receipt")
-    @receipt_limit
+    @receipt_limit.after(guard)
     def look_up():
-        refused = guard()
-        if refused:
-            return refused
         lang, form = page_lang(), request.form
         try:
             data = LOOKUP_SCHEMA.load({k: form[k] for k in ("code", "secret") if form.get(k, "").strip()})
         except ValidationError as exc:
             return lookup_form(422, form_errors(flatten(exc.messages), lang), code=form.get("code", ""))
         try:
-            return status_page(data["code"], data["secret"])
+            with checked(data["code"]):
+                return status_page(data["code"], data["secret"])
         except handlers.ReceiptNotFound:
             return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang),
                                code=form.get("code", ""))
 
     @bp.post("/receipt/messages")
-    @receipt_limit
+    @receipt_limit.after(guard)
     def follow_up():
-        refused = guard()
-        if refused:
-            return refused
         lang, form = page_lang(), request.form
         payload: dict[str, Any] = {k: form[k] for k in ("code", "secret", "message")
                                    if form.get(k, "").strip()}
@@ -508,17 +505,22 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
             if "code" in flat or "secret" in flat:
                 return lookup_form(422, form_errors(flat, lang))
             try:
-                return status_page(payload["code"], payload["secret"], 422, form_errors(flat, lang),
-                                   message=form.get("message", ""))
+                with checked(payload["code"]):
+                    return status_page(payload["code"], payload["secret"], 422, form_errors(flat, lang),
+                                       message=form.get("message", ""))
             except handlers.ReceiptNotFound:
                 return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))
         context = ctx()
         try:
-            handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],
-                               context.keys, outbox=context.outbox)
+            with checked(data["code"]):
+                handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],
+                                   context.keys, outbox=context.outbox)
         except handlers.ReceiptNotFound:
             return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))
-        return status_page(data["code"], data["secret"], notice=text("sent_notice", lang))
+        try:
+            return status_page(data["code"], data["secret"], notice=text("sent_notice", lang))
+        except (ConnectionFailure, DependencyDown):  # stored: never say "nothing was saved"
+            return render("message.html", 202, title="follow_up_title", body=text("sent_notice", lang))
 
     from services.intake import card_pages  # the supervision card holder's page (/card/<code>)
 

@@ -12,7 +12,7 @@ import time
 
 from services.intake.settings import IntakeSettings
 from shared import mongo
-from shared.entry import check_dependencies
+from shared.entry import check_dependencies, run_consumer_until_stopped
 from shared.logs import configure_logging
 
 log = logging.getLogger("intake")
@@ -48,23 +48,17 @@ def web() -> None:
 def consumer() -> None:
     """Consume case events until SIGTERM."""
     from services.intake.consumer import build_consumer
-    from shared.consumer import stop_on_signals
-    from shared.kafka import EventProducer
 
     settings = IntakeSettings.from_env()
     _start_worker(settings)
-    producer = EventProducer(settings.common)
-    try:
-        build_consumer(settings.common, producer).run(stop_on_signals())
-    finally:
-        producer.close()
+    run_consumer_until_stopped(settings.common, lambda producer: build_consumer(settings.common, producer))
 
 
 def relay(stop: threading.Event | None = None) -> None:
     """The reconciler of unacknowledged clues and the follow-ups' outbox poller, until SIGTERM."""
     from pymongo.errors import ConnectionFailure
 
-    from services.intake.handlers import RECONCILE_BATCH, reconcile
+    from services.intake.handlers import RECONCILE_BATCH, apply_follow_ups, expire_replays, reconcile
     from services.intake.relay import IntakeOutbox
     from shared.consumer import stop_on_signals
     from shared.kafka import DependencyDown, EventProducer
@@ -81,9 +75,12 @@ def relay(stop: threading.Event | None = None) -> None:
             try:
                 if time.monotonic() >= next_reconcile:
                     behind = len(reconcile(settings.reconcile_after_s, producer)) == RECONCILE_BATCH
+                    expire_replays()
+                    sweep_retention(settings)
                     # A full batch: more may be due (a long broker outage); go on next round.
                     next_reconcile = time.monotonic() + (0 if behind else settings.reconcile_interval_s)
                 outbox.publish_pending()
+                apply_follow_ups()
             except (DependencyDown, ConnectionFailure) as exc:
                 log.warning("relay waiting for a dependency", extra={"error": type(exc).__name__})
                 ensure_topics_quietly(settings)
@@ -91,6 +88,13 @@ def relay(stop: threading.Event | None = None) -> None:
     finally:
         producer.close()
         log.info("relay stopped")
+
+
+def sweep_retention(settings: IntakeSettings) -> None:
+    """Erase the sealed identity and contact of clues past the objection window (see retention)."""
+    from services.intake.retention import erase_expired
+
+    erase_expired(settings.retention_days)
 
 
 def ensure_topics_quietly(settings: IntakeSettings) -> None:

@@ -27,6 +27,8 @@ from shared.vocabulary import (
 
 # A path in the registry tree, e.g. "foshan/chancheng/shiwan" (\Z: "$" would allow a "\n").
 PATH_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*\Z")
+# An employer: a bureau's path, or a discipline body's unit code ("foshan/chancheng#commission").
+EMPLOYER_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*(#(commission|embedded))?\Z")
 PHONE_PATTERN = re.compile(r"^\+[0-9]{6,20}\Z")
 MAX_AMOUNT_CNY = 10**12
 LANGUAGES = ("zh", "en")
@@ -88,7 +90,17 @@ class SubjectSchema(StrictSchema):
 
     name = Text(required=True, validate=validate.Length(min=1, max=100))
     position = Text(load_default=None, validate=validate.Length(max=100))
-    employer = Text(load_default=None, validate=_path())
+    employer = Text(
+        load_default=None,
+        validate=[
+            validate.Length(min=1, max=200),
+            validate.Regexp(
+                EMPLOYER_PATTERN,
+                error="Must be a lowercase path such as foshan/nanhai/urban-management, "
+                "or a unit code such as foshan/chancheng/shiwan#commission.",
+            ),
+        ],
+    )
     rank = fields.String(required=True, validate=validate.OneOf(RANKS))
     party_member = StrictBoolean(load_default=None)
 
@@ -151,6 +163,9 @@ class NamedReporterSchema(StrictSchema):
     email = fields.Email(validate=validate.Length(max=254))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     webhook_url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000))
+    # The webhook's own signing secret (sealed to notify with the contact); without it, notify
+    # signs with a secret derived for that URL alone.
+    webhook_secret = Text(validate=validate.Length(min=32, max=200))
     lang = fields.String(validate=validate.OneOf(LANGUAGES))
 
     @validates_schema
@@ -283,28 +298,3 @@ class LookupResponseSchema(Schema):
 
     status = fields.String(required=True, validate=validate.OneOf(CLUE_STATUSES))
     updates = fields.List(fields.Nested(UpdateSchema), required=True)
-
-
-def flatten_errors(messages: Mapping[Any, Any] | list[Any] | str) -> dict[str, list[str]]:
-    """Turn marshmallow's nested error messages into {"dotted.path": [messages]}.
-
-    List indexes become path segments ("items.0.name"); a nested schema-level error
-    ("_schema") belongs to its parent's path; a top-level one stays under "_schema".
-    """
-    flat: dict[str, list[str]] = {}
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                if key == "_schema":
-                    walk(value, path)
-                else:
-                    walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list | tuple):
-            for item in node:
-                walk(item, path)
-        else:
-            flat.setdefault(path or "_schema", []).append(str(node))
-
-    walk(messages, "")
-    return flat

@@ -61,10 +61,13 @@ class IntakeSettings:
     relay_poll_s: float = 1.0
     web_relay_poll_s: float = 10.0
     receipt_rate_limit: str = "20/minute"
-    rate_limit_storage_uri: str = "memory://"
+    receipt_code_failures: int = 10
     import_line_max_bytes: int = 64 * 1024
+    import_max_lines: int = 10_000
+    import_max_bytes: int = 64 * 1024 * 1024
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
+    retention_days: int = 180
     public_url: str = ""  # the reporter pages' address for supervision cards' QR codes ("": as asked)
     reporter_channels: tuple[str, ...] = ("inbox", "email", "sms", "webhook")
 
@@ -86,11 +89,15 @@ class IntakeSettings:
             relay_poll_s=env.float("INTAKE_RELAY_POLL_S", 1.0, minimum=0.05),
             web_relay_poll_s=env.float("INTAKE_WEB_RELAY_POLL_S", 10.0, minimum=0.05),
             receipt_rate_limit=_rate(env, "INTAKE_RECEIPT_RATE_LIMIT", "20/minute"),
-            rate_limit_storage_uri=env.str("INTAKE_RATE_LIMIT_STORAGE_URI", "memory://"),
+            receipt_code_failures=env.int("INTAKE_RECEIPT_CODE_FAILURES", 10, minimum=1, maximum=1000),
             import_line_max_bytes=env.int("INTAKE_IMPORT_LINE_MAX_BYTES", 64 * 1024,
                                           minimum=1024, maximum=16 * 1024 * 1024),
+            import_max_lines=env.int("INTAKE_IMPORT_MAX_LINES", 10_000, minimum=1, maximum=10_000_000),
+            import_max_bytes=env.int("INTAKE_IMPORT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024,
+                                     maximum=2**40),
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
             registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
+            retention_days=env.int("OBJECTION_WINDOW_DAYS", 180, minimum=1, maximum=36500),
             public_url=env.str("INTAKE_PUBLIC_URL", ""),
             reporter_channels=_channels(env),
         )

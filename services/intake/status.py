@@ -1,6 +1,8 @@
 """The reporter-facing status of a clue, moved by the events intake sees (plain Python).
 
 Statuses (API.md): received 已收到 -> accepted 已受理 -> transferred 已转上级办理 -> closed 已办结.
+A clue waiting in triage (its case-assigned carries a `reason`) stays received, with a line
+saying it is being routed.
 Status only moves forward, so a late or re-delivered event never undoes a later one; the one
 way back is an objection to a closed case, which reopens it (closed -> accepted).
 
@@ -54,8 +56,12 @@ TRANSFERRED_UPDATE = Update(
 )
 CLOSED_UPDATE = Update("您反映的问题线索已办结。", "The handling of your information is complete.")
 REOPENED_UPDATE = Update(
-    "我们已收到您对办理结果的异议，案件已重新复查。",
-    "We have received your objection to the result; the case has been reopened for review.",
+    "我们已收到您对办理结果的异议，办理结果正在复查。",
+    "We have received your objection to the result; the result is being reviewed.",
+)
+ROUTING_UPDATE = Update(
+    "您反映的问题线索正在分办，确定承办单位后即予受理。",
+    "Your information is being routed to the body that will handle it; it is accepted once that is decided.",
 )
 OBJECTION_UPDATE = Update(
     "我们已收到您的异议，已转交办理。",
@@ -78,6 +84,8 @@ def _closed_update(data: dict[str, Any]) -> Update:
 def _target(status: str, event: str, data: dict[str, Any]) -> tuple[str, Update] | None:
     """Where an event would take the clue, before the forward-only rule."""
     if event == "case-assigned":
+        if data.get("reason"):  # waiting in triage for a person to route it: not accepted yet
+            return (RECEIVED, ROUTING_UPDATE) if status == RECEIVED else None
         return ACCEPTED, ACCEPTED_UPDATE
     if event == "case-escalated" and data.get("mode") == "direct_investigation":
         return TRANSFERRED, TRANSFERRED_UPDATE
@@ -105,6 +113,8 @@ def apply(status: str, event_type: str, data: dict[str, Any]) -> tuple[str, Upda
             return status, OBJECTION_UPDATE
         return status, MESSAGE_UPDATE
     target = _target(status, event, data)
+    if target == (RECEIVED, ROUTING_UPDATE):
+        return target
     if target is None or _ORDER[target[0]] <= _ORDER[status]:
         return status, None
     return target

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import smtplib
@@ -24,7 +23,9 @@ from urllib.parse import urlsplit
 import requests
 from ulid import ULID
 
+from services.notify import pinned_http
 from services.notify.templates import SMS_MAX_CHARS, Message
+from shared.sealing import webhook_recipient_secret as recipient_secret
 
 Status = Literal["sent", "retry", "failed"]
 
@@ -121,6 +122,9 @@ class EmailChannel:
         address = contact.get("email") if isinstance(contact, Mapping) else None
         if not isinstance(address, str) or not _EMAIL.match(address):
             return DeliveryResult("failed", "no valid email address")
+        if self.username is not None and not self.starttls:
+            # A password is never sent in the clear (NotifySettings refuses this at start-up too).
+            return DeliveryResult("failed", "smtp login needs starttls")
         email = self._build(address, message, delivery_id or str(ULID()))
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -181,22 +185,28 @@ class _JsonPoster:
         return http_status_result(response.status_code)
 
 
-class WebhookChannel(_JsonPoster):
-    """POST to contact["webhook_url"], body signed with HMAC-SHA256 in X-Signature.
+class WebhookChannel:
+    """POST to contact["webhook_url"], body signed with HMAC-SHA256 in X-Signature under that
+    recipient's own secret (`recipient_secret`), so no recipient can sign for another.
 
-    Unless allow_private_hosts is set, a URL whose host resolves to a loopback, private,
-    link-local or otherwise non-public address is refused, so a reporter-supplied URL
-    cannot reach internal services.
+    The host is resolved once and the connection goes to the checked address (`pinned_http`):
+    unless allow_private_hosts is set, a host with any loopback, private, link-local or otherwise
+    non-public address is refused, and no second lookup can swap in one (DNS rebinding). The whole
+    exchange has `timeout` seconds, and at most a few KiB of the answer are read.
     """
 
     name = "webhook"
 
-    def __init__(self, secret: bytes, timeout: float, *, allow_private_hosts: bool = False):
+    def __init__(self, secret: bytes, timeout: float, *, allow_private_hosts: bool = False,
+                 resolver: pinned_http.Resolver = socket.getaddrinfo,
+                 connect: pinned_http.Connector = socket.create_connection):
         if not secret:
             raise ValueError("webhook secret must not be empty")
         self.secret = secret
         self.timeout = timeout
         self.allow_private_hosts = allow_private_hosts
+        self.resolver = resolver
+        self.connect = connect
 
     def send(
         self, contact: dict, message: Message, *, delivery_id: str | None = None
@@ -204,18 +214,34 @@ class WebhookChannel(_JsonPoster):
         url = contact.get("webhook_url") if isinstance(contact, Mapping) else None
         if not isinstance(url, str) or not _is_http_url(url):
             return DeliveryResult("failed", "webhook url is not http(s)")
-        if not self.allow_private_hosts:
-            refusal = _public_host_refusal(url)
-            if refusal is not None:
-                return refusal
+        try:
+            target = pinned_http.resolve(url, self.allow_private_hosts, self.resolver)
+        except pinned_http.NotPublic:
+            return DeliveryResult("failed", "webhook host is not public")
+        except pinned_http.Unresolved:
+            return DeliveryResult("retry", "webhook host not resolved")
+        except ValueError:
+            return DeliveryResult("failed", "webhook url is not http(s)")
         event_id = delivery_id or str(ULID())
         body = webhook_body(event_id, message)
+        own = contact.get("webhook_secret")
+        secret = own.encode("utf-8") if isinstance(own, str) and own else recipient_secret(self.secret, url)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Event-Id": event_id,
-            "X-Signature": sign(self.secret, body),
+            "X-Signature": sign(secret, body),
         }
-        return self._post(url, body, headers)
+        try:
+            status = pinned_http.post(target, body, headers, self.timeout, connect=self.connect)
+        except (pinned_http.TooSlow, TimeoutError):
+            return DeliveryResult("retry", "http timeout")
+        except ssl.SSLError:
+            return DeliveryResult("retry", "http tls error")
+        except OSError:
+            return DeliveryResult("retry", "http connection error")
+        except ValueError:
+            return DeliveryResult("retry", "http answer not understood")
+        return http_status_result(status)
 
 
 def webhook_body(event_id: str, message: Message) -> bytes:
@@ -311,19 +337,3 @@ def _is_http_url(url: str) -> bool:
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def _public_host_refusal(url: str) -> DeliveryResult | None:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except ValueError:
-        return DeliveryResult("failed", "webhook url is not http(s)")
-    except OSError:
-        return DeliveryResult("retry", "webhook host not resolved")
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            return DeliveryResult("failed", "webhook host is not public")
-    return None

@@ -30,6 +30,7 @@ from services.notify.channels import Channel, DeliveryResult, channel_for
 from services.notify.documents import ClueContact, DeliveryAttempt, Notification
 from services.notify.handlers import WAITING_FOR_CONTACT
 from services.notify.outcomes import publish_outcomes
+from services.notify.retention import erase_expired
 from services.notify.settings import NotifySettings, deliverable_channels
 from services.notify.still_handling import send_still_handling
 from services.notify.templates import Message, render, short_clue_ref
@@ -99,6 +100,7 @@ class Deliverer:
                     if time.monotonic() >= next_schedule:
                         send_still_handling(self.settings.still_handling_days, self.clock(),
                                             calendar=self.settings.common.calendar)
+                        erase_expired(self.settings.retention_days, self.clock())
                         next_schedule = time.monotonic() + self.settings.scheduler_interval_s
                     delivered = self.run_once()
                     if self.publisher is not None:
@@ -237,9 +239,21 @@ class Deliverer:
             self.in_flight[job.channel] += 1
         self.pools[job.channel].submit(self._send, job)
 
+    def _renew(self, job: _Job) -> bool:
+        """Renew the job's sending lease just before its send: False when the lease is no longer
+        this deliverer's (it waited in the pool past `lease_s` and another deliverer claimed the
+        notification), so the send would be a double one and is skipped."""
+        lease_until = to_ms(self.clock()) + int(self.settings.lease_s * 1000)
+        renewed = self.notifications.update_one(_mine(job.doc, job.token),
+                                                {"$set": {"lease_until_ms": lease_until}})
+        return renewed.matched_count == 1
+
     def _send(self, job: _Job) -> None:
         started = time.perf_counter()
         try:
+            if not self._renew(job):
+                log.info("lease lost before sending", extra={"notification_id": job.doc["_id"]})
+                return
             try:
                 result = self.channels[job.channel].send(job.contact, job.message,
                                                          delivery_id=job.doc["_id"])

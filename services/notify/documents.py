@@ -33,6 +33,7 @@ class ClueContact(me.Document):
     last_update_ms = me.LongField(required=True)
     still_handling_sent_ms = me.LongField(default=0)
     created_at = me.DateTimeField(required=True)
+    erased_ms = me.LongField(null=True)  # when retention erased contact_sealed
     meta = {"collection": "clue_contacts",
             "indexes": [("anonymous", "closed", "last_update_ms")]}
 

@@ -16,12 +16,11 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notify import progress as rules
 from services.notify.documents import ClueContact, ClueProgress, Notification
-from services.notify.templates import DEFAULT_LANG, LANGS, render, short_clue_ref
+from services.notify.templates import DEFAULT_LANG, render, short_clue_ref
 from shared import events
 from shared.consumer import PoisonRecord
 from shared.mongo import exact, new_id, utcnow
 from shared.times import from_ms, to_ms
-from shared.vocabulary import CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,10 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
     clue_id = data["clue_id"]
     sealed = data.get("reporter_contact_sealed")
     anonymous = not sealed or bool(data.get("anonymous"))
-    channel = data.get("reporter_channel") if data.get("reporter_channel") in CHANNELS else ""
-    lang = data.get("reporter_lang") if data.get("reporter_lang") in LANGS else ""
+    # A real-name reporter's channel and language travel inside the sealed contact (delivery
+    # opens it); until then they are unknown here.
     contact = ClueContact(id=clue_id, reporter_ref=data["reporter_ref"],
-                          channel="inbox" if anonymous else channel, lang=lang,
+                          channel="inbox" if anonymous else "", lang="",
                           contact_sealed=None if anonymous else sealed, anonymous=anonymous,
                           last_update_ms=to_ms(now), created_at=now)
     try:
@@ -71,10 +70,15 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
 
 
 def on_case_assigned(event: events.Event, now: datetime | None = None) -> None:
-    """Queue "accepted" once per clue (queued and assigned are both acceptance)."""
+    """Queue "accepted" once per clue (queued and assigned are both acceptance); "reviewing" for a
+    case reopened after an objection (复查). Nothing while it waits in triage (it carries a
+    `reason`): the reporter was told it was received, and it is not accepted yet."""
     data = _expect(event, events.CASE_ASSIGNED)
-    _advance(data["clue_id"], "accepted", data["assigned_at"], event.id, {}, None, now or utcnow(),
-             reopened=data.get("status") == "reopened")
+    if data.get("reason"):
+        return
+    reopened = data.get("status") == "reopened"
+    _advance(data["clue_id"], "reviewing" if reopened else "accepted", data["assigned_at"], event.id, {},
+             None, now or utcnow(), reopened=reopened)
 
 
 def on_case_escalated(event: events.Event, now: datetime | None = None) -> None:

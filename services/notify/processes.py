@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from services.notify.settings import NotifySettings
 from shared import mongo
-from shared.entry import check_dependencies
+from shared.entry import check_dependencies, run_consumer_until_stopped
 from shared.logs import configure_logging
 
 
@@ -38,16 +38,10 @@ def web() -> None:
 def consumer() -> None:
     """Consume clue and case events into notifications until SIGTERM."""
     from services.notify.consumer import build_consumer
-    from shared.consumer import stop_on_signals
-    from shared.kafka import EventProducer
 
     settings = NotifySettings.from_env()
     _start_worker(settings)
-    producer = EventProducer(settings.common)
-    try:
-        build_consumer(settings.common, producer).run(stop_on_signals())
-    finally:
-        producer.close()
+    run_consumer_until_stopped(settings.common, lambda producer: build_consumer(settings.common, producer))
 
 
 def deliverer() -> None:

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-STAGE = {"received": 0, "accepted": 1, "transferred": 2, "supervised": 2, "closed": 3}
+STAGE = {"received": 0, "accepted": 1, "reviewing": 1, "transferred": 2, "supervised": 2, "closed": 3}
 NONE_YET = -1
 CLOSED = STAGE["closed"]
 # Escalations are told once per escalation event; the other kinds once per clue and generation.

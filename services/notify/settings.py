@@ -54,6 +54,7 @@ class NotifySettings:
     contact_recheck_s: float = 30.0
     still_handling_days: int = 30
     scheduler_interval_s: float = 3600.0
+    retention_days: int = 180
 
     def __repr__(self) -> str:
         return f"NotifySettings(db={self.db!r}, port={self.port}, secrets=<hidden>)"
@@ -61,6 +62,9 @@ class NotifySettings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> NotifySettings:
         env = env or Env()
+        if env.optional("SMTP_USERNAME") and not env.bool("SMTP_STARTTLS", False):
+            raise SettingsError("SMTP_USERNAME: an SMTP login needs SMTP_STARTTLS=true "
+                                "(no password in the clear)")
         common = CommonSettings.from_env(env)
         return cls(
             common=common,
@@ -92,4 +96,5 @@ class NotifySettings:
             contact_recheck_s=env.float("NOTIFY_CONTACT_RECHECK_S", 30.0, minimum=0.1),
             still_handling_days=common.still_handling_days,  # STILL_HANDLING_DAYS, shared
             scheduler_interval_s=env.float("NOTIFY_SCHEDULER_INTERVAL_S", 3600.0, minimum=1.0),
+            retention_days=env.int("OBJECTION_WINDOW_DAYS", 180, minimum=1, maximum=36500),
         )

@@ -20,11 +20,11 @@ from shared.times import CHINA_TIME as DISPLAY_TZ
 KINDS = (
     "received",
     "accepted",
+    "reviewing",
     "transferred",
     "supervised",
     "closed",
     "still_handling",
-    "follow_up_received",
 )
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -63,20 +63,20 @@ _SUBJECTS = {
     "zh": {
         "received": "您反映的问题线索已收到（编号 {ref}）",
         "accepted": "您反映的问题线索已受理（编号 {ref}）",
+        "reviewing": "您对办理结果的异议已受理，正在复查（编号 {ref}）",
         "transferred": "您反映的问题线索已转上级办理（编号 {ref}）",
         "supervised": "您反映的问题线索已列入上级重点督办（编号 {ref}）",
         "closed": "您反映的问题线索已办结（编号 {ref}）",
         "still_handling": "您反映的问题线索仍在办理中（编号 {ref}）",
-        "follow_up_received": "您补充的情况已收到（编号 {ref}）",
     },
     "en": {
         "received": "Your report has been received (ref. {ref})",
         "accepted": "Your report has been accepted (ref. {ref})",
+        "reviewing": "The result of your report is being reviewed (ref. {ref})",
         "transferred": "Your report has been passed to a higher level (ref. {ref})",
         "supervised": "Your report is under a higher level's supervision (ref. {ref})",
         "closed": "Your report has been concluded (ref. {ref})",
         "still_handling": "Your report is still being handled (ref. {ref})",
-        "follow_up_received": "We have received your additional information (ref. {ref})",
     },
 }
 
@@ -85,19 +85,21 @@ _BODIES = {
         "received": "您反映的问题线索（编号 {ref}）已于{at}收到。我们将依规依纪依法处理，"
         "并对您的身份和反映内容严格保密。",
         "accepted": "您反映的问题线索（编号 {ref}）已于{at}受理，并已交承办单位办理。",
+        "reviewing": "您对问题线索（编号 {ref}）办理结果提出的异议已于{at}受理，"
+        "办理结果正在复查，复查结束后我们将告知您复查结果。",
         "transferred": "您反映的问题线索（编号 {ref}）已于{at}转上级纪检监察机关办理（提级直查）。",
         "supervised": "您反映的问题线索（编号 {ref}）已于{at}列入上级纪检监察机关重点督办，"
         "由上级机关督促限期办结。",
         "closed": "您反映的问题线索（编号 {ref}）已于{at}办结。",
         "still_handling": "您反映的问题线索（编号 {ref}）仍在办理中（截至{at}）。"
         "办结后我们将及时告知您处理结果。",
-        "follow_up_received": "我们已于{at}收到您就问题线索（编号 {ref}）补充的情况，"
-        "该情况已转交承办单位。",
     },
     "en": {
         "received": "Your report (ref. {ref}) was received on {at}. It will be handled "
         "according to the rules, and your identity and what you reported are kept "
         "strictly confidential.",
+        "reviewing": "Your objection to the result of your report (ref. {ref}) was accepted on "
+        "{at}: the result is being reviewed, and we will tell you the outcome of the review.",
         "accepted": "Your report (ref. {ref}) was accepted on {at} and passed to the "
         "handling unit.",
         "transferred": "Your report (ref. {ref}) was passed on {at} to the discipline "
@@ -108,8 +110,6 @@ _BODIES = {
         "closed": "Your report (ref. {ref}) was concluded on {at}.",
         "still_handling": "Your report (ref. {ref}) is still being handled (as of {at}). "
         "We will tell you the result once it is concluded.",
-        "follow_up_received": "On {at} we received the additional information you sent "
-        "about your report (ref. {ref}). It has been passed to the handling unit.",
     },
 }
 

@@ -109,6 +109,10 @@ def _check_escalated(world: World, principal: str, resp: Any) -> None:
     assert resp.json()["unit"] != UNIT
 
 
+def _check_supervised(world: World, principal: str, resp: Any) -> None:
+    assert resp.json()["status"] == "supervised" and resp.json()["unit"] == UNIT
+
+
 def _registry_item(kind: str, world: World) -> tuple[str, dict[str, Any]]:
     """An existing registry entry of `kind` as its PUT body (the last one: re-putting it keeps order)."""
     reg = world.registry
@@ -169,11 +173,27 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("assignment POST /v1/cases/{id}/escalate", "assignment", "POST", _case_path("/escalate"),
              expect(403, unauthenticated=401, frontline=401, supervisor_in=200),
              body=_json(lambda world: {"reason": "涉及多名执法人员"}), mutates=True, check=_check_escalated),
+    Endpoint("assignment POST /v1/cases/{id}/supervise", "assignment", "POST", _case_path("/supervise"),
+             expect(403, unauthenticated=401, frontline=401, supervisor_in=200, supervisor_out=404),
+             body=_json(lambda world: {"note": "限期办结"}), mutates=True, check=_check_supervised),
+    # the shared case is not in triage: a city supervisor or an admin hears 409, other supervisors
+    # who see it 403 (only the city routes), those who do not 404
+    Endpoint("assignment POST /v1/cases/{id}/route", "assignment", "POST", _case_path("/route"),
+             expect(403, unauthenticated=401, frontline=401, supervisor_out=404, supervisor_city=409,
+                    admin=409),
+             body=_json(lambda world: {"unit": UNIT})),
     Endpoint("assignment GET /v1/workload", "assignment", "GET", _fixed(f"/v1/workload?unit={quote(UNIT)}"),
              expect(403, unauthenticated=401, frontline=401, supervisor_in=200, admin=200)),
     Endpoint("assignment GET /v1/stats", "assignment", "GET",
              _fixed(f"/v1/stats?jurisdiction={JURISDICTION}"),
              expect(403, unauthenticated=401, frontline=401, supervisor_in=200, admin=200)),
+    *[
+        Endpoint(f"assignment GET {path}", "assignment", "GET", _fixed(f"{path}?jurisdiction={JURISDICTION}"),
+                 expect(403, unauthenticated=401, frontline=401, supervisor_in=200, admin=200))
+        for path in ("/v1/stats.csv", "/v1/stats.xlsx", "/v1/duties")
+    ],
+    Endpoint("assignment GET /v1/review-batches", "assignment", "GET", _fixed("/v1/review-batches"),
+             expect(403, unauthenticated=401, frontline=401, supervisor=200, admin=200)),
     Endpoint("assignment GET /v1/registry", "assignment", "GET", _fixed("/v1/registry"),
              expect(200, unauthenticated=401, frontline=401, cadre=403)),
     Endpoint("assignment PUT /v1/registry", "assignment", "PUT", _fixed("/v1/registry"),

@@ -19,9 +19,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
+from deploy.apachestack import ApacheStack
 from deploy.chaos import Poster, count, settle
 from deploy.devstack import PROCESSES, start_pipeline
-from deploy.kafkastack import ApacheStack, missing_tools
+from deploy.kafkastack import missing_tools
 from deploy.localstack import free_port
 from shared import events
 

@@ -26,7 +26,8 @@ LOCAL = {"shared", "services", "deploy", "bench", "tests", "__future__"}
 # Lowest first: settings → adapters (events, mongo, kafka, kafka admin) → metrics → consumer,
 # outbox, web → entry, cli.
 LAYERS: list[set[str]] = [
-    {"settings", "dependencies", "logs", "vocabulary", "forms", "sealing", "times", "workdays"},
+    {"settings", "dependencies", "logs", "vocabulary", "forms", "sealing", "times", "workdays",
+     "clients"},
     {"events", "mongo", "kafka", "kafka_admin"},
     {"metrics"},
     {"consumer", "outbox", "fakes", "web", "problems", "auth", "csrf", "serve"},
@@ -117,6 +118,13 @@ def declared(*groups: str) -> set[str]:
     specs = [s for g in groups for s in (project["dependencies"] if g == "" else
                                          project["optional-dependencies"][g])]
     return {re.split(r"[\[=<>!~; ]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs}
+
+
+def test_each_distribution_is_declared_once():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *(s for g in project["optional-dependencies"].values() for s in g)]
+    names = [re.split(r"[\[=<>!~; ]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
 
 
 @pytest.mark.parametrize(("folder", "groups"), [

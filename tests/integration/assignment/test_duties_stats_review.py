@@ -64,6 +64,9 @@ def test_duties_are_met_by_deliveries_and_missed_when_late(client):  # noqa: F81
 
     notified(app, "r1", "accepted", "delivered", T0 + timedelta(seconds=3))
     assert set(duties(http, "met")) == {("r1", "accept_notice")}
+    detail = http.get(f"/v1/cases/{case['_id']}", headers=auth(*BOSS)).get_json()
+    assert {(d["kind"], d["state"]) for d in detail["duties"]} == {("accept_notice", "met"),
+                                                                   ("still_handling", "due")}
 
     at(app, T0 + timedelta(days=5))
     closed = handlers.close_case(case["_id"], _cadre(case), "concluded", ["unfounded"], "查无实据", _ctx(app))
@@ -153,6 +156,10 @@ BAD_QUERIES = [
     ("/v1/stats?quarter=2025Q5", "quarter"),
     ("/v1/stats?quarter=2025Q4&colour=red", "colour"),
     ("/v1/stats.csv?from=yesterday", "from"),
+    ("/v1/stats.csv?from=0019-07-19T16%3A15%3A03-02%3A21", "from"),  # found by the fuzz test: a 500
+    ("/v1/stats?to=9999-12-31T23%3A00%3A00%2B08%3A00", "to"),
+    ("/v1/stats?quarter=0000Q1", "quarter"),
+    ("/v1/stats.xlsx?quarter=9999Q4", "quarter"),
     ("/v1/stats?jurisdiction=nowhere", "jurisdiction"),  # (an admin's: a supervisor gets 403)
     ("/v1/duties?state=late", "state"),
     ("/v1/duties?limit=0", "limit"),
@@ -206,6 +213,10 @@ def test_a_review_batch_keeps_the_past(client):  # noqa: F811
     # statistics use the original dates
     assert http.get("/v1/stats?quarter=2016Q2", headers=auth(*BOSS)).get_json()["received"] == 1
     assert http.get("/v1/stats?quarter=2016Q1", headers=auth(*BOSS)).get_json()["received"] == 1
+    # accepted at the import, and timed from it: not nine years to accept
+    now = http.get("/v1/stats?quarter=2025Q4", headers=auth(*BOSS)).get_json()
+    assert now["received"] == 0 and now["accepted"] == 4
+    assert now["days_to_accept"] == {"mean": 0.0, "p90": 0.0}
 
 
 def _ctx(app):
@@ -216,3 +227,21 @@ def _cadre(case: dict):
     from shared.auth import Principal
 
     return Principal("cadre", case["cadre_id"], f"cadre:{case['cadre_id']}")
+
+
+def test_a_redelivered_clue_restores_what_a_failure_left_out(client):  # noqa: F811
+    http, app = client
+    at(app, T0)
+    receive(app, "x1", **real_name())
+    from services.assignment import duty_store
+    from services.assignment.documents import StatCounter, StatMark
+
+    # as if the process died after the case's write, before its duties and counts
+    duty_store.collection().delete_many({})
+    StatMark._get_collection().delete_many({})
+    StatCounter._get_collection().delete_many({})
+    receive(app, "x1", **real_name())  # the broker's redelivery
+    assert set(duties(http, "due")) == {("x1", "accept_notice"), ("x1", "still_handling")}
+    receive(app, "x1", **real_name())
+    figures = http.get("/v1/stats?quarter=2025Q4", headers=auth(*BOSS)).get_json()
+    assert (figures["received"], figures["accepted"]) == (1, 1)

@@ -85,7 +85,7 @@ def test_every_line_accepted_in_batches(tmp_path, intake_url):
     assert result.exit_code == 0, result.output
     assert "accepted 7, rejected 0 of 7 lines" in result.stdout
     assert [r["lines"] for r in ImportEndpoint.requests] == [3, 3, 1]
-    assert {r["path"] for r in ImportEndpoint.requests} == {"/v1/clues:import"}
+    assert {r["path"] for r in ImportEndpoint.requests} == {"/v1/clues:import"}  # no batch: no query
     assert {r["type"] for r in ImportEndpoint.requests} == {"application/x-ndjson"}
     assert "importing" in result.stderr
 
@@ -139,3 +139,19 @@ def test_nobody_listening_is_exit_3(tmp_path):
                                           "--key", KEY])
     assert result.exit_code == 3
     assert "ConnectionError" in result.output
+
+
+def test_a_review_batch_rides_on_every_request(tmp_path, intake_url):
+    path = tmp_path / "clues.ndjson"
+    write_clues(path, 3, {})
+    args = ["import", "clues", str(path), "--url", intake_url, "--key", KEY, "--batch", "2"]
+    alone = CliRunner().invoke(cli.cli, [*args, "--review-batch", "2026年大起底"])
+    assert alone.exit_code == 2 and "--deadline" in alone.output and ImportEndpoint.requests == []
+    result = CliRunner().invoke(cli.cli, [*args, "--review-batch", "2026年大起底",
+                                          "--deadline", "2027-03-31T23:59:59+08:00"])
+    assert result.exit_code == 0, result.output
+    from urllib.parse import parse_qs, urlsplit
+
+    queries = [parse_qs(urlsplit(r["path"]).query) for r in ImportEndpoint.requests]
+    assert queries == [{"batch": ["2026年大起底"], "deadline": ["2027-03-31T23:59:59+08:00"]}] * 2
+

@@ -56,10 +56,13 @@ def test_the_issued_key_authenticates_and_stops_when_revoked(cli_env, databases,
     assert KeyCache(ttl_s=0).get(digest(token)) is None
 
 
+GIVEN = "given-Token-0123456789-abcdefghijkLMNOP"
+
+
 def test_a_given_token_is_stored_and_revoked_by_digest(cli_env, databases):
-    result = invoke(cli_env, "keys", "issue", "cadre", "c-shiwan-1", "--token", "given-token-" + "x" * 30)
-    assert result.stdout.strip() == "given-token-" + "x" * 30
-    key_id = digest("given-token-" + "x" * 30)
+    result = invoke(cli_env, "keys", "issue", "cadre", "c-shiwan-1", "--token", GIVEN)
+    assert result.stdout.strip() == GIVEN
+    key_id = digest(GIVEN)
     assert databases["assignment"].api_keys.find_one({"_id": key_id})["role"] == "cadre"
 
     assert invoke(cli_env, "keys", "revoke", key_id).exit_code == 0
@@ -71,3 +74,41 @@ def test_revoking_an_unknown_key_exits_1(cli_env, databases):
     result = invoke(cli_env, "keys", "revoke", "never-issued")
     assert result.exit_code == 1
     assert "no service knows that key" in result.output
+
+
+def test_a_weak_given_token_is_refused(cli_env, databases):
+    result = invoke(cli_env, "keys", "issue", "cadre", "c-shiwan-1", "--token", "given-token-" + "x" * 30)
+    assert result.exit_code == 2 and "different characters" in result.output
+    assert all(db.api_keys.count_documents({}) == 0 for db in databases.values())
+
+
+def test_list_shows_keys_without_tokens_and_the_audit_names_the_operator(cli_env, databases):
+    token = invoke(cli_env, "keys", "issue", "supervisor", "foshan/chancheng", "--label", "ops",
+                   "--expires-days", "30").stdout.strip()
+    invoke(cli_env, "keys", "issue", "admin")
+    assert invoke(cli_env, "keys", "revoke", token).exit_code == 0
+    result = invoke(cli_env, "keys", "list")
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    mine = [line for line in lines if line[1] == digest(token)[:16]]
+    assert {line[0] for line in mine} == {"intake", "assignment"}
+    assert all(line[2:5] == ["supervisor", "foshan/chancheng", "revoked"] for line in mine)
+    assert all(line[5].startswith("expires=20") and line[7] == "ops" for line in mine)
+    assert {line[0] for line in lines if line[2] == "admin"} == {"intake", "assignment", "notify"}
+    assert token not in result.output
+    actions = [(d["action"], d["actor"]) for d in databases["assignment"].key_audit.find().sort("at", 1)]
+    assert [a for a, _ in actions] == ["key.issue", "key.issue", "key.revoke"]
+    assert all(actor.startswith("cli") for _, actor in actions)
+
+
+def test_webhook_secret_prints_the_recipients_own_secret(cli_env):
+    from shared.sealing import webhook_recipient_secret
+
+    env = {**cli_env, "NOTIFY_WEBHOOK_SECRET": "master-secret"}
+    result = invoke(env, "keys", "webhook-secret", "https://hooks.example.net/a")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == webhook_recipient_secret(b"master-secret", "https://hooks.example.net/a").decode()
+    assert result.stdout != invoke(env, "keys", "webhook-secret", "https://hooks.example.net/b").stdout
+    missing = invoke({k: v for k, v in cli_env.items() if k != "NOTIFY_WEBHOOK_SECRET"}, "keys",
+                     "webhook-secret", "https://x.example/")
+    assert missing.exit_code == 2 and "NOTIFY_WEBHOOK_SECRET" in missing.output

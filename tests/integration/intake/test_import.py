@@ -123,3 +123,28 @@ def test_ten_thousand_lines_stream_through_in_one_request(intake_settings, keys)
     app.extensions["intake_relay_stop"].set()
     assert read_at_first_result < 256 * 1024  # the first result came long before the body's end
     assert Clue.objects.count() == 10_000
+
+
+def test_invalid_utf8_answers_that_line_and_the_import_goes_on(client, keys):
+    body = ndjson(anonymous_clue(summary="first"), b'{"summary": "\xff\xfe broken"}',
+                  b"\xc3\x28", anonymous_clue(summary="after"))
+    resp = client.post("/v1/clues:import", data=body, content_type=NDJSON, headers=keys["shiwan"])
+    got = results(resp)
+    assert [(r["line"], r["code"]) for r in got] == [(1, 202), (2, 400), (3, 400), (4, 202)]
+    assert got[1]["errors"]["_line"] == ["Not valid UTF-8 (byte 14)."]
+    assert Clue.objects.count() == 2
+
+
+@pytest.mark.parametrize("cap, value", [("import_max_lines", 3), ("import_max_bytes", 2048)])
+def test_an_import_past_its_caps_stops_with_one_last_line(intake_settings, keys, cap, value):
+    import dataclasses
+
+    app = create_app(dataclasses.replace(intake_settings, **{cap: value}), publisher=FakeBroker(),
+                     start_relay=False)
+    lines = [anonymous_clue(summary=f"line {n}", details="x" * 600) for n in range(6)]
+    resp = app.test_client().post("/v1/clues:import", data=ndjson(*lines), content_type=NDJSON,
+                                  headers=keys["shiwan"])
+    got = results(resp)
+    assert [r["code"] for r in got[:-1]] == [202] * (len(got) - 1) and 1 <= len(got) - 1 <= 3
+    assert got[-1]["code"] == 413 and "another import" in got[-1]["errors"]["_import"][0]
+    assert Clue.objects.count() == len(got) - 1

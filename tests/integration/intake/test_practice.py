@@ -163,3 +163,22 @@ def test_the_liaison_is_a_cadre_serving_the_town(client, keys, liaison, status, 
     assert resp.status_code == status
     if problem:
         assert resp.get_json()["errors"] == {"liaison_cadre_id": [problem]}
+
+
+def test_the_public_card_routes_share_the_receipt_routes_limit(intake_settings):
+    """A card's code is guessable like a receipt's: its public routes are counted with the receipt
+    routes, per client, and the fourth request in the minute is a 429."""
+    import dataclasses
+
+    from services.intake.app import create_app
+
+    app = create_app(dataclasses.replace(intake_settings, receipt_rate_limit="3/minute"), start_relay=False)
+    client = app.test_client()
+    first = client.get("/v1/cards/NOSUCHCODE")
+    assert first.status_code == 404 and first.headers["X-RateLimit-Remaining"] == "2"
+    second = client.post("/v1/cards/NOSUCHCODE/feedback", json={"category": "obstruction", "summary": "s"})
+    assert second.headers["X-RateLimit-Remaining"] == "1"
+    lookup = client.post("/v1/receipts/lookup", json={"code": "0000-0000-0000-0000", "secret": "x"})
+    assert lookup.status_code == 404 and lookup.headers["X-RateLimit-Remaining"] == "0"
+    refused = client.get("/card/NOSUCHCODE")
+    assert refused.status_code == 429 and "Retry-After" in refused.headers

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.notify.channels import verify
+from services.notify.channels import recipient_secret, verify
 
 WEBHOOK_SECRET = b"integration-secret"
 SMS_API_KEY = "sms-key-123"
@@ -112,7 +112,9 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
                 "headers": dict(self.headers),
                 "body": body,
                 "json": json.loads(body) if body else None,
-                "signature_ok": verify(WEBHOOK_SECRET, body, self.headers.get("X-Signature")),
+                "signature_ok": verify(recipient_secret(WEBHOOK_SECRET, self.server.receiver.base_url
+                                                        + self.path), body, self.headers.get("X-Signature")),
+                "signed_with_master": verify(WEBHOOK_SECRET, body, self.headers.get("X-Signature")),
                 "bearer_ok": self.headers.get("Authorization") == f"Bearer {SMS_API_KEY}",
             }
         )

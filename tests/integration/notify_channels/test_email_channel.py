@@ -79,3 +79,23 @@ def test_silent_server_is_retry(silent_port):
     result = _channel(silent_port, timeout=0.3).send({"email": ADDRESS}, MESSAGE)
     assert result.status == "retry"
     assert ADDRESS not in result.reason
+
+
+def test_a_login_without_starttls_is_refused_before_connecting(smtp_recorder):
+    port, handler = smtp_recorder
+    channel = EmailChannel("127.0.0.1", port, "notify@campaign.example", 5.0, starttls=False,
+                           username="notify", password="secret")
+    result = channel.send({"email": ADDRESS}, MESSAGE)
+    assert result == DeliveryResult("failed", "smtp login needs starttls")
+    assert handler.messages == []
+
+
+def test_the_settings_refuse_a_login_without_starttls():
+    from services.notify.settings import NotifySettings
+    from shared.settings import Env, SettingsError
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "MONGODB_URI": "mongodb://127.0.0.1:27017",
+           "NOTIFY_PRIVATE_KEY": "A" * 43 + "=", "NOTIFY_WEBHOOK_SECRET": "s", "SMTP_USERNAME": "notify"}
+    with pytest.raises(SettingsError, match="^SMTP_USERNAME: an SMTP login needs SMTP_STARTTLS=true"):
+        NotifySettings.from_env(Env(env))
+    assert NotifySettings.from_env(Env({**env, "SMTP_STARTTLS": "true"})).smtp_username == "notify"

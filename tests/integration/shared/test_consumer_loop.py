@@ -149,11 +149,22 @@ def test_too_many_failures_in_a_row_stop_the_consumer(settings):
     prod.close()
     strict = dataclasses.replace(settings, consumer_max_consecutive_failures=3)
     producer = EventProducer(settings)
-    loop = ConsumerLoop(strict, unique("g"), {topic: lambda e: None}, producer)
+    group = unique("g")
+    loop = ConsumerLoop(strict, group, {topic: lambda e: None}, producer)
     with pytest.raises(TooManyFailures, match="3 records in a row"):
         loop.run(threading.Event())
     dead = read_topic(settings.kafka_bootstrap_servers, events.dlq_topic(topic), expect=3)
     assert len(dead) == 3
+    # It stopped cleanly: the dead-lettered records are committed, so a restart goes on from the
+    # next one instead of dead-lettering the same three again and again (a crash loop).
+    assert committed_total(settings, group, topic) == 3
+    again = ConsumerLoop(strict, group, {topic: lambda e: None}, producer)
+    with pytest.raises(TooManyFailures):
+        again.run(threading.Event())
+    assert committed_total(settings, group, topic) == 6
+    dead = read_topic(settings.kafka_bootstrap_servers, events.dlq_topic(topic), expect=6)
+    offsets = [dict(r.headers)["original_offset"] for r in dead]
+    assert sorted(offsets, key=int) == [str(n).encode() for n in range(6)]
     producer.close()
 
 

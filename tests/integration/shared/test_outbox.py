@@ -195,3 +195,47 @@ def test_two_pollers_take_an_expired_entry_once_and_leave_a_leased_one(settings,
     claims = [relay._claim(doc, at) for doc in docs for relay in (first, second)]
     assert sum(c is not None for c in claims) == 2
     producer.close()
+
+
+def test_a_woken_relay_and_a_busy_poller_publish_each_event_once(settings, mongo_db):
+    """The happy path on the real broker: each write wakes its relay while another process's
+    poller goes round every 10 ms over the same collection; every event id is on the topic once
+    (without the writer's lease, about a third went out twice)."""
+    import dataclasses
+    import json
+    from collections import Counter
+
+    from tests.integration.shared.helpers import unique
+
+    mine = dataclasses.replace(settings, topic_prefix=unique("once") + ".")
+    ensure_topics(mine, (events.CLUE_FOLLOWED_UP,))
+    producer = EventProducer(mine)
+    woken, poller = (OutboxRelay(Note._get_collection(), producer) for _ in range(2))
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            poller.publish_pending()
+            stop.wait(0.01)
+
+    threads = [woken.start_thread(stop, poll_interval_s=60), threading.Thread(target=poll)]
+    threads[1].start()
+    try:
+        for _ in range(100):
+            clue_id = new_id()
+            note = Note(id=clue_id)
+            note.stage(followed_up(clue_id))
+            note.save(force_insert=True)
+            woken.wake(Note._get_collection().find_one({"_id": clue_id}))
+        wait_for(lambda: Note._get_collection().find_one({"outbox_pending": True}) is None, timeout=60,
+                 message="every outbox published")
+    finally:
+        stop.set()
+        woken.stop()
+        for thread in threads:
+            thread.join(10)
+        producer.close()
+    records = read_topic(mine.kafka_bootstrap_servers, mine.topic_prefix + events.CLUE_FOLLOWED_UP,
+                         expect=100, timeout=5)
+    published = Counter(json.loads(r.value)["id"] for r in records)
+    assert len(published) == 100 and set(published.values()) == {1}

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from services.assignment import handlers
+from services.assignment import store, workload
 
 
 class Killed(Exception):
@@ -16,18 +16,18 @@ class Killed(Exception):
 
 @contextmanager
 def killed_at_update(monkeypatch, when: Callable[[dict, dict], bool]):
-    """Kill the first `handlers.update_case(doc, changes, ...)` for which `when(doc, changes)`."""
-    real = handlers.update_case
+    """Kill the first `store.update_case(doc, changes, ...)` for which `when(doc, changes)`."""
+    real = store.update_case
 
     def update_case(doc, changes, *args, **kwargs):
         if when(doc, changes):
             raise Killed
         return real(doc, changes, *args, **kwargs)
 
-    monkeypatch.setattr(handlers, "update_case", update_case)
+    monkeypatch.setattr(store, "update_case", update_case)
     with pytest.raises(Killed):
         yield
-    monkeypatch.setattr(handlers, "update_case", real)
+    monkeypatch.setattr(store, "update_case", real)
 
 
 @contextmanager
@@ -37,11 +37,11 @@ def killed_before_settling(monkeypatch):
     def settle_slot(*_args, **_kwargs):
         raise Killed
 
-    real = handlers.settle_slot
-    monkeypatch.setattr(handlers, "settle_slot", settle_slot)
+    real = workload.settle_slot
+    monkeypatch.setattr(workload, "settle_slot", settle_slot)
     with pytest.raises(Killed):
         yield
-    monkeypatch.setattr(handlers, "settle_slot", real)
+    monkeypatch.setattr(workload, "settle_slot", real)
 
 
 def draining(doc: dict, _changes: dict) -> bool:

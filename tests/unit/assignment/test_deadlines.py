@@ -25,7 +25,8 @@ DUTY_DUES = [
     ("acceptance notice: 15 working days", accept_notice_due, at(1), at(23)),
     ("transfer: 5 working days across 清明", transfer_due, at(3), at(11)),
     ("result notice: 15 working days", result_notice_due, at(1), at(23)),
-    ("still handling: 30 calendar days", still_handling_due, at(1), at(1) + timedelta(days=30)),
+    ("still handling: 30 calendar days and a day's grace", still_handling_due, at(1),
+     at(1) + timedelta(days=31)),
 ]
 
 

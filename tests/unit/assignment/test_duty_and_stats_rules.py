@@ -32,7 +32,7 @@ DUE = [
     ("acceptance notice", "accept_notice", datetime(2025, 10, 29, 2, tzinfo=UTC)),
     ("transfer: 5 working days, make-up Saturday included", "transfer",
      datetime(2025, 10, 15, 2, tzinfo=UTC)),
-    ("still handling: 30 days", "still_handling", datetime(2025, 11, 8, 2, tzinfo=UTC)),
+    ("still handling: 30 days and a day's grace", "still_handling", datetime(2025, 11, 9, 2, tzinfo=UTC)),
 ]
 
 
@@ -79,6 +79,7 @@ MET_BY = [
     ("accepted", {"accept_notice"}),
     ("closed", {"result_notice", "still_handling"}),
     ("transferred", {"still_handling"}),
+    ("reviewing", {"still_handling"}),
     ("still_handling", {"still_handling"}),
     ("received", set()),
 ]

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment import handlers, queries
+from services.assignment import handlers, queries, receiving
 from services.assignment.documents import CadreSlot, Case, CaseAudit, EscalationEntry
+from services.assignment.model import CaseError
+from services.assignment.problems import problem_for
 from services.assignment.registry import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
 from shared import events
@@ -272,19 +274,23 @@ def test_close_rules(tiny):
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("c1")
     other = "t-002" if case["cadre_id"] == "t-001" else "t-001"
-    with pytest.raises(Problem) as exc:
+    with pytest.raises((Problem, CaseError)) as exc:
         handlers.close_case(case["_id"], as_cadre(other), "concluded", [], "x", ctx)
-    assert exc.value.status == 403
-    with pytest.raises(Problem) as exc:
+    assert status(exc.value) == 403
+    with pytest.raises((Problem, CaseError)) as exc:
         handlers.close_case(case["_id"], Principal("supervisor", "foshan", "k"), "concluded", [], "x", ctx)
-    assert exc.value.status == 403
+    assert status(exc.value) == 403
     handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
-    with pytest.raises(Problem) as exc:
+    with pytest.raises((Problem, CaseError)) as exc:
         handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
-    assert exc.value.status == 409
-    with pytest.raises(Problem) as exc:
+    assert status(exc.value) == 409
+    with pytest.raises((Problem, CaseError)) as exc:
         handlers.close_case("nope", as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
-    assert exc.value.status == 404
+    assert status(exc.value) == 404
+
+
+def status(exc: Exception) -> int:
+    return exc.status if isinstance(exc, Problem) else problem_for(exc).status
 
 
 def followed_up(clue_id: str, objection: bool, message: str = "补充材料") -> events.Event:
@@ -309,16 +315,23 @@ def test_follow_up_is_a_note_and_objection_reopens_a_closed_case(tiny):
     handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
     handlers.clue_followed_up(followed_up("c1", True, "不服"), ctx)
     reopened = one_case("c1")
-    assert reopened["status"] == "reopened" and reopened["watched_by"] == "foshan/d1#commission"
+    # reviewed (复查) by another cadre of the unit, the unit's leader as lead cadre
+    assert reopened["status"] == "reopened" and reopened["review"] is True
+    assert reopened["cadre_id"] not in {None, case["cadre_id"]} and reopened["lead_cadre_id"] == "t-001"
     assert CaseAudit.objects(case_id=case["_id"], action="reopened").count() == 1
 
 
-def test_follow_up_for_unknown_clue_is_poison(tiny):
-    from shared.consumer import PoisonRecord
-
+def test_a_follow_up_before_its_case_waits_for_it(tiny):
+    """Never dead-lettered for want of a case: kept, and noted on the case once it comes."""
     ctx, _, _ = tiny
-    with pytest.raises(PoisonRecord):
-        handlers.clue_followed_up(followed_up("unknown", False), ctx)
+    handlers.clue_followed_up(followed_up("early", False, "先到的补充"), ctx)
+    assert one_case("early") is None
+    handlers.clue_received(clue("early", jurisdiction="foshan/d1/t1"), ctx)
+    case = one_case("early")
+    [note] = CaseAudit.objects(case_id=case["_id"], action="follow_up")
+    assert note.details["message"] == "先到的补充"
+    handlers.retry_waiting(ctx)  # nothing left to hand over, nothing noted twice
+    assert CaseAudit.objects(case_id=case["_id"], action="follow_up").count() == 1
 
 
 def test_deadline_supervision_then_escalation_each_once(tiny):
@@ -346,16 +359,16 @@ def test_manual_escalation_and_city_becomes_supervised(tiny):
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("c1")
     supervisor = Principal("supervisor", "foshan/d1", "k")
-    with pytest.raises(Problem) as exc:
+    with pytest.raises((Problem, CaseError)) as exc:
         handlers.escalate_case(case["_id"], Principal("supervisor", "foshan/d2", "k"), "x", ctx)
-    assert exc.value.status == 403
+    assert status(exc.value) == 403
     moved = handlers.escalate_case(case["_id"], supervisor, "领导批示", ctx)
     assert moved["unit"] == "foshan/d1#commission"
     city = handlers.escalate_case(case["_id"], supervisor, "again", ctx)
     assert city["unit"] == "foshan#commission"
-    with pytest.raises(Problem) as exc:  # now above the district supervisor's reach
+    with pytest.raises((Problem, CaseError)) as exc:  # now above the district supervisor's reach
         handlers.escalate_case(case["_id"], supervisor, "again", ctx)
-    assert exc.value.status == 403
+    assert status(exc.value) == 403
     top = handlers.escalate_case(case["_id"], Principal("supervisor", "foshan", "k"), "once more", ctx)
     assert top["unit"] == "foshan#commission" and top["status"] == "supervised"
     modes = [(e["to_unit"], e["mode"], e["reasons"]) for e in data(broker, events.CASE_ESCALATED)]
@@ -378,9 +391,9 @@ def test_reads_are_audited_and_scoped(tiny):
     assert [a["action"] for a in detail["audit"]] == ["received", "assigned", "listed", "read"]
     assert detail["audit"][1]["cadre_id"] == case["cadre_id"] and "opening_audit" not in detail
     assert {"escalations", "audit", "due_at", "linked_clue_ids", "lead_cadre_id"} <= set(detail)
-    with pytest.raises(Problem) as exc:
+    with pytest.raises((Problem, CaseError)) as exc:
         queries.case_detail(case["_id"], other, registry, T0)
-    assert exc.value.status == 403
+    assert status(exc.value) == 403
     assert CaseAudit.objects(case_id=case["_id"], action="listed").count() == 1
 
 
@@ -544,7 +557,7 @@ def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
 
 
 def subject_and_key(event) -> tuple[object, str]:
-    subject, _bad = handlers._subject(event.data["subject"])
+    subject, _bad = receiving._subject(event.data["subject"])
     return subject, handlers.subject_key(subject.name, subject.employer)
 
 
@@ -632,11 +645,11 @@ def test_a_clue_whose_subject_got_a_case_meanwhile_is_linked_to_it(mock_db, monk
     real = handlers.store_new_cases
 
     def other_worker_first(news, ctx):
-        monkeypatch.setattr(handlers, "store_new_cases", real)
+        monkeypatch.setattr(receiving, "store_new_cases", real)
         handlers.clues_received([clue("w2", jurisdiction="foshan/d1/t1")], ctx)
         return real(news, ctx)
 
-    monkeypatch.setattr(handlers, "store_new_cases", other_worker_first)
+    monkeypatch.setattr(receiving, "store_new_cases", other_worker_first)
     handlers.clues_received([clue("w1", jurisdiction="foshan/d1/t1"), clue("x1", name="王某")], ctx)
     linked = one_case("w1")
     assert linked["clue_id"] == "w2" and linked["linked_clue_ids"] == ["w1"]
@@ -669,7 +682,8 @@ def test_a_reopened_case_takes_its_key_back_unless_a_newer_case_holds_it(tiny):
     handlers.clue_followed_up(followed_up("d1", True, "不服"), ctx)
     c1, c2, d1 = one_case("c1"), one_case("c2"), one_case("d1")
     assert c1["status"] == "reopened" and "open_key" not in c1 and c2["open_key"]
-    assert d1["status"] == "reopened"
+    # both cadres busy (c2's and c1's reviewer): d1's review waits in the queue
+    assert d1["status"] == "queued" and d1["review"] is True and d1["cadre_id"] is None
     assert d1["open_key"] == handlers.open_key(d1["subject_key"], "solicitation")
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -147,3 +150,17 @@ def test_a_process_with_a_bad_setting_is_one_line_and_exit_2(args, env, variable
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "bad setting" in lines[0] and variable in lines[0]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-m", "services.intake", "scheduler"], "'scheduler' is not one of 'web', 'consumer', 'relay'"),
+    (["-m", "services.notify", "web"], "bad setting: MONGODB_URI"),
+    (["-m", "services.cli", "serve", "assignment", "consumer"], "bad setting: MONGODB_URI"),
+])
+def test_python_dash_m_runs_the_same_command_line(argv, message):
+    """`python -m services.<service> PROCESS` is `campaign serve <service> PROCESS` (exit 2 here)."""
+    env = {**os.environ, "MONGODB_URI": "", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    done = subprocess.run([sys.executable, *argv], env=env, cwd=DEMO_REGISTRY.parents[2],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr

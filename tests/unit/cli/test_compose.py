@@ -115,6 +115,8 @@ def test_web_processes_have_a_healthz_check(name, port):
 def test_secrets_come_from_uncommitted_env_files_with_committed_examples():
     for name, (service, _) in PROCESSES.items():
         wanted = {"intake": ["deploy/docker/intake.env"], "notify": ["deploy/docker/notify.env"]}.get(service)
+        if name == "assignment":  # the web app alone: WORKSPACE_SECRET_KEY
+            wanted = ["deploy/docker/assignment.env"]
         assert SERVICES[name].get("env_file") == wanted
     ignore = (DOCKER / ".gitignore").read_text(encoding="utf-8").split()
     assert "*.env" in ignore and "!*.env.example" in ignore
@@ -144,3 +146,31 @@ def test_the_backend_network_is_internal_and_only_the_edge_publishes():
     conf = (DOCKER / "edge.conf").read_text(encoding="utf-8")
     for name, port in WEB_PORTS.items():
         assert f"listen {port};" in conf and f"http://{name}:{port}" in conf
+
+
+EDGE = (DOCKER / "edge.conf").read_text(encoding="utf-8")
+
+
+def test_the_edge_sends_hsts_and_never_logs_the_reporters_routes():
+    assert re.search(r'add_header Strict-Transport-Security "max-age=\d{8,}[^"]*" always;', EDGE)
+    reporter = re.search(r"location ~ \^/\(report\|receipt\|v1/receipts/\|assets/reporter/\|\$\) \{(.*?)\}",
+                         EDGE, re.S)
+    assert reporter and "access_log off;" in reporter.group(1)
+    assert "error_log /dev/stderr crit;" in reporter.group(1)
+    paths = re.compile(r"^/(report|receipt|v1/receipts/|assets/reporter/|$)")
+    for path in ("/", "/report", "/receipt", "/receipt/messages", "/v1/receipts/lookup",
+                 "/v1/receipts/messages"):
+        assert paths.match(path), path
+    assert not paths.match("/v1/clues")  # frontline units' posts stay logged
+
+
+@pytest.mark.parametrize("name", WEB_PORTS)
+def test_web_apps_run_as_production_behind_exactly_one_proxy(name):
+    env = SERVICES[name]["environment"]
+    assert env["CAMPAIGN_ENV"] == "production" and env["TRUSTED_PROXY_HOPS"] == "1"
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in EDGE
+
+
+def test_the_workspace_key_comes_from_an_env_file():
+    assert "deploy/docker/assignment.env" in SERVICES["assignment"]["env_file"]
+    assert "WORKSPACE_SECRET_KEY=" in (DOCKER / "assignment.env.example").read_text(encoding="utf-8")

@@ -20,7 +20,7 @@ NOW = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
 def post(keys, body=None, *, unit="foshan/chancheng/shiwan/contact", key=None, outbox=None, now=NOW):
     body = body or clue()
     return handlers.post_clue(ClueSchema().load(body), unit, keys,
-                              request_hash=handlers.body_hash(body) if key else None,
+                              request_hash=handlers.body_hash(body, keys.request_key) if key else None,
                               idempotency_key=key, outbox=outbox, now=now)
 
 
@@ -86,16 +86,59 @@ def test_idempotency_key(db, keys, second_body, second_unit, outcome):
     assert Clue.objects.count() == (1 if outcome == "replay" else 2)
 
 
-def test_key_order_does_not_change_the_body_hash():
-    assert handlers.body_hash({"a": 1, "b": [1, 2]}) == handlers.body_hash({"b": [1, 2], "a": 1})
-    assert handlers.body_hash({"a": 1}) != handlers.body_hash({"a": 2})
+def test_key_order_does_not_change_the_body_hash(keys):
+    key = keys.request_key
+    assert handlers.body_hash({"a": 1, "b": [1, 2]}, key) == handlers.body_hash({"b": [1, 2], "a": 1}, key)
+    assert handlers.body_hash({"a": 1}, key) != handlers.body_hash({"a": 2}, key)
+
+
+def _plain_digests(payload):
+    """Every unkeyed digest a database thief could compute from a guessed body."""
+    import hashlib
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return {getattr(hashlib, name)(canonical).hexdigest() for name in ("sha256", "sha1", "md5", "sha512")}
+
+
+def test_the_stored_digests_cannot_be_recomputed_from_the_body_alone(db, keys):
+    """A leaked database plus a guessed body (reporter's name, phone) confirms nothing: the stored
+    digest is an HMAC under a server key, and the receipt key itself does not give it either."""
+    import hashlib
+    import hmac
+    post(keys, key="k-1")
+    raw = Clue._get_collection().find_one()
+    assert raw["request_hash"] == handlers.body_hash(clue(), keys.request_key)
+    assert raw["request_hash"] not in _plain_digests(clue())
+    canonical = json.dumps(clue(), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    assert raw["request_hash"] != hmac.new(keys.receipt_key, canonical, hashlib.sha256).hexdigest()
+    assert hashlib.sha256(b"k-1").hexdigest() not in raw["idempotency_key"]
+    other = handlers.Keys(b"x" * 32, keys.vault, keys.notify_public_key)
+    assert raw["request_hash"] != handlers.body_hash(clue(), other.request_key)
+
+
+def test_replay_data_expires_after_24_hours(db, keys):
+    first, _ = post(keys, key="k-1")
+    assert post(keys, key="k-1", now=NOW + timedelta(hours=23))[1] is True
+    assert handlers.expire_replays(NOW + timedelta(hours=23)) == 0
+    assert handlers.expire_replays(NOW + timedelta(hours=24, seconds=1)) == 1
+    raw = Clue._get_collection().find_one({"_id": first["clue_id"]})
+    assert not {"request_hash", "replay_sealed", "replay_until_ms"} & set(raw)
+    assert raw["receipt_code_digest"] and raw["idempotency_key"].startswith("hkey:")
+    with pytest.raises(handlers.IdempotencyConflict, match="24 hours"):  # still never posted twice
+        post(keys, key="k-1", now=NOW + timedelta(hours=25))
+    assert Clue.objects.count() == 1
+
+
+def test_a_replay_past_24_hours_is_refused_even_before_the_sweep(db, keys):
+    post(keys, key="k-1")
+    with pytest.raises(handlers.IdempotencyConflict, match="24 hours"):
+        post(keys, key="k-1", now=NOW + timedelta(hours=24, seconds=1))
 
 
 def test_the_body_hash_is_kept_with_an_idempotency_key_only(db, keys):
     keyed, _ = post(keys, key="k-1")
     plain, _ = post(keys)
     stored = {d["_id"]: d for d in Clue._get_collection().find()}
-    assert stored[keyed["clue_id"]]["request_hash"] == handlers.body_hash(clue())
+    assert stored[keyed["clue_id"]]["request_hash"] == handlers.body_hash(clue(), keys.request_key)
     assert "request_hash" not in stored[plain["clue_id"]]
     with pytest.raises(ValueError, match="body_hash"):
         handlers.post_clue(ClueSchema().load(clue()), "foshan/chancheng/shiwan/contact", keys,
@@ -169,6 +212,31 @@ def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outb
     later = NOW + timedelta(days=6)
     kinds = [u["kind"] for u in handlers.lookup(receipt["code"], receipt["secret"], keys, later)["updates"]]
     assert kinds[-1] == "clue-followed-up"
+
+
+def test_a_stored_follow_up_is_never_answered_with_a_failure(db, keys, outbox, monkeypatch):
+    """One write: once the follow-up is stored, a failure noting it on the clue does not turn into
+    a 503 (the reporter would send it twice); the relay's apply_follow_ups notes it later, once."""
+    from pymongo.errors import AutoReconnect
+
+    body, _ = post(keys)
+    receipt = body["receipt"]
+    handlers.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
+    real_move = handlers._move
+
+    def down(*args, **kwargs):
+        raise AutoReconnect("the database went away after the insert")
+
+    monkeypatch.setattr(handlers, "_move", down)
+    answer = handlers.follow_up(receipt["code"], receipt["secret"], "补充", True, keys, outbox=outbox,
+                                now=NOW + timedelta(days=5))
+    assert answer["status"] == "accepted"  # what noting it will give
+    assert FollowUp.objects.count() == 1 and FollowUp.objects.get().applied is False
+    assert Clue.objects.get(id=body["clue_id"]).status == "closed"
+    monkeypatch.setattr(handlers, "_move", real_move)
+    assert handlers.apply_follow_ups() == 1 and handlers.apply_follow_ups() == 0
+    assert Clue.objects.get(id=body["clue_id"]).status == "accepted"
+    assert ClueUpdate.objects(kind="clue-followed-up").count() == 1
 
 
 def test_follow_up_with_wrong_secret_stores_nothing(db, keys):

@@ -7,6 +7,7 @@ from services.intake.status import (
     MESSAGE_UPDATE,
     OBJECTION_UPDATE,
     REOPENED_UPDATE,
+    ROUTING_UPDATE,
     STATUSES,
     TRANSFERRED_UPDATE,
     Update,
@@ -29,6 +30,8 @@ DIRECT = {
     "mode": "direct_investigation",
     "reasons": ["rank"],
 }
+TRIAGE = {**ASSIGNED, "cadre_id": None, "lead_cadre_id": None, "status": "queued", "reason": "unroutable"}
+REOPENED = {**ASSIGNED, "status": "reopened"}
 SUPERVISED = {**DIRECT, "mode": "supervised", "reasons": ["overdue"]}
 CLOSED_DATA = {
     "case_id": "c1",
@@ -78,7 +81,18 @@ TRANSITIONS = [
     ("accepted", "campaign.case.escalated.v1", DIRECT, "transferred", TRANSFERRED_UPDATE),
     ("accepted", "campaign.case.closed.v1", CLOSED_DATA, "closed", CLOSED_WITH_SUMMARY),
     ("closed", "campaign.clue.followed_up.v1", OBJECTION, "accepted", REOPENED_UPDATE),
+    # triage: received, not accepted, with a line that it is being routed; routed: accepted
+    ("received", "case-assigned", TRIAGE, "received", ROUTING_UPDATE),
+    ("accepted", "case-assigned", TRIAGE, "accepted", None),
+    ("closed", "case-assigned", TRIAGE, "closed", None),
+    # review after an objection (复查): the objection already reopened the clue
+    ("accepted", "case-assigned", REOPENED, "accepted", None),
 ]
+
+
+def test_the_review_text_says_the_result_is_being_reviewed():
+    assert "复查" in REOPENED_UPDATE.zh and "reviewed" in REOPENED_UPDATE.en
+    assert "受理" in ROUTING_UPDATE.zh and "已受理" not in ROUTING_UPDATE.zh
 
 
 @pytest.mark.parametrize(("status", "event", "data", "new_status", "update"), TRANSITIONS)

@@ -50,13 +50,6 @@ def test_anonymous_reporter_gets_the_inbox_channel():
     assert Notification.objects.get(clue_id=CLUE).channel == "inbox"
 
 
-def test_extra_channel_and_lang_fields_are_used_when_intake_sends_them():
-    handle(clue_received(CLUE, SEALED, reporter_channel="sms", reporter_lang="en"))
-    note = Notification.objects.get(clue_id=CLUE)
-    assert (note.channel, note.lang) == ("sms", "en")
-    assert note.subject.startswith("Your report has been received")
-
-
 def test_full_life_of_a_clue_queues_each_feedback_once():
     for envelope in (clue_received(CLUE, SEALED), case_assigned(CLUE, status="queued", cadre_id=None),
                      case_assigned(CLUE), case_escalated(CLUE), case_escalated(CLUE, mode="supervised"),
@@ -92,6 +85,29 @@ def test_reopened_case_is_new_work():
     handle(case_closed(CLUE, at=T0 + timedelta(days=30)))
     assert kinds() == ["accepted", "accepted", "closed", "closed", "received"]
     assert ClueContact.objects.get(id=CLUE).closed is True
+
+
+def test_an_objection_review_says_the_result_is_being_reviewed():
+    """复查: a reopened case's case-assigned tells the reporter the result is being reviewed, and
+    closing it again tells the new result."""
+    handle(clue_received(CLUE, SEALED))
+    handle(case_assigned(CLUE))
+    handle(case_closed(CLUE))
+    handle(case_assigned(CLUE, at=T0 + timedelta(hours=1, minutes=1), status="reopened"))
+    handle(case_closed(CLUE, at=T0 + timedelta(days=30)))
+    assert kinds() == ["accepted", "closed", "closed", "received", "reviewing"]
+    [review] = Notification.objects(clue_id=CLUE, kind="reviewing")
+    assert "复查" in review.subject + review.text
+
+
+def test_a_clue_waiting_in_triage_is_not_told_it_was_accepted():
+    handle(clue_received(CLUE, SEALED))
+    triage = case_assigned(CLUE, status="queued", cadre_id=None)
+    triage["data"]["reason"] = "unroutable"
+    handle(triage)
+    assert kinds() == ["received"]
+    handle(case_assigned(CLUE, at=T0 + timedelta(days=1)))  # routed by a supervisor
+    assert kinds() == ["accepted", "received"]
 
 
 def test_case_event_before_clue_received_waits_for_the_contact():

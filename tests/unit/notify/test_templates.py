@@ -93,7 +93,6 @@ def test_every_kind_renders_in_every_language(kind, lang):
         ("supervised", "重点督办", "supervision"),
         ("closed", "办结", "concluded"),
         ("still_handling", "仍在办理中", "still being handled"),
-        ("follow_up_received", "补充的情况", "additional information"),
     ],
 )
 def test_each_kind_says_what_it_is_for(kind, zh, en):

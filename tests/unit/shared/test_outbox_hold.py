@@ -53,3 +53,14 @@ def test_the_hold_is_bounded_and_a_relay_that_clears_holds_nothing():
     clears.stop()
     thread.join(5)
     assert clears.publisher.records("clue-received") == []  # it stays pending in the database instead
+
+
+def test_the_in_memory_queue_is_bounded_while_the_relay_cannot_keep_up():
+    """An import during a broker outage wakes far more documents than the relay can publish:
+    past `hold_max` the wakes are dropped (the backstop publishes them), memory stays bounded."""
+    relay = OutboxRelay(SimpleNamespace(name="clues"), FakeBroker(), clears=False, hold_max=50)
+    for n in range(5_000):
+        relay.wake(woken(f"c{n}"))
+    assert relay._woken.qsize() == 50
+    relay.stop()  # a stop still gets through
+    assert relay._woken.qsize() == 51

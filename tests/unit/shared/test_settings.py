@@ -41,3 +41,29 @@ def test_a_service_with_a_bad_setting_exits_with_one_line():
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "KAFKA_BOOTSTRAP_SERVERS" in lines[0]
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("mongodb://app:s3cret@db1:27017,db2:27017/campaign?replicaSet=rs0",
+     "mongodb://app:***@db1:27017,db2:27017/campaign?replicaSet=rs0"),
+    ("mongodb+srv://app:p%40ss@cluster.example.net/", "mongodb+srv://app:***@cluster.example.net/"),
+    ("mongodb://app@db1/", "mongodb://app:***@db1/"),
+    ("mongodb://a:b@c@db1/", "mongodb://a:***@db1/"),
+    ("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/"),
+    ("garbage", "<not a URI>"),
+])
+def test_a_mongodb_uri_is_shown_without_its_password(uri, shown):
+    from shared.settings import redacted_uri
+
+    assert redacted_uri(uri) == shown
+
+
+def test_a_failed_start_up_never_prints_the_password(capsys):
+    from shared.entry import check_dependencies, guarded
+
+    settings = CommonSettings.from_env(Env({**GOOD, "MONGODB_URI": "mongodb://app:s3cret-pw@127.0.0.1:1/"}))
+    assert "s3cret-pw" not in repr(settings)
+    assert guarded(lambda: check_dependencies(settings, timeout_s=0.3), "intake") == 3
+    err = capsys.readouterr().err
+    assert err.startswith("intake: MONGODB_URI: no MongoDB answers at mongodb://app:***@127.0.0.1:1/")
+    assert "s3cret-pw" not in err and err.count("\n") == 1
