@@ -88,16 +88,16 @@ def register(
             categories=[(c, zh, pages.CATEGORY_EN[c]) for c, zh in CATEGORY_LABELS.items()],
         )
 
+    # A card's code is guessable like a receipt's: both card pages count against the receipt limit
+    # (the form's CSRF check first, whose refusal is not counted).
     @bp.get("/card/<code>")
+    @receipt_limit
     def card(code: str):
         return card_form(code)
 
     @bp.post("/card/<code>")
-    @receipt_limit
+    @receipt_limit.after(guard)
     def card_post(code: str):
-        refused = guard()
-        if refused:
-            return refused
         try:
             body = post_card_opinion(code, card_payload(request.form))
         except Problem as exc:

@@ -6,7 +6,8 @@ import pytest
 from marshmallow import ValidationError
 
 from services.intake import cards
-from services.intake.schemas import ClueSchema, flatten_errors
+from services.intake.schemas import ClueSchema
+from shared.problems import flatten
 
 CODES = [
     ("K7QM-2H8D", "K7QM-2H8D"),
@@ -233,7 +234,7 @@ def test_subject_by_source(label, source, subject, error):
     else:
         with pytest.raises(ValidationError) as caught:
             ClueSchema().load(body)
-        assert error in flatten_errors(caught.value.messages)
+        assert error in flatten(caught.value.messages)
 
 
 PARTIES = [
@@ -261,4 +262,4 @@ def test_parties(label, parties, expected):
     else:
         with pytest.raises(ValidationError) as caught:
             ClueSchema().load(body)
-        assert expected in flatten_errors(caught.value.messages)
+        assert expected in flatten(caught.value.messages)
