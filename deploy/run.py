@@ -67,6 +67,8 @@ def main() -> int:
     smtp = None
     pipeline: Pipeline | None = None
     try:
+        if env.get("DEMO_DATA", "") not in ("", "seed"):
+            raise SettingsError(f"DEMO_DATA: {env['DEMO_DATA']!r} is not a demo set (only 'seed')")
         ports = {s: int(env.get(f"{s.upper()}_PORT", p)) for s, p in PORTS.items()}
         smtp_port = local_port(env, "LOCAL_SMTP_PORT", 8025)
         stack, stack_env = start_stack(env)
@@ -80,6 +82,10 @@ def main() -> int:
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
             "SMTP_SENDER": "noreply@campaign.local"})
         say(f"demo keys in {VAR}/dev-credentials.json")
+        if env.get("DEMO_DATA") == "seed":  # the seed's demo set, through the public APIs
+            from deploy import demo
+
+            demo.load(pipeline.urls, pipeline.credentials, say)
         for service, url in pipeline.urls.items():
             say(f"{service:<10} {url}  (logs: {VAR}/logs/{service}-*.log)")
         say(f"mail sink  127.0.0.1:{smtp_port} -> {VAR}/mail/   Ctrl-C stops everything")

@@ -53,7 +53,7 @@ class _Data(Schema):
 
 
 class SubjectData(_Data):
-    name = fields.String(required=True)
+    name = fields.String(required=True)  # "" for a supervision card's opinion that names no one
     position = fields.String(load_default=None, allow_none=True)
     employer = fields.String(load_default=None, allow_none=True)
     rank = fields.String(required=True)
@@ -71,6 +71,8 @@ class ClueReceived(_Data):
     collusion = fields.Boolean(load_default=False)
     reporter_ref = fields.String(required=True)
     reporter_contact_sealed = fields.String(load_default=None, allow_none=True)
+    # firms, intermediaries and relatives the clue names (关系图): [{"kind", "name"}]
+    parties = fields.List(fields.Dict(), load_default=list)
     # the review of old clues (大起底/回头看), on imported clues only
     original_received_at = fields.AwareDateTime(load_default=None, allow_none=True)
     original_unit = fields.String(load_default=None, allow_none=True)

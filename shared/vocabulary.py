@@ -84,6 +84,7 @@ ESCALATION_REASON_LABELS: dict[str, str] = {
     "amount": "涉案金额较大",
     "repeat": "多次被反映",
     "collusion": "上下串通/内外勾结",
+    "network": "关联网络/协作办案",
     "overdue": "逾期未办结",
     "manual": "上级指定提级",
 }
@@ -95,6 +96,39 @@ ESCALATION_MODE_LABELS: dict[str, str] = {
 }
 ESCALATION_MODES: tuple[str, ...] = tuple(ESCALATION_MODE_LABELS)
 
+# Who a clue names besides its subject (关系图): firms, intermediaries, relatives.
+PARTY_KIND_LABELS: dict[str, str] = {
+    "firm": "企业",
+    "intermediary": "中介机构",
+    "relative": "亲属",
+}
+PARTY_KINDS: tuple[str, ...] = tuple(PARTY_KIND_LABELS)
+
+# Where supervision cards (廉政监督卡) are handed out.
+PLACE_KIND_LABELS: dict[str, str] = {
+    "building_site": "建筑工地",
+    "muck_truck_fleet": "渣土车队",
+    "shop": "商铺",
+    "service_window": "服务窗口",
+}
+PLACE_KINDS: tuple[str, ...] = tuple(PLACE_KIND_LABELS)
+
+# The groups integrity observers (廉情观察员) are chosen from.
+OBSERVER_BACKGROUND_LABELS: dict[str, str] = {
+    "veteran_party_member": "老党员",
+    "village_cadre": "村(社区)干部",
+    "village_representative": "村民代表",
+    "merchant": "商家",
+    "veteran": "退伍军人",
+}
+OBSERVER_BACKGROUNDS: tuple[str, ...] = tuple(OBSERVER_BACKGROUND_LABELS)
+
+# What a commission sends a bureau after its cases (查办一案、警示一片、规范一方).
+RECOMMENDATION_KIND_LABELS: dict[str, str] = {
+    "discipline": "纪律检查建议",
+    "supervision": "监察建议",
+}
+RECOMMENDATION_KINDS: tuple[str, ...] = tuple(RECOMMENDATION_KIND_LABELS)
 # The review of old clues (大起底/回头看): what had been done with an old clue before the import.
 PRIOR_DISPOSITION_LABELS: dict[str, str] = {
     "handled": "已办结",

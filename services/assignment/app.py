@@ -12,7 +12,7 @@ from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
 from shared.web import create_base_app, new_spec
 
-from . import api, api_reports, casework_api, pages, problems
+from . import api, api_reports, casework_api, pages, practice_api, problems
 from .context import Context
 from .documents import Case, ensure_indexes
 from .metrics import register_metrics
@@ -24,6 +24,7 @@ def build_spec() -> dict:
     spec = new_spec("Assignment service")
     api.register_paths(spec)
     casework_api.register_paths(spec)
+    practice_api.register_paths(spec)
     api_reports.register_paths(spec)
     return spec.to_dict()
 
@@ -57,6 +58,7 @@ def create_app(
     problems.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(casework_api.bp)
+    app.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(api_reports.bp)
     session_key = settings.session_key or os.urandom(32)  # development: this process only
     app.register_blueprint(pages.create_workspace_blueprint(session_key, secure=settings.common.production))

@@ -10,7 +10,7 @@ from shared.consumer import ConsumerLoop, consumer_group
 from shared.kafka import EventProducer
 from shared.outbox import OutboxRelay
 
-from . import handlers, tracking
+from . import handlers, networks, tracking
 from .documents import Case
 from .registry_store import RegistryCache
 from .settings import AssignmentSettings
@@ -30,6 +30,15 @@ def context(settings: AssignmentSettings, wake=lambda _case: None) -> handlers.C
     )
 
 
+def received(batch: list[events.Event], ctx: handlers.Context, one: bool = False) -> None:
+    """clue-received: the clues' cases, then their links on the relationship map (networks.py)."""
+    if one:
+        handlers.clue_received(batch[0], ctx)
+    else:
+        handlers.clues_received(batch, ctx)
+    networks.after_clues([event.data for event in batch], ctx)
+
+
 def group_id(settings: AssignmentSettings) -> str:
     """The consumer group's full name: "assignment", behind the topic prefix."""
     return consumer_group(settings.common, GROUP)
@@ -47,12 +56,12 @@ def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
         settings.common,
         GROUP,
         {
-            events.CLUE_RECEIVED: lambda event: handlers.clue_received(event, ctx),
+            events.CLUE_RECEIVED: lambda event: received([event], ctx, one=True),
             events.CLUE_FOLLOWED_UP: lambda event: handlers.clue_followed_up(event, ctx),
             events.CLUE_NOTIFIED: lambda event: tracking.notified(event, ctx),
         },
         dead_letters=producer,
-        batch_handlers={events.CLUE_RECEIVED: lambda batch: handlers.clues_received(batch, ctx)},
+        batch_handlers={events.CLUE_RECEIVED: lambda batch: received(batch, ctx)},
     )
     try:
         loop.run(stop)

@@ -31,9 +31,11 @@ class Context:
     clock: Callable[[], datetime] = utcnow
 
 
-def subject_key(name: str, employer: str | None) -> str:
-    """How repeat clues about one person are matched: normalised name and employer code."""
-    return f"{normalise_name(name)}|{(employer or '').strip()}"
+def subject_key(name: str, employer: str | None, clue_id: str = "") -> str:
+    """How repeat clues about one person are matched: normalised name and employer code. A clue
+    that names no one (a supervision card's opinion about a bureau) matches no other clue."""
+    person = normalise_name(name) or f"~{clue_id}"
+    return f"{person}|{(employer or '').strip()}"
 
 
 def open_key(key: str, category: str) -> str:

@@ -7,7 +7,10 @@ Levels rise town -> district -> city (embedded groups sit at their district). Re
   body), or leads its jurisdiction (or one above);
 - `amount`: money >= 50,000 CNY needs the district, >= 500,000 CNY the city;
 - `repeat`: >= 3 clues about the subject within 365 days (this clue included);
-- `collusion`, `overdue`, `manual`: one level up.
+- `collusion`, `overdue`, `manual`: one level up;
+- `network`: the case belongs to a network of the relationship map (关系图): it goes to the unit
+  that covers every case of the network (see services/assignment/relmap.py), which leads the
+  joint handling (协作办案).
 
 `rank` and `amount` move the case straight to the lowest level where they no longer hold
 (a staff member with 600,000 CNY goes town -> city); the others move it one level up.
@@ -40,11 +43,12 @@ REASONS: tuple[str, ...] = (
     "amount",
     "repeat",
     "collusion",
+    "network",
     "overdue",
     "manual",
 )
 """All reason codes, in the stable order reasons are reported."""
-_ONE_LEVEL_UP = frozenset({"conflict", "repeat", "collusion", "overdue", "manual"})
+_ONE_LEVEL_UP = frozenset({"conflict", "repeat", "collusion", "network", "overdue", "manual"})
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,14 @@ from .workload import choose_lead, claim_cadre, release_lead
 log = logging.getLogger(__name__)
 
 
-def _decision(doc: dict[str, Any], reasons: list[str], registry: Registry) -> escalation.Escalation:
-    decision = escalation.target_unit(doc["unit"], reasons, registry)
+def _decision(
+    doc: dict[str, Any], reasons: list[str], registry: Registry, to_unit: str | None = None
+) -> escalation.Escalation:
+    decision = (
+        escalation.Escalation(to_unit, "direct_investigation", escalation.sort_reasons(reasons))
+        if to_unit
+        else escalation.target_unit(doc["unit"], reasons, registry)
+    )
     assert decision is not None
     if decision.mode == "supervised":
         return decision
@@ -64,9 +70,10 @@ def move_case(
     note: str | None = None,
     guard: Callable[[dict[str, Any]], bool] | None = None,
     decided: escalation.Escalation | None = None,
+    to_unit: str | None = None,
 ) -> dict[str, Any] | None:
-    """Escalate a case for `reasons` (one level up, or where `decided` says; at the city:
-    supervised there instead).
+    """Escalate a case for `reasons` (one level up, or where `decided` says, or to `to_unit`: a
+    network's covering unit, relmap.py; at the city: supervised there instead).
 
     The move is one conditional write; a losing concurrent mover gives its claimed slot back and
     re-reads the case, so each transition happens once. `guard` (re-checked on every read) says
@@ -79,7 +86,7 @@ def move_case(
             return None
         if doc.get("triage_reason") or registry.unit(doc["unit"]) is None:
             raise InTriage("the case waits in triage; route it first")
-        decision = decided or _decision(doc, reasons, registry)
+        decision = decided or _decision(doc, reasons, registry, to_unit)
         if decision.mode == "supervised":
             updated = _supervise_at_city(doc, decision, actor, note, ctx)
         else:

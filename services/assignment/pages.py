@@ -530,6 +530,9 @@ def create_workspace_blueprint(secret_key: bytes, secure: bool = False) -> Bluep
         ctx=ctx,
         deadline_text=deadline_text,
     )
+
+    from . import practice_pages  # networks, a case's relationship map, recommendations to bureaus
+    practice_pages.register(bp, signed_in, render, refused, ctx)
     return bp
 
 

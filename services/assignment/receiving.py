@@ -78,7 +78,7 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     """One look at the clue; False when its new case was refused (see `receive_clue`)."""
     clue_id = data["clue_id"]
     subject, bad_rank = _subject(data["subject"])
-    key = subject_key(subject.name, subject.employer)
+    key = subject_key(subject.name, subject.employer, clue_id)
     received: datetime = tracking.received_at(data)  # an imported old clue's original date
     related = list(
         cases().find(
@@ -122,7 +122,9 @@ def clues_received(batch: list[events.Event], ctx: Context) -> None:
     clue (a repeat, a redelivery, one whose case another worker stored first) then goes through
     `receive_clue`, in order."""
     parsed = [(event, *_subject(event.data["subject"])) for event in batch]
-    keys = [subject_key(subject.name, subject.employer) for _event, subject, _bad in parsed]
+    keys = [
+        subject_key(subject.name, subject.employer, event.data["clue_id"]) for event, subject, _bad in parsed
+    ]
     seen = {
         doc["subject_key"]
         for doc in cases().find({"subject_key": {"$in": sorted(set(keys))}}, {"subject_key": 1})

@@ -22,7 +22,7 @@ from shared.workdays import SHANGHAI
 
 BASES = ("received", "handled")
 BASIS_LABELS = {"received": "按受理地统计", "handled": "按办理层级统计"}
-ESCALATION_REASONS = ("rank", "conflict", "amount", "repeat", "collusion", "overdue", "manual")
+ESCALATION_REASONS = ("rank", "conflict", "amount", "repeat", "collusion", "network", "overdue", "manual")
 QUARTER = re.compile(r"^(\d{4})Q([1-4])\Z")
 DAY = 86400.0
 
@@ -148,7 +148,7 @@ def row(label: str, code: str | None, counts: Mapping[str, float]) -> dict[str, 
 
 REASON_LABELS = {
     "rank": "干部管理权限", "conflict": "利益冲突", "amount": "涉案金额", "repeat": "重复举报",
-    "collusion": "上下串通", "overdue": "超期未办", "manual": "人工提级",
+    "collusion": "上下串通", "network": "关联网络", "overdue": "超期未办", "manual": "人工提级",
 }
 
 

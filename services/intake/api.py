@@ -110,7 +110,7 @@ def clue_view(clue: Any) -> dict[str, Any]:
         "source": clue.source, "category": clue.category, "summary": clue.summary,
         "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
         "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
-        "collusion": bool(clue.collusion),
+        "collusion": bool(clue.collusion), "parties": list(clue.parties or []),
         "updates": handlers.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
     }
 

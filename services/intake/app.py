@@ -14,6 +14,7 @@ from services.intake.handlers import Keys
 from services.intake.limits import ReceiptLimit, TooManyAttempts
 from services.intake.openapi import build_spec
 from services.intake.pages import create_pages_blueprint
+from services.intake.practice_api import create_practice_blueprint
 from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
@@ -65,6 +66,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     app.extensions["receipt_limit"] = receipt_limit
     app.register_blueprint(create_blueprint(receipt_limit))
     app.register_blueprint(create_pages_blueprint(receipt_limit, settings))
+    app.register_blueprint(create_practice_blueprint(receipt_limit, settings))  # cards, observers
 
     @app.errorhandler(TooManyAttempts)
     def _too_many(exc: TooManyAttempts):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.intake import outcomes
 from services.intake.handlers import apply_case_events
 from shared import events
 from shared.consumer import ConsumerLoop
@@ -21,9 +22,11 @@ def build_consumer(settings: CommonSettings, dead_letters: Publisher,
 
     def batch(found: list[events.Event]) -> None:
         apply_case_events(found, processed)
+        outcomes.record(found)  # the card and observer funnels' outcomes
 
     def one(event: events.Event) -> None:
         apply_case_events([event], processed)
+        outcomes.record([event])
 
     return ConsumerLoop(settings, group_id, dict.fromkeys(CASE_TOPICS, one), dead_letters,
                         batch_handlers=dict.fromkeys(CASE_TOPICS, batch))

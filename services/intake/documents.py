@@ -56,6 +56,10 @@ class Clue(me.Document):
     replay_until_ms = me.IntField(null=True)
     closed_ms = me.IntField(null=True)  # when the clue last became closed (epoch milliseconds)
     erased_ms = me.IntField(null=True)  # when retention erased the sealed identity and contact
+    parties = me.ListField(me.DictField(), null=True)  # firms, intermediaries, relatives (关系图)
+    card_batch_id = me.StringField(null=True)  # the supervision card batch it came through
+    card_number = me.IntField(null=True)
+    observer_id = me.StringField(null=True)  # the integrity observer who reported it (never sent on)
     # the review of old clues (大起底/回头看), on imported clues only (ISO text, as the event says)
     original_received_at = me.StringField(null=True)
     original_unit = me.StringField(null=True)

@@ -115,7 +115,7 @@ def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
         "reporter_ref": clue["reporter_ref"], "reporter_contact_sealed": clue.get("contact_sealed"),
         "summary": clue["summary"], "details": clue.get("details", ""),
         "occurred_on": clue.get("occurred_on"), "frontline_unit": clue["frontline_unit"],
-        "anonymous": clue.get("anonymous", True),
+        "anonymous": clue.get("anonymous", True), "parties": clue.get("parties") or [],
     }
     for name in REVIEW_FIELDS:  # an imported old clue's (大起底/回头看); absent on every other clue
         if clue.get(name) is not None:
@@ -157,7 +157,8 @@ def _review_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: receipts.Receipt,
-              idempotency_key: str | None, request_hash: str | None, now: datetime) -> dict[str, Any]:
+              idempotency_key: str | None, request_hash: str | None, now: datetime,
+              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The new clue's document as `Clue` stores it (built directly: this is the hot path)."""
     clue_id = new_id()
     reporter = data["reporter"]
@@ -177,8 +178,9 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
         "acknowledged": False, "last_staged_ms": to_ms(now),
         "idempotency_key": (_key_digest(idempotency_key, keys.request_key) if idempotency_key
                             else f"none:{clue_id}"),
-        "request_hash": request_hash, **_review_fields(data),
+        "request_hash": request_hash, "parties": data.get("parties") or None, **_review_fields(data),
         "replay_until_ms": to_ms(now + REPLAY_TTL) if idempotency_key else None,
+        **(extra or {}),  # a card's or an observer's reference (cards.py, observers.py)
     }
     # As mongoengine stores a document: no key for a field that is None.
     return {key: value for key, value in doc.items() if value is not None}
@@ -186,8 +188,10 @@ def _new_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, receipt: re
 
 def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
               idempotency_key: str | None = None, request_hash: str | None = None,
-              outbox: Outbox | None = None, now: datetime | None = None) -> tuple[dict[str, Any], bool]:
-    """Store a clue validated by ClueSchema with its clue-received event, in one insert.
+              outbox: Outbox | None = None, now: datetime | None = None,
+              extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    """Store a clue validated by ClueSchema with its clue-received event, in one insert (`extra`:
+    fields only intake keeps, such as the card or observer it came through).
 
     Returns (the 202 body, replayed): with an Idempotency-Key used in the last 24 h with the same
     body (`request_hash`, the body's keyed `body_hash`, which only a key needs), the first answer
@@ -199,7 +203,8 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
     received_at = _millis(now or utcnow())
     for _attempt in range(3):
         receipt = receipts.new_receipt()
-        clue = _new_clue(data, frontline_unit, keys, receipt, idempotency_key, request_hash, received_at)
+        clue = _new_clue(data, frontline_unit, keys, receipt, idempotency_key, request_hash, received_at,
+                         extra)
         response = {"clue_id": clue["_id"], "status": clue["status"], "received_at": _iso(received_at),
                     "receipt": {"code": receipt.code, "secret": receipt.secret}}
         if idempotency_key:

@@ -46,6 +46,7 @@ class ClueViewSchema(Schema):
     amount_cny = fields.Integer(allow_none=True)
     occurred_on = fields.Date(allow_none=True)
     collusion = fields.Boolean()
+    parties = fields.List(fields.Nested(schemas.PartySchema))
     updates = fields.List(fields.Nested(TimelineEntrySchema))
 
 
@@ -66,6 +67,10 @@ class ImportResultSchema(Schema):
 
 
 def _reporter_property(self, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    if isinstance(field, schemas.SubjectField):
+        return {"oneOf": [{"$ref": "#/components/schemas/Subject"},
+                          {"$ref": "#/components/schemas/CardSubject"}],
+                "description": "CardSubject (name optional, employer required) for source supervision_card"}
     if isinstance(field, schemas.ReporterField):
         return {"oneOf": [{"$ref": "#/components/schemas/AnonymousReporter"},
                           {"$ref": "#/components/schemas/NamedReporter"}]}
@@ -91,6 +96,7 @@ def build_spec() -> dict[str, Any]:
     spec = new_spec("Intake: clues and receipts")
     spec.plugins[0].converter.add_attribute_function(_reporter_property)
     for name, schema in [("Problem", ProblemSchema), ("Subject", schemas.SubjectSchema),
+                         ("CardSubject", schemas.CardSubjectSchema), ("Party", schemas.PartySchema),
                          ("AnonymousReporter", schemas.AnonymousReporterSchema),
                          ("NamedReporter", schemas.NamedReporterSchema), ("Clue", schemas.ClueSchema),
                          ("ClueAccepted", schemas.ClueResponseSchema), ("ClueView", ClueViewSchema),
@@ -130,4 +136,7 @@ def build_spec() -> dict[str, Any]:
         "summary": "Add information or object to the result (public, rate limited)", "security": [],
         "requestBody": {"required": True, "content": _json("FollowUp")},
         "responses": {"202": {"description": "passed on", "content": _json("FollowUpAnswer")}, **errors}}})
+    from services.intake.practice_openapi import register_practice_paths
+
+    register_practice_paths(spec, errors, bearer)
     return _ecma_patterns(spec.to_dict())

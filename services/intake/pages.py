@@ -522,4 +522,7 @@ def create_pages_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings
         except (ConnectionFailure, DependencyDown):  # stored: never say "nothing was saved"
             return render("message.html", 202, title="follow_up_title", body=text("sent_notice", lang))
 
+    from services.intake import card_pages  # the supervision card holder's page (/card/<code>)
+
+    card_pages.register(bp, render, guard, receipt_limit)
     return bp

@@ -15,7 +15,15 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 # "today" for occurred_on is the date in China Standard Time.
 from shared.times import today_in_china
-from shared.vocabulary import CATEGORIES, CHANNELS, CLUE_STATUSES, PRIOR_DISPOSITIONS, RANKS, SOURCES
+from shared.vocabulary import (
+    CATEGORIES,
+    CHANNELS,
+    CLUE_STATUSES,
+    PARTY_KINDS,
+    PRIOR_DISPOSITIONS,
+    RANKS,
+    SOURCES,
+)
 
 # A path in the registry tree, e.g. "foshan/chancheng/shiwan" (\Z: "$" would allow a "\n").
 PATH_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*\Z")
@@ -97,6 +105,45 @@ class SubjectSchema(StrictSchema):
     party_member = StrictBoolean(load_default=None)
 
 
+class CardSubjectSchema(SubjectSchema):
+    """The subject of a supervision card's opinion (source `supervision_card`): it may name no
+    person (an opinion about a bureau's conduct), and then needs the bureau (`employer`); the
+    rank is the frontline's (`staff`) unless given."""
+
+    name = Text(load_default="", validate=validate.Length(max=100))
+    rank = fields.String(load_default="staff", validate=validate.OneOf(RANKS))
+
+    @validates_schema
+    def _someone_or_a_bureau(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("name") and not data.get("employer"):
+            raise ValidationError("Required when the opinion names no person.", field_name="employer")
+
+
+# One instance of each, shared (see the reporter's below).
+_SUBJECT, _CARD_SUBJECT = SubjectSchema(), CardSubjectSchema()
+CARD_SOURCE = "supervision_card"
+
+
+class SubjectField(fields.Field):
+    """The subject: a person (SubjectSchema), or for source `supervision_card` possibly only a
+    bureau (CardSubjectSchema)."""
+
+    default_error_messages = {"invalid": "Invalid input type."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        card = isinstance(data, Mapping) and data.get("source") == CARD_SOURCE
+        return (_CARD_SUBJECT if card else _SUBJECT).load(value)
+
+
+class PartySchema(StrictSchema):
+    """A firm, intermediary or relative a clue names (关系图)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(PARTY_KINDS))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+
+
 class AnonymousReporterSchema(StrictSchema):
     """An anonymous reporter: {"anonymous": true} and nothing else."""
 
@@ -169,8 +216,8 @@ class ClueSchema(StrictSchema):
     """Body of POST /v1/clues (and each line of POST /v1/clues:import).
 
     Loads to a dict with every top-level key present: optional absent values load as None
-    (details as ""), collusion as False; occurred_on as a datetime.date. The reporter dict holds
-    only what was sent.
+    (details as ""), collusion as False, parties as []; occurred_on as a datetime.date. The reporter
+    dict holds only what was sent.
     """
 
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
@@ -178,11 +225,12 @@ class ClueSchema(StrictSchema):
     summary = Text(required=True, validate=validate.Length(min=1, max=500))
     details = Text(load_default="", validate=validate.Length(max=20_000))
     jurisdiction = Text(required=True, validate=_path())
-    subject = fields.Nested(SubjectSchema, required=True)
+    subject = SubjectField(required=True)
     amount_cny = StrictInteger(load_default=None, validate=validate.Range(min=0, max=MAX_AMOUNT_CNY))
     occurred_on = fields.Date(load_default=None, validate=_not_in_future)
     collusion = StrictBoolean(load_default=False)
     reporter = ReporterField(required=True)
+    parties = fields.List(fields.Nested(PartySchema), load_default=list, validate=validate.Length(max=50))
 
 
 def _moment_not_in_future(value: dt.datetime) -> None:

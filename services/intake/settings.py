@@ -68,6 +68,7 @@ class IntakeSettings:
     web_frontline_unit: str = "public/web"
     registry_file: str = DEFAULT_REGISTRY_FILE
     retention_days: int = 180
+    public_url: str = ""  # the reporter pages' address for supervision cards' QR codes ("": as asked)
     reporter_channels: tuple[str, ...] = ("inbox", "email", "sms", "webhook")
 
     @classmethod
@@ -97,5 +98,6 @@ class IntakeSettings:
             web_frontline_unit=env.str("INTAKE_WEB_FRONTLINE_UNIT", "public/web"),
             registry_file=env.str("INTAKE_REGISTRY_FILE", DEFAULT_REGISTRY_FILE),
             retention_days=env.int("OBJECTION_WINDOW_DAYS", 180, minimum=1, maximum=36500),
+            public_url=env.str("INTAKE_PUBLIC_URL", ""),
             reporter_channels=_channels(env),
         )
