@@ -85,6 +85,7 @@ class Deliverer:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self.max_in_flight = 4 * settings.channel_workers
+        self.takes_expired = True  # also claims sending leases that ran out (prompt.py: not)
 
     @property
     def notifications(self):
@@ -160,8 +161,9 @@ class Deliverer:
         now_ms = to_ms(now)
         # Two plain conditions rather than one $or: nx-27017 runs an $or in Python over the whole
         # collection, and MongoDB serves each of these from an index.
-        due = ({**exact(status="pending"), "due_ms": {"$lte": now_ms}},
-               {**exact(status="sending"), "lease_until_ms": {"$lte": now_ms}})
+        due: tuple[dict[str, Any], ...] = ({**exact(status="pending"), "due_ms": {"$lte": now_ms}},)
+        if self.takes_expired:
+            due += ({**exact(status="sending"), "lease_until_ms": {"$lte": now_ms}},)
         batch = self.settings.batch_size
         with self._lock:
             lanes: list[tuple[Any, int]] = [({"$eq": "inbox"}, batch)] + [

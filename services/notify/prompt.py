@@ -1,0 +1,81 @@
+"""Prompt delivery: the consumer process delivers what it has just queued, without waiting for a
+deliverer's polling round.
+
+The consumer loop calls `PromptDelivery.wake` once a batch's handlers have stored their
+notifications (a notification is durable before it is delivered: the at-least-once of the outbox
+holds, and the handlers being idempotent, a batch handled again after a crash queues nothing
+twice, and a sent notification is never sent again); a thread of the same
+process then runs delivery rounds (`Deliverer.run_once`) until nothing is due. The claims are the
+deliverer's own conditional leases, so this thread and any number of deliverer processes never
+send one notification twice. The deliverer process stays the backstop: it retries what is due
+later, takes over leases that expired (a consumer that died mid-send; this thread claims only pending
+notifications, which saves half the claim's queries), runs the still-handling
+scheduler and publishes the outcomes (clue-notified), which this thread leaves to it so that each
+outcome event has one publisher.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from pymongo.errors import ConnectionFailure
+
+from services.notify.delivery import Deliverer
+from shared.kafka import DependencyDown
+
+log = logging.getLogger(__name__)
+
+# Rounds per wake at most: a flood is left to the next wake or to the deliverer process.
+MAX_ROUNDS = 20
+
+
+class PromptDelivery:
+    """A thread that runs delivery rounds whenever it is woken."""
+
+    def __init__(self, deliverer: Deliverer) -> None:
+        deliverer.takes_expired = False
+        self.deliverer = deliverer
+        self._woken = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, args=(stop,), name="notify-prompt", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                if not self._woken.wait(timeout=1.0):
+                    continue
+                self._woken.clear()
+                self.deliver_due(stop)
+        finally:
+            self.deliverer.close()
+
+    def deliver_due(self, stop: threading.Event) -> int:
+        """Delivery rounds until one claims nothing; how many notifications they claimed."""
+        claimed = 0
+        try:
+            for _ in range(MAX_ROUNDS):
+                if stop.is_set():
+                    break
+                n = self.deliverer.run_once()
+                claimed += n
+                if not n:
+                    break
+        except (DependencyDown, ConnectionFailure) as exc:
+            # Nothing half-written: the deliverer process's round picks it up.
+            log.warning("prompt delivery waiting for a dependency", extra={"error": type(exc).__name__})
+        except Exception:  # noqa: BLE001 - the thread must outlive a bad round; leases expire
+            log.exception("prompt delivery round failed")
+        return claimed
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._woken.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

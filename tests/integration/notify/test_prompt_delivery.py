@@ -1,0 +1,106 @@
+"""Prompt delivery: the consumer process delivers what a batch queued without a polling round,
+and beside a polling deliverer each notification is still sent once."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+
+from services.notify.consumer import build_consumer
+from services.notify.delivery import Deliverer
+from services.notify.documents import DeliveryAttempt, Notification
+from services.notify.prompt import PromptDelivery
+from shared.kafka import EventProducer
+from shared.sealing import seal_for_notify
+from tests.integration.shared.helpers import wait_for
+from tests.unit.notify.events_factory import case_assigned, clue_received
+
+from .conftest import PUBLIC, make_settings
+
+pytestmark = pytest.mark.stack
+
+EMAIL = "li@example.org"
+
+
+class Consumer:
+    """notify's consumer process as processes.consumer wires it: the loop wakes prompt delivery;
+    with `deliverer_poll_s`, a polling deliverer runs beside it (the deliverer process)."""
+
+    def __init__(self, settings, deliverer_poll_s: float | None = None) -> None:
+        self.stop = threading.Event()
+        self.producer = EventProducer(settings.common)
+        self.prompt = PromptDelivery(Deliverer(settings))
+        self.woken = 0
+        loop = build_consumer(settings.common, self.producer, on_handled=self._wake)
+        self.threads = [self.prompt.start(self.stop), self._run(loop.run)]
+        if deliverer_poll_s is not None:
+            polling = Deliverer(dataclasses.replace(settings, poll_interval_s=deliverer_poll_s))
+            self.threads.append(self._run(polling.run))
+
+    def _wake(self) -> None:
+        self.woken += 1
+        self.prompt.wake()
+
+    def _run(self, target) -> threading.Thread:
+        thread = threading.Thread(target=target, args=(self.stop,), daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.stop.set()
+        self.prompt.stop()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        self.producer.close()
+
+
+@pytest.fixture
+def consumer(common, mongo_db):
+    started: list[Consumer] = []
+
+    def start(deliverer_poll_s: float | None = None, **overrides) -> Consumer:
+        # The polling round is an hour away: only prompt delivery can send in this test's time.
+        settings = make_settings(common, mongo_db, poll_interval_s=3600.0, **overrides)
+        started.append(Consumer(settings, deliverer_poll_s))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.close()
+
+
+def sent(clue_id: str) -> dict[str, str]:
+    return {n.kind: n.status for n in Notification.objects(clue_id=clue_id)}
+
+
+def test_the_consumer_delivers_what_it_queued_without_a_polling_round(consumer, smtp_recorder):
+    port, handler = smtp_recorder
+    running = consumer(smtp_port=port)
+    anonymous, named = "01HPROMPT00000000000000001", "01HPROMPT00000000000000002"
+    running.producer.publish(clue_received(anonymous, None))
+    running.producer.publish(clue_received(named, seal_for_notify({"channel": "email", "email": EMAIL}, PUBLIC)))
+    running.producer.publish(case_assigned(anonymous))
+    wait_for(lambda: sent(anonymous) == {"received": "sent", "accepted": "sent"}, timeout=20,
+             message="inbox notifications sent by the consumer process")
+    wait_for(lambda: sent(named) == {"received": "sent"} and len(handler.messages) == 1, timeout=20,
+             message="email sent by the consumer process")
+    assert handler.messages[0]["rcpt_tos"] == [EMAIL]
+    assert running.woken >= 1
+
+
+def test_beside_a_polling_deliverer_each_notification_is_sent_once(consumer, smtp_recorder):
+    port, handler = smtp_recorder
+    running = consumer(deliverer_poll_s=0.01, smtp_port=port)
+    clues = [f"01HPROMPTTWICE{n:012d}" for n in range(12)]
+    contact = seal_for_notify({"channel": "email", "email": EMAIL}, PUBLIC)
+    for clue_id in clues:
+        received = clue_received(clue_id, contact)
+        running.producer.publish(received)
+        running.producer.publish(received)  # a duplicate: still one notification, one email
+    wait_for(lambda: Notification.objects(clue_id__in=clues, status="sent").count() == len(clues),
+             timeout=30, message="every notification sent")
+    wait_for(lambda: len(handler.messages) >= len(clues), timeout=10, message="the emails")
+    assert len(handler.messages) == len(clues)
+    assert DeliveryAttempt.objects(clue_id__in=clues).count() == len(clues)
