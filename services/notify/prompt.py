@@ -58,7 +58,11 @@ class PromptDelivery:
             self.deliverer.close()
 
     def deliver_due(self, stop: threading.Event) -> int:
-        """Delivery rounds until one claims nothing; how many notifications they claimed."""
+        """Delivery rounds while each claims a full batch; how many notifications they claimed.
+
+        No empty round closes them: what a handler stores after a round's claim began wakes this
+        thread again (the wake is cleared before the round), so the next round comes at once.
+        """
         claimed = 0
         try:
             for _ in range(MAX_ROUNDS):
@@ -66,7 +70,7 @@ class PromptDelivery:
                     break
                 n = self.deliverer.run_once()
                 claimed += n
-                if not n:
+                if n < self.deliverer.settings.batch_size:
                     break
         except (DependencyDown, ConnectionFailure) as exc:
             # Nothing half-written: the deliverer process's round picks it up.
