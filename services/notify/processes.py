@@ -36,10 +36,9 @@ def web() -> None:
 
 
 def consumer() -> None:
-    """Consume clue and case events into notifications until SIGTERM, delivering what each batch
-    queued at once (prompt.py); the deliverer process is the backstop."""
+    """Consume clue and case events into notifications until SIGTERM, delivering to the receipt
+    inbox what each batch queued at once (prompt.py); the deliverer process does the rest."""
     from services.notify.consumer import build_consumer
-    from services.notify.delivery import Deliverer
     from services.notify.prompt import PromptDelivery
     from shared.consumer import stop_on_signals
     from shared.kafka import EventProducer
@@ -47,7 +46,7 @@ def consumer() -> None:
     settings = NotifySettings.from_env()
     _start_worker(settings)
     stop = stop_on_signals()
-    prompt = PromptDelivery(Deliverer(settings))
+    prompt = PromptDelivery(settings)
     prompt.start(stop)
     producer = EventProducer(settings.common)  # dead letters
     try:

@@ -1,6 +1,11 @@
 """Prompt delivery: the consumer process delivers what it has just queued, without waiting for a
 deliverer's polling round.
 
+It sends only to the receipt inbox, which needs no I/O outside the service (in production only
+the deliverer joins the outside network, docs/production.md): a notification it opens and finds
+bound for e-mail, SMS or a webhook it gives back to the deliverer process, due at once and in that
+channel's lane, which this thread does not claim from.
+
 The consumer loop calls `PromptDelivery.wake` once a batch's handlers have stored their
 notifications (a notification is durable before it is delivered: the at-least-once of the outbox
 holds, and the handlers being idempotent, a batch handled again after a crash queues nothing
@@ -21,7 +26,9 @@ import threading
 
 from pymongo.errors import ConnectionFailure
 
+from services.notify.channels import channel_for
 from services.notify.delivery import Deliverer
+from services.notify.settings import NotifySettings
 from shared.kafka import DependencyDown
 
 log = logging.getLogger(__name__)
@@ -30,12 +37,19 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 20
 
 
-class PromptDelivery:
-    """A thread that runs delivery rounds whenever it is woken."""
+def inbox_deliverer(settings: NotifySettings) -> Deliverer:
+    """A deliverer with the inbox channel only, which gives back whatever else it claims."""
+    deliverer = Deliverer(settings, channels={"inbox": channel_for("inbox", settings)})
+    deliverer.takes_expired = False
+    deliverer.hands_back = True
+    return deliverer
 
-    def __init__(self, deliverer: Deliverer) -> None:
-        deliverer.takes_expired = False
-        self.deliverer = deliverer
+
+class PromptDelivery:
+    """A thread that runs delivery rounds of an `inbox_deliverer` whenever it is woken."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.deliverer = inbox_deliverer(settings)
         self._woken = threading.Event()
         self._thread: threading.Thread | None = None
 
