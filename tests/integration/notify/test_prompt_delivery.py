@@ -82,8 +82,10 @@ def test_the_consumer_delivers_to_the_inbox_and_gives_email_back(consumer, smtp_
     anonymous, named = "01HPROMPT00000000000000001", "01HPROMPT00000000000000002"
     inbox = "01HPROMPT00000000000000003"
     running.producer.publish(clue_received(anonymous, None))
-    running.producer.publish(clue_received(named, seal_for_notify({"channel": "email", "email": EMAIL}, PUBLIC)))
-    running.producer.publish(clue_received(inbox, seal_for_notify({"name": "王某", "channel": "inbox"}, PUBLIC)))
+    to_email = seal_for_notify({"channel": "email", "email": EMAIL}, PUBLIC)
+    to_inbox = seal_for_notify({"name": "王某", "channel": "inbox"}, PUBLIC)
+    running.producer.publish(clue_received(named, to_email))
+    running.producer.publish(clue_received(inbox, to_inbox))
     running.producer.publish(case_assigned(anonymous))
     wait_for(lambda: sent(anonymous) == {"received": "sent", "accepted": "sent"}, timeout=20,
              message="anonymous inbox notifications sent by the consumer process")
