@@ -12,6 +12,9 @@
   one call (to share reads and writes among them). If it raises, nothing of it counts, and the
   records go through the per-record path above one by one, so the handlers must be idempotent.
 - `stop` (set by SIGTERM) is checked between records: the record in hand is finished first.
+- `on_handled`, if given, is called once a batch's handlers have written (before its commit: what
+  they wrote is stored, and a record handled again after a crash writes nothing new), to wake
+  whatever acts on those writes instead of it polling.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ class ConsumerLoop:
                  dead_letters: Publisher, *, sleep: Callable[[float], None] = time.sleep,
                  is_processed: Callable[[str], bool] | None = None,
                  mark_processed: Callable[[str], None] | None = None,
-                 batch_handlers: dict[str, BatchHandler] | None = None) -> None:
+                 batch_handlers: dict[str, BatchHandler] | None = None,
+                 on_handled: Callable[[], None] | None = None) -> None:
         batch_handlers = batch_handlers or {}
         if set(batch_handlers) - set(handlers):
             raise ValueError("a batch handler needs a per-record handler for the same topic")
@@ -78,6 +82,7 @@ class ConsumerLoop:
         self.is_processed = is_processed
         self.mark_processed = mark_processed
         self.batch_handlers = batch_handlers
+        self.on_handled = on_handled
         self.consecutive_failures = 0
         self.failed_out: str | None = None  # set when the failure limit is reached
         self.consumer: KafkaConsumer | None = None
@@ -128,6 +133,8 @@ class ConsumerLoop:
                 else:
                     halted = True
                     pending.setdefault(tp, record.offset)
+        if done and self.on_handled is not None:
+            self.on_handled()
         self._commit(done)
         if self.failed_out:
             # Stop cleanly: what was handled or dead-lettered is committed, so a restart goes on

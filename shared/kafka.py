@@ -160,9 +160,12 @@ class EventProducer:
         for attempt in (1, 2):
             client = self._client()
             deadline = time.monotonic() + timeout
+            # Each topic's name and headers are built once per call, not once per record.
+            per_topic = {topic: (self.prefix + topic, record_headers(topic, headers))
+                         for topic in {topic for topic, _, _ in records}}
             try:
-                futures = [client.send(self.prefix + topic, key=key.encode(), value=value,
-                                       headers=record_headers(topic, headers))
+                futures = [client.send(per_topic[topic][0], key=key.encode(), value=value,
+                                       headers=per_topic[topic][1])
                            for topic, key, value in records]
                 for future in futures:
                     future.get(timeout=max(0.0, deadline - time.monotonic()))

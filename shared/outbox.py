@@ -101,11 +101,12 @@ class OutboxRelay:
     """Publishes the pending events of one collection.
 
     `publish_pending` is the poller's round. `wake(doc)` hands a just-written document (its `_id`,
-    `outbox` and `outbox_version`) to the relay thread, which publishes it within `linger_s`
-    (20 ms) without reading it back, together with whatever else was woken meanwhile: one round of
-    broker acks and one write of the clears per batch. So the outbox adds no polling delay and no
-    round trip per document (a consumer handling one event at a time wakes a document every few
-    milliseconds: without the linger each would go out alone).
+    `outbox` and `outbox_version`) to the relay thread, which publishes it at once without
+    reading it back, together with whatever else was woken by then: one round of broker acks and
+    one write of the clears per batch. Batches form by themselves under load (group commit):
+    what is woken while one batch waits for its acks goes out together in the next. So the outbox
+    adds no polling delay, no waiting (`linger_s`, 0 by default, would add one) and no round
+    trip per document.
 
     `clears=False` is for documents that something else settles, with no `outbox` field of their
     own (intake's clues, settled when assignment acknowledges them, with a reconciler as the
@@ -115,7 +116,7 @@ class OutboxRelay:
     """
 
     def __init__(self, collection: Collection, publisher: Publisher, batch_size: int = 200,
-                 linger_s: float = 0.02, *, clears: bool = True, hold_max: int = 10_000) -> None:
+                 linger_s: float = 0.0, *, clears: bool = True, hold_max: int = 10_000) -> None:
         self.collection = collection
         self.clears = clears
         self.hold_max = hold_max
@@ -191,12 +192,13 @@ class OutboxRelay:
                          "outbox_version": doc.get("outbox_version", 0)})
 
     def _drain(self, first: dict[str, Any]) -> list[dict[str, Any]]:
-        """`first` and what else is woken within `linger_s` of it, up to `batch_size`."""
+        """`first` and what else is woken by then (or within `linger_s` of it), up to `batch_size`."""
         docs = [first]
         deadline = time.monotonic() + self.linger_s
         while len(docs) < self.batch_size:
+            wait = deadline - time.monotonic()
             try:
-                doc = self._woken.get(timeout=max(0.0, deadline - time.monotonic()))
+                doc = self._woken.get(timeout=wait) if wait > 0 else self._woken.get_nowait()
             except queue.Empty:
                 break
             if doc is None:  # stop(): publish what is in hand, then the loop ends

@@ -85,6 +85,10 @@ class Deliverer:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self.max_in_flight = 4 * settings.channel_workers
+        # prompt.py's deliverer: claims no expired leases, and gives back (due at once) what it
+        # has no channel for, to the deliverer process, instead of failing it.
+        self.takes_expired = True
+        self.hands_back = False
 
     @property
     def notifications(self):
@@ -160,13 +164,15 @@ class Deliverer:
         now_ms = to_ms(now)
         # Two plain conditions rather than one $or: nx-27017 runs an $or in Python over the whole
         # collection, and MongoDB serves each of these from an index.
-        due = ({**exact(status="pending"), "due_ms": {"$lte": now_ms}},
-               {**exact(status="sending"), "lease_until_ms": {"$lte": now_ms}})
+        due: tuple[dict[str, Any], ...] = ({**exact(status="pending"), "due_ms": {"$lte": now_ms}},)
+        if self.takes_expired:
+            due += ({**exact(status="sending"), "lease_until_ms": {"$lte": now_ms}},)
         batch = self.settings.batch_size
         with self._lock:
             lanes: list[tuple[Any, int]] = [({"$eq": "inbox"}, batch)] + [
                 ({"$eq": name}, self.max_in_flight - self.in_flight[name]) for name in self.pools]
-        lanes.append(({"$nin": ["inbox", *self.pools]}, min(batch, self.max_in_flight)))
+        unknown = {"$eq": ""} if self.hands_back else {"$nin": ["inbox", *self.pools]}
+        lanes.append((unknown, min(batch, self.max_in_flight)))
         ids: list[list[str]] = [[] for _ in due]  # per condition
         for channel, limit in lanes:
             for which, condition in enumerate(due):
@@ -212,6 +218,9 @@ class Deliverer:
             lang = opened.get("lang") or lang
         else:
             channel_name = "inbox"
+        if channel_name not in self.channels and self.hands_back:
+            writes.append(_give_back(doc, token, channel_name, now))
+            return None
         if channel_name not in self.channels:
             return self._fail_now(doc, token, NO_CHANNEL, now, channel_name, writes, attempts)
         try:
@@ -228,9 +237,8 @@ class Deliverer:
             full = self.in_flight[channel_name] >= self.max_in_flight
         if full:
             # Its pool is busy (a slow server): give the claim back untouched, try again soon.
-            writes.append((_mine(doc, token), {"$set": {
-                "status": "pending", "lease_owner": "", "lease_until_ms": 0, "channel": channel_name,
-                "due_ms": to_ms(now + timedelta(seconds=self.settings.poll_interval_s))}}))
+            writes.append(_give_back(doc, token, channel_name,
+                                     now + timedelta(seconds=self.settings.poll_interval_s)))
             return None
         return job
 
@@ -308,6 +316,12 @@ class Deliverer:
 
 def _mine(doc: dict[str, Any], token: str) -> dict[str, Any]:
     return {"_id": doc["_id"], "lease_owner": token, "status": "sending"}
+
+
+def _give_back(doc: dict[str, Any], token: str, channel: str, due: datetime) -> _Write:
+    """The claim released untouched, due at `due`, in its channel's lane."""
+    return _mine(doc, token), {"$set": {"status": "pending", "lease_owner": "", "lease_until_ms": 0,
+                                        "channel": channel, "due_ms": to_ms(due)}}
 
 
 def _aware(value: datetime) -> datetime:

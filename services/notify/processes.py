@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from services.notify.settings import NotifySettings
 from shared import mongo
-from shared.entry import check_dependencies, run_consumer_until_stopped
+from shared.entry import check_dependencies
 from shared.logs import configure_logging
 
 
@@ -36,12 +36,25 @@ def web() -> None:
 
 
 def consumer() -> None:
-    """Consume clue and case events into notifications until SIGTERM."""
+    """Consume clue and case events into notifications until SIGTERM, delivering to the receipt
+    inbox what each batch queued at once (prompt.py); the deliverer process does the rest."""
     from services.notify.consumer import build_consumer
+    from services.notify.prompt import PromptDelivery
+    from shared.consumer import stop_on_signals
+    from shared.kafka import EventProducer
 
     settings = NotifySettings.from_env()
     _start_worker(settings)
-    run_consumer_until_stopped(settings.common, lambda producer: build_consumer(settings.common, producer))
+    stop = stop_on_signals()
+    prompt = PromptDelivery(settings)
+    prompt.start(stop)
+    producer = EventProducer(settings.common)  # dead letters
+    try:
+        build_consumer(settings.common, producer, on_handled=prompt.wake).run(stop)
+    finally:
+        stop.set()
+        prompt.stop()
+        producer.close()
 
 
 def deliverer() -> None:
