@@ -108,7 +108,7 @@ def test_escalate_workload_stats_and_openapi(client):
     spec = http.get("/openapi.json").get_json()
     assert spec["openapi"] == "3.1.0" and "/v1/cases/{case_id}/close" in spec["paths"]
     broker = app.extensions["broker"]
-    # The relay thread publishes the escalation within its linger (20 ms), after the response.
+    # The relay thread publishes the escalation right after the response (no linger: it wakes on the commit).
     wait_for(lambda: {e.data["clue_id"] for e in broker.events(events.CASE_ESCALATED)} >= {"b1"},
              timeout=10, message="case-escalated published")
 
