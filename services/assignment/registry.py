@@ -1,430 +1,53 @@
 """The registry: jurisdictions, employers (bureaus), handling units and cadres.
 
 Plain data loaded from YAML (deploy/registry/*.yaml) or from the dict the service stores.
-Code conventions, checked on load:
-
-- a jurisdiction code is a path: ``foshan``, ``foshan/chancheng``, ``foshan/chancheng/shiwan``;
-- an employer code is its jurisdiction's code plus a slug: ``foshan/nanhai/urban-management``;
-- a commission unit is ``<jurisdiction code>#commission``, an embedded group is
-  ``<employer code>#embedded``.
+The model and its lookups live in registry_model, the validation in registry_check; this module
+parses YAML (keeping line numbers for errors), converts to and from plain dicts, and re-exports
+the model so callers import everything from here.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-LEVELS: tuple[str, ...] = ("town", "district", "city")
-"""Jurisdiction levels from lowest to highest; LEVELS.index() compares them."""
-UNIT_KINDS: tuple[str, ...] = ("commission", "embedded_group")
-CADRE_ROLES: tuple[str, ...] = ("handler", "leader")
-_PARENT_LEVEL = {"city": None, "district": "city", "town": "district"}
+from .registry_check import Checker, DataPath
+from .registry_model import (
+    CADRE_ROLES,
+    LEVELS,
+    UNIT_KINDS,
+    Cadre,
+    Employer,
+    Jurisdiction,
+    Registry,
+    RegistryError,
+    Unit,
+    normalise_name,
+)
 
-
-class RegistryError(ValueError):
-    """A registry file or dict is invalid; the message is one line, `<source>:<line>: <reason>`."""
-
-
-def normalise_name(name: str) -> str:
-    """The comparable form of a person's name: NFKC, trimmed, spaces collapsed, casefolded."""
-    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
-
-
-@dataclass(frozen=True)
-class Jurisdiction:
-    code: str
-    name: str
-    level: str
-    parent: str | None
-    leaders: tuple[str, ...] = ()  # normalised names of the jurisdiction's leaders
-
-
-@dataclass(frozen=True)
-class Employer:
-    """A bureau whose staff may be subjects of clues."""
-
-    code: str
-    name: str
-    jurisdiction: str
-    leaders: tuple[str, ...] = ()  # normalised names of the bureau's leaders
-
-
-@dataclass(frozen=True)
-class Unit:
-    code: str
-    name: str
-    jurisdiction: str
-    kind: str
-    serves_employer: str | None = None
-
-
-@dataclass(frozen=True)
-class Cadre:
-    id: str
-    name: str
-    unit: str
-    role: str
-    capacity: int
-    active: bool = True
-
-
-class Registry:
-    """Read-only lookups over a validated set of jurisdictions, employers, units and cadres."""
-
-    def __init__(
-        self,
-        jurisdictions: Iterable[Jurisdiction],
-        employers: Iterable[Employer],
-        units: Iterable[Unit],
-        cadres: Iterable[Cadre],
-    ) -> None:
-        self._jurisdictions = {j.code: j for j in jurisdictions}
-        self._employers = {e.code: e for e in employers}
-        self._units = {u.code: u for u in units}
-        self._cadres = {c.id: c for c in cadres}
-        self._commission = {
-            u.jurisdiction: u.code for u in self._units.values() if u.kind == "commission"
-        }
-        self._embedded = {
-            (u.serves_employer, u.jurisdiction): u.code
-            for u in self._units.values()
-            if u.kind == "embedded_group"
-        }
-
-    # plain lookups
-    def jurisdiction(self, code: str) -> Jurisdiction | None:
-        return self._jurisdictions.get(code)
-
-    def employer(self, code: str) -> Employer | None:
-        return self._employers.get(code)
-
-    def unit(self, code: str) -> Unit | None:
-        return self._units.get(code)
-
-    def cadre(self, cadre_id: str) -> Cadre | None:
-        return self._cadres.get(cadre_id)
-
-    def jurisdictions(self) -> tuple[Jurisdiction, ...]:
-        return tuple(self._jurisdictions.values())
-
-    def employers(self) -> tuple[Employer, ...]:
-        return tuple(self._employers.values())
-
-    def units(self) -> tuple[Unit, ...]:
-        return tuple(self._units.values())
-
-    def cadres(self) -> tuple[Cadre, ...]:
-        return tuple(self._cadres.values())
-
-    # the tree
-    def unit_for_jurisdiction(self, code: str) -> str | None:
-        """The code of the jurisdiction's commission unit (属地), or None if unknown."""
-        return self._commission.get(code)
-
-    def embedded_group_for(self, employer_code: str, district_code: str) -> str | None:
-        """The code of the embedded group serving that employer at that district (归口), or None."""
-        return self._embedded.get((employer_code, district_code))
-
-    def city_unit(self) -> str:
-        """The code of the city commission unit (also the triage queue)."""
-        for j in self._jurisdictions.values():
-            if j.level == "city" and j.code in self._commission:
-                return self._commission[j.code]
-        raise RegistryError("registry: no city commission unit")
-
-    def level_of(self, unit_code: str) -> str:
-        """The level (town/district/city) of the unit's jurisdiction; KeyError if unknown."""
-        return self._jurisdictions[self._units[unit_code].jurisdiction].level
-
-    def parent_unit(self, unit_code: str) -> str | None:
-        """The commission of the next level up from the unit's level; None at city.
-
-        A town commission's parent is its district's commission; a district commission's or a
-        district embedded group's parent is the city commission.
-        """
-        unit = self._units[unit_code]
-        jurisdiction = self._jurisdictions[unit.jurisdiction]
-        if jurisdiction.parent is None:
-            return None
-        return self._commission.get(jurisdiction.parent)
-
-    def ancestor_at(self, code: str, level: str) -> str | None:
-        """The jurisdiction at `level` that contains (or is) `code`; None if there is none."""
-        current = self._jurisdictions.get(code)
-        while current is not None:
-            if current.level == level:
-                return current.code
-            current = self._jurisdictions.get(current.parent) if current.parent else None
-        return None
-
-    def district_of(self, jurisdiction_code: str) -> str | None:
-        """The district containing (or being) the jurisdiction; None for the city or unknown."""
-        return self.ancestor_at(jurisdiction_code, "district")
-
-    def is_within(self, code: str, ancestor_code: str) -> bool:
-        """True if the jurisdiction (or the unit's jurisdiction) is `ancestor_code` or below it."""
-        if code in self._units:
-            code = self._units[code].jurisdiction
-        if ancestor_code in self._units:
-            ancestor_code = self._units[ancestor_code].jurisdiction
-        current = self._jurisdictions.get(code)
-        while current is not None:
-            if current.code == ancestor_code:
-                return True
-            current = self._jurisdictions.get(current.parent) if current.parent else None
-        return False
-
-    def units_within(self, jurisdiction_code: str) -> tuple[str, ...]:
-        """Codes of all units whose jurisdiction is `jurisdiction_code` or below it."""
-        return tuple(u for u in self._units if self.is_within(u, jurisdiction_code))
-
-    def cadres_of(self, unit_code: str) -> tuple[Cadre, ...]:
-        """All cadres of the unit (handlers and leaders, active or not), in registry order."""
-        return tuple(c for c in self._cadres.values() if c.unit == unit_code)
-
-    def leaders_of(self, unit_code: str) -> tuple[Cadre, ...]:
-        """The unit's cadres with role `leader` (candidates for lead cadre, 包案领导)."""
-        return tuple(c for c in self.cadres_of(unit_code) if c.role == "leader")
-
-
-# ---- loading and validation ----------------------------------------------------------------
-
-_Path = tuple[Any, ...]
-
-_TOP_KEYS = {"jurisdictions": True, "employers": False, "units": True}
-# field -> (required, kind); kinds: str, opt_str, level, kind, role, names, capacity, bool, cadres
-_JURISDICTION_FIELDS = {
-    "code": (True, "str"),
-    "name": (True, "str"),
-    "level": (True, "level"),
-    "parent": (False, "opt_str"),
-    "leaders": (False, "names"),
-}
-_EMPLOYER_FIELDS = {
-    "code": (True, "str"),
-    "name": (True, "str"),
-    "jurisdiction": (True, "str"),
-    "leaders": (False, "names"),
-}
-_UNIT_FIELDS = {
-    "code": (True, "str"),
-    "name": (True, "str"),
-    "jurisdiction": (True, "str"),
-    "kind": (True, "kind"),
-    "serves_employer": (False, "opt_str"),
-    "cadres": (False, "cadres"),
-}
-_CADRE_FIELDS = {
-    "id": (True, "str"),
-    "name": (True, "str"),
-    "role": (True, "role"),
-    "capacity": (True, "capacity"),
-    "active": (False, "bool"),
-}
-_ENUMS = {"level": LEVELS, "kind": UNIT_KINDS, "role": CADRE_ROLES}
-
-
-class _Checker:
-    """Validates registry data, naming the source line (or the path) of the first problem."""
-
-    def __init__(self, source: str, lines: Mapping[_Path, int] | None = None) -> None:
-        self.source = source
-        self.lines = lines
-
-    def fail(self, path: _Path, reason: str) -> RegistryError:
-        if self.lines is not None:
-            for cut in range(len(path), -1, -1):
-                if path[:cut] in self.lines:
-                    return RegistryError(f"{self.source}:{self.lines[path[:cut]]}: {reason}")
-            return RegistryError(f"{self.source}:1: {reason}")
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-        return RegistryError(f"{self.source}: {where or 'top'}: {reason}")
-
-    def record(self, value: Any, path: _Path, fields: Mapping[str, tuple[bool, str]], what: str):
-        if not isinstance(value, Mapping):
-            raise self.fail(path, f"{what} must be a mapping")
-        for key in value:
-            if key not in fields:
-                raise self.fail(path + (key,), f"unknown key {key!r} in {what}")
-        out: dict[str, Any] = {}
-        for key, (required, kind) in fields.items():
-            if key not in value:
-                if required:
-                    raise self.fail(path, f"{what} is missing {key!r}")
-                continue
-            out[key] = self.field(value[key], path + (key,), key, kind)
-        return out
-
-    def field(self, value: Any, path: _Path, key: str, kind: str) -> Any:
-        if kind == "opt_str" and value is None:
-            return None
-        if kind in ("str", "opt_str", "level", "kind", "role"):
-            if not isinstance(value, str) or not value.strip():
-                raise self.fail(path, f"{key!r} must be a non-empty string")
-            if kind in _ENUMS and value not in _ENUMS[kind]:
-                allowed = ", ".join(_ENUMS[kind])
-                raise self.fail(path, f"{key!r} is {value!r}, expected one of: {allowed}")
-            return value
-        if kind == "capacity":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise self.fail(path, f"'capacity' must be a positive integer, got {value!r}")
-            return value
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise self.fail(path, f"{key!r} must be true or false")
-            return value
-        if kind == "names":
-            if not isinstance(value, list) or not all(isinstance(n, str) and n for n in value):
-                raise self.fail(path, f"{key!r} must be a list of names")
-            return tuple(normalise_name(n) for n in value)
-        if kind == "cadres":
-            if not isinstance(value, list):
-                raise self.fail(path, "'cadres' must be a list")
-            return value
-        raise AssertionError(kind)
-
-    def items(self, data: Mapping[str, Any], key: str) -> list[Any]:
-        value = data.get(key, [])
-        if not isinstance(value, list):
-            raise self.fail((key,), f"{key!r} must be a list")
-        return value
-
-    def build(self, data: Any) -> Registry:
-        if not isinstance(data, Mapping):
-            raise self.fail((), "the registry must be a mapping")
-        for key in data:
-            if key not in _TOP_KEYS:
-                raise self.fail((key,), f"unknown top-level key {key!r}")
-        for key, required in _TOP_KEYS.items():
-            if required and key not in data:
-                raise self.fail((), f"missing top-level key {key!r}")
-        jurisdictions = self.jurisdictions(self.items(data, "jurisdictions"))
-        employers = self.employers(self.items(data, "employers"), jurisdictions)
-        units, cadres = self.units(self.items(data, "units"), jurisdictions, employers)
-        return Registry(jurisdictions.values(), employers.values(), units.values(), cadres)
-
-    def jurisdictions(self, raw: list[Any]) -> dict[str, Jurisdiction]:
-        found: dict[str, tuple[Jurisdiction, _Path]] = {}
-        for i, item in enumerate(raw):
-            path = ("jurisdictions", i)
-            rec = self.record(item, path, _JURISDICTION_FIELDS, "jurisdiction")
-            if rec["code"] in found:
-                raise self.fail(path + ("code",), f"duplicate jurisdiction code {rec['code']!r}")
-            found[rec["code"]] = (Jurisdiction(**{"parent": None, **rec}), path)
-        cities = [j for j, _ in found.values() if j.level == "city"]
-        if len(cities) != 1:
-            raise self.fail(("jurisdictions",), f"expected one city, found {len(cities)}")
-        for j, path in found.values():
-            expected = _PARENT_LEVEL[j.level]
-            if expected is None:
-                if j.parent is not None:
-                    raise self.fail(path + ("parent",), "a city has no parent")
-                continue
-            if j.parent is None:
-                raise self.fail(path, f"{j.level} {j.code!r} needs a parent")
-            if j.parent not in found:
-                raise self.fail(path + ("parent",), f"parent {j.parent!r} does not exist")
-            if found[j.parent][0].level != expected:
-                raise self.fail(
-                    path + ("parent",), f"the parent of a {j.level} must be a {expected}"
-                )
-            if not _is_child_code(j.code, j.parent):
-                raise self.fail(path + ("code",), f"code {j.code!r} must be {j.parent!r}/<name>")
-        return {code: j for code, (j, _) in found.items()}
-
-    def employers(self, raw: list[Any], jurisdictions: Mapping[str, Jurisdiction]):
-        found: dict[str, Employer] = {}
-        for i, item in enumerate(raw):
-            path = ("employers", i)
-            rec = self.record(item, path, _EMPLOYER_FIELDS, "employer")
-            if rec["code"] in found or rec["code"] in jurisdictions:
-                raise self.fail(path + ("code",), f"duplicate code {rec['code']!r}")
-            if rec["jurisdiction"] not in jurisdictions:
-                raise self.fail(
-                    path + ("jurisdiction",), f"unknown jurisdiction {rec['jurisdiction']!r}"
-                )
-            if not _is_child_code(rec["code"], rec["jurisdiction"]):
-                raise self.fail(
-                    path + ("code",), f"code {rec['code']!r} must be {rec['jurisdiction']!r}/<name>"
-                )
-            found[rec["code"]] = Employer(**rec)
-        return found
-
-    def units(
-        self,
-        raw: list[Any],
-        jurisdictions: Mapping[str, Jurisdiction],
-        employers: Mapping[str, Employer],
-    ) -> tuple[dict[str, Unit], list[Cadre]]:
-        units: dict[str, Unit] = {}
-        cadres: dict[str, Cadre] = {}
-        commissions: set[str] = set()
-        served: set[str] = set()
-        for i, item in enumerate(raw):
-            path = ("units", i)
-            rec = self.record(item, path, _UNIT_FIELDS, "unit")
-            raw_cadres = rec.pop("cadres", [])
-            code, jcode = rec["code"], rec["jurisdiction"]
-            if code in units:
-                raise self.fail(path + ("code",), f"duplicate unit code {code!r}")
-            if jcode not in jurisdictions:
-                raise self.fail(path + ("jurisdiction",), f"unknown jurisdiction {jcode!r}")
-            employer = rec.get("serves_employer")
-            if rec["kind"] == "commission":
-                if employer is not None:
-                    raise self.fail(path + ("serves_employer",), "a commission serves no employer")
-                if jcode in commissions:
-                    raise self.fail(path + ("jurisdiction",), f"second commission for {jcode!r}")
-                if code != f"{jcode}#commission":
-                    raise self.fail(
-                        path + ("code",), f"a commission's code must be {jcode}#commission"
-                    )
-                commissions.add(jcode)
-            else:
-                if employer is None:
-                    raise self.fail(path, "an embedded group needs 'serves_employer'")
-                if employer not in employers:
-                    raise self.fail(path + ("serves_employer",), f"unknown employer {employer!r}")
-                if employers[employer].jurisdiction != jcode:
-                    raise self.fail(
-                        path + ("jurisdiction",), f"employer {employer!r} is not at {jcode!r}"
-                    )
-                if employer in served:
-                    raise self.fail(path + ("serves_employer",), f"second group for {employer!r}")
-                if jurisdictions[jcode].level != "district":
-                    raise self.fail(path + ("jurisdiction",), "embedded groups sit at a district")
-                if code != f"{employer}#embedded":
-                    raise self.fail(
-                        path + ("code",), f"an embedded group's code must be {employer}#embedded"
-                    )
-                served.add(employer)
-            units[code] = Unit(**{"serves_employer": None, **rec})
-            for k, cadre_item in enumerate(raw_cadres):
-                cpath = path + ("cadres", k)
-                crec = self.record(cadre_item, cpath, _CADRE_FIELDS, "cadre")
-                if crec["id"] in cadres:
-                    raise self.fail(cpath + ("id",), f"duplicate cadre id {crec['id']!r}")
-                cadres[crec["id"]] = Cadre(unit=code, **crec)
-        for index, jcode in enumerate(jurisdictions):
-            if jcode not in commissions:
-                raise self.fail(
-                    ("jurisdictions", index), f"jurisdiction {jcode!r} has no commission unit"
-                )
-        return units, list(cadres.values())
-
-
-def _is_child_code(code: str, parent: str) -> bool:
-    prefix = parent + "/"
-    return code.startswith(prefix) and len(code) > len(prefix) and "/" not in code[len(prefix) :]
+__all__ = [
+    "CADRE_ROLES",
+    "LEVELS",
+    "UNIT_KINDS",
+    "Cadre",
+    "Employer",
+    "Jurisdiction",
+    "Registry",
+    "RegistryError",
+    "Unit",
+    "load_registry",
+    "normalise_name",
+    "parse_registry",
+    "registry_from_dict",
+    "registry_to_dict",
+]
 
 
 def _plain(
-    node: yaml.Node, loader: yaml.SafeLoader, path: _Path, lines: dict[_Path, int], source: str
+    node: yaml.Node, loader: yaml.SafeLoader, path: DataPath, lines: dict[DataPath, int], source: str
 ) -> Any:
     """Turn a composed YAML node into plain Python, recording each path's line number."""
     lines[path] = node.start_mark.line + 1
@@ -455,7 +78,7 @@ def parse_registry(text: str, filename: str = "<registry>") -> Registry:
         node = loader.get_single_node()
         if node is None:
             raise RegistryError(f"{filename}:1: the registry is empty")
-        lines: dict[_Path, int] = {}
+        lines: dict[DataPath, int] = {}
         data = _plain(node, loader, (), lines, filename)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -464,7 +87,7 @@ def parse_registry(text: str, filename: str = "<registry>") -> Registry:
         raise RegistryError(f"{filename}:{line}: invalid YAML: {problem}") from None
     finally:
         loader.dispose()
-    return _Checker(filename, lines).build(data)
+    return Checker(filename, lines).build(data)
 
 
 def load_registry(path: str | Path) -> Registry:
@@ -475,7 +98,7 @@ def load_registry(path: str | Path) -> Registry:
 
 def registry_from_dict(data: Mapping[str, Any], source: str = "registry") -> Registry:
     """Validate a registry dict (the shape of the YAML file); errors name the path, not a line."""
-    return _Checker(source).build(data)
+    return Checker(source).build(data)
 
 
 def registry_to_dict(registry: Registry) -> dict[str, Any]:

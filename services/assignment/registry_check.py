@@ -1,0 +1,271 @@
+"""Validation of registry data (the YAML file's shape) into a Registry.
+
+Each problem raises RegistryError naming the source line (when line numbers are known) or the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .registry_model import (
+    CADRE_ROLES,
+    LEVELS,
+    PARENT_LEVEL,
+    UNIT_KINDS,
+    Cadre,
+    Employer,
+    Jurisdiction,
+    Registry,
+    RegistryError,
+    Unit,
+    normalise_name,
+)
+
+DataPath = tuple[Any, ...]
+"""Where a value sits in the registry data: keys and list indexes from the top."""
+
+_TOP_KEYS = {"jurisdictions": True, "employers": False, "units": True}
+# field -> (required, kind); kinds: str, opt_str, level, kind, role, names, capacity, bool, cadres
+_JURISDICTION_FIELDS = {
+    "code": (True, "str"),
+    "name": (True, "str"),
+    "level": (True, "level"),
+    "parent": (False, "opt_str"),
+    "leaders": (False, "names"),
+}
+_EMPLOYER_FIELDS = {
+    "code": (True, "str"),
+    "name": (True, "str"),
+    "jurisdiction": (True, "str"),
+    "leaders": (False, "names"),
+}
+_UNIT_FIELDS = {
+    "code": (True, "str"),
+    "name": (True, "str"),
+    "jurisdiction": (True, "str"),
+    "kind": (True, "kind"),
+    "serves_employer": (False, "opt_str"),
+    "cadres": (False, "cadres"),
+}
+_CADRE_FIELDS = {
+    "id": (True, "str"),
+    "name": (True, "str"),
+    "role": (True, "role"),
+    "capacity": (True, "capacity"),
+    "active": (False, "bool"),
+}
+_ENUMS = {"level": LEVELS, "kind": UNIT_KINDS, "role": CADRE_ROLES}
+
+
+class Checker:
+    """Validates registry data, naming the source line (or the path) of the first problem."""
+
+    def __init__(self, source: str, lines: Mapping[DataPath, int] | None = None) -> None:
+        self.source = source
+        self.lines = lines
+
+    def fail(self, path: DataPath, reason: str) -> RegistryError:
+        if self.lines is not None:
+            for cut in range(len(path), -1, -1):
+                if path[:cut] in self.lines:
+                    return RegistryError(f"{self.source}:{self.lines[path[:cut]]}: {reason}")
+            return RegistryError(f"{self.source}:1: {reason}")
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        return RegistryError(f"{self.source}: {where or 'top'}: {reason}")
+
+    def record(self, value: Any, path: DataPath, fields: Mapping[str, tuple[bool, str]], what: str):
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"{what} must be a mapping")
+        for key in value:
+            if key not in fields:
+                raise self.fail(path + (key,), f"unknown key {key!r} in {what}")
+        out: dict[str, Any] = {}
+        for key, (required, kind) in fields.items():
+            if key not in value:
+                if required:
+                    raise self.fail(path, f"{what} is missing {key!r}")
+                continue
+            out[key] = self.field(value[key], path + (key,), key, kind)
+        return out
+
+    def field(self, value: Any, path: DataPath, key: str, kind: str) -> Any:
+        if kind == "opt_str" and value is None:
+            return None
+        if kind in ("str", "opt_str", "level", "kind", "role"):
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(path, f"{key!r} must be a non-empty string")
+            if kind in _ENUMS and value not in _ENUMS[kind]:
+                allowed = ", ".join(_ENUMS[kind])
+                raise self.fail(path, f"{key!r} is {value!r}, expected one of: {allowed}")
+            return value
+        if kind == "capacity":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise self.fail(path, f"'capacity' must be a positive integer, got {value!r}")
+            return value
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise self.fail(path, f"{key!r} must be true or false")
+            return value
+        if kind == "names":
+            if not isinstance(value, list) or not all(isinstance(n, str) and n for n in value):
+                raise self.fail(path, f"{key!r} must be a list of names")
+            return tuple(normalise_name(n) for n in value)
+        if kind == "cadres":
+            if not isinstance(value, list):
+                raise self.fail(path, "'cadres' must be a list")
+            return value
+        raise AssertionError(kind)
+
+    def items(self, data: Mapping[str, Any], key: str) -> list[Any]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail((key,), f"{key!r} must be a list")
+        return value
+
+    def build(self, data: Any) -> Registry:
+        if not isinstance(data, Mapping):
+            raise self.fail((), "the registry must be a mapping")
+        for key in data:
+            if key not in _TOP_KEYS:
+                raise self.fail((key,), f"unknown top-level key {key!r}")
+        for key, required in _TOP_KEYS.items():
+            if required and key not in data:
+                raise self.fail((), f"missing top-level key {key!r}")
+        jurisdictions = self.jurisdictions(self.items(data, "jurisdictions"))
+        employers = self.employers(self.items(data, "employers"), jurisdictions)
+        units, cadres = self.units(self.items(data, "units"), jurisdictions, employers)
+        return Registry(jurisdictions.values(), employers.values(), units.values(), cadres)
+
+    def jurisdictions(self, raw: list[Any]) -> dict[str, Jurisdiction]:
+        found: dict[str, tuple[Jurisdiction, DataPath]] = {}
+        for i, item in enumerate(raw):
+            path = ("jurisdictions", i)
+            rec = self.record(item, path, _JURISDICTION_FIELDS, "jurisdiction")
+            if rec["code"] in found:
+                raise self.fail(path + ("code",), f"duplicate jurisdiction code {rec['code']!r}")
+            found[rec["code"]] = (Jurisdiction(**{"parent": None, **rec}), path)
+        cities = [j for j, _ in found.values() if j.level == "city"]
+        if len(cities) != 1:
+            raise self.fail(("jurisdictions",), f"expected one city, found {len(cities)}")
+        for j, path in found.values():
+            expected = PARENT_LEVEL[j.level]
+            if expected is None:
+                if j.parent is not None:
+                    raise self.fail(path + ("parent",), "a city has no parent")
+                continue
+            if j.parent is None:
+                raise self.fail(path, f"{j.level} {j.code!r} needs a parent")
+            if j.parent not in found:
+                raise self.fail(path + ("parent",), f"parent {j.parent!r} does not exist")
+            if found[j.parent][0].level != expected:
+                raise self.fail(
+                    path + ("parent",), f"the parent of a {j.level} must be a {expected}"
+                )
+            if not is_child_code(j.code, j.parent):
+                raise self.fail(path + ("code",), f"code {j.code!r} must be {j.parent!r}/<name>")
+        return {code: j for code, (j, _) in found.items()}
+
+    def employers(self, raw: list[Any], jurisdictions: Mapping[str, Jurisdiction]):
+        found: dict[str, Employer] = {}
+        for i, item in enumerate(raw):
+            path = ("employers", i)
+            rec = self.record(item, path, _EMPLOYER_FIELDS, "employer")
+            if rec["code"] in found or rec["code"] in jurisdictions:
+                raise self.fail(path + ("code",), f"duplicate code {rec['code']!r}")
+            if rec["jurisdiction"] not in jurisdictions:
+                raise self.fail(
+                    path + ("jurisdiction",), f"unknown jurisdiction {rec['jurisdiction']!r}"
+                )
+            if not is_child_code(rec["code"], rec["jurisdiction"]):
+                raise self.fail(
+                    path + ("code",), f"code {rec['code']!r} must be {rec['jurisdiction']!r}/<name>"
+                )
+            found[rec["code"]] = Employer(**rec)
+        return found
+
+    def units(
+        self,
+        raw: list[Any],
+        jurisdictions: Mapping[str, Jurisdiction],
+        employers: Mapping[str, Employer],
+    ) -> tuple[dict[str, Unit], list[Cadre]]:
+        units: dict[str, Unit] = {}
+        cadres: dict[str, Cadre] = {}
+        commissions: set[str] = set()
+        served: set[str] = set()
+        for i, item in enumerate(raw):
+            path = ("units", i)
+            rec = self.record(item, path, _UNIT_FIELDS, "unit")
+            raw_cadres = rec.pop("cadres", [])
+            code, jcode = rec["code"], rec["jurisdiction"]
+            if code in units:
+                raise self.fail(path + ("code",), f"duplicate unit code {code!r}")
+            if jcode not in jurisdictions:
+                raise self.fail(path + ("jurisdiction",), f"unknown jurisdiction {jcode!r}")
+            if rec["kind"] == "commission":
+                self.commission(rec, path, commissions)
+            else:
+                self.embedded_group(rec, path, jurisdictions, employers, served)
+            units[code] = Unit(**{"serves_employer": None, **rec})
+            self.cadres(raw_cadres, path, code, cadres)
+        for index, jcode in enumerate(jurisdictions):
+            if jcode not in commissions:
+                raise self.fail(
+                    ("jurisdictions", index), f"jurisdiction {jcode!r} has no commission unit"
+                )
+        return units, list(cadres.values())
+
+    def commission(self, rec: Mapping[str, Any], path: DataPath, commissions: set[str]) -> None:
+        """Check a commission unit's record; add its jurisdiction to `commissions`."""
+        code, jcode = rec["code"], rec["jurisdiction"]
+        if rec.get("serves_employer") is not None:
+            raise self.fail(path + ("serves_employer",), "a commission serves no employer")
+        if jcode in commissions:
+            raise self.fail(path + ("jurisdiction",), f"second commission for {jcode!r}")
+        if code != f"{jcode}#commission":
+            raise self.fail(path + ("code",), f"a commission's code must be {jcode}#commission")
+        commissions.add(jcode)
+
+    def embedded_group(
+        self,
+        rec: Mapping[str, Any],
+        path: DataPath,
+        jurisdictions: Mapping[str, Jurisdiction],
+        employers: Mapping[str, Employer],
+        served: set[str],
+    ) -> None:
+        """Check an embedded group's record; add the employer it serves to `served`."""
+        code, jcode = rec["code"], rec["jurisdiction"]
+        employer = rec.get("serves_employer")
+        if employer is None:
+            raise self.fail(path, "an embedded group needs 'serves_employer'")
+        if employer not in employers:
+            raise self.fail(path + ("serves_employer",), f"unknown employer {employer!r}")
+        if employers[employer].jurisdiction != jcode:
+            raise self.fail(path + ("jurisdiction",), f"employer {employer!r} is not at {jcode!r}")
+        if employer in served:
+            raise self.fail(path + ("serves_employer",), f"second group for {employer!r}")
+        if jurisdictions[jcode].level != "district":
+            raise self.fail(path + ("jurisdiction",), "embedded groups sit at a district")
+        if code != f"{employer}#embedded":
+            raise self.fail(
+                path + ("code",), f"an embedded group's code must be {employer}#embedded"
+            )
+        served.add(employer)
+
+    def cadres(
+        self, raw: list[Any], path: DataPath, unit_code: str, cadres: dict[str, Cadre]
+    ) -> None:
+        """Check the unit's cadres and add them to `cadres` (by id, unique across units)."""
+        for k, cadre_item in enumerate(raw):
+            cpath = path + ("cadres", k)
+            crec = self.record(cadre_item, cpath, _CADRE_FIELDS, "cadre")
+            if crec["id"] in cadres:
+                raise self.fail(cpath + ("id",), f"duplicate cadre id {crec['id']!r}")
+            cadres[crec["id"]] = Cadre(unit=unit_code, **crec)
+
+
+def is_child_code(code: str, parent: str) -> bool:
+    prefix = parent + "/"
+    return code.startswith(prefix) and len(code) > len(prefix) and "/" not in code[len(prefix) :]
