@@ -176,15 +176,13 @@ def measure_cpu(meter: CpuMeter, made: int, seconds: float) -> tuple[dict[str, f
     return per_case, round(sum(per_case.values()) * made / 1000 / max(seconds, 1e-3), 2)
 
 
-def run(
-    base_env: dict[str, str],
-    settings: CommonSettings,
-    clues: int,
-    workers: int,
-    baseline: bool,
-    timeout_s: float,
-    stack_procs: dict[str, int | None],
-) -> Run:
+def prepare(
+    base_env: dict[str, str], settings: CommonSettings, clues: int, baseline: bool
+) -> tuple[dict[str, str], str, pymongo.MongoClient]:
+    """A fresh topic prefix and database with the registry loaded and the clues preloaded.
+
+    Returns the workers' environment, the database name and a client on the database.
+    """
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     db = f"bench_{uuid.uuid4().hex[:8]}"
     mine = dataclasses.replace(settings, topic_prefix=prefix)
@@ -208,51 +206,84 @@ def run(
     if load.returncode:
         raise SystemExit(load.stderr)
     client = pymongo.MongoClient(settings.mongodb_uri, tz_aware=True)
-    cases = client[db]["cases"]
     if baseline:
-        cases.create_index("clue_id", unique=True)
+        client[db]["cases"].create_index("clue_id", unique=True)
         client[db]["cadres"].update_many({}, {"$set": {"load": 0}})
     preload(mine, clues)
+    return env, db, client
+
+
+def start_workers(env: dict[str, str], workers: int, baseline: bool) -> list[subprocess.Popen]:
     argv = (
         [sys.executable, "-m", "bench.assignment", "--baseline-worker"]
         if baseline
         else [sys.executable, "-m", "services.assignment", "consumer"]
     )
-    procs = [
+    return [
         subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(workers)
     ]
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def wait_for_cases(
+    cases, clues: int, meter: CpuMeter, timeout_s: float
+) -> tuple[dict[str, float], float]:
+    """Wait until every clue is a case; the CPU per case (and cores busy) from the first case on."""
+    deadline = time.monotonic() + timeout_s
+    # estimated_document_count is the collection's size; count_documents({}) would be an
+    # aggregation over every case (half a second of the database's time at 10,000 cases).
+    # The CPU is metered from the first case on (not the workers' start-up and group join).
+    started, first_made = None, 0
+    while (made := cases.estimated_document_count()) < clues:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {made} of {clues} cases")
+        if started is None and made:
+            meter.start()
+            started, first_made = time.monotonic(), made
+        time.sleep(0.05 if started is None else 0.5)
+    if started is None:  # all made between two looks: meter nothing rather than start-up
+        meter.start()
+        started, first_made = time.monotonic(), clues
+    return measure_cpu(meter, clues - first_made, time.monotonic() - started)
+
+
+def case_rate(cases, clues: int) -> float:
+    """Cases per second between the first case created and the last."""
+    first = cases.find_one({}, sort=[("created_at", 1)])["created_at"]
+    last = cases.find_one({}, sort=[("created_at", -1)])["created_at"]
+    return clues / max((last - first).total_seconds(), 1e-3)
+
+
+def run(
+    base_env: dict[str, str],
+    settings: CommonSettings,
+    clues: int,
+    workers: int,
+    baseline: bool,
+    timeout_s: float,
+    stack_procs: dict[str, int | None],
+) -> Run:
+    env, db, client = prepare(base_env, settings, clues, baseline)
+    cases = client[db]["cases"]
+    procs = start_workers(env, workers, baseline)
     meter = CpuMeter(
         alone={"bench": os.getpid()}, **stack_procs, **{f"worker{i}": p.pid for i, p in enumerate(procs)}
     )
     try:
-        deadline = time.monotonic() + timeout_s
-        # estimated_document_count is the collection's size; count_documents({}) would be an
-        # aggregation over every case (half a second of the database's time at 10,000 cases).
-        # The CPU is metered from the first case on (not the workers' start-up and group join).
-        started, first_made = None, 0
-        while (made := cases.estimated_document_count()) < clues:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out: {made} of {clues} cases")
-            if started is None and made:
-                meter.start()
-                started, first_made = time.monotonic(), made
-            time.sleep(0.05 if started is None else 0.5)
-        if started is None:  # all made between two looks: meter nothing rather than start-up
-            meter.start()
-            started, first_made = time.monotonic(), clues
-        cpu_ms, cores = measure_cpu(meter, clues - first_made, time.monotonic() - started)
+        cpu_ms, cores = wait_for_cases(cases, clues, meter, timeout_s)
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    first = cases.find_one({}, sort=[("created_at", 1)])["created_at"]
-    last = cases.find_one({}, sort=[("created_at", -1)])["created_at"]
-    rate = clues / max((last - first).total_seconds(), 1e-3)
+        stop_workers(procs)
+    rate = case_rate(cases, clues)
     spread = None if baseline else balance_spread(client[db])
     client.drop_database(db)
     client.close()
@@ -276,12 +307,46 @@ def local_stack():
     return start_stack("bench-assignment-")
 
 
-def main() -> int:
+def figure(bench: str, measured: Run, against: Run | None) -> dict:
+    """One rate line: the run's cases/s, its ratio to `against` (None for the baseline itself)."""
+    return {
+        "bench": bench,
+        "value": round(measured.rate, 1),
+        "unit": "cases/s",
+        "baseline": round(against.rate, 1) if against else None,
+        "ratio": round(measured.rate / against.rate, 3) if against else None,
+        "cpu_ms_per_case": measured.cpu_ms,
+        "cores_busy": measured.cores,
+    }
+
+
+def report_lines(base: Run, base_two: Run, one: Run, two: Run) -> list[dict]:
+    spread = max(one.spread or 0, two.spread or 0)
+    return [
+        figure("assignment.baseline_minimal_writes", base, None),
+        figure("assignment.baseline_two_workers", base_two, base),
+        figure("assignment.one_worker", one, base),
+        {**figure("assignment.two_workers", two, one), "database_ceiling": database_ceiling(one)},
+        {
+            "bench": "assignment.balance_spread",
+            "value": spread,
+            "unit": "cases",
+            "baseline": 1,
+            "ratio": spread,
+        },
+    ]
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.assignment")
     parser.add_argument("--clues", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     if args.baseline_worker:
         return baseline_worker()
     stack = None
@@ -304,53 +369,7 @@ def main() -> int:
         base_two = run(env, settings, args.clues, 2, True, args.timeout, procs)
         one = run(env, settings, args.clues, 1, False, args.timeout, procs)
         two = run(env, settings, args.clues, 2, False, args.timeout, procs)
-        lines = [
-            {
-                "bench": "assignment.baseline_minimal_writes",
-                "value": round(base.rate, 1),
-                "unit": "cases/s",
-                "baseline": None,
-                "ratio": None,
-                "cpu_ms_per_case": base.cpu_ms,
-                "cores_busy": base.cores,
-            },
-            {
-                "bench": "assignment.baseline_two_workers",
-                "value": round(base_two.rate, 1),
-                "unit": "cases/s",
-                "baseline": round(base.rate, 1),
-                "ratio": round(base_two.rate / base.rate, 3),
-                "cpu_ms_per_case": base_two.cpu_ms,
-                "cores_busy": base_two.cores,
-            },
-            {
-                "bench": "assignment.one_worker",
-                "value": round(one.rate, 1),
-                "unit": "cases/s",
-                "baseline": round(base.rate, 1),
-                "ratio": round(one.rate / base.rate, 3),
-                "cpu_ms_per_case": one.cpu_ms,
-                "cores_busy": one.cores,
-            },
-            {
-                "bench": "assignment.two_workers",
-                "value": round(two.rate, 1),
-                "unit": "cases/s",
-                "baseline": round(one.rate, 1),
-                "ratio": round(two.rate / one.rate, 3),
-                "cpu_ms_per_case": two.cpu_ms,
-                "cores_busy": two.cores,
-                "database_ceiling": database_ceiling(one),
-            },
-            {
-                "bench": "assignment.balance_spread",
-                "value": max(one.spread or 0, two.spread or 0),
-                "unit": "cases",
-                "baseline": 1,
-                "ratio": max(one.spread or 0, two.spread or 0),
-            },
-        ]
-        for line in lines:
+        for line in report_lines(base, base_two, one, two):
             print(json.dumps({**line, **where, "clues": args.clues}, ensure_ascii=False), flush=True)
     finally:
         if stack:

@@ -97,6 +97,19 @@ def run(uri: str, pid: int, operations: int) -> int:
     def insert_intake(_i: int) -> None:
         clues.insert_one(intake_clue())
 
+    figures = insert_figures(pid, operations, insert_plain, insert_intake)
+    marked.insert_many([outbox_doc() for _ in range(2 * operations)])  # pending, for the mark-sent
+    relay = OutboxRelay(marked, publisher=None)  # only its mark-sent is timed here
+    pending = list(marked.find({"outbox_pending": True}, {"outbox_version": 1}))
+    figures.update(mark_sent_figures(pid, operations, relay, pending))
+    ids = [doc["_id"] for doc in pending[:operations]]
+    figures["read_by_id"] = measure(pid, len(ids), lambda i: marked.find_one({"_id": ids[i]}))
+    report(figures, operations)
+    return 0
+
+
+def insert_figures(pid: int, operations: int, insert_plain, insert_intake) -> dict[str, float]:
+    """Database CPU ms per insert: the plain insert (the baseline) and the intake's, taking turns."""
     measure(pid, 50, insert_plain)  # warm up: connection, files, caches
     measure(pid, 50, insert_intake)
     rounds = 4  # the two inserts take turns: the machine's speed drifts
@@ -104,9 +117,12 @@ def run(uri: str, pid: int, operations: int) -> int:
     for _ in range(rounds):
         figures["baseline_insert"] += measure(pid, operations // rounds, insert_plain) / rounds
         figures["intake_insert"] += measure(pid, operations // rounds, insert_intake) / rounds
-    marked.insert_many([outbox_doc() for _ in range(2 * operations)])  # pending, for the mark-sent
-    relay = OutboxRelay(marked, publisher=None)  # only its mark-sent is timed here
-    pending = list(marked.find({"outbox_pending": True}, {"outbox_version": 1}))
+    return figures
+
+
+def mark_sent_figures(pid: int, operations: int, relay, pending: list[dict]) -> dict[str, float]:
+    """Database CPU ms per clue of the relay's mark-sent, in batches of 1, 8 and 50 clues."""
+    figures: dict[str, float] = {}
     taken = 0
     for size in (1, 8, 50):
         count = max(1, operations // 2 // size)  # about half `operations` clues for each size
@@ -114,14 +130,15 @@ def run(uri: str, pid: int, operations: int) -> int:
         taken += count * size
         figures[f"mark_sent_per_clue_in_batches_of_{size}"] = measure(
             pid, count, lambda i, batches=batches: relay._clear(batches[i])) / size
-    ids = [doc["_id"] for doc in pending[:operations]]
-    figures["read_by_id"] = measure(pid, len(ids), lambda i: marked.find_one({"_id": ids[i]}))
+    return figures
+
+
+def report(figures: dict[str, float], operations: int) -> None:
     base = figures["baseline_insert"]
     for name, value in figures.items():
         emit(bench="database_cpu", operation=name, value=round(value, 3), unit="ms/operation",
              baseline=round(base, 3), ratio=round(value / base, 2), database=DATABASE,
              operations=operations)
-    return 0
 
 
 if __name__ == "__main__":

@@ -98,6 +98,46 @@ def paced(clock: Clock, n: int, rate: float, timeout: float) -> list[float]:
     return [(done[c] - t) * 1000 for c, t in posted if c in done]
 
 
+def _forward(bootstrap: str, src: str, dst: str, ready: threading.Barrier, stop: threading.Event) -> None:
+    """One hop: consume `src`, produce each record to `dst`, commit after each flushed batch."""
+    consumer = KafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}",
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    ready.wait()
+    while not stop.is_set():
+        batch = consumer.poll(timeout_ms=200)
+        for records in batch.values():
+            for r in records:
+                producer.send(dst, key=r.key, value=r.value)
+        if batch:
+            producer.flush()
+            consumer.commit()
+    consumer.close()
+    producer.close()
+
+
+def _drain(sink: KafkaConsumer, expect: int) -> list[float]:
+    """The latency (ms) of up to `expect` records read at the end of the hops (5 minutes at most)."""
+    got: list[float] = []
+    deadline = time.monotonic() + 300
+    while len(got) < expect and time.monotonic() < deadline:
+        for records in sink.poll(timeout_ms=100).values():
+            now = time.time()
+            got.extend((now - float(r.value)) * 1000 for r in records)
+    return got
+
+
+def _send_paced(producer: KafkaProducer, topic: str, count: int, rate: float) -> None:
+    begin = time.monotonic()
+    for i in range(count):
+        delay = begin + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic, key=str(i).encode(), value=str(time.time()).encode())
+        producer.flush()
+
+
 def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[float]]:
     """The raw broker round trip through three hops: records/s for `n` records sent at once, and
     the per-record latency (ms) of `n // 3` records sent at `paced_rate` per second."""
@@ -108,25 +148,8 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     admin.close()
     stop = threading.Event()
     ready = threading.Barrier(4)
-
-    def forward(src: str, dst: str) -> None:
-        consumer = KafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}",
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-        ready.wait()
-        while not stop.is_set():
-            batch = consumer.poll(timeout_ms=200)
-            for records in batch.values():
-                for r in records:
-                    producer.send(dst, key=r.key, value=r.value)
-            if batch:
-                producer.flush()
-                consumer.commit()
-        consumer.close()
-        producer.close()
-
-    hops = [threading.Thread(target=forward, args=(topics[i], topics[i + 1])) for i in range(3)]
+    hops = [threading.Thread(target=_forward, args=(bootstrap, topics[i], topics[i + 1], ready, stop))
+            for i in range(3)]
     for hop in hops:
         hop.start()
     sink = KafkaConsumer(topics[3], bootstrap_servers=bootstrap, group_id=f"g-end-{tag}",
@@ -137,34 +160,16 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     time.sleep(5)  # let the hop consumers finish joining
 
-    def drain(expect: int) -> list[float]:
-        got: list[float] = []
-        deadline = time.monotonic() + 300
-        while len(got) < expect and time.monotonic() < deadline:
-            for records in sink.poll(timeout_ms=100).values():
-                now = time.time()
-                got.extend((now - float(r.value)) * 1000 for r in records)
-        return got
-
     started = time.time()
     for i in range(n):
         producer.send(topics[0], key=str(i).encode(), value=str(time.time()).encode())
     producer.flush()
-    burst = drain(n)
+    burst = _drain(sink, n)
     rate = len(burst) / (time.time() - started)
 
-    def paced_sender() -> None:
-        begin = time.monotonic()
-        for i in range(n // 3):
-            delay = begin + i / paced_rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            producer.send(topics[0], key=str(i).encode(), value=str(time.time()).encode())
-            producer.flush()
-
-    sender = threading.Thread(target=paced_sender)
+    sender = threading.Thread(target=_send_paced, args=(producer, topics[0], n // 3, paced_rate))
     sender.start()
-    latencies = drain(n // 3)
+    latencies = _drain(sink, n // 3)
     sender.join()
     stop.set()
     for hop in hops:
