@@ -91,15 +91,6 @@ class WorkCalendar:
                                  SHANGHAI)
         return moved.astimezone(UTC)
 
-    def working_days_between(self, start: datetime, end: datetime) -> int:
-        """How many working days lie after `start`'s day up to and including `end`'s day."""
-        first, last = self.local(start).date(), self.local(end).date()
-        count, day = 0, first
-        while day < last:
-            day += timedelta(days=1)
-            count += self.is_working_day(day)
-        return count
-
     def unknown_years(self, years: Iterable[int]) -> list[int]:
         """Those of `years` the package does not know (they fall back to Monday to Friday)."""
         return sorted(y for y in set(years) if not self.knows(y))

@@ -90,17 +90,6 @@ class CadreBody(Schema):
     active = fields.Boolean(load_default=True)
 
 
-SCHEMAS = (
-    CloseBody,
-    EscalateBody,
-    CaseListQuery,
-    JurisdictionBody,
-    EmployerBody,
-    UnitBody,
-    CadreBody,
-)
-
-
 def _ctx() -> handlers.Context:
     return current_app.extensions["assignment.ctx"]
 

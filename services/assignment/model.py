@@ -359,11 +359,6 @@ class Case:
         event = assigned_event(self.doc, clue["clue_id"], now)
         return Transition(changes, [event])
 
-    def new_reasons(self, found: Iterable[str]) -> tuple[str, ...]:
-        """The escalation reasons in `found` the case has not been moved for yet."""
-        before = set(self.doc.get("escalation_reasons") or [])
-        return tuple(r for r in found if r not in before)
-
 
 def _merge(before: Iterable[str] | None, added: Iterable[str]) -> list[str]:
     return list(sort_reasons([*(before or []), *added]))

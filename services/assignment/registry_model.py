@@ -182,7 +182,3 @@ class Registry:
     def cadres_of(self, unit_code: str) -> tuple[Cadre, ...]:
         """All cadres of the unit (handlers and leaders, active or not), in registry order."""
         return tuple(c for c in self._cadres.values() if c.unit == unit_code)
-
-    def leaders_of(self, unit_code: str) -> tuple[Cadre, ...]:
-        """The unit's cadres with role `leader` (candidates for lead cadre, 包案领导)."""
-        return tuple(c for c in self.cadres_of(unit_code) if c.role == "leader")

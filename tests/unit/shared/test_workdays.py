@@ -70,11 +70,6 @@ def test_add_days_counts_calendar_days_in_shanghai():
     assert CAL.add_days(cn(2024, 4, 1), -1) == cn(2024, 3, 31)
 
 
-def test_working_days_between():
-    assert CAL.working_days_between(cn(2025, 9, 30), cn(2025, 10, 14)) == 5
-    assert CAL.working_days_between(cn(2024, 4, 3), cn(2024, 4, 3)) == 0
-
-
 def test_naive_times_and_negative_counts_are_refused():
     with pytest.raises(ValueError):
         CAL.add_working_days(datetime(2024, 4, 1), 1)
