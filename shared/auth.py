@@ -24,6 +24,7 @@ from flask import g, request
 from shared.clients import client_network
 from shared.mongo import utcnow
 from shared.problems import Problem
+from shared.times import to_ms
 
 ROLES = ("frontline", "cadre", "supervisor", "admin")
 
@@ -123,7 +124,7 @@ def issue_key(role: str, scope: str = "", label: str = "", token: str | None = N
     if token is not None:
         check_token_strength(token)
     token = token or new_token()
-    expires_ms = int(expires_at.timestamp() * 1000) if expires_at else None
+    expires_ms = to_ms(expires_at)
     key_id = digest(token)
     ApiKey(id=key_id, role=role, scope=scope, label=label, created_at=utcnow(),
            expires_ms=expires_ms).save()

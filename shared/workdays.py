@@ -1,10 +1,11 @@
 """China's working-day calendar (工作日), the one every deadline in the system goes through.
 
 Working days follow the State Council's yearly notice: public holidays are off and the make-up
-working weekends (调休) are on, as the `chinese-calendar` package lists them, in Asia/Shanghai
-time. A year the package does not know falls back to Monday to Friday, minus the holidays a
-setting lists (`CALENDAR_HOLIDAYS`); `unknown_years` names such years, so each service can warn
-once at start-up. Plain Python: no web, database or broker imports.
+working weekends (调休) are on, as the `chinese-calendar` package lists them, in China Standard
+Time (`shared.times.CHINA_TIME`, the one zone of the services). A year the package does not know
+falls back to Monday to Friday, minus the holidays a setting lists (`CALENDAR_HOLIDAYS`);
+`unknown_years` names such years, so each service can warn once at start-up.
+Plain Python: no web, database or broker imports.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shared.times import CHINA_TIME
+
 log = logging.getLogger(__name__)
 
 
@@ -51,7 +52,7 @@ def parse_holidays(raw: str | None) -> frozenset[date]:
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Working days in Asia/Shanghai; `fallback_holidays` count only in years the package lacks."""
+    """Working days in China Standard Time; `fallback_holidays` count only in years the package lacks."""
 
     fallback_holidays: frozenset[date] = frozenset()
 
@@ -66,7 +67,7 @@ class WorkCalendar:
 
     def local(self, moment: datetime) -> datetime:
         _require_aware(moment, "moment")
-        return moment.astimezone(SHANGHAI)
+        return moment.astimezone(CHINA_TIME)
 
     def add_working_days(self, start: datetime, n: int) -> datetime:
         """`start` moved forward by `n` working days, at the same local time of day, in UTC.
@@ -81,14 +82,14 @@ class WorkCalendar:
             day += timedelta(days=1)
             if self.is_working_day(day):
                 n -= 1
-        moved = datetime.combine(day, local.timetz().replace(tzinfo=None), SHANGHAI)
+        moved = datetime.combine(day, local.timetz().replace(tzinfo=None), CHINA_TIME)
         return moved.astimezone(UTC)
 
     def add_days(self, start: datetime, n: int) -> datetime:
         """`start` moved by `n` calendar days (negative: back) at the same Shanghai time, in UTC."""
         local = self.local(start)
         moved = datetime.combine(local.date() + timedelta(days=n), local.timetz().replace(tzinfo=None),
-                                 SHANGHAI)
+                                 CHINA_TIME)
         return moved.astimezone(UTC)
 
     def unknown_years(self, years: Iterable[int]) -> list[int]:

@@ -20,6 +20,7 @@ import mongoengine as me
 from shared.auth import Principal
 from shared.mongo import insert_new
 from shared.problems import Problem
+from shared.times import to_ms
 
 from . import handlers, relmap
 from .documents import OPEN_STATUSES
@@ -212,7 +213,7 @@ def _record_joint(
         "subjects": sorted(set(old.subjects) | network.subjects),
         "parties": sorted(set(old.parties) | network.parties),
         "why": sorted(set(old.why) | set(network.why)),
-        "updated_ms": int(now.timestamp() * 1000),
+        "updated_ms": to_ms(now),
     }
     JointCase._get_collection().update_one(
         {"_id": joint_id}, {"$set": {**fields, "created_at": old.created_at}}, upsert=True

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
-CHINA = timezone(timedelta(hours=8))
+from shared.times import CHINA_TIME as CHINA
+
 MAX_DAYS = 366  # a deadline further than a year away is a typo
 
 

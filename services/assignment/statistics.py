@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.times import CHINA_TIME
 from shared.vocabulary import DISPOSITION_LABELS, OUTCOME_LABELS
-from shared.workdays import SHANGHAI
 
 BASES = ("received", "handled")
 BASIS_LABELS = {"received": "按受理地统计", "handled": "按办理层级统计"}
@@ -29,7 +29,7 @@ DAY = 86400.0
 
 def quarter_of(moment: datetime) -> str:
     """`2026Q4`: the quarter `moment` falls in, in Shanghai time."""
-    local = moment.astimezone(SHANGHAI)
+    local = moment.astimezone(CHINA_TIME)
     return f"{local.year}Q{(local.month - 1) // 3 + 1}"
 
 
@@ -52,8 +52,8 @@ def quarter_bounds(quarter: str) -> tuple[datetime, datetime]:
     if match is None:
         raise ValueError(f"not a quarter: {quarter!r}")
     year, q = int(match.group(1)), int(match.group(2))
-    start = datetime(year, 3 * q - 2, 1, tzinfo=SHANGHAI)
-    end = datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=SHANGHAI)
+    start = datetime(year, 3 * q - 2, 1, tzinfo=CHINA_TIME)
+    end = datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=CHINA_TIME)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
