@@ -1,7 +1,10 @@
 """The campaign's controlled vocabulary: the codes of DOMAIN.md and API.md, with Chinese labels.
 
 Every service validates and displays these codes from here; the tuples keep DOMAIN.md's order.
+The labels marked `N_` have their translations in the catalog (shared/i18n.py).
 """
+
+from shared.i18n import N_
 
 SOURCE_LABELS: dict[str, str] = {
     "observer": "廉情观察员",
@@ -39,24 +42,24 @@ RANK_LABELS: dict[str, str] = {
 RANKS: tuple[str, ...] = tuple(RANK_LABELS)
 
 DISPOSITION_LABELS: dict[str, str] = {
-    "talk_inquiry": "谈话函询",
-    "preliminary_verification": "初步核实",
-    "shelved": "暂存待查",
-    "concluded": "予以了结",
-    "transferred": "移送有关单位",
+    "talk_inquiry": N_("谈话函询"),
+    "preliminary_verification": N_("初步核实"),
+    "shelved": N_("暂存待查"),
+    "concluded": N_("予以了结"),
+    "transferred": N_("移送有关单位"),
 }
 DISPOSITIONS: tuple[str, ...] = tuple(DISPOSITION_LABELS)
 
 OUTCOME_LABELS: dict[str, str] = {
-    "unfounded": "查无实据",
-    "reminder_talk": "提醒谈话",
-    "admonition_talk": "诫勉谈话",
-    "reassigned": "调离岗位",
-    "restitution": "责令退还",
-    "party_discipline": "党纪处分",
-    "administrative_sanction": "政务处分",
-    "prosecution": "移送司法机关",
-    "cleared": "澄清正名",
+    "unfounded": N_("查无实据"),
+    "reminder_talk": N_("提醒谈话"),
+    "admonition_talk": N_("诫勉谈话"),
+    "reassigned": N_("调离岗位"),
+    "restitution": N_("责令退还"),
+    "party_discipline": N_("党纪处分"),
+    "administrative_sanction": N_("政务处分"),
+    "prosecution": N_("移送司法机关"),
+    "cleared": N_("澄清正名"),
 }
 OUTCOMES: tuple[str, ...] = tuple(OUTCOME_LABELS)
 
