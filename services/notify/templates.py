@@ -143,37 +143,9 @@ def render(
     subject = gettext_in(lang, _SUBJECTS[kind]).format(ref=clue_ref)
     footer = _label_in(lang, "footer")
     text = _cap("\n\n".join([*lines, footer]), TEXT_MAX_CHARS)
-    return Message(
-        subject=subject,
-        text=text,
-        html=_html(subject, lines, footer, lang),
-        sms=render_sms(
-            kind,
-            lang,
-            clue_ref=clue_ref,
-            at=at,
-            reporter_summary=reporter_summary,
-            outcomes=outcomes,
-            disposition=disposition,
-        ),
-    )
-
-
-def render_sms(
-    kind: str,
-    lang: str = DEFAULT_LANG,
-    *,
-    clue_ref: str,
-    at: datetime,
-    reporter_summary: str | None = None,
-    outcomes: Iterable[str] = (),
-    disposition: str | None = None,
-) -> str:
-    """The same message as one plain line of at most SMS_MAX_CHARS characters."""
-    _check(kind, lang, clue_ref, at)
-    lines = _body_lines(kind, lang, clue_ref, at, reporter_summary, outcomes, disposition)
     joined = " ".join(" ".join(line.split()) for line in lines)
-    return _cap(_label_in(lang, "sms_prefix") + joined, SMS_MAX_CHARS)
+    sms = _cap(_label_in(lang, "sms_prefix") + joined, SMS_MAX_CHARS)
+    return Message(subject=subject, text=text, html=_html(subject, lines, footer, lang), sms=sms)
 
 
 def _check(kind: str, lang: str, ref: str, at: datetime) -> None:

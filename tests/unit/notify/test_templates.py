@@ -18,7 +18,6 @@ from services.notify.templates import (
     Message,
     clean_summary,
     render,
-    render_sms,
     short_clue_ref,
 )
 from shared.i18n import gettext_in
@@ -258,8 +257,6 @@ def test_bad_input_is_a_value_error(kwargs, fragment):
     kind, lang = args.pop("kind"), args.pop("lang")
     with pytest.raises(ValueError, match=fragment):
         render(kind, lang, **args)
-    with pytest.raises(ValueError, match=fragment):
-        render_sms(kind, lang, **args)
 
 
 def test_any_offset_is_shown_in_beijing_time():
