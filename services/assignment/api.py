@@ -194,7 +194,7 @@ def _invalid(exc: RegistryError) -> Problem:
 @bp.put("/v1/registry")
 @require("admin")
 def put_registry():
-    from .registry import registry_from_dict
+    from .registry_file import registry_from_dict
 
     body = json_body(request)
     if not isinstance(body, dict):
