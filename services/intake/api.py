@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from services.intake import handlers, receipts
+from services.intake import follow_ups, handlers, receipts, timeline
 from services.intake.limits import limited, receipt_limit
 from services.intake.relay import IntakeOutbox
 from services.intake.schemas import (
@@ -105,13 +105,13 @@ def _visible(clue: Any) -> bool:
 def clue_view(clue: Any) -> dict[str, Any]:
     """What GET /v1/clues/{id} shows: the clue, its status and timeline; never the reporter."""
     return {
-        "clue_id": clue.id, "status": clue.status, "received_at": handlers._iso(clue.received_at),
+        "clue_id": clue.id, "status": clue.status, "received_at": handlers.iso(clue.received_at),
         "acknowledged": bool(clue.acknowledged), "frontline_unit": clue.frontline_unit,
         "source": clue.source, "category": clue.category, "summary": clue.summary,
         "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
         "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
         "collusion": bool(clue.collusion), "parties": list(clue.parties or []),
-        "updates": handlers.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
+        "updates": timeline.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
     }
 
 
@@ -285,7 +285,7 @@ def by_receipt(code: str, use: Any) -> Any:
 def lookup():
     data = load(LOOKUP_SCHEMA, json_payload())
     ctx = _ctx()
-    return jsonify(by_receipt(data["code"], lambda: handlers.lookup(
+    return jsonify(by_receipt(data["code"], lambda: follow_ups.lookup(
         data["code"], data["secret"], ctx.keys, quiet_days=ctx.settings.common.still_handling_days)))
 
 
@@ -294,7 +294,7 @@ def lookup():
 def message():
     data = load(FOLLOW_UP_SCHEMA, json_payload())
     ctx = _ctx()
-    body = by_receipt(data["code"], lambda: handlers.follow_up(
+    body = by_receipt(data["code"], lambda: follow_ups.follow_up(
         data["code"], data["secret"], data["message"], data["objection"], ctx.keys, outbox=ctx.outbox))
     return jsonify(body), 202
 

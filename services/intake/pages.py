@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 from werkzeug.datastructures import MultiDict
 
-from services.intake import handlers, receipts
+from services.intake import follow_ups, handlers, receipts
 from services.intake.api import CLUE_SCHEMA, FOLLOW_UP_SCHEMA, LOOKUP_SCHEMA, IntakeContext
 from services.intake.limits import TooManyAttempts, limited_after, receipt_limit
 from services.intake.page_texts import CATEGORY_EN, LANGS, RANK_EN, STATUS_EN, TEXTS, text
@@ -300,7 +300,7 @@ def report_form(status: int = 200, form: MultiDict | None = None,
 
 def status_page(code: str, secret: str, status: int = 200, errors: FormErrors = NO_ERRORS,
                 message: str = "", notice: str | None = None) -> Response:
-    found = handlers.lookup(code, secret, ctx().keys,
+    found = follow_ups.lookup(code, secret, ctx().keys,
                             quiet_days=ctx().settings.common.still_handling_days)
     lang = page_lang()
     updates = [{"at": china_time(u["at"]), "text": u["message_en"] if lang == "en" else u["message_zh"]}
@@ -389,7 +389,7 @@ def follow_up():
     context = ctx()
     try:
         with checked(data["code"]):
-            handlers.follow_up(data["code"], data["secret"], data["message"], data["objection"],
+            follow_ups.follow_up(data["code"], data["secret"], data["message"], data["objection"],
                                context.keys, outbox=context.outbox)
     except handlers.ReceiptNotFound:
         return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))

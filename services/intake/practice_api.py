@@ -66,7 +66,7 @@ def _places() -> practice_store.Places:
 
 
 def _iso(value) -> str:
-    return handlers._iso(value)
+    return handlers.iso(value)
 
 
 def _in_scope(code: str) -> None:
