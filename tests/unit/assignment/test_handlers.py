@@ -44,7 +44,8 @@ def make_world(registry):
     broker = FakeBroker()
     relay = OutboxRelay(Case._get_collection(), broker)
     clock = Clock(T0)
-    ctx = handlers.Context(registry=RegistryCache(0).get, wake=relay.publish_doc, clock=clock)
+    ctx = handlers.Context(registry=RegistryCache(0).get, wake=lambda doc: relay.publish_docs([doc]),
+                           clock=clock)
     return ctx, broker, clock
 
 
