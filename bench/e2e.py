@@ -98,6 +98,46 @@ def paced(clock: Clock, n: int, rate: float, timeout: float) -> list[float]:
     return [(done[c] - t) * 1000 for c, t in posted if c in done]
 
 
+def forward(bootstrap: str, src: str, dst: str, ready: threading.Barrier, stop: threading.Event) -> None:
+    """One hop: consume `src`, produce each record to `dst`, commit; until `stop`."""
+    consumer = KafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}",
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    ready.wait()
+    while not stop.is_set():
+        batch = consumer.poll(timeout_ms=200)
+        for records in batch.values():
+            for r in records:
+                producer.send(dst, key=r.key, value=r.value)
+        if batch:
+            producer.flush()
+            consumer.commit()
+    consumer.close()
+    producer.close()
+
+
+def drain(sink: KafkaConsumer, expect: int) -> list[float]:
+    """The latency (ms) of each record reaching the sink, until `expect` have (or 300 s)."""
+    got: list[float] = []
+    deadline = time.monotonic() + 300
+    while len(got) < expect and time.monotonic() < deadline:
+        for records in sink.poll(timeout_ms=100).values():
+            now = time.time()
+            got.extend((now - float(r.value)) * 1000 for r in records)
+    return got
+
+
+def paced_send(producer: KafkaProducer, topic: str, n: int, rate: float) -> None:
+    begin = time.monotonic()
+    for i in range(n):
+        delay = begin + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic, key=str(i).encode(), value=str(time.time()).encode())
+        producer.flush()
+
+
 def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[float]]:
     """The raw broker round trip through three hops: records/s for `n` records sent at once, and
     the per-record latency (ms) of `n // 3` records sent at `paced_rate` per second."""
@@ -106,27 +146,9 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(t, 6, 1) for t in topics])
     admin.close()
-    stop = threading.Event()
-    ready = threading.Barrier(4)
-
-    def forward(src: str, dst: str) -> None:
-        consumer = KafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}",
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-        ready.wait()
-        while not stop.is_set():
-            batch = consumer.poll(timeout_ms=200)
-            for records in batch.values():
-                for r in records:
-                    producer.send(dst, key=r.key, value=r.value)
-            if batch:
-                producer.flush()
-                consumer.commit()
-        consumer.close()
-        producer.close()
-
-    hops = [threading.Thread(target=forward, args=(topics[i], topics[i + 1])) for i in range(3)]
+    stop, ready = threading.Event(), threading.Barrier(4)
+    hops = [threading.Thread(target=forward, args=(bootstrap, topics[i], topics[i + 1], ready, stop))
+            for i in range(3)]
     for hop in hops:
         hop.start()
     sink = KafkaConsumer(topics[3], bootstrap_servers=bootstrap, group_id=f"g-end-{tag}",
@@ -136,35 +158,14 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     sink.poll(timeout_ms=3000)  # join the group before the clock starts
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     time.sleep(5)  # let the hop consumers finish joining
-
-    def drain(expect: int) -> list[float]:
-        got: list[float] = []
-        deadline = time.monotonic() + 300
-        while len(got) < expect and time.monotonic() < deadline:
-            for records in sink.poll(timeout_ms=100).values():
-                now = time.time()
-                got.extend((now - float(r.value)) * 1000 for r in records)
-        return got
-
     started = time.time()
     for i in range(n):
         producer.send(topics[0], key=str(i).encode(), value=str(time.time()).encode())
     producer.flush()
-    burst = drain(n)
-    rate = len(burst) / (time.time() - started)
-
-    def paced_sender() -> None:
-        begin = time.monotonic()
-        for i in range(n // 3):
-            delay = begin + i / paced_rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            producer.send(topics[0], key=str(i).encode(), value=str(time.time()).encode())
-            producer.flush()
-
-    sender = threading.Thread(target=paced_sender)
+    rate = len(drain(sink, n)) / (time.time() - started)
+    sender = threading.Thread(target=paced_send, args=(producer, topics[0], n // 3, paced_rate))
     sender.start()
-    latencies = drain(n // 3)
+    latencies = drain(sink, n // 3)
     sender.join()
     stop.set()
     for hop in hops:
