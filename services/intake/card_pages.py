@@ -15,32 +15,23 @@ from werkzeug.datastructures import MultiDict
 
 from services.intake import cards, practice_store
 from services.intake.limits import limited, limited_after
-from services.intake.page_texts import CATEGORY_EN, text
 from services.intake.page_texts import TEXTS as TEXTS_ALL
+from services.intake.page_texts import label, text
 from services.intake.pages import NO_ERRORS, bp, china_time, form_errors, guard, page_lang, render
 from services.intake.practice_api import post_card_opinion
+from shared.i18n import N_
 from shared.problems import Problem
 from shared.vocabulary import CATEGORY_LABELS, PLACE_KIND_LABELS
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "card_title": ("廉政监督卡意见反馈", "Supervision card feedback"),
-    "card_intro": (
-        "您可以对执法人员的执法工作提出意见和建议。意见严格保密，有专人跟进核查，"
-        "提交后您会得到一个查询码，凭它查询核查情况。",
-        "Tell us what you think of the enforcement work. Your feedback is confidential and "
-        "followed up; you get a receipt to see how it is handled.",
-    ),
-    "card_bureau": ("发卡单位", "Bureau"),
-    "card_place": ("发放场所", "Handed out at"),
-    "card_number": ("卡号", "Card number"),
-    "card_unknown": (
-        "没有这张监督卡，请核对卡上的编码。",
-        "No card has this code; check the code on the card.",
-    ),
-    "card_name_hint": (
-        "可不填：只反映单位执法作风的问题也可以。",
-        "Optional: feedback on the bureau as a whole is fine.",
-    ),
+TEXTS: dict[str, str] = {
+    "card_title": N_("廉政监督卡意见反馈"),
+    "card_intro": N_("您可以对执法人员的执法工作提出意见和建议。意见严格保密，有"
+                     "专人跟进核查，提交后您会得到一个查询码，凭它查询核查情况。"),
+    "card_bureau": N_("发卡单位"),
+    "card_place": N_("发放场所"),
+    "card_number": N_("卡号"),
+    "card_unknown": N_("没有这张监督卡，请核对卡上的编码。"),
+    "card_name_hint": N_("可不填：只反映单位执法作风的问题也可以。"),
 }
 FIELDS = ("category", "summary", "details")
 
@@ -79,7 +70,7 @@ def card_form(code: str, status: int = 200, form: MultiDict | None = None, error
         place=PLACE_KIND_LABELS.get(batch.place_kind, ""),
         values=dict(form.items()) if form is not None else {"category": "other"},
         errors=errors,
-        categories=[(c, zh, CATEGORY_EN[c]) for c, zh in CATEGORY_LABELS.items()],
+        categories=[(c, zh, label(zh, "en")) for c, zh in CATEGORY_LABELS.items()],
     )
 
 

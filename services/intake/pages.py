@@ -25,10 +25,11 @@ from werkzeug.datastructures import MultiDict
 from services.intake import follow_ups, handlers, receipts
 from services.intake.api import CLUE_SCHEMA, FOLLOW_UP_SCHEMA, LOOKUP_SCHEMA, IntakeContext
 from services.intake.limits import TooManyAttempts, limited_after, receipt_limit
-from services.intake.page_texts import CATEGORY_EN, LANGS, RANK_EN, STATUS_EN, TEXTS, text
+from services.intake.page_texts import TEXTS, label, text
 from services.intake.settings import IntakeSettings
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors, error_text
+from shared.i18n import LANGS
 from shared.kafka import DependencyDown
 from shared.problems import flatten
 from shared.settings import SettingsError
@@ -293,8 +294,8 @@ def report_form(status: int = 200, form: MultiDict | None = None,
         for name in IDENTITY_INPUTS:  # an anonymous reporter's identity is never sent back
             values.pop(name, None)
     return render("report.html", status, values=values, errors=errors, places=pages().places,
-                  categories=[(c, zh, CATEGORY_EN[c]) for c, zh in CATEGORY_LABELS.items()],
-                  ranks=[(r, zh, RANK_EN[r]) for r, zh in RANK_LABELS.items()],
+                  categories=[(c, zh, label(zh, "en")) for c, zh in CATEGORY_LABELS.items()],
+                  ranks=[(r, zh, label(zh, "en")) for r, zh in RANK_LABELS.items()],
                   channels=pages().offered)
 
 
@@ -305,8 +306,8 @@ def status_page(code: str, secret: str, status: int = 200, errors: FormErrors = 
     lang = page_lang()
     updates = [{"at": china_time(u["at"]), "text": u["message_en"] if lang == "en" else u["message_zh"]}
                for u in found["updates"]]
-    label = STATUS_EN[found["status"]] if lang == "en" else CLUE_STATUS_LABELS[found["status"]]
-    return render("status.html", status, status_code=found["status"], status_label=label,
+    status_label = label(CLUE_STATUS_LABELS[found["status"]], lang)
+    return render("status.html", status, status_code=found["status"], status_label=status_label,
                   updates=updates, code=code, secret=secret, errors=errors,
                   values={"message": message}, notice=notice)
 
