@@ -16,17 +16,11 @@ import json
 import os
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Sink
-
-from bench.common import DATABASE, ROOT, broker_name, emit, stack_env
-from bench.e2e import Clock
-from deploy.devstack import PROCESSES, start_pipeline
-from deploy.localstack import free_port
+from bench.common import DATABASE, ROOT, broker_name, emit
+from bench.e2e import Clock, running_pipeline
 
 HOOK = ROOT / "bench" / "command_hook"
 
@@ -84,17 +78,7 @@ def main() -> int:
     counts = Path(tempfile.mkdtemp(prefix="bench-commands-"))
     os.environ["BENCH_COMMANDS_DIR"] = str(counts)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(HOOK), str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env, stack = stack_env()
-    smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    pipeline = None
-    try:
-        work = Path(tempfile.mkdtemp(prefix="bench-commands-work-"))
-        extra = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "LOG_LEVEL": "WARNING"}
-        pipeline = start_pipeline(env, work, {s: free_port() for s in PROCESSES},
-                                  tag=f"bench_{uuid.uuid4().hex[:6]}", extra=extra)
-        clock = Clock(pipeline.urls["intake"] + "/v1/clues", list(pipeline.credentials["frontline"].values()),
-                      env["MONGODB_URI"], pipeline.databases["notify"])
+    with running_pipeline("bench-commands-work-") as (_env, stack, _pipeline, clock):
         post_one_by_one(clock, 3, args.timeout)  # warm up every process and its indexes
         start = snapshot(counts)
         took = post_one_by_one(clock, args.clues, args.timeout)
@@ -102,12 +86,6 @@ def main() -> int:
         time.sleep(took)
         idle = window(posted, snapshot(counts))
         report(window(start, posted), idle, args.clues, {"broker": broker_name(stack), "database": DATABASE})
-    finally:
-        if pipeline:
-            pipeline.stop()
-        smtp.stop()
-        if stack:
-            stack.stop()
     return 0
 
 

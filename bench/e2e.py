@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
@@ -175,24 +176,38 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     return rate, latencies
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clues", type=int, default=600)
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
+@contextmanager
+def running_pipeline(prefix: str, extra: dict[str, str] | None = None):
+    """The three services as processes on a stack of their own (or the environment's), with a
+    mail sink; yields (env, stack, pipeline, clock) and stops them all."""
     env, stack = stack_env()
     smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     pipeline = None
     try:
-        work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-        tag = f"bench_{uuid.uuid4().hex[:6]}"
-        pipeline = start_pipeline(env, work, {s: free_port() for s in PROCESSES}, tag=tag, extra={
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "LOG_LEVEL": "WARNING",
-            "KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"})
+        work = Path(tempfile.mkdtemp(prefix=prefix))
+        pipeline = start_pipeline(env, work, {s: free_port() for s in PROCESSES},
+                                  tag=f"bench_{uuid.uuid4().hex[:6]}", extra={
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "LOG_LEVEL": "WARNING", **(extra or {})})
         keys = list(pipeline.credentials["frontline"].values())
         clock = Clock(pipeline.urls["intake"] + "/v1/clues", keys, env["MONGODB_URI"],
                       pipeline.databases["notify"])
+        yield env, stack, pipeline, clock
+    finally:
+        if pipeline:
+            pipeline.stop()
+        smtp.stop()
+        if stack:
+            stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clues", type=int, default=600)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    extra = {"KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
+    with running_pipeline("bench-e2e-", extra) as (env, stack, _pipeline, clock):
         clock.post(0)  # warm up every process before the clock starts
         time.sleep(5)
         rate = sustained(clock, args.clues, args.timeout)
@@ -206,14 +221,7 @@ def main() -> int:
             emit(bench=f"e2e_latency_p{p}_at_half_rate", value=round(value, 1), unit="ms",
                  baseline=round(base, 1), ratio=round(value / base, 2) if base else None,
                  rate=round(rate / 2, 1), samples=len(latencies), **where)
-    finally:
-        if pipeline:
-            pipeline.stop()
-        smtp.stop()
-        if stack:
-            stack.stop()
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

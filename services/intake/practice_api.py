@@ -57,6 +57,13 @@ class ObserverBody(Schema):
     identity = fields.Nested(IdentityBody, required=True)
 
 
+def must_be_object(payload: Any) -> None:
+    """422 naming the body when a JSON body is not an object."""
+    if not isinstance(payload, dict):
+        raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
+                      errors={"_body": ["must be an object"]})
+
+
 def _ctx() -> IntakeContext:
     return current_app.extensions["intake"]
 
@@ -101,13 +108,7 @@ def _card_clue(code: str, payload: Any) -> tuple[dict[str, Any], dict[str, Any]]
     if found is None:
         raise Problem(404, "Not Found", "no card has this code")
     card, batch = found
-    if not isinstance(payload, dict):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-            errors={"_body": ["must be an object"]},
-        )
+    must_be_object(payload)
     try:
         body = cards.feedback_clue(payload, batch.bureau, batch.jurisdiction)
     except ValueError as exc:
@@ -317,13 +318,7 @@ def observer_report():
             headers={"WWW-Authenticate": "Bearer"},
         )
     payload = json_payload()
-    if not isinstance(payload, dict):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-            errors={"_body": ["must be an object"]},
-        )
+    must_be_object(payload)
     try:
         body = observers.report_clue(payload, observer.town)
     except ValueError as exc:
