@@ -8,22 +8,23 @@ from datetime import datetime
 from typing import Any
 
 from services.intake import receipts, status
-from services.intake.documents import Clue, FollowUp
+from services.intake.clue_store import clues
+from services.intake.documents import FollowUp
 from services.intake.handlers import SOURCE, Keys, Outbox, ReceiptNotFound, iso, millis
+from services.intake.model import Clue, Step
 from services.intake.timeline import move_clue, timeline
 from shared import events
-from shared.mongo import exact, new_id, utcnow
+from shared.mongo import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
 
 def by_receipt(code: str, secret: str, keys: Keys) -> Clue:
-    clue = Clue.objects(__raw__=exact(receipt_code_digest=receipts.code_digest(keys.receipt_key, code))).only(
-        "id", "status", "received_at", "receipt_secret_digest").first()
-    stored = clue.receipt_secret_digest if clue else "0" * 64
-    if not receipts.verify_secret(keys.receipt_key, secret, stored) or clue is None:
+    found = clues().by_receipt(receipts.code_digest(keys.receipt_key, code))
+    stored = found[1] if found else "0" * 64
+    if not receipts.verify_secret(keys.receipt_key, secret, stored) or found is None:
         raise ReceiptNotFound("no clue has this receipt")
-    return clue
+    return found[0]
 
 
 def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None,
@@ -49,7 +50,7 @@ def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys,
     item.stage(events.make_event(events.CLUE_FOLLOWED_UP, {
         "clue_id": clue.id, "message": message, "objection": objection, "at": at},
         source=SOURCE, at=at))
-    item.save(force_insert=True)
+    clues().add_follow_up(item)
     if outbox is not None:
         try:
             outbox.wake(FollowUp, item.to_mongo())
@@ -66,20 +67,19 @@ def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys,
 
 
 def apply_follow_up(clue: Clue, follow_up_id: str, objection: bool, at: datetime) -> str:
-    new_status = move_clue(clue, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection},
-                       follow_up_id, at, acknowledge=False)
-    FollowUp.objects(id=follow_up_id).update_one(set__applied=True)
+    step = Step(events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection}, follow_up_id, at)
+    new_status = move_clue(clue, [step], acknowledge=False)
+    clues().follow_up_applied(follow_up_id)
     return new_status
 
 
 def apply_follow_ups(limit: int = 200) -> int:
     """Note on their clues the follow-ups stored whose noting failed (the backstop of `follow_up`);
     each is applied once whatever happens (its timeline line's id is the follow-up's id)."""
-    done = 0
-    pending = FollowUp.objects(__raw__=exact(applied=False)).only("id", "clue_id", "objection", "at")
-    for item in pending.limit(limit):
-        clue = Clue.objects(id=item.clue_id).only("id", "status").first()
+    store, done = clues(), 0
+    for follow_up_id, clue_id, objection, at in store.pending_follow_ups(limit):
+        clue = store.get(clue_id)
         if clue is not None:
-            apply_follow_up(clue, item.id, item.objection, item.at)
+            apply_follow_up(clue, follow_up_id, objection, at)
         done += 1
     return done
