@@ -127,7 +127,7 @@ def run(uri: str, pid: int, operations: int) -> int:
     base = figures["baseline_insert"]
     for name, value in figures.items():
         emit(bench="database_cpu", operation=name, value=round(value, 3), unit="ms/operation",
-             baseline=round(base, 3), ratio=round(value / base, 2), database=DATABASE,
+             baseline=round(base, 3), ratio=round(value / base, 2) if base else None, database=DATABASE,
              operations=operations)
     return 0
 
