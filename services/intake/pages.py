@@ -269,8 +269,8 @@ def _too_many(exc: TooManyAttempts):
 
 def checked(code: str) -> Any:
     """The receipt code's failure counter around a use of the receipt (see `limits`)."""
-    return receipt_limit().code_attempt(receipts.code_digest(ctx().keys.receipt_key, code),
-                                      handlers.ReceiptNotFound)
+    digest = receipts.code_digest(ctx().keys.receipt_key, code)
+    return receipt_limit().code_attempt(digest, handlers.ReceiptNotFound)
 
 
 @bp.errorhandler(ConnectionFailure)
