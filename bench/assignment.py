@@ -176,33 +176,19 @@ def measure_cpu(meter: CpuMeter, made: int, seconds: float) -> tuple[dict[str, f
     return per_case, round(sum(per_case.values()) * made / 1000 / max(seconds, 1e-3), 2)
 
 
-def prepare(
-    base_env: dict[str, str], settings: CommonSettings, clues: int, baseline: bool
-) -> tuple[dict[str, str], str, pymongo.MongoClient]:
-    """A fresh topic prefix and database with the registry loaded and the clues preloaded.
-
-    Returns the workers' environment, the database name and a client on the database.
-    """
+def prepare(base_env: dict[str, str], settings: CommonSettings, clues: int, baseline: bool):
+    """Topics, database, registry and `clues` clue-received events of a run of its own; the
+    workers' environment and the database client."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     db = f"bench_{uuid.uuid4().hex[:8]}"
     mine = dataclasses.replace(settings, topic_prefix=prefix)
     ensure_topics(mine)
     registry = Path(tempfile.mkdtemp()) / "registry.yaml"
     registry.write_text(registry_yaml(clues), encoding="utf-8")
-    env = {
-        **base_env,
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "ASSIGNMENT_DB": db,
-        "ASSIGNMENT_REGISTRY": str(registry),
-        "LOG_LEVEL": "WARNING",
-    }
-    load = subprocess.run(
-        [sys.executable, "-m", "services.cli", "registry", "load", str(registry)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    env = {**base_env, "KAFKA_TOPIC_PREFIX": prefix, "ASSIGNMENT_DB": db,
+           "ASSIGNMENT_REGISTRY": str(registry), "LOG_LEVEL": "WARNING"}
+    load = subprocess.run([sys.executable, "-m", "services.cli", "registry", "load", str(registry)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
     if load.returncode:
         raise SystemExit(load.stderr)
     client = pymongo.MongoClient(settings.mongodb_uri, tz_aware=True)
@@ -210,39 +196,15 @@ def prepare(
         client[db]["cases"].create_index("clue_id", unique=True)
         client[db]["cadres"].update_many({}, {"$set": {"load": 0}})
     preload(mine, clues)
-    return env, db, client
+    return env, client, client[db]
 
 
-def start_workers(env: dict[str, str], workers: int, baseline: bool) -> list[subprocess.Popen]:
-    argv = (
-        [sys.executable, "-m", "bench.assignment", "--baseline-worker"]
-        if baseline
-        else [sys.executable, "-m", "services.assignment", "consumer"]
-    )
-    return [
-        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(workers)
-    ]
-
-
-def stop_workers(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
-def wait_for_cases(
-    cases, clues: int, meter: CpuMeter, timeout_s: float
-) -> tuple[dict[str, float], float]:
-    """Wait until every clue is a case; the CPU per case (and cores busy) from the first case on."""
+def meter_until_made(cases, clues: int, meter: CpuMeter, timeout_s: float) -> tuple[dict[str, float], float]:
+    """Wait for `clues` cases, metering the CPU from the first case on (not the workers' start-up
+    and group join)."""
     deadline = time.monotonic() + timeout_s
     # estimated_document_count is the collection's size; count_documents({}) would be an
     # aggregation over every case (half a second of the database's time at 10,000 cases).
-    # The CPU is metered from the first case on (not the workers' start-up and group join).
     started, first_made = None, 0
     while (made := cases.estimated_document_count()) < clues:
         if time.monotonic() > deadline:
@@ -257,35 +219,35 @@ def wait_for_cases(
     return measure_cpu(meter, clues - first_made, time.monotonic() - started)
 
 
-def case_rate(cases, clues: int) -> float:
-    """Cases per second between the first case created and the last."""
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run(base_env: dict[str, str], settings: CommonSettings, clues: int, workers: int, baseline: bool,
+        timeout_s: float, stack_procs: dict[str, int | None]) -> Run:
+    env, client, db = prepare(base_env, settings, clues, baseline)
+    cases = db["cases"]
+    argv = ([sys.executable, "-m", "bench.assignment", "--baseline-worker"] if baseline
+            else [sys.executable, "-m", "services.assignment", "consumer"])
+    procs = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    meter = CpuMeter(alone={"bench": os.getpid()}, **stack_procs,
+                     **{f"worker{i}": p.pid for i, p in enumerate(procs)})
+    try:
+        cpu_ms, cores = meter_until_made(cases, clues, meter, timeout_s)
+    finally:
+        stop_all(procs)
     first = cases.find_one({}, sort=[("created_at", 1)])["created_at"]
     last = cases.find_one({}, sort=[("created_at", -1)])["created_at"]
-    return clues / max((last - first).total_seconds(), 1e-3)
-
-
-def run(
-    base_env: dict[str, str],
-    settings: CommonSettings,
-    clues: int,
-    workers: int,
-    baseline: bool,
-    timeout_s: float,
-    stack_procs: dict[str, int | None],
-) -> Run:
-    env, db, client = prepare(base_env, settings, clues, baseline)
-    cases = client[db]["cases"]
-    procs = start_workers(env, workers, baseline)
-    meter = CpuMeter(
-        alone={"bench": os.getpid()}, **stack_procs, **{f"worker{i}": p.pid for i, p in enumerate(procs)}
-    )
-    try:
-        cpu_ms, cores = wait_for_cases(cases, clues, meter, timeout_s)
-    finally:
-        stop_workers(procs)
-    rate = case_rate(cases, clues)
-    spread = None if baseline else balance_spread(client[db])
-    client.drop_database(db)
+    rate = clues / max((last - first).total_seconds(), 1e-3)
+    spread = None if baseline else balance_spread(db)
+    client.drop_database(db.name)
     client.close()
     return Run(rate, spread, cpu_ms, cores)
 
@@ -307,46 +269,20 @@ def local_stack():
     return start_stack("bench-assignment-")
 
 
-def figure(bench: str, measured: Run, against: Run | None) -> dict:
-    """One rate line: the run's cases/s, its ratio to `against` (None for the baseline itself)."""
-    return {
-        "bench": bench,
-        "value": round(measured.rate, 1),
-        "unit": "cases/s",
-        "baseline": round(against.rate, 1) if against else None,
-        "ratio": round(measured.rate / against.rate, 3) if against else None,
-        "cpu_ms_per_case": measured.cpu_ms,
-        "cores_busy": measured.cores,
-    }
+def figure(bench: str, measured: Run, baseline: Run | None = None) -> dict:
+    """One figure's JSON line: cases/s, against `baseline`'s rate when given."""
+    return {"bench": bench, "value": round(measured.rate, 1), "unit": "cases/s",
+            "baseline": round(baseline.rate, 1) if baseline else None,
+            "ratio": round(measured.rate / baseline.rate, 3) if baseline else None,
+            "cpu_ms_per_case": measured.cpu_ms, "cores_busy": measured.cores}
 
 
-def report_lines(base: Run, base_two: Run, one: Run, two: Run) -> list[dict]:
-    spread = max(one.spread or 0, two.spread or 0)
-    return [
-        figure("assignment.baseline_minimal_writes", base, None),
-        figure("assignment.baseline_two_workers", base_two, base),
-        figure("assignment.one_worker", one, base),
-        {**figure("assignment.two_workers", two, one), "database_ceiling": database_ceiling(one)},
-        {
-            "bench": "assignment.balance_spread",
-            "value": spread,
-            "unit": "cases",
-            "baseline": 1,
-            "ratio": spread,
-        },
-    ]
-
-
-def parse_args() -> argparse.Namespace:
+def main() -> int:
     parser = argparse.ArgumentParser(prog="bench.assignment")
     parser.add_argument("--clues", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
-    return parser.parse_args()
-
-
-def main() -> int:
-    args = parse_args()
+    args = parser.parse_args()
     if args.baseline_worker:
         return baseline_worker()
     stack = None
@@ -369,7 +305,15 @@ def main() -> int:
         base_two = run(env, settings, args.clues, 2, True, args.timeout, procs)
         one = run(env, settings, args.clues, 1, False, args.timeout, procs)
         two = run(env, settings, args.clues, 2, False, args.timeout, procs)
-        for line in report_lines(base, base_two, one, two):
+        lines = [
+            figure("assignment.baseline_minimal_writes", base),
+            figure("assignment.baseline_two_workers", base_two, base),
+            figure("assignment.one_worker", one, base),
+            {**figure("assignment.two_workers", two, one), "database_ceiling": database_ceiling(one)},
+            {"bench": "assignment.balance_spread", "value": max(one.spread or 0, two.spread or 0),
+             "unit": "cases", "baseline": 1, "ratio": max(one.spread or 0, two.spread or 0)},
+        ]
+        for line in lines:
             print(json.dumps({**line, **where, "clues": args.clues}, ensure_ascii=False), flush=True)
     finally:
         if stack:

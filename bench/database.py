@@ -60,12 +60,27 @@ def main() -> int:
             stack.stop()
 
 
+def mark_sent(pid: int, marked, pending: list[dict], operations: int) -> dict[str, float]:
+    """The relay's mark-sent per clue, in batches of 1, 8 and 50 (about half `operations` each)."""
+    from shared.outbox import OutboxRelay
+
+    relay = OutboxRelay(marked, publisher=None)  # only its mark-sent is timed here
+    figures, taken = {}, 0
+    for size in (1, 8, 50):
+        count = max(1, operations // 2 // size)
+        batches = [pending[taken + i * size: taken + (i + 1) * size] for i in range(count)]
+        taken += count * size
+        figures[f"mark_sent_per_clue_in_batches_of_{size}"] = measure(
+            pid, count, lambda i, batches=batches: relay._clear(batches[i])) / size
+    return figures
+
+
 def run(uri: str, pid: int, operations: int) -> int:
     from services.intake import handlers, receipts
     from services.intake.documents import Clue
     from services.intake.schemas import ClueSchema
     from shared import mongo
-    from shared.outbox import OutboxRelay, entry
+    from shared.outbox import entry
     from shared.sealing import ReporterVault, generate_keypair, generate_secret_key
     from tests.unit.intake.clues import clue
 
@@ -97,19 +112,6 @@ def run(uri: str, pid: int, operations: int) -> int:
     def insert_intake(_i: int) -> None:
         clues.insert_one(intake_clue())
 
-    figures = insert_figures(pid, operations, insert_plain, insert_intake)
-    marked.insert_many([outbox_doc() for _ in range(2 * operations)])  # pending, for the mark-sent
-    relay = OutboxRelay(marked, publisher=None)  # only its mark-sent is timed here
-    pending = list(marked.find({"outbox_pending": True}, {"outbox_version": 1}))
-    figures.update(mark_sent_figures(pid, operations, relay, pending))
-    ids = [doc["_id"] for doc in pending[:operations]]
-    figures["read_by_id"] = measure(pid, len(ids), lambda i: marked.find_one({"_id": ids[i]}))
-    report(figures, operations)
-    return 0
-
-
-def insert_figures(pid: int, operations: int, insert_plain, insert_intake) -> dict[str, float]:
-    """Database CPU ms per insert: the plain insert (the baseline) and the intake's, taking turns."""
     measure(pid, 50, insert_plain)  # warm up: connection, files, caches
     measure(pid, 50, insert_intake)
     rounds = 4  # the two inserts take turns: the machine's speed drifts
@@ -117,28 +119,17 @@ def insert_figures(pid: int, operations: int, insert_plain, insert_intake) -> di
     for _ in range(rounds):
         figures["baseline_insert"] += measure(pid, operations // rounds, insert_plain) / rounds
         figures["intake_insert"] += measure(pid, operations // rounds, insert_intake) / rounds
-    return figures
-
-
-def mark_sent_figures(pid: int, operations: int, relay, pending: list[dict]) -> dict[str, float]:
-    """Database CPU ms per clue of the relay's mark-sent, in batches of 1, 8 and 50 clues."""
-    figures: dict[str, float] = {}
-    taken = 0
-    for size in (1, 8, 50):
-        count = max(1, operations // 2 // size)  # about half `operations` clues for each size
-        batches = [pending[taken + i * size: taken + (i + 1) * size] for i in range(count)]
-        taken += count * size
-        figures[f"mark_sent_per_clue_in_batches_of_{size}"] = measure(
-            pid, count, lambda i, batches=batches: relay._clear(batches[i])) / size
-    return figures
-
-
-def report(figures: dict[str, float], operations: int) -> None:
+    marked.insert_many([outbox_doc() for _ in range(2 * operations)])  # pending, for the mark-sent
+    pending = list(marked.find({"outbox_pending": True}, {"outbox_version": 1}))
+    figures.update(mark_sent(pid, marked, pending, operations))
+    ids = [doc["_id"] for doc in pending[:operations]]
+    figures["read_by_id"] = measure(pid, len(ids), lambda i: marked.find_one({"_id": ids[i]}))
     base = figures["baseline_insert"]
     for name, value in figures.items():
         emit(bench="database_cpu", operation=name, value=round(value, 3), unit="ms/operation",
-             baseline=round(base, 3), ratio=round(value / base, 2), database=DATABASE,
+             baseline=round(base, 3), ratio=round(value / base, 2) if base else None, database=DATABASE,
              operations=operations)
+    return 0
 
 
 if __name__ == "__main__":

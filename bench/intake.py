@@ -112,12 +112,9 @@ def body(n: int) -> dict:
     return clue(summary=f"bench clue {n}") if n % 2 else anonymous_clue(summary=f"bench clue {n}")
 
 
-def take_turns(phases, headers: dict[str, str], threads: int, per_thread: int, rounds: int, stack):
-    """The figures and CPU per clue of each phase's server, phase after phase, round after round.
-
-    Baseline and intake take turns, round after round: the machine's speed drifts (shared
-    cores), and interleaving lets both see the same drift.
-    """
+def interleaved(phases, headers: dict[str, str], threads: int, per_thread: int, rounds: int, stack):
+    """Each phase's figures and CPU per round. Baseline and intake take turns, round after round:
+    the machine's speed drifts (shared cores), and interleaving lets both see the same drift."""
     results: dict[str, list[Figures]] = {name: [] for name, _, _ in phases}
     cpu: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in phases}
     for _ in range(rounds):
@@ -133,12 +130,12 @@ def take_turns(phases, headers: dict[str, str], threads: int, per_thread: int, r
 def report(results: dict[str, list[Figures]], cpu: dict[str, list[dict[str, float]]], common: dict) -> None:
     baseline = Figures.combine(results["baseline"])
     for name, bench in (("intake", "intake_post_clue"), ("control", "control_outbox_post_clue")):
-        figures = Figures.combine(results[name])
-        emit(bench=bench, value=round(figures.per_s, 1), unit="clues/s",
-             baseline=round(baseline.per_s, 1), ratio=round(figures.per_s / baseline.per_s, 3),
+        found = Figures.combine(results[name])
+        emit(bench=bench, value=round(found.per_s, 1), unit="clues/s",
+             baseline=round(baseline.per_s, 1), ratio=round(found.per_s / baseline.per_s, 3),
              round_ratios=round_ratios(results, name),
-             p50_ms=round(figures.percentile(50), 2), p99_ms=round(figures.percentile(99), 2),
-             failed=figures.failed, cpu_ms_per_clue=mean_by_key(cpu[name]), **common)
+             p50_ms=round(found.percentile(50), 2), p99_ms=round(found.percentile(99), 2),
+             failed=found.failed, cpu_ms_per_clue=mean_by_key(cpu[name]), **common)
     emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
          p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
          failed=baseline.failed, cpu_ms_per_clue=mean_by_key(cpu["baseline"]), **common)
@@ -174,7 +171,7 @@ def main() -> int:
                   ("control", control_port, servers[2]))
         for _, port, _ in phases:  # warm up: connections, indexes, caches
             hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, 20)
-        results, cpu = take_turns(phases, headers, threads, per_thread, rounds, stack)
+        results, cpu = interleaved(phases, headers, threads, per_thread, rounds, stack)
         common = {"broker": broker_name(stack), "database": DATABASE, "threads": threads, "rounds": rounds,
                   "requests": rounds * threads * per_thread, "server": "gunicorn gthread "
                   f"{env['WEB_WORKERS']}x{env['WEB_THREADS']}", "cpus": os.cpu_count()}

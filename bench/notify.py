@@ -115,35 +115,26 @@ def _deliver(settings: NotifySettings, expected: int, kind_filter: dict) -> floa
     return elapsed
 
 
-def _baseline_rate(common: CommonSettings, baseline_docs, n: int) -> float:
-    """Events/s of a consumer that only writes one document per event (the baseline)."""
-
+def _baseline_rate(common: CommonSettings, docs, n: int) -> float:
+    """Events/s of a bare consumer that writes one document per event."""
     def write_one(event):
-        baseline_docs.insert_one({"_id": event.id, "clue_id": event.subject, "at": event.time})
+        docs.insert_one({"_id": event.id, "clue_id": event.subject, "at": event.time})
 
     first, last = _consume(common, "bench-baseline", {events.CLUE_RECEIVED: write_one},
-                           lambda: baseline_docs.estimated_document_count() >= n)
+                           lambda: docs.estimated_document_count() >= n)
     return (n - 1) / (last - first)
 
 
-def _email_rate(settings: NotifySettings, producer: EventProducer, handlers, public_key, before: int,
-                emails: int) -> float:
-    """Emails/s delivered for `emails` clues with a sealed email contact, after `before` others."""
-    common = settings.common
+def _email_rate(common: CommonSettings, settings: NotifySettings, producer: EventProducer, handlers,
+                public_key: bytes, before: int, n: int) -> float:
+    """E-mails/s delivered for `n` clues of real-name reporters, after `before` anonymous ones."""
     contact = seal_for_notify({"channel": "email", "email": "bench@example.org"}, public_key)
-    real = [_received(before + i, contact) for i in range(emails)]
+    real = [_received(before + i, contact) for i in range(n)]
     producer.send_many([(events.CLUE_RECEIVED, e["subject"], events.encode(e)) for e in real])
     notifications = Notification._get_collection()
     _consume(common, "bench-notify", handlers,
-             lambda: notifications.estimated_document_count() >= before + emails)
-    return emails / _deliver(settings, emails, {"channel": "email"})
-
-
-def _report(rates: dict[str, float], baseline: float, broker: str, database: str) -> None:
-    for name, value in rates.items():
-        print(json.dumps({"bench": name, "value": round(value, 1), "unit": "notifications/s",
-                          "baseline": round(baseline, 1), "ratio": round(value / baseline, 3),
-                          "broker": broker, "database": database}))
+             lambda: notifications.estimated_document_count() >= before + n)
+    return n / _deliver(settings, n, {"channel": "email"})
 
 
 def main() -> int:
@@ -173,9 +164,7 @@ def main() -> int:
         producer.send_many([(events.CLUE_RECEIVED, e["subject"], events.encode(e)) for e in anonymous])
 
         client = pymongo.MongoClient(common.mongodb_uri)
-        baseline_docs = client[db + "_baseline"].docs
-
-        baseline = _baseline_rate(common, baseline_docs, args.events)
+        baseline = _baseline_rate(common, client[db + "_baseline"].docs, args.events)
 
         handlers = build_consumer(common, producer).handlers
         notifications = Notification._get_collection()
@@ -185,16 +174,18 @@ def main() -> int:
 
         inbox_rate = args.events / _deliver(settings, args.events, {})
 
-        email_rate = _email_rate(settings, producer, handlers, load_key(public, "public"), args.events,
-                                 args.emails)
+        email_rate = _email_rate(common, settings, producer, handlers, load_key(public, "public"),
+                                 args.events, args.emails)
         assert sink_handler.count >= args.emails, "the SMTP sink did not get every email"
         producer.close()
         client.drop_database(db + "_baseline")
         client.drop_database(db)
 
-        rates = {"notify_consume": consume_rate, "notify_inbox_delivery": inbox_rate,
-                 "notify_email_delivery": email_rate}
-        _report(rates, baseline, broker, database)
+        for name, value in (("notify_consume", consume_rate), ("notify_inbox_delivery", inbox_rate),
+                            ("notify_email_delivery", email_rate)):
+            print(json.dumps({"bench": name, "value": round(value, 1), "unit": "notifications/s",
+                              "baseline": round(baseline, 1), "ratio": round(value / baseline, 3),
+                              "broker": broker, "database": database}))
         return 0
     finally:
         if isinstance(sink, Controller):

@@ -11,7 +11,6 @@ on Tansu): librdkafka 0.04 ms per record, kafka-python as it was configured then
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import threading
 import time
@@ -25,7 +24,6 @@ from shared import events
 from shared.kafka import EventProducer, ensure_topics
 from shared.settings import CommonSettings, Env
 
-Record = tuple[str, str, bytes]  # (topic, key, value)
 PREVIOUS = {"librdkafka_ms_per_record": 0.04, "kafka_python_before_ms_per_record": 0.15}
 
 
@@ -47,37 +45,39 @@ def measure(send) -> tuple[float, float]:
     return (cpu() - before) * 1000 / sent, sent / (time.perf_counter() - started)
 
 
-def send_batched(producer: EventProducer, batches: list[list[Record]], total: int) -> int:
-    """The project's producer, `send_many` per batch."""
-    for batch in batches:
-        producer.send_many(batch)
-    return total
+def senders(producer: EventProducer, bare: KafkaProducer, prefix: str, records: list, batches: list):
+    """The three ways of sending `records` that are timed: the event producer in batches of 20,
+    the event producer one record at a time from 8 threads, a bare producer in the same batches.
+    Each returns how many records it sent."""
 
+    def batched() -> int:
+        for batch in batches:
+            producer.send_many(batch)
+        return len(records)
 
-def send_threaded(producer: EventProducer, records: list[Record]) -> int:
-    """The project's producer, one `send` per record from 8 threads (a quarter of the records)."""
-    share = len(records) // 8 // 4
+    def threaded() -> int:
+        share = len(records) // 8 // 4
 
-    def one(t: int) -> None:
-        for topic_, key, val in records[t * share:(t + 1) * share]:
-            producer.send(topic_, key, val)
+        def one(t: int) -> None:
+            for topic_, key, val in records[t * share:(t + 1) * share]:
+                producer.send(topic_, key, val)
 
-    threads = [threading.Thread(target=one, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return share * 8
+        threads = [threading.Thread(target=one, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return share * 8
 
+    def bare_batched() -> int:
+        for batch in batches:
+            futures = [bare.send(prefix + t, key=k.encode(), value=v) for t, k, v in batch]
+            bare.flush()
+            for f in futures:
+                f.get(timeout=10)
+        return len(records)
 
-def send_bare(bare: KafkaProducer, prefix: str, batches: list[list[Record]], total: int) -> int:
-    """The bare kafka-python producer (the baseline): send a batch, flush, wait for every ack."""
-    for batch in batches:
-        futures = [bare.send(prefix + t, key=k.encode(), value=v) for t, k, v in batch]
-        bare.flush()
-        for f in futures:
-            f.get(timeout=10)
-    return total
+    return batched, threaded, bare_batched
 
 
 def main() -> int:
@@ -93,12 +93,10 @@ def main() -> int:
         batches = [records[i:i + 20] for i in range(0, len(records), 20)]
         producer = EventProducer(settings)
         producer.send_many(records[:100])  # connect and warm up
+
         bare = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
         bare.send(settings.topic_prefix + topic, key=b"warm", value=b"{}").get(timeout=10)
-        batched = functools.partial(send_batched, producer, batches, len(records))
-        threaded = functools.partial(send_threaded, producer, records)
-        bare_batched = functools.partial(send_bare, bare, settings.topic_prefix, batches, len(records))
-
+        batched, threaded, bare_batched = senders(producer, bare, settings.topic_prefix, records, batches)
         base_ms, base_rate = measure(bare_batched)
         batch_ms, batch_rate = measure(batched)
         single_ms, single_rate = measure(threaded)

@@ -1,146 +1,184 @@
 """The registry: jurisdictions, employers (bureaus), handling units and cadres.
 
-Plain data loaded from YAML (deploy/registry/*.yaml) or from the dict the service stores.
-The model and its lookups live in registry_model, the validation in registry_check; this module
-parses YAML (keeping line numbers for errors), converts to and from plain dicts, and re-exports
-the model so callers import everything from here.
+Plain data, loaded from YAML (deploy/registry/*.yaml) or from the dict the service stores by
+registry_file.py. Code conventions, checked on load:
+
+- a jurisdiction code is a path: ``foshan``, ``foshan/chancheng``, ``foshan/chancheng/shiwan``;
+- an employer code is its jurisdiction's code plus a slug: ``foshan/nanhai/urban-management``;
+- a commission unit is ``<jurisdiction code>#commission``, an embedded group is
+  ``<employer code>#embedded``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-import yaml
-
-from .registry_check import Checker, DataPath
-from .registry_model import (
-    CADRE_ROLES,
-    LEVELS,
-    UNIT_KINDS,
-    Cadre,
-    Employer,
-    Jurisdiction,
-    Registry,
-    RegistryError,
-    Unit,
-    normalise_name,
-)
-
-__all__ = [
-    "CADRE_ROLES",
-    "LEVELS",
-    "UNIT_KINDS",
-    "Cadre",
-    "Employer",
-    "Jurisdiction",
-    "Registry",
-    "RegistryError",
-    "Unit",
-    "load_registry",
-    "normalise_name",
-    "parse_registry",
-    "registry_from_dict",
-    "registry_to_dict",
-]
+LEVELS: tuple[str, ...] = ("town", "district", "city")
+"""Jurisdiction levels from lowest to highest; LEVELS.index() compares them."""
+UNIT_KINDS: tuple[str, ...] = ("commission", "embedded_group")
+CADRE_ROLES: tuple[str, ...] = ("handler", "leader")
+PARENT_LEVEL = {"city": None, "district": "city", "town": "district"}
 
 
-def _plain(
-    node: yaml.Node, loader: yaml.SafeLoader, path: DataPath, lines: dict[DataPath, int], source: str
-) -> Any:
-    """Turn a composed YAML node into plain Python, recording each path's line number."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise RegistryError(
-                    f"{source}:{key_node.start_mark.line + 1}: keys must be strings"
-                )
-            if key in out:
-                raise RegistryError(
-                    f"{source}:{key_node.start_mark.line + 1}: duplicate key {key!r}"
-                )
-            out[key] = _plain(value_node, loader, path + (key,), lines, source)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(n, loader, path + (i,), lines, source) for i, n in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+class RegistryError(ValueError):
+    """A registry file or dict is invalid; the message is one line, `<source>:<line>: <reason>`."""
 
 
-def parse_registry(text: str, filename: str = "<registry>") -> Registry:
-    """Parse registry YAML; any problem raises RegistryError naming `filename` and the line."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise RegistryError(f"{filename}:1: the registry is empty")
-        lines: dict[DataPath, int] = {}
-        data = _plain(node, loader, (), lines, filename)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RegistryError(f"{filename}:{line}: invalid YAML: {problem}") from None
-    finally:
-        loader.dispose()
-    return Checker(filename, lines).build(data)
+def normalise_name(name: str) -> str:
+    """The comparable form of a person's name: NFKC, trimmed, spaces collapsed, casefolded."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
-def load_registry(path: str | Path) -> Registry:
-    """Load and validate a registry YAML file."""
-    p = Path(path)
-    return parse_registry(p.read_text(encoding="utf-8"), str(p))
+@dataclass(frozen=True)
+class Jurisdiction:
+    code: str
+    name: str
+    level: str
+    parent: str | None
+    leaders: tuple[str, ...] = ()  # normalised names of the jurisdiction's leaders
 
 
-def registry_from_dict(data: Mapping[str, Any], source: str = "registry") -> Registry:
-    """Validate a registry dict (the shape of the YAML file); errors name the path, not a line."""
-    return Checker(source).build(data)
+@dataclass(frozen=True)
+class Employer:
+    """A bureau whose staff may be subjects of clues."""
+
+    code: str
+    name: str
+    jurisdiction: str
+    leaders: tuple[str, ...] = ()  # normalised names of the bureau's leaders
 
 
-def registry_to_dict(registry: Registry) -> dict[str, Any]:
-    """The registry as plain data in the YAML file's shape; registry_from_dict reverses it."""
-    return {
-        "jurisdictions": [
-            {
-                "code": j.code,
-                "name": j.name,
-                "level": j.level,
-                "parent": j.parent,
-                "leaders": list(j.leaders),
-            }
-            for j in registry.jurisdictions()
-        ],
-        "employers": [
-            {
-                "code": e.code,
-                "name": e.name,
-                "jurisdiction": e.jurisdiction,
-                "leaders": list(e.leaders),
-            }
-            for e in registry.employers()
-        ],
-        "units": [
-            {
-                "code": u.code,
-                "name": u.name,
-                "jurisdiction": u.jurisdiction,
-                "kind": u.kind,
-                "serves_employer": u.serves_employer,
-                "cadres": [
-                    {
-                        "id": c.id,
-                        "name": c.name,
-                        "role": c.role,
-                        "capacity": c.capacity,
-                        "active": c.active,
-                    }
-                    for c in registry.cadres_of(u.code)
-                ],
-            }
-            for u in registry.units()
-        ],
-    }
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    jurisdiction: str
+    kind: str
+    serves_employer: str | None = None
+
+
+@dataclass(frozen=True)
+class Cadre:
+    id: str
+    name: str
+    unit: str
+    role: str
+    capacity: int
+    active: bool = True
+
+
+class Registry:
+    """Read-only lookups over a validated set of jurisdictions, employers, units and cadres."""
+
+    def __init__(
+        self,
+        jurisdictions: Iterable[Jurisdiction],
+        employers: Iterable[Employer],
+        units: Iterable[Unit],
+        cadres: Iterable[Cadre],
+    ) -> None:
+        self._jurisdictions = {j.code: j for j in jurisdictions}
+        self._employers = {e.code: e for e in employers}
+        self._units = {u.code: u for u in units}
+        self._cadres = {c.id: c for c in cadres}
+        self._commission = {
+            u.jurisdiction: u.code for u in self._units.values() if u.kind == "commission"
+        }
+        self._embedded = {
+            (u.serves_employer, u.jurisdiction): u.code
+            for u in self._units.values()
+            if u.kind == "embedded_group"
+        }
+
+    # plain lookups
+    def jurisdiction(self, code: str) -> Jurisdiction | None:
+        return self._jurisdictions.get(code)
+
+    def employer(self, code: str) -> Employer | None:
+        return self._employers.get(code)
+
+    def unit(self, code: str) -> Unit | None:
+        return self._units.get(code)
+
+    def cadre(self, cadre_id: str) -> Cadre | None:
+        return self._cadres.get(cadre_id)
+
+    def jurisdictions(self) -> tuple[Jurisdiction, ...]:
+        return tuple(self._jurisdictions.values())
+
+    def employers(self) -> tuple[Employer, ...]:
+        return tuple(self._employers.values())
+
+    def units(self) -> tuple[Unit, ...]:
+        return tuple(self._units.values())
+
+    def cadres(self) -> tuple[Cadre, ...]:
+        return tuple(self._cadres.values())
+
+    # the tree
+    def unit_for_jurisdiction(self, code: str) -> str | None:
+        """The code of the jurisdiction's commission unit (属地), or None if unknown."""
+        return self._commission.get(code)
+
+    def embedded_group_for(self, employer_code: str, district_code: str) -> str | None:
+        """The code of the embedded group serving that employer at that district (归口), or None."""
+        return self._embedded.get((employer_code, district_code))
+
+    def city_unit(self) -> str:
+        """The code of the city commission unit (also the triage queue)."""
+        for j in self._jurisdictions.values():
+            if j.level == "city" and j.code in self._commission:
+                return self._commission[j.code]
+        raise RegistryError("registry: no city commission unit")
+
+    def level_of(self, unit_code: str) -> str:
+        """The level (town/district/city) of the unit's jurisdiction; KeyError if unknown."""
+        return self._jurisdictions[self._units[unit_code].jurisdiction].level
+
+    def parent_unit(self, unit_code: str) -> str | None:
+        """The commission of the next level up from the unit's level; None at city.
+
+        A town commission's parent is its district's commission; a district commission's or a
+        district embedded group's parent is the city commission.
+        """
+        unit = self._units[unit_code]
+        jurisdiction = self._jurisdictions[unit.jurisdiction]
+        if jurisdiction.parent is None:
+            return None
+        return self._commission.get(jurisdiction.parent)
+
+    def ancestor_at(self, code: str, level: str) -> str | None:
+        """The jurisdiction at `level` that contains (or is) `code`; None if there is none."""
+        current = self._jurisdictions.get(code)
+        while current is not None:
+            if current.level == level:
+                return current.code
+            current = self._jurisdictions.get(current.parent) if current.parent else None
+        return None
+
+    def district_of(self, jurisdiction_code: str) -> str | None:
+        """The district containing (or being) the jurisdiction; None for the city or unknown."""
+        return self.ancestor_at(jurisdiction_code, "district")
+
+    def is_within(self, code: str, ancestor_code: str) -> bool:
+        """True if the jurisdiction (or the unit's jurisdiction) is `ancestor_code` or below it."""
+        if code in self._units:
+            code = self._units[code].jurisdiction
+        if ancestor_code in self._units:
+            ancestor_code = self._units[ancestor_code].jurisdiction
+        current = self._jurisdictions.get(code)
+        while current is not None:
+            if current.code == ancestor_code:
+                return True
+            current = self._jurisdictions.get(current.parent) if current.parent else None
+        return False
+
+    def units_within(self, jurisdiction_code: str) -> tuple[str, ...]:
+        """Codes of all units whose jurisdiction is `jurisdiction_code` or below it."""
+        return tuple(u for u in self._units if self.is_within(u, jurisdiction_code))
+
+    def cadres_of(self, unit_code: str) -> tuple[Cadre, ...]:
+        """All cadres of the unit (handlers and leaders, active or not), in registry order."""
+        return tuple(c for c in self._cadres.values() if c.unit == unit_code)

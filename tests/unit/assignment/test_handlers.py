@@ -10,7 +10,7 @@ from services.assignment import handlers, queries, receiving
 from services.assignment.documents import CadreSlot, Case, CaseAudit, EscalationEntry
 from services.assignment.model import CaseError
 from services.assignment.problems import problem_for
-from services.assignment.registry import parse_registry
+from services.assignment.registry_file import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
 from shared import events
 from shared.auth import Principal
@@ -44,9 +44,8 @@ def make_world(registry):
     broker = FakeBroker()
     relay = OutboxRelay(Case._get_collection(), broker)
     clock = Clock(T0)
-    ctx = handlers.Context(
-        registry=RegistryCache(0).get, wake=lambda doc: relay.publish_docs([doc]), clock=clock
-    )
+    ctx = handlers.Context(registry=RegistryCache(0).get, wake=lambda doc: relay.publish_docs([doc]),
+                           clock=clock)
     return ctx, broker, clock
 
 

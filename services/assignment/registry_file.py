@@ -1,14 +1,16 @@
-"""Validation of registry data (the YAML file's shape) into a Registry.
-
-Each problem raises RegistryError naming the source line (when line numbers are known) or the path.
-"""
+"""The registry file: parse the YAML (deploy/registry/*.yaml) or the stored dict into a `Registry`,
+checking every convention of registry.py on the way, and turn a `Registry` back into that dict.
+Every problem is a `RegistryError` of one line naming the source and the line (or the path)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from .registry_model import (
+import yaml
+
+from .registry import (
     CADRE_ROLES,
     LEVELS,
     PARENT_LEVEL,
@@ -22,8 +24,7 @@ from .registry_model import (
     normalise_name,
 )
 
-DataPath = tuple[Any, ...]
-"""Where a value sits in the registry data: keys and list indexes from the top."""
+_Path = tuple[Any, ...]
 
 _TOP_KEYS = {"jurisdictions": True, "employers": False, "units": True}
 # field -> (required, kind); kinds: str, opt_str, level, kind, role, names, capacity, bool, cadres
@@ -58,14 +59,14 @@ _CADRE_FIELDS = {
 _ENUMS = {"level": LEVELS, "kind": UNIT_KINDS, "role": CADRE_ROLES}
 
 
-class Checker:
+class _Checker:
     """Validates registry data, naming the source line (or the path) of the first problem."""
 
-    def __init__(self, source: str, lines: Mapping[DataPath, int] | None = None) -> None:
+    def __init__(self, source: str, lines: Mapping[_Path, int] | None = None) -> None:
         self.source = source
         self.lines = lines
 
-    def fail(self, path: DataPath, reason: str) -> RegistryError:
+    def fail(self, path: _Path, reason: str) -> RegistryError:
         if self.lines is not None:
             for cut in range(len(path), -1, -1):
                 if path[:cut] in self.lines:
@@ -74,7 +75,7 @@ class Checker:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
         return RegistryError(f"{self.source}: {where or 'top'}: {reason}")
 
-    def record(self, value: Any, path: DataPath, fields: Mapping[str, tuple[bool, str]], what: str):
+    def record(self, value: Any, path: _Path, fields: Mapping[str, tuple[bool, str]], what: str):
         if not isinstance(value, Mapping):
             raise self.fail(path, f"{what} must be a mapping")
         for key in value:
@@ -89,7 +90,7 @@ class Checker:
             out[key] = self.field(value[key], path + (key,), key, kind)
         return out
 
-    def field(self, value: Any, path: DataPath, key: str, kind: str) -> Any:
+    def field(self, value: Any, path: _Path, key: str, kind: str) -> Any:
         if kind == "opt_str" and value is None:
             return None
         if kind in ("str", "opt_str", "level", "kind", "role"):
@@ -138,7 +139,7 @@ class Checker:
         return Registry(jurisdictions.values(), employers.values(), units.values(), cadres)
 
     def jurisdictions(self, raw: list[Any]) -> dict[str, Jurisdiction]:
-        found: dict[str, tuple[Jurisdiction, DataPath]] = {}
+        found: dict[str, tuple[Jurisdiction, _Path]] = {}
         for i, item in enumerate(raw):
             path = ("jurisdictions", i)
             rec = self.record(item, path, _JURISDICTION_FIELDS, "jurisdiction")
@@ -162,7 +163,7 @@ class Checker:
                 raise self.fail(
                     path + ("parent",), f"the parent of a {j.level} must be a {expected}"
                 )
-            if not is_child_code(j.code, j.parent):
+            if not _is_child_code(j.code, j.parent):
                 raise self.fail(path + ("code",), f"code {j.code!r} must be {j.parent!r}/<name>")
         return {code: j for code, (j, _) in found.items()}
 
@@ -177,7 +178,7 @@ class Checker:
                 raise self.fail(
                     path + ("jurisdiction",), f"unknown jurisdiction {rec['jurisdiction']!r}"
                 )
-            if not is_child_code(rec["code"], rec["jurisdiction"]):
+            if not _is_child_code(rec["code"], rec["jurisdiction"]):
                 raise self.fail(
                     path + ("code",), f"code {rec['code']!r} must be {rec['jurisdiction']!r}/<name>"
                 )
@@ -203,12 +204,14 @@ class Checker:
                 raise self.fail(path + ("code",), f"duplicate unit code {code!r}")
             if jcode not in jurisdictions:
                 raise self.fail(path + ("jurisdiction",), f"unknown jurisdiction {jcode!r}")
-            if rec["kind"] == "commission":
-                self.commission(rec, path, commissions)
-            else:
-                self.embedded_group(rec, path, jurisdictions, employers, served)
+            self._unit_place(rec, path, jurisdictions, employers, commissions, served)
             units[code] = Unit(**{"serves_employer": None, **rec})
-            self.cadres(raw_cadres, path, code, cadres)
+            for k, cadre_item in enumerate(raw_cadres):
+                cpath = path + ("cadres", k)
+                crec = self.record(cadre_item, cpath, _CADRE_FIELDS, "cadre")
+                if crec["id"] in cadres:
+                    raise self.fail(cpath + ("id",), f"duplicate cadre id {crec['id']!r}")
+                cadres[crec["id"]] = Cadre(unit=code, **crec)
         for index, jcode in enumerate(jurisdictions):
             if jcode not in commissions:
                 raise self.fail(
@@ -216,28 +219,22 @@ class Checker:
                 )
         return units, list(cadres.values())
 
-    def commission(self, rec: Mapping[str, Any], path: DataPath, commissions: set[str]) -> None:
-        """Check a commission unit's record; add its jurisdiction to `commissions`."""
-        code, jcode = rec["code"], rec["jurisdiction"]
-        if rec.get("serves_employer") is not None:
-            raise self.fail(path + ("serves_employer",), "a commission serves no employer")
-        if jcode in commissions:
-            raise self.fail(path + ("jurisdiction",), f"second commission for {jcode!r}")
-        if code != f"{jcode}#commission":
-            raise self.fail(path + ("code",), f"a commission's code must be {jcode}#commission")
-        commissions.add(jcode)
 
-    def embedded_group(
-        self,
-        rec: Mapping[str, Any],
-        path: DataPath,
-        jurisdictions: Mapping[str, Jurisdiction],
-        employers: Mapping[str, Employer],
-        served: set[str],
-    ) -> None:
-        """Check an embedded group's record; add the employer it serves to `served`."""
-        code, jcode = rec["code"], rec["jurisdiction"]
-        employer = rec.get("serves_employer")
+    def _unit_place(self, rec: dict[str, Any], path: _Path, jurisdictions: Mapping[str, Jurisdiction],
+                    employers: Mapping[str, Employer], commissions: set[str], served: set[str]) -> None:
+        """A commission: one per jurisdiction, coded `<jurisdiction>#commission`. An embedded group:
+        one per employer, at a district, coded `<employer>#embedded`. Noted in `commissions` or
+        `served`."""
+        code, jcode, employer = rec["code"], rec["jurisdiction"], rec.get("serves_employer")
+        if rec["kind"] == "commission":
+            if employer is not None:
+                raise self.fail(path + ("serves_employer",), "a commission serves no employer")
+            if jcode in commissions:
+                raise self.fail(path + ("jurisdiction",), f"second commission for {jcode!r}")
+            if code != f"{jcode}#commission":
+                raise self.fail(path + ("code",), f"a commission's code must be {jcode}#commission")
+            commissions.add(jcode)
+            return
         if employer is None:
             raise self.fail(path, "an embedded group needs 'serves_employer'")
         if employer not in employers:
@@ -249,23 +246,110 @@ class Checker:
         if jurisdictions[jcode].level != "district":
             raise self.fail(path + ("jurisdiction",), "embedded groups sit at a district")
         if code != f"{employer}#embedded":
-            raise self.fail(
-                path + ("code",), f"an embedded group's code must be {employer}#embedded"
-            )
+            raise self.fail(path + ("code",), f"an embedded group's code must be {employer}#embedded")
         served.add(employer)
 
-    def cadres(
-        self, raw: list[Any], path: DataPath, unit_code: str, cadres: dict[str, Cadre]
-    ) -> None:
-        """Check the unit's cadres and add them to `cadres` (by id, unique across units)."""
-        for k, cadre_item in enumerate(raw):
-            cpath = path + ("cadres", k)
-            crec = self.record(cadre_item, cpath, _CADRE_FIELDS, "cadre")
-            if crec["id"] in cadres:
-                raise self.fail(cpath + ("id",), f"duplicate cadre id {crec['id']!r}")
-            cadres[crec["id"]] = Cadre(unit=unit_code, **crec)
 
-
-def is_child_code(code: str, parent: str) -> bool:
+def _is_child_code(code: str, parent: str) -> bool:
     prefix = parent + "/"
     return code.startswith(prefix) and len(code) > len(prefix) and "/" not in code[len(prefix) :]
+
+
+def _plain(
+    node: yaml.Node, loader: yaml.SafeLoader, path: _Path, lines: dict[_Path, int], source: str
+) -> Any:
+    """Turn a composed YAML node into plain Python, recording each path's line number."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise RegistryError(
+                    f"{source}:{key_node.start_mark.line + 1}: keys must be strings"
+                )
+            if key in out:
+                raise RegistryError(
+                    f"{source}:{key_node.start_mark.line + 1}: duplicate key {key!r}"
+                )
+            out[key] = _plain(value_node, loader, path + (key,), lines, source)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(n, loader, path + (i,), lines, source) for i, n in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_registry(text: str, filename: str = "<registry>") -> Registry:
+    """Parse registry YAML; any problem raises RegistryError naming `filename` and the line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise RegistryError(f"{filename}:1: the registry is empty")
+        lines: dict[_Path, int] = {}
+        data = _plain(node, loader, (), lines, filename)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RegistryError(f"{filename}:{line}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+    return _Checker(filename, lines).build(data)
+
+
+def load_registry(path: str | Path) -> Registry:
+    """Load and validate a registry YAML file."""
+    p = Path(path)
+    return parse_registry(p.read_text(encoding="utf-8"), str(p))
+
+
+def registry_from_dict(data: Mapping[str, Any], source: str = "registry") -> Registry:
+    """Validate a registry dict (the shape of the YAML file); errors name the path, not a line."""
+    return _Checker(source).build(data)
+
+
+def registry_to_dict(registry: Registry) -> dict[str, Any]:
+    """The registry as plain data in the YAML file's shape; registry_from_dict reverses it."""
+    return {
+        "jurisdictions": [
+            {
+                "code": j.code,
+                "name": j.name,
+                "level": j.level,
+                "parent": j.parent,
+                "leaders": list(j.leaders),
+            }
+            for j in registry.jurisdictions()
+        ],
+        "employers": [
+            {
+                "code": e.code,
+                "name": e.name,
+                "jurisdiction": e.jurisdiction,
+                "leaders": list(e.leaders),
+            }
+            for e in registry.employers()
+        ],
+        "units": [
+            {
+                "code": u.code,
+                "name": u.name,
+                "jurisdiction": u.jurisdiction,
+                "kind": u.kind,
+                "serves_employer": u.serves_employer,
+                "cadres": [
+                    {
+                        "id": c.id,
+                        "name": c.name,
+                        "role": c.role,
+                        "capacity": c.capacity,
+                        "active": c.active,
+                    }
+                    for c in registry.cadres_of(u.code)
+                ],
+            }
+            for u in registry.units()
+        ],
+    }
