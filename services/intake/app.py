@@ -7,14 +7,14 @@ import threading
 import mongoengine as me
 from flask import Flask
 
-from services.intake.api import IntakeContext, create_blueprint
+from services.intake import api, pages, practice_api
+from services.intake.api import IntakeContext
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.documents import Clue
 from services.intake.handlers import Keys
-from services.intake.limits import ReceiptLimit, TooManyAttempts
+from services.intake.limits import ReceiptLimit
 from services.intake.openapi import build_spec
-from services.intake.pages import create_pages_blueprint
-from services.intake.practice_api import create_practice_blueprint
+from services.intake.page_web import ReporterPages
 from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
@@ -28,7 +28,6 @@ from shared.metrics import (
     watch_outbox_backlog,
 )
 from shared.mongo import count_exact
-from shared.problems import problem_response
 from shared.sealing import ReporterVault
 from shared.web import create_base_app
 
@@ -60,19 +59,14 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     outbox = IntakeOutbox(publisher or EventProducer(settings.common))
     app = create_base_app("intake", settings.common, spec=build_spec)
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
-    app.extensions["intake"] = IntakeContext(settings, keys, outbox)
-    receipt_limit = ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key,
-                                 settings.receipt_rate_limit, settings.receipt_code_failures)
-    app.extensions["receipt_limit"] = receipt_limit
-    app.register_blueprint(create_blueprint(receipt_limit))
-    app.register_blueprint(create_pages_blueprint(receipt_limit, settings))
-    app.register_blueprint(create_practice_blueprint(receipt_limit, settings))  # cards, observers
-
-    @app.errorhandler(TooManyAttempts)
-    def _too_many(exc: TooManyAttempts):
-        return problem_response(429, "Too Many Requests", "too many attempts; wait",
-                                headers={"Retry-After": str(exc.retry_after),
-                                         "X-RateLimit-Limit": str(exc.limit), "X-RateLimit-Remaining": "0"})
+    IntakeContext(settings, keys, outbox).init_app(app)
+    ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
+                 settings.receipt_code_failures).init_app(app)
+    ReporterPages.from_settings(settings).init_app(app)
+    practice_api.init_app(app, settings)  # the registry's places: cards, observers
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(practice_api.bp)
 
     watch_outbox_backlog(doc._get_collection() for doc in OUTBOX_DOCUMENTS)
     watch_unacknowledged()

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, after_this_request, request
+from flask import Flask, Response, after_this_request, current_app, request
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
@@ -37,6 +37,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.clients import client_network
+from shared.problems import problem_response
 
 View = Callable[..., Any]
 
@@ -118,6 +119,11 @@ class ReceiptLimit:
         self.block_s = int(code_block.total_seconds())
         self._key = hmac.new(key, b"campaign/rate-limit-keys", hashlib.sha256).digest()
 
+    def init_app(self, app: Flask) -> None:
+        """Make this the app's receipt limit (`current_limit()`), answering its 429s as problem+json."""
+        app.extensions["receipt_limit"] = self
+        app.register_error_handler(TooManyAttempts, too_many_problem)
+
     def _digest(self, kind: str, value: str) -> str:
         return hmac.new(self._key, f"{kind}\0{value}".encode("utf-8", "surrogatepass"),
                         hashlib.sha256).hexdigest()
@@ -142,33 +148,6 @@ class ReceiptLimit:
         if not allowed:
             raise TooManyAttempts(max(1, math.ceil(reset_at - time.time())), limit)
 
-    def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorator of an API route: counted before the route runs."""
-
-        @functools.wraps(view)
-        def limited(*args: Any, **kwargs: Any) -> Any:
-            self.hit()
-            return view(*args, **kwargs)
-
-        return limited
-
-    def after(self, check: Callable[[], Response | None]) -> Callable[[View], View]:
-        """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
-        without counting; then the limit, then the route."""
-
-        def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-            @functools.wraps(view)
-            def limited(*args: Any, **kwargs: Any) -> Any:
-                refused = check()
-                if refused is not None:
-                    return refused
-                self.hit()
-                return view(*args, **kwargs)
-
-            return limited
-
-        return decorate
-
     @contextmanager
     def code_attempt(self, code_digest: str, not_found: type[Exception]) -> Iterator[None]:
         """Around one use of a receipt: 429 while its code is blocked; a `not_found` inside counts
@@ -187,3 +166,44 @@ class ReceiptLimit:
 
     def _wait(self, key: str) -> int:
         return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+
+def too_many_problem(exc: TooManyAttempts) -> Response:
+    """The API's answer to a request over a limit: 429 problem+json with Retry-After."""
+    return problem_response(429, "Too Many Requests", "too many attempts; wait",
+                            headers={"Retry-After": str(exc.retry_after),
+                                     "X-RateLimit-Limit": str(exc.limit), "X-RateLimit-Remaining": "0"})
+
+
+def current_limit() -> ReceiptLimit:
+    """The receipt limit of the app handling this request (see `ReceiptLimit.init_app`)."""
+    return current_app.extensions["receipt_limit"]
+
+
+def limited(view: View) -> View:
+    """Decorator of a route: counted against the app's receipt limit before the route runs."""
+
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        current_limit().hit()
+        return view(*args, **kwargs)
+
+    return counted
+
+
+def limited_after(check: Callable[[], Response | None]) -> Callable[[View], View]:
+    """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
+    without counting; then the app's receipt limit, then the route."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            refused = check()
+            if refused is not None:
+                return refused
+            current_limit().hit()
+            return view(*args, **kwargs)
+
+        return counted
+
+    return decorate
