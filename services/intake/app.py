@@ -7,14 +7,13 @@ import threading
 import mongoengine as me
 from flask import Flask
 
-from services.intake import api, pages, practice_api
+from services.intake import api, limits, pages, practice_api
 from services.intake.api import IntakeContext
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.documents import Clue
 from services.intake.handlers import Keys
-from services.intake.limits import ReceiptLimit
+from services.intake.limits import TooManyAttempts
 from services.intake.openapi import build_spec
-from services.intake.page_web import ReporterPages
 from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
@@ -28,6 +27,7 @@ from shared.metrics import (
     watch_outbox_backlog,
 )
 from shared.mongo import count_exact
+from shared.problems import problem_response
 from shared.sealing import ReporterVault
 from shared.web import create_base_app
 
@@ -59,14 +59,18 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     outbox = IntakeOutbox(publisher or EventProducer(settings.common))
     app = create_base_app("intake", settings.common, spec=build_spec)
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
-    IntakeContext(settings, keys, outbox).init_app(app)
-    ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
-                 settings.receipt_code_failures).init_app(app)
-    ReporterPages.from_settings(settings).init_app(app)
-    practice_api.init_app(app, settings)  # the registry's places: cards, observers
+    app.extensions["intake"] = IntakeContext(settings, keys, outbox)
+    limits.init_app(app, me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
+                    settings.receipt_code_failures)
     app.register_blueprint(api.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(practice_api.bp)
+    pages.init_app(app, settings)
+    practice_api.init_app(app, settings)  # cards, observers
+
+    @app.errorhandler(TooManyAttempts)
+    def _too_many(exc: TooManyAttempts):
+        return problem_response(429, "Too Many Requests", "too many attempts; wait",
+                                headers={"Retry-After": str(exc.retry_after),
+                                         "X-RateLimit-Limit": str(exc.limit), "X-RateLimit-Remaining": "0"})
 
     watch_outbox_backlog(doc._get_collection() for doc in OUTBOX_DOCUMENTS)
     watch_unacknowledged()

@@ -37,7 +37,6 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.clients import client_network
-from shared.problems import problem_response
 
 View = Callable[..., Any]
 
@@ -119,11 +118,6 @@ class ReceiptLimit:
         self.block_s = int(code_block.total_seconds())
         self._key = hmac.new(key, b"campaign/rate-limit-keys", hashlib.sha256).digest()
 
-    def init_app(self, app: Flask) -> None:
-        """Make this the app's receipt limit (`current_limit()`), answering its 429s as problem+json."""
-        app.extensions["receipt_limit"] = self
-        app.register_error_handler(TooManyAttempts, too_many_problem)
-
     def _digest(self, kind: str, value: str) -> str:
         return hmac.new(self._key, f"{kind}\0{value}".encode("utf-8", "surrogatepass"),
                         hashlib.sha256).hexdigest()
@@ -168,24 +162,22 @@ class ReceiptLimit:
         return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
 
 
-def too_many_problem(exc: TooManyAttempts) -> Response:
-    """The API's answer to a request over a limit: 429 problem+json with Retry-After."""
-    return problem_response(429, "Too Many Requests", "too many attempts; wait",
-                            headers={"Retry-After": str(exc.retry_after),
-                                     "X-RateLimit-Limit": str(exc.limit), "X-RateLimit-Remaining": "0"})
+def init_app(app: Flask, collection: Collection, key: bytes, rate: str, code_failures: int) -> ReceiptLimit:
+    """The app's receipt limit, which `limited` and `limited_after` count against."""
+    app.extensions["receipt_limit"] = found = ReceiptLimit(collection, key, rate, code_failures)
+    return found
 
 
-def current_limit() -> ReceiptLimit:
-    """The receipt limit of the app handling this request (see `ReceiptLimit.init_app`)."""
+def receipt_limit() -> ReceiptLimit:
     return current_app.extensions["receipt_limit"]
 
 
 def limited(view: View) -> View:
-    """Decorator of a route: counted against the app's receipt limit before the route runs."""
+    """Decorator of an API route: counted against the receipt limit before the route runs."""
 
     @functools.wraps(view)
     def counted(*args: Any, **kwargs: Any) -> Any:
-        current_limit().hit()
+        receipt_limit().hit()
         return view(*args, **kwargs)
 
     return counted
@@ -193,7 +185,7 @@ def limited(view: View) -> View:
 
 def limited_after(check: Callable[[], Response | None]) -> Callable[[View], View]:
     """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
-    without counting; then the app's receipt limit, then the route."""
+    without counting; then the receipt limit, then the route."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -201,7 +193,7 @@ def limited_after(check: Callable[[], Response | None]) -> Callable[[View], View
             refused = check()
             if refused is not None:
                 return refused
-            current_limit().hit()
+            receipt_limit().hit()
             return view(*args, **kwargs)
 
         return counted

@@ -57,6 +57,13 @@ class ObserverBody(Schema):
     identity = fields.Nested(IdentityBody, required=True)
 
 
+def must_be_object(payload: Any) -> None:
+    """422 naming the body when a JSON body is not an object."""
+    if not isinstance(payload, dict):
+        raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
+                      errors={"_body": ["must be an object"]})
+
+
 def _ctx() -> IntakeContext:
     return current_app.extensions["intake"]
 
@@ -66,7 +73,7 @@ def _places() -> practice_store.Places:
 
 
 def _iso(value) -> str:
-    return handlers._iso(value)
+    return handlers.iso(value)
 
 
 def _in_scope(code: str) -> None:
@@ -101,13 +108,7 @@ def _card_clue(code: str, payload: Any) -> tuple[dict[str, Any], dict[str, Any]]
     if found is None:
         raise Problem(404, "Not Found", "no card has this code")
     card, batch = found
-    if not isinstance(payload, dict):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-            errors={"_body": ["must be an object"]},
-        )
+    must_be_object(payload)
     try:
         body = cards.feedback_clue(payload, batch.bureau, batch.jurisdiction)
     except ValueError as exc:
@@ -131,18 +132,14 @@ def post_card_opinion(code: str, payload: Any) -> dict[str, Any]:
 
 
 # The card and observer routes; the public card routes share the receipt routes' rate limit.
-bp = Blueprint(
-    "practice",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/assets/practice",
-)
+bp = Blueprint("practice", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/assets/practice")
 
 
 def init_app(app: Flask, settings: IntakeSettings) -> None:
-    """Load the registry's places for the card and observer routes (`intake.places`)."""
+    """The registry's places for these routes, and the routes on `app`."""
     app.extensions["intake.places"] = practice_store.load_places(settings.registry_file)
+    app.register_blueprint(bp)
 
 
 @bp.post("/v1/card-batches")
@@ -321,13 +318,7 @@ def observer_report():
             headers={"WWW-Authenticate": "Bearer"},
         )
     payload = json_payload()
-    if not isinstance(payload, dict):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-            errors={"_body": ["must be an object"]},
-        )
+    must_be_object(payload)
     try:
         body = observers.report_clue(payload, observer.town)
     except ValueError as exc:
@@ -353,6 +344,7 @@ def observer_report():
         extra={"observer_id": observer.id},
     )
     return jsonify(answer), 202
+
 
 
 def observer_view(observer: practice_store.Observer) -> dict[str, Any]:
