@@ -1,6 +1,7 @@
 """Intake's HTTP API against the real local database and broker (Flask test client)."""
 
 import json
+import re
 
 import pytest
 
@@ -172,6 +173,17 @@ def test_openapi_describes_what_the_routes_accept(client):
     body = spec["paths"]["/v1/clues"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/Clue"}
     assert "\\Z" not in json.dumps(spec)
+
+
+def test_openapi_describes_every_api_route_and_no_other(app, client):
+    """The /v1 routes the blueprints register and the paths /openapi.json describes are the same."""
+    routed = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(path, method) for path, operations in client.get("/openapi.json").json["paths"].items()
+                 for method in operations}
+    assert ("/v1/cards/{code}/feedback", "post") in routed
+    assert routed == described
 
 
 def test_anonymous_clue_round_trip(client, keys):

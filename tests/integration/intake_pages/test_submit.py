@@ -7,7 +7,7 @@ import pytest
 
 from services.intake.documents import Clue
 from services.intake.follow_ups import lookup
-from services.intake.pages import clue_payload, form_errors
+from services.intake.page_forms import clue_payload, form_errors
 from tests.integration.intake_pages.forms import (
     ANONYMOUS,
     CODE_PATTERN,
