@@ -63,6 +63,7 @@ def main() -> int:
 def run(uri: str, pid: int, operations: int) -> int:
     from services.intake import handlers, receipts
     from services.intake.documents import Clue
+    from services.intake.model import Clue as IntakeClue
     from services.intake.schemas import ClueSchema
     from shared import mongo
     from shared.outbox import OutboxRelay, entry
@@ -83,8 +84,8 @@ def run(uri: str, pid: int, operations: int) -> int:
     plain_body = {**data, "occurred_on": data["occurred_on"].isoformat()}
 
     def intake_clue() -> dict:
-        return handlers._new_clue(data, "foshan/chancheng/shiwan/contact", keys, receipts.new_receipt(),
-                                  None, None, mongo.utcnow())
+        return IntakeClue.receive(data, "foshan/chancheng/shiwan/contact", keys, receipts.new_receipt(),
+                                  None, None, mongo.utcnow()).doc
 
     def outbox_doc() -> dict:
         doc = intake_clue()
