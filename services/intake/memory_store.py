@@ -83,7 +83,8 @@ class MemoryClueStore:
 
     def unacknowledged(self, staged_before_ms: int, limit: int) -> list[Clue]:
         due = [d for d in self._find(acknowledged=False) if d["last_staged_ms"] < staged_before_ms]
-        return [Clue(copy.deepcopy(d)) for d in due[:limit]]
+        hidden = ("reporter_sealed", "replay_sealed")
+        return [Clue({k: copy.deepcopy(v) for k, v in d.items() if k not in hidden}) for d in due[:limit]]
 
     def count_unacknowledged(self) -> int:
         return len(self._find(acknowledged=False))
