@@ -13,6 +13,7 @@ from shared.vocabulary import DISPOSITIONS, OUTCOMES
 
 from . import handlers, queries, registry_scope, registry_store
 from .documents import STATUSES
+from .openapi import Op, add_paths
 from .registry import RegistryError
 
 bp = Blueprint("assignment", __name__)
@@ -88,17 +89,6 @@ class CadreBody(Schema):
     role = fields.String(required=True)
     capacity = fields.Integer(required=True, strict=True)
     active = fields.Boolean(load_default=True)
-
-
-SCHEMAS = (
-    CloseBody,
-    EscalateBody,
-    CaseListQuery,
-    JurisdictionBody,
-    EmployerBody,
-    UnitBody,
-    CadreBody,
-)
 
 
 def _ctx() -> handlers.Context:
@@ -194,7 +184,7 @@ def _invalid(exc: RegistryError) -> Problem:
 @bp.put("/v1/registry")
 @require("admin")
 def put_registry():
-    from .registry import registry_from_dict
+    from .registry_file import registry_from_dict
 
     body = json_body(request)
     if not isinstance(body, dict):
@@ -227,84 +217,21 @@ def put_registry_part(kind: str, key: str):
     return _save(registry)
 
 
+OPERATIONS = [
+    Op("/v1/cases", "get", "List cases in scope (newest first)", query=CaseListQuery),
+    Op("/v1/cases/{case_id}", "get", "A case with escalations and audit trail"),
+    Op("/v1/cases/{case_id}/close", "post", "Close a case", body="CloseBody"),
+    Op("/v1/cases/{case_id}/escalate", "post", "Escalate a case by hand", body="EscalateBody"),
+    Op("/v1/workload", "get", "Open cases and capacity per cadre"),
+    Op("/v1/registry", "get", "The registry"),
+    Op("/v1/registry", "put", "Replace the registry"),
+    *(Op(f"/v1/registry/{kind}/{{key}}", "put", f"Add or replace one of {kind}", body=schema.__name__)
+      for kind, schema in _PARTS.items()),
+]
+
+
 def register_paths(spec) -> None:
     """Describe the routes in the OpenAPI document."""
-    ok = {"200": {"description": "OK"}}
-    secured = [{"bearer": []}]
     for name in ("CloseBody", "EscalateBody", "JurisdictionBody", "EmployerBody", "UnitBody", "CadreBody"):
         spec.components.schema(name, schema=globals()[name])
-
-    def body(name: str) -> dict:
-        return {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
-        }
-
-    spec.path(
-        "/v1/cases",
-        operations={
-            "get": {
-                "summary": "List cases in scope (newest first)",
-                "security": secured,
-                "parameters": [{"in": "query", "schema": CaseListQuery}],
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/cases/{case_id}",
-        operations={
-            "get": {
-                "summary": "A case with escalations and audit trail",
-                "security": secured,
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/cases/{case_id}/close",
-        operations={
-            "post": {
-                "summary": "Close a case",
-                "security": secured,
-                "requestBody": body("CloseBody"),
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/cases/{case_id}/escalate",
-        operations={
-            "post": {
-                "summary": "Escalate a case by hand",
-                "security": secured,
-                "requestBody": body("EscalateBody"),
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/workload",
-        operations={
-            "get": {"summary": "Open cases and capacity per cadre", "security": secured, "responses": ok}
-        },
-    )
-    spec.path(
-        "/v1/registry",
-        operations={
-            "get": {"summary": "The registry", "security": secured, "responses": ok},
-            "put": {"summary": "Replace the registry", "security": secured, "responses": ok},
-        },
-    )
-    for kind, schema in _PARTS.items():
-        spec.path(
-            f"/v1/registry/{kind}/{{key}}",
-            operations={
-                "put": {
-                    "summary": f"Add or replace one of {kind}",
-                    "security": secured,
-                    "requestBody": body(schema.__name__),
-                    "responses": ok,
-                }
-            },
-        )
+    add_paths(spec, OPERATIONS)

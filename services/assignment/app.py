@@ -61,6 +61,6 @@ def create_app(
     app.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(api_reports.bp)
     session_key = settings.session_key or os.urandom(32)  # development: this process only
-    app.register_blueprint(pages.create_workspace_blueprint(session_key, secure=settings.common.production))
+    pages.init_app(app, session_key, secure=settings.common.production)
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

@@ -16,6 +16,7 @@ from . import casemap, networks
 from . import recommendation_store as store
 from . import recommendations as rules
 from .handlers import Context
+from .openapi import Op, add_paths
 
 bp = Blueprint("practice", __name__)
 
@@ -146,90 +147,25 @@ def bureau_quarter():
     return jsonify({"year": year, "quarter": quarter, "items": items, "next": None})
 
 
+OPERATIONS = [
+    Op("/v1/cases/{case_id}/map", "get", "The case's neighbourhood on the relationship map: subjects, firms, "
+       "intermediaries, relatives, employers, units (opaque node ids)"),
+    Op("/v1/networks", "get", "Networks handled jointly (协作办案) that involve a unit in scope"),
+    Op("/v1/networks/{network_id}", "get", "A network: lead unit, assisting units, its cases"),
+    Op("/v1/recommendations", "get", "Recommendations to bureaus in scope (?bureau=, ?overdue=true)",
+       query=RecommendationQuery),
+    Op("/v1/recommendations", "post", "Issue a recommendation with a rectification deadline",
+       body="RecommendationBody", responses={"201": {"description": "Created"}}),
+    Op("/v1/recommendations/{recommendation_id}", "get", "A recommendation"),
+    Op("/v1/recommendations/{recommendation_id}/answer", "post",
+       "Record the bureau's rectification report (once)", body="AnswerBody"),
+    Op("/v1/bureaus/quarter", "get", "Per bureau in scope: the quarter's cases by category and outcome",
+       query=QuarterQuery),
+]
+
+
 def register_paths(spec) -> None:
     """Describe the routes in the OpenAPI document."""
-    ok = {"200": {"description": "OK"}}
-    secured = [{"bearer": []}]
     for name in ("RecommendationBody", "AnswerBody"):
         spec.components.schema(name, schema=globals()[name])
-
-    def body(name: str) -> dict:
-        return {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
-        }
-
-    spec.path(
-        "/v1/cases/{case_id}/map",
-        operations={
-            "get": {
-                "summary": "The case's neighbourhood on the relationship map: subjects, firms, "
-                "intermediaries, relatives, employers, units (opaque node ids)",
-                "security": secured,
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/networks",
-        operations={
-            "get": {
-                "summary": "Networks handled jointly (协作办案) that involve a unit in scope",
-                "security": secured,
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/networks/{network_id}",
-        operations={
-            "get": {
-                "summary": "A network: lead unit, assisting units, its cases",
-                "security": secured,
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/recommendations",
-        operations={
-            "get": {
-                "summary": "Recommendations to bureaus in scope (?bureau=, ?overdue=true)",
-                "security": secured,
-                "parameters": [{"in": "query", "schema": RecommendationQuery}],
-                "responses": ok,
-            },
-            "post": {
-                "summary": "Issue a recommendation with a rectification deadline",
-                "security": secured,
-                "requestBody": body("RecommendationBody"),
-                "responses": {"201": {"description": "Created"}},
-            },
-        },
-    )
-    spec.path(
-        "/v1/recommendations/{recommendation_id}",
-        operations={"get": {"summary": "A recommendation", "security": secured, "responses": ok}},
-    )
-    spec.path(
-        "/v1/recommendations/{recommendation_id}/answer",
-        operations={
-            "post": {
-                "summary": "Record the bureau's rectification report (once)",
-                "security": secured,
-                "requestBody": body("AnswerBody"),
-                "responses": ok,
-            }
-        },
-    )
-    spec.path(
-        "/v1/bureaus/quarter",
-        operations={
-            "get": {
-                "summary": "Per bureau in scope: the quarter's cases by category and outcome",
-                "security": secured,
-                "parameters": [{"in": "query", "schema": QuarterQuery}],
-                "responses": ok,
-            }
-        },
-    )
+    add_paths(spec, OPERATIONS)

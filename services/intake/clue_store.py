@@ -1,152 +1,172 @@
-"""ClueStore: the only module that reads and writes clues, their timelines, their follow-ups and
-the review batches, and the only one that knows the local database's ways (`exact()` filters on
-scalar fields, times kept as epoch milliseconds where a `$set` datetime would turn into text on
-nx-27017, no count aggregations).
+"""Where received clues, their timeline lines and the reporters' follow-ups are kept: the one place
+the clue-moving use cases (timeline.py, follow_ups.py, case_events.py) reach the database through.
 
-Reads return `model.Clue` (or plain dicts for lines and follow-ups); writes take what the
-aggregate's transitions return. `memory_store.MemoryClueStore` is the same interface in a dict,
-for the use cases' unit tests.
+`ClueStore` speaks to MongoDB (or nx-27017) through the documents of documents.py; `MemoryClueStore`
+keeps the same in dicts, for the use cases' unit tests. tests/integration/intake/test_clue_store.py
+runs the same contract on both. `clues()` is the store the use cases use; `use()` swaps it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-import mongoengine as me
 from pymongo import UpdateOne
-from pymongo.errors import DuplicateKeyError
 
-from services.intake import status
 from services.intake.documents import Clue as ClueDocument
-from services.intake.documents import ClueUpdate, FollowUp, ImportBatch
-from services.intake.model import Clue
-from shared.mongo import count_exact, exact, insert_new
-from shared.outbox import OutboxDocument
+from services.intake.documents import ClueUpdate, FollowUp
+from services.intake.model import Clue, Line, Move
+from shared.mongo import exact, insert_new
+from shared.times import to_ms
 
-# Never read back by a use case that does not need them: the reporter's ciphertext and secrets.
-_SECRETS = {"reporter_sealed": 0, "contact_sealed": 0, "receipt_code_digest": 0,
-            "receipt_secret_digest": 0, "replay_sealed": 0}
+PendingFollowUp = tuple[str, str, bool, datetime]  # id, clue id, objection, at
+
+
+def _changes(move: Move) -> dict[str, Any]:
+    changes: dict[str, Any] = {"status": move.after}
+    if move.acknowledge:
+        changes["acknowledged"] = True
+    if move.closed_at is not None:
+        changes["closed_ms"] = to_ms(move.closed_at)
+    return changes
+
+
+def _line_doc(line: Line) -> dict[str, Any]:
+    return {"_id": line.id, "clue_id": line.clue_id, "at": line.at, "kind": line.kind,
+            "message_zh": line.zh, "message_en": line.en}
 
 
 class ClueStore:
-    """Intake's clues on MongoDB (the mongoengine documents of `documents`)."""
-
-    follow_up_document: type[OutboxDocument] = FollowUp  # what the relay publishes follow-ups from
-
-    def _clues(self):
-        return ClueDocument._get_collection()
-
-    def insert(self, clue: Clue) -> bool:
-        """Store a new clue in one insert; False if a unique key (receipt, Idempotency-Key) is taken."""
-        try:
-            # pymongo directly: mongoengine's bookkeeping cost more than the rest of the request.
-            self._clues().insert_one(clue.doc)
-        except (me.NotUniqueError, DuplicateKeyError):
-            return False
-        return True
-
-    def by_idempotency_key(self, frontline_unit: str, key_digest: str) -> Clue | None:
-        found = self._clues().find_one(exact(frontline_unit=frontline_unit, idempotency_key=key_digest),
-                                       {"request_hash": 1, "replay_sealed": 1, "replay_until_ms": 1})
-        return Clue(found) if found else None
-
-    def by_receipt(self, code_digest: str) -> Clue | None:
-        found = self._clues().find_one(exact(receipt_code_digest=code_digest),
-                                       {"status": 1, "received_at": 1, "receipt_secret_digest": 1})
-        return Clue(found) if found else None
+    """The clues' store on the database."""
 
     def get(self, clue_id: str) -> Clue | None:
-        """The clue without reporter ciphertext, receipt digests or sealed replay."""
-        found = self._clues().find_one({"_id": clue_id}, _SECRETS)
-        return Clue(found) if found else None
+        found = ClueDocument._get_collection().find_one({"_id": clue_id}, {"status": 1, "received_at": 1})
+        return Clue(found["_id"], found["status"], found.get("received_at")) if found else None
 
-    def statuses(self, clue_ids: Iterable[str]) -> dict[str, str]:
-        found = self._clues().find({"_id": {"$in": list(clue_ids)}}, {"status": 1})
-        return {d["_id"]: d["status"] for d in found}
+    def by_receipt(self, code_digest: str) -> tuple[Clue, str] | None:
+        """The clue with this receipt code's digest, and its secret's digest."""
+        wanted = {"status": 1, "received_at": 1, "receipt_secret_digest": 1}
+        found = ClueDocument._get_collection().find_one(exact(receipt_code_digest=code_digest), wanted)
+        if found is None:
+            return None
+        return Clue(found["_id"], found["status"], found.get("received_at")), found["receipt_secret_digest"]
 
-    def update(self, clue_id: str, changes: dict[str, Any], expected_status: str | None = None) -> bool:
-        """Set `changes` on the clue, only if its status is still `expected_status` (when given)."""
-        guard = {"_id": clue_id, **({"status": expected_status} if expected_status else {})}
-        return self._clues().update_one(guard, {"$set": changes}).matched_count == 1
+    def many(self, ids: Iterable[str]) -> dict[str, Clue]:
+        found = ClueDocument._get_collection().find({"_id": {"$in": sorted(set(ids))}}, {"status": 1})
+        return {d["_id"]: Clue(d["_id"], d["status"]) for d in found}
 
-    def update_many(self, moves: list[tuple[str, str, dict[str, Any]]]) -> int:
-        """`update` for each (clue id, expected status, changes) in one write; how many matched."""
-        if not moves:
-            return 0
-        writes = [UpdateOne({"_id": i, "status": s}, {"$set": c}) for i, s, c in moves]
-        return self._clues().bulk_write(writes, ordered=False).matched_count
+    def lines(self, clue_id: str) -> list[Line]:
+        """The clue's timeline lines, oldest first."""
+        found = ClueUpdate._get_collection().find(exact(clue_id=clue_id)).sort("at", 1)
+        return [Line(d["_id"], d["clue_id"], d["at"], d["kind"], d["message_zh"], d["message_en"])
+                for d in found]
 
-    def add_lines(self, lines: list[dict[str, Any]]) -> None:
-        """Add timeline lines; one already there (a re-delivered event's) is left as it is."""
+    def save(self, moves: list[Move]) -> bool:
+        """Write the moves' lines (those written before stay) and each clue's status, guarded by
+        its status before; False when some clue's status had changed meanwhile (its move is not
+        written: take it again on what the clue is now)."""
+        lines = [_line_doc(line) for move in moves for line in move.lines]
         if lines:
             insert_new(ClueUpdate._get_collection(), lines)
+        if not moves:
+            return True
+        updates = [UpdateOne({"_id": m.clue_id, "status": m.before}, {"$set": _changes(m)}) for m in moves]
+        return ClueDocument._get_collection().bulk_write(updates, ordered=False).matched_count == len(moves)
 
-    def lines(self, clue_id: str) -> list[dict[str, Any]]:
-        return list(ClueUpdate._get_collection().find(exact(clue_id=clue_id)).sort("at", 1))
+    def conflict_moved_to(self, clue_id: str) -> tuple[bool, str | None]:
+        """Whether the clue is held, and where a conflict escalation last took it."""
+        found = ClueDocument._get_collection().find_one({"_id": clue_id}, {"conflict_moved_to": 1})
+        return found is not None, (found or {}).get("conflict_moved_to")
 
-    def add_follow_up(self, item: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-        """Store a follow-up with its event in its outbox, in one insert; the document as stored."""
-        doc = FollowUp(id=item["_id"], clue_id=item["clue_id"], message=item["message"],
-                       objection=item["objection"], at=item["at"], applied=False)
-        doc.stage(event)
-        doc.save(force_insert=True)
-        return doc.to_mongo().to_dict()
+    def note_conflict(self, clue_id: str, jurisdiction: str) -> None:
+        ClueDocument._get_collection().update_one({"_id": clue_id},
+                                                  {"$set": {"conflict_moved_to": jurisdiction}})
+
+    def add_follow_up(self, item: FollowUp) -> None:
+        item.save(force_insert=True)
 
     def follow_up_applied(self, follow_up_id: str) -> None:
-        FollowUp.objects(id=follow_up_id).update_one(set__applied=True)
+        FollowUp._get_collection().update_one({"_id": follow_up_id}, {"$set": {"applied": True}})
 
-    def unapplied_follow_ups(self, limit: int) -> list[dict[str, Any]]:
-        fields = {"clue_id": 1, "objection": 1, "at": 1}
-        return list(FollowUp._get_collection().find(exact(applied=False), fields).limit(limit))
+    def pending_follow_ups(self, limit: int) -> list[PendingFollowUp]:
+        found = FollowUp._get_collection().find(exact(applied=False), {"clue_id": 1, "objection": 1, "at": 1})
+        return [(d["_id"], d["clue_id"], bool(d.get("objection")), d["at"]) for d in found.limit(limit)]
 
-    def unacknowledged(self, staged_before_ms: int, limit: int) -> list[Clue]:
-        """Clues not acknowledged whose event last went out before then (without the vault's texts)."""
-        due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": staged_before_ms}}
-        found = self._clues().find(due, {"reporter_sealed": 0, "replay_sealed": 0}).limit(limit)
-        return [Clue(d) for d in found]
 
-    def count_unacknowledged(self) -> int:
-        return count_exact(self._clues(), acknowledged=False)
+class MemoryClueStore:
+    """The same store in dicts: for the use cases' unit tests."""
 
-    def note_staged(self, clue_ids: list[str], at_ms: int) -> None:
-        """Note when the events of these clues (still unacknowledged) went out again."""
-        self._clues().update_many({"_id": {"$in": clue_ids}, **exact(acknowledged=False)},
-                                  {"$set": {"last_staged_ms": at_ms}})
+    def __init__(self) -> None:
+        self.clues: dict[str, dict[str, Any]] = {}
+        self.line_docs: dict[str, dict[str, Any]] = {}
+        self.follow_ups: dict[str, dict[str, Any]] = {}
 
-    def expire_replays(self, before_ms: int, batch: int) -> int:
-        """Erase the replay data of clues whose replay window ended before then; how many."""
-        # Clues stored before the digests were keyed hold a plain SHA-256 of the body and no
-        # expiry: their replay data goes at once (its key's old digest then matches nothing new).
-        due = {"$or": [{"replay_until_ms": {"$lt": before_ms}},
-                       {"request_hash": {"$type": "string"}, "replay_until_ms": {"$exists": False}}]}
-        return self._in_batches(due, {"$unset": {"request_hash": "", "replay_sealed": "",
-                                                 "replay_until_ms": ""}}, {}, batch)
+    def add(self, clue_id: str, status: str, received_at: datetime, code_digest: str = "",
+            secret_digest: str = "") -> None:
+        """A received clue (what post_clue stores, as far as these use cases read it)."""
+        self.clues[clue_id] = {"status": status, "received_at": received_at, "code": code_digest,
+                               "secret": secret_digest, "acknowledged": False}
 
-    def erase_sealed(self, closed_before_ms: int, now_ms: int, batch: int) -> int:
-        """Erase the sealed identity and contact of clues closed before then; how many."""
-        closed = exact(status=status.CLOSED)
-        due = {**closed, "closed_ms": {"$lt": closed_before_ms}, "reporter_sealed": {"$type": "string"}}
-        # Guarded by status, so a clue reopened since the read keeps its identity.
-        change = {"$unset": {"reporter_sealed": "", "contact_sealed": ""}, "$set": {"erased_ms": now_ms}}
-        return self._in_batches(due, change, closed, batch)
+    def get(self, clue_id: str) -> Clue | None:
+        found = self.clues.get(clue_id)
+        return Clue(clue_id, found["status"], found["received_at"]) if found else None
 
-    def _in_batches(self, due: dict, change: dict, guard: dict, batch: int) -> int:
-        done = 0
-        while True:
-            ids = [d["_id"] for d in self._clues().find(due, {"_id": 1}).limit(batch)]
-            if not ids:
-                return done
-            done += self._clues().update_many({"_id": {"$in": ids}, **guard}, change).modified_count
-            if len(ids) < batch:
-                return done
+    def by_receipt(self, code_digest: str) -> tuple[Clue, str] | None:
+        for clue_id, found in self.clues.items():
+            if found["code"] == code_digest:
+                return Clue(clue_id, found["status"], found["received_at"]), found["secret"]
+        return None
 
-    def review_batch(self, batch_id: str, wanted: dict[str, str]) -> dict[str, Any]:
-        """The review batch `batch_id`, made with `wanted` on first use; as stored."""
-        batches = ImportBatch._get_collection()
-        batches.update_one({"_id": batch_id}, {"$set": {"seen": True}, "$setOnInsert": wanted}, upsert=True)
-        stored = batches.find_one({"_id": batch_id}) or {}
-        if not stored.get("deadline"):  # a database that ignores $setOnInsert on upsert
-            batches.update_one({"_id": batch_id, "deadline": None}, {"$set": wanted})
-            stored = batches.find_one({"_id": batch_id}) or {}
-        return stored
+    def many(self, ids: Iterable[str]) -> dict[str, Clue]:
+        return {i: clue for i in set(ids) if (clue := self.get(i)) is not None}
+
+    def lines(self, clue_id: str) -> list[Line]:
+        return sorted((line for line in self.line_docs.values() if line.clue_id == clue_id),
+                      key=lambda line: line.at)
+
+    def save(self, moves: list[Move]) -> bool:
+        for move in moves:
+            for line in move.lines:
+                self.line_docs.setdefault(line.id, line)
+        matched = [m for m in moves
+                   if m.clue_id in self.clues and self.clues[m.clue_id]["status"] == m.before]
+        for move in matched:
+            self.clues[move.clue_id].update(_changes(move))
+        return len(matched) == len(moves)
+
+    def conflict_moved_to(self, clue_id: str) -> tuple[bool, str | None]:
+        found = self.clues.get(clue_id)
+        return found is not None, (found or {}).get("conflict_moved_to")
+
+    def note_conflict(self, clue_id: str, jurisdiction: str) -> None:
+        self.clues[clue_id]["conflict_moved_to"] = jurisdiction
+
+    def add_follow_up(self, item: FollowUp) -> None:
+        if item.id in self.follow_ups:
+            raise ValueError(f"follow-up {item.id} exists")
+        self.follow_ups[item.id] = {"clue_id": item.clue_id, "objection": item.objection, "at": item.at,
+                                    "applied": item.applied, "outbox": list(item.outbox or [])}
+
+    def follow_up_applied(self, follow_up_id: str) -> None:
+        self.follow_ups[follow_up_id]["applied"] = True
+
+    def pending_follow_ups(self, limit: int) -> list[PendingFollowUp]:
+        pending = [(i, f["clue_id"], f["objection"], f["at"]) for i, f in self.follow_ups.items()
+                   if not f["applied"]]
+        return pending[:limit]
+
+
+_current: ClueStore | MemoryClueStore = ClueStore()
+
+
+def clues() -> ClueStore | MemoryClueStore:
+    """The store the use cases use."""
+    return _current
+
+
+def use(store: ClueStore | MemoryClueStore) -> ClueStore | MemoryClueStore:
+    """Make `store` the use cases' store; returns the one it replaces."""
+    global _current
+    previous, _current = _current, store
+    return previous

@@ -1,137 +1,88 @@
-"""ClueStore on the real local database, and the in-memory twin the use cases' unit tests run
-on held to the same contract (so a unit test never passes on a store that behaves otherwise)."""
+"""The clue store's contract, on the real database and on the in-memory twin the unit tests use:
+the same calls give the same answers on both."""
 
 from __future__ import annotations
 
-import base64
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake import receipts
-from services.intake.clue_store import ClueStore
-from services.intake.keys import Keys
-from services.intake.memory_store import MemoryClueStore
-from services.intake.model import Clue, millis, received_event
-from services.intake.schemas import ClueSchema
+from services.intake import handlers, receipts
+from services.intake.clue_store import ClueStore, MemoryClueStore
+from services.intake.documents import FollowUp
+from services.intake.model import Step
+from shared import events
 from shared.sealing import ReporterVault
-from shared.times import to_ms
-from tests.unit.intake.clues import IDENTITY, clue
-from tests.unit.intake.test_handlers import NOW
 
 pytestmark = pytest.mark.stack
-UNIT = "foshan/chancheng/shiwan/contact"
-AT = millis(NOW)
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+KEYS = handlers.Keys(os.urandom(32), ReporterVault(os.urandom(32)), os.urandom(32))
+CLUE = {"source": "public_report", "category": "solicitation", "summary": "收受红包",
+        "jurisdiction": "foshan/chancheng/shiwan", "collusion": False,
+        "subject": {"name": "某甲", "rank": "staff"}, "reporter": {"anonymous": True}}
 
 
-@pytest.fixture(params=["mongo", "memory"])
-def store(request):
-    if request.param == "memory":
-        return MemoryClueStore()
-    request.getfixturevalue("mongo_db")
-    return ClueStore()
+@pytest.fixture(params=["database", "memory"])
+def stored(request, mongo_db):
+    """(the store, a clue it holds, its receipt code's digest, its secret's digest)."""
+    if request.param == "database":
+        from services.intake.schemas import ClueSchema
+
+        body, _ = handlers.post_clue(ClueSchema().load(CLUE), "foshan/chancheng/shiwan/contact", KEYS,
+                                     now=T0)
+        code = receipts.code_digest(KEYS.receipt_key, body["receipt"]["code"])
+        secret = receipts.secret_digest(KEYS.receipt_key, body["receipt"]["secret"])
+        return ClueStore(), body["clue_id"], code, secret
+    store = MemoryClueStore()
+    store.add("c1", "received", T0, "code-digest", "secret-digest")
+    return store, "c1", "code-digest", "secret-digest"
 
 
-@pytest.fixture
-def keys(notify_keypair):
-    return Keys(os.urandom(32), ReporterVault(os.urandom(32)), base64.b64decode(notify_keypair[0]))
+def step(topic: str, event_id: str, at: datetime, **data) -> Step:
+    return Step(events.TYPES[topic], data, event_id, at)
 
 
-def new_clue(keys, key=None, at=AT, receipt=None):
-    return Clue.receive(ClueSchema().load(clue()), UNIT, keys, receipt or receipts.new_receipt(),
-                        key, "h" if key else None, at)
+def same_time(a: datetime, b: datetime) -> bool:
+    return a.replace(tzinfo=a.tzinfo or UTC) == b.replace(tzinfo=b.tzinfo or UTC)
 
 
-def test_insert_refuses_a_taken_receipt_or_idempotency_key(store, keys):
-    receipt = receipts.new_receipt()
-    first = new_clue(keys, "k-1", receipt=receipt)
-    assert store.insert(first)
-    assert not store.insert(new_clue(keys, receipt=receipt))  # the receipt code is taken
-    assert not store.insert(new_clue(keys, "k-1"))  # the Idempotency-Key in this unit is taken
-    assert store.insert(new_clue(keys, "k-2"))
-    assert store.by_idempotency_key(UNIT, first.idempotency_key).request_hash == "h"
-    assert store.by_idempotency_key(UNIT, "hkey:other") is None
-    found = store.by_receipt(receipts.code_digest(keys.receipt_key, receipt.code))
-    assert found.id == first.id and found.receipt_secret_digest == first.receipt_secret_digest
+def test_a_clue_is_found_by_id_and_by_receipt(stored):
+    store, clue_id, code, secret = stored
+    clue = store.get(clue_id)
+    assert (clue.id, clue.status) == (clue_id, "received") and same_time(clue.received_at, T0)
+    found, secret_digest = store.by_receipt(code)
+    assert found.id == clue_id and secret_digest == secret
+    assert store.by_receipt("no-such-digest") is None and store.get("no-such-clue") is None
+    assert set(store.many([clue_id, "no-such-clue"])) == {clue_id}
 
 
-def test_a_stored_clue_reads_back_to_the_same_event_without_its_secrets(store, keys):
-    stored = new_clue(keys, "k-1")
-    store.insert(stored)
-    found = store.get(stored.id)
-    assert found.received_at == AT and found.received_at.tzinfo is not None
-    for hidden in ("reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
-                   "replay_sealed"):
-        assert getattr(found, hidden) is None
-    [due] = store.unacknowledged(to_ms(AT) + 1, 10)  # what the reconciler republishes from
-    assert due.received_event() == received_event(stored.doc) and due.reporter_sealed is None
-    assert not any(secret in str(found.doc) for secret in IDENTITY)
-    assert store.get("nope") is None
+def test_a_move_is_written_once_and_refused_on_a_stale_status(stored):
+    store, clue_id, _, _ = stored
+    clue = store.get(clue_id)
+    move = clue.take([step(events.CASE_ASSIGNED, "e1", T0 + timedelta(hours=1)),
+                      step(events.CASE_CLOSED, "e2", T0 + timedelta(days=2), reporter_summary="办结")],
+                     acknowledge=True)
+    assert store.save([move]) is True
+    assert store.save([move]) is False  # the clue is closed now, no longer "received"
+    assert store.get(clue_id).status == "closed"
+    lines = store.lines(clue_id)
+    assert [(line.id, line.kind) for line in lines] == [("e1", "case-assigned"), ("e2", "case-closed")]
+    assert same_time(lines[1].at, T0 + timedelta(days=2)) and "办结" in lines[1].zh
+    assert store.save([]) is True
 
 
-def test_updates_are_guarded_by_status(store, keys):
-    a, b = new_clue(keys), new_clue(keys)
-    store.insert(a)
-    store.insert(b)
-    assert store.update(a.id, {"status": "accepted"}, expected_status="received")
-    assert not store.update(a.id, {"status": "closed"}, expected_status="received")
-    assert store.update_many([(a.id, "accepted", {"status": "closed", "closed_ms": 5}),
-                              (b.id, "closed", {"status": "closed"})]) == 1
-    assert store.statuses([a.id, b.id, "nope"]) == {a.id: "closed", b.id: "received"}
-    assert store.update(b.id, {"conflict_moved_to": "foshan"})
-    assert store.get(b.id).conflict_moved_to == "foshan"
-
-
-def test_timeline_lines_are_written_once_and_read_oldest_first(store):
-    line = {"_id": "e2", "clue_id": "c", "at": AT + timedelta(days=2), "kind": "case-closed",
-            "message_zh": "办结", "message_en": "closed"}
-    store.add_lines([line, {**line, "_id": "e1", "at": AT + timedelta(days=1), "kind": "case-assigned"}])
-    store.add_lines([{**line, "message_zh": "again"}, {**line, "_id": "x", "clue_id": "other"}])
-    lines = store.lines("c")
-    assert [ln["_id"] for ln in lines] == ["e1", "e2"] and lines[1]["message_zh"] == "办结"
-    assert lines[0]["at"] == AT + timedelta(days=1)
-
-
-def test_follow_ups_wait_until_applied(store):
-    item = {"_id": "f1", "clue_id": "c", "message": "补充", "objection": True, "at": AT, "applied": False}
-    stored = store.add_follow_up(item, {"id": "ev-1", "type": "campaign.clue.followed_up.v1", "subject": "c"})
-    assert stored["_id"] == "f1" and stored["outbox"]
-    [pending] = store.unapplied_follow_ups(10)
-    assert (pending["_id"], pending["clue_id"], pending["objection"]) == ("f1", "c", True)
+def test_conflicts_and_follow_ups(stored):
+    store, clue_id, _, _ = stored
+    assert store.conflict_moved_to(clue_id) == (True, None)
+    store.note_conflict(clue_id, "foshan")
+    assert store.conflict_moved_to(clue_id) == (True, "foshan")
+    assert store.conflict_moved_to("no-such-clue") == (False, None)
+    item = FollowUp(id="f1", clue_id=clue_id, message="补充", objection=True, at=T0, applied=False)
+    store.add_follow_up(item)
+    [(follow_up_id, for_clue, objection, at)] = store.pending_follow_ups(10)
+    assert (follow_up_id, for_clue, objection) == ("f1", clue_id, True) and same_time(at, T0)
     store.follow_up_applied("f1")
-    assert store.unapplied_follow_ups(10) == []
+    assert store.pending_follow_ups(10) == []
 
-
-def test_unacknowledged_clues_and_when_they_went_out(store, keys):
-    old, new, acked = new_clue(keys), new_clue(keys, at=AT + timedelta(seconds=30)), new_clue(keys)
-    for one in (old, new, acked):
-        store.insert(one)
-    store.update(acked.id, {"acknowledged": True})
-    assert store.count_unacknowledged() == 2
-    assert [c.id for c in store.unacknowledged(to_ms(AT) + 1, 10)] == [old.id]
-    store.note_staged([old.id, acked.id], to_ms(AT) + 60_000)
-    assert store.unacknowledged(to_ms(AT) + 1, 10) == []
-    assert store.get(old.id).last_staged_ms == to_ms(AT) + 60_000
-    assert store.get(acked.id).last_staged_ms == to_ms(AT)
-
-
-def test_replay_data_and_sealed_identity_expire_in_batches(store, keys):
-    keyed = [new_clue(keys, f"k-{i}") for i in range(3)]
-    for one in keyed:
-        store.insert(one)
-    assert store.expire_replays(to_ms(AT + timedelta(hours=23)), batch=2) == 0
-    assert store.expire_replays(to_ms(AT + timedelta(hours=25)), batch=2) == 3
-    assert store.by_idempotency_key(UNIT, keyed[0].idempotency_key).replay_sealed is None
-    store.update(keyed[0].id, {"status": "closed", "closed_ms": to_ms(AT)})
-    store.update(keyed[1].id, {"status": "accepted", "closed_ms": to_ms(AT)})  # reopened: kept
-    assert store.erase_sealed(to_ms(AT) + 1, to_ms(AT) + 2, batch=1) == 1
-    assert store.erase_sealed(to_ms(AT) + 1, to_ms(AT) + 2, batch=1) == 0
-    assert store.get(keyed[0].id).erased_ms == to_ms(AT) + 2
-
-
-def test_a_review_batch_keeps_its_first_deadline(store):
-    wanted = {"name": "n", "deadline": "2026-06-30T00:00:00+00:00", "frontline_unit": "u"}
-    first = store.review_batch("b_1", wanted)
-    again = store.review_batch("b_1", {**wanted, "deadline": "2026-07-31T00:00:00+00:00"})
-    assert first["deadline"] == again["deadline"] == "2026-06-30T00:00:00+00:00"

@@ -5,8 +5,7 @@ import mongoengine as me
 import mongomock
 import pytest
 
-from services.intake.keys import Keys
-from services.intake.memory_store import MemoryClueStore
+from services.intake.handlers import Keys
 from shared.fakes import FakeBroker
 from shared.sealing import ReporterVault, generate_keypair
 
@@ -52,27 +51,3 @@ def outbox() -> RecordingOutbox:
 @pytest.fixture
 def publisher() -> FakeBroker:
     return FakeBroker()
-
-
-@pytest.fixture
-def store() -> MemoryClueStore:
-    return MemoryClueStore()
-
-
-class MemoryProcessed:
-    """`shared.mongo.ProcessedEvents` in a set."""
-
-    def __init__(self):
-        self.ids = set()
-
-    def seen(self, event_id):
-        return event_id in self.ids
-
-    def mark(self, event_id):
-        self.ids.add(event_id)
-
-    def seen_many(self, event_ids):
-        return self.ids & set(event_ids)
-
-    def mark_many(self, event_ids):
-        self.ids.update(event_ids)
