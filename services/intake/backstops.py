@@ -10,7 +10,6 @@ from services.intake.clue_store import clues
 from services.intake.model import received_event
 from shared.kafka import Publisher
 from shared.outbox import entry, publish_entries
-from shared.times import to_ms
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +26,12 @@ def reconcile(after_s: float, publisher: Publisher, now: datetime | None = None,
     that fails raises before anything is noted, so the next round tries again.
     """
     now = now or datetime.now(UTC)
-    due = clues().unacknowledged(to_ms(now - timedelta(seconds=after_s)), limit)
+    due = clues().unacknowledged(now - timedelta(seconds=after_s), limit)
     if not due:
         return []
     publish_entries(publisher, [entry(received_event(clue)) for clue in due])
     ids = [clue["_id"] for clue in due]
-    clues().note_staged(ids, to_ms(now))
+    clues().note_staged(ids, now)
     log.info("republished unacknowledged clues", extra={"count": len(ids)})
     return ids
 
@@ -41,4 +40,4 @@ def expire_replays(now: datetime | None = None, batch: int = 500) -> int:
     """Erase the request digest and the sealed receipt of clues posted more than 24 h ago with an
     Idempotency-Key (their key's digest stays, so the key still cannot post twice); returns how
     many. In batches of `batch`, so a large backlog never holds one long write."""
-    return clues().expire_replays(to_ms(now or datetime.now(UTC)), batch)
+    return clues().expire_replays(now or datetime.now(UTC), batch)

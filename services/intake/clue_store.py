@@ -24,7 +24,7 @@ from services.intake import status
 from services.intake.documents import Clue as ClueDocument
 from services.intake.documents import ClueUpdate, FollowUp, ImportBatch
 from services.intake.model import Clue, Line, Move
-from shared.mongo import exact, insert_new
+from shared.mongo import count_exact, exact, insert_new
 from shared.times import to_ms
 
 # What no use case reads back unless it needs it: the reporter's ciphertexts and the receipt's secrets.
@@ -125,31 +125,34 @@ class ClueStore:
         """The clue without reporter ciphertext, receipt digests or sealed replay, or None."""
         return ClueDocument.objects(id=clue_id).exclude(*_SECRETS).first()
 
-    def unacknowledged(self, staged_before_ms: int, limit: int) -> list[dict[str, Any]]:
+    def unacknowledged(self, staged_before: datetime, limit: int) -> list[dict[str, Any]]:
         """Clues no case event acknowledged whose event last went out before then (as stored,
         without the reporter's and the replay's ciphertexts)."""
-        due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": staged_before_ms}}
+        due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": to_ms(staged_before)}}
         return list(ClueDocument._get_collection().find(due, {"reporter_sealed": 0, "replay_sealed": 0})
                     .limit(limit))
 
-    def note_staged(self, clue_ids: list[str], at_ms: int) -> None:
-        ClueDocument._get_collection().update_many({"_id": {"$in": clue_ids}, **exact(acknowledged=False)},
-                                                   {"$set": {"last_staged_ms": at_ms}})
+    def count_unacknowledged(self) -> int:
+        return count_exact(ClueDocument._get_collection(), acknowledged=False)
 
-    def expire_replays(self, before_ms: int, batch: int) -> int:
+    def note_staged(self, clue_ids: list[str], at: datetime) -> None:
+        ClueDocument._get_collection().update_many({"_id": {"$in": clue_ids}, **exact(acknowledged=False)},
+                                                   {"$set": {"last_staged_ms": to_ms(at)}})
+
+    def expire_replays(self, before: datetime, batch: int) -> int:
         """Erase the replay data of clues whose 24 h ended before then, `batch` at a time; how many."""
         # Clues stored before the digests were keyed hold a plain SHA-256 of the body and no
         # expiry: their replay data goes at once (its key's old digest then matches nothing new).
-        due = {"$or": [{"replay_until_ms": {"$lt": before_ms}},
+        due = {"$or": [{"replay_until_ms": {"$lt": to_ms(before)}},
                        {"request_hash": {"$type": "string"}, "replay_until_ms": {"$exists": False}}]}
         gone = {"$unset": {"request_hash": "", "replay_sealed": "", "replay_until_ms": ""}}
         return _in_batches(due, gone, {}, batch)
 
-    def erase_sealed(self, closed_before_ms: int, now_ms: int, batch: int) -> int:
+    def erase_sealed(self, closed_before: datetime, now: datetime, batch: int) -> int:
         """Erase the sealed identity and contact of clues closed before then; how many."""
         closed = exact(status=status.CLOSED)
-        due = {**closed, "closed_ms": {"$lt": closed_before_ms}, "reporter_sealed": {"$type": "string"}}
-        erase = {"$unset": {"reporter_sealed": "", "contact_sealed": ""}, "$set": {"erased_ms": now_ms}}
+        due = {**closed, "closed_ms": {"$lt": to_ms(closed_before)}, "reporter_sealed": {"$type": "string"}}
+        erase = {"$unset": {"reporter_sealed": "", "contact_sealed": ""}, "$set": {"erased_ms": to_ms(now)}}
         return _in_batches(due, erase, closed, batch)  # guarded: a clue reopened meanwhile keeps it
 
     def review_batch(self, batch_id: str, wanted: dict[str, str]) -> dict[str, Any]:
@@ -263,30 +266,36 @@ class MemoryClueStore:
         shown = {k: v for k, v in (found or {}).items() if k not in (*_SECRETS, "code", "secret")}
         return SimpleNamespace(id=clue_id, **shown) if found else None
 
-    def unacknowledged(self, staged_before_ms: int, limit: int) -> list[dict[str, Any]]:
-        due = [d for d in self._docs() if not d["acknowledged"] and d["last_staged_ms"] < staged_before_ms]
+    def unacknowledged(self, staged_before: datetime, limit: int) -> list[dict[str, Any]]:
+        cutoff = to_ms(staged_before)
+        due = [d for d in self._docs() if not d["acknowledged"] and d["last_staged_ms"] < cutoff]
         hidden = ("reporter_sealed", "replay_sealed")
         return [{k: v for k, v in d.items() if k not in hidden} for d in due][:limit]
 
-    def note_staged(self, clue_ids: list[str], at_ms: int) -> None:
+    def count_unacknowledged(self) -> int:
+        return sum(not found["acknowledged"] for found in self.clues.values())
+
+    def note_staged(self, clue_ids: list[str], at: datetime) -> None:
         for clue_id in clue_ids:
             if not self.clues[clue_id]["acknowledged"]:
-                self.clues[clue_id]["last_staged_ms"] = at_ms
+                self.clues[clue_id]["last_staged_ms"] = to_ms(at)
 
-    def expire_replays(self, before_ms: int, batch: int) -> int:
+    def expire_replays(self, before: datetime, batch: int) -> int:
+        before_ms = to_ms(before)
         due = [f for f in self.clues.values() if f.get("replay_until_ms", before_ms) < before_ms]
         for found in due:
             for name in ("request_hash", "replay_sealed", "replay_until_ms"):
                 found.pop(name, None)
         return len(due)
 
-    def erase_sealed(self, closed_before_ms: int, now_ms: int, batch: int) -> int:
+    def erase_sealed(self, closed_before: datetime, now: datetime, batch: int) -> int:
+        cutoff = to_ms(closed_before)
         due = [f for f in self.clues.values() if f["status"] == status.CLOSED and f.get("reporter_sealed")
-               and f.get("closed_ms", closed_before_ms) < closed_before_ms]
+               and f.get("closed_ms", cutoff) < cutoff]
         for found in due:
             found.pop("reporter_sealed")
             found.pop("contact_sealed", None)
-            found["erased_ms"] = now_ms
+            found["erased_ms"] = to_ms(now)
         return len(due)
 
     def review_batch(self, batch_id: str, wanted: dict[str, str]) -> dict[str, Any]:

@@ -17,13 +17,9 @@ from services.intake.clue_store import clues
 BATCH = 500
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def erase_expired(window_days: int, now: datetime | None = None, batch: int = BATCH) -> int:
     """Erase the sealed identity and contact of clues closed more than `window_days` ago and not
     erased yet (never a clue reopened since: the store's write is guarded by status); returns how
     many clues it erased."""
     now = now or datetime.now(UTC)
-    return clues().erase_sealed(_ms(now - timedelta(days=window_days)), _ms(now), batch)
+    return clues().erase_sealed(now - timedelta(days=window_days), now, batch)

@@ -14,7 +14,6 @@ from services.intake.documents import FollowUp
 from services.intake.model import Clue, Step, received_clue, received_event
 from shared import events
 from shared.sealing import ReporterVault
-from shared.times import to_ms
 
 pytestmark = pytest.mark.stack
 
@@ -127,7 +126,7 @@ def test_insert_refuses_a_taken_receipt_or_idempotency_key(store):
 def test_a_clue_reads_back_to_the_same_event_and_its_view_hides_the_secrets(store):
     first = received("k-1")
     store.insert(first)
-    [due] = store.unacknowledged(to_ms(AT) + 1, 10)  # what the reconciler republishes from
+    [due] = store.unacknowledged(AT + timedelta(milliseconds=1), 10)  # what the reconciler republishes from
     assert received_event(due) == received_event(first) and "reporter_sealed" not in due
     view = store.view(first["_id"])
     assert view.id == first["_id"] and view.status == "received" and same_time(view.received_at, AT)
@@ -143,24 +142,25 @@ def test_unacknowledged_clues_and_when_they_went_out(store):
         store.insert(doc)
     store.save([Clue(acked["_id"], "received").take([step(events.CASE_ASSIGNED, "e1", AT, unit="u")],
                                                     acknowledge=True)])
-    assert [d["_id"] for d in store.unacknowledged(to_ms(AT) + 1, 10)] == [old["_id"]]
-    store.note_staged([old["_id"], acked["_id"]], to_ms(AT) + 60_000)
-    assert store.unacknowledged(to_ms(AT) + 1, 10) == []
-    assert {d["_id"] for d in store.unacknowledged(to_ms(AT) + 60_001, 10)} == {old["_id"], new["_id"]}
+    assert [d["_id"] for d in store.unacknowledged(AT + timedelta(milliseconds=1), 10)] == [old["_id"]]
+    store.note_staged([old["_id"], acked["_id"]], AT + timedelta(milliseconds=60_000))
+    assert store.unacknowledged(AT + timedelta(milliseconds=1), 10) == []
+    later = store.unacknowledged(AT + timedelta(milliseconds=60_001), 10)
+    assert {d["_id"] for d in later} == {old["_id"], new["_id"]}
 
 
 def test_replay_data_and_sealed_identities_expire_in_batches(store):
     keyed = [received(f"k-{i}") for i in range(3)]
     for doc in keyed:
         store.insert(doc)
-    assert store.expire_replays(to_ms(AT + timedelta(hours=23)), batch=2) == 0
-    assert store.expire_replays(to_ms(AT + timedelta(hours=25)), batch=2) == 3
+    assert store.expire_replays(AT + timedelta(hours=23), batch=2) == 0
+    assert store.expire_replays(AT + timedelta(hours=25), batch=2) == 3
     assert store.replay_of(UNIT, keyed[0]["idempotency_key"]).get("replay_sealed") is None
     closing = [step(events.CASE_CLOSED, "e1", AT, reporter_summary="办结")]
     store.save([Clue(keyed[0]["_id"], "received").take(closing, acknowledge=True)])
-    assert store.erase_sealed(to_ms(AT) + 1, to_ms(AT) + 2, batch=1) == 1
-    assert store.erase_sealed(to_ms(AT) + 1, to_ms(AT) + 2, batch=1) == 0
-    assert store.erase_sealed(to_ms(AT), to_ms(AT) + 2, batch=1) == 0  # closed too recently
+    assert store.erase_sealed(AT + timedelta(milliseconds=1), AT + timedelta(milliseconds=2), batch=1) == 1
+    assert store.erase_sealed(AT + timedelta(milliseconds=1), AT + timedelta(milliseconds=2), batch=1) == 0
+    assert store.erase_sealed(AT, AT + timedelta(milliseconds=2), batch=1) == 0  # closed too recently
 
 
 def test_a_review_batch_keeps_its_first_deadline(store):
