@@ -78,6 +78,7 @@ def mark_sent(pid: int, marked, pending: list[dict], operations: int) -> dict[st
 def run(uri: str, pid: int, operations: int) -> int:
     from services.intake import handlers, receipts
     from services.intake.documents import Clue
+    from services.intake.model import received_clue
     from services.intake.schemas import ClueSchema
     from shared import mongo
     from shared.outbox import entry
@@ -98,7 +99,7 @@ def run(uri: str, pid: int, operations: int) -> int:
     plain_body = {**data, "occurred_on": data["occurred_on"].isoformat()}
 
     def intake_clue() -> dict:
-        return handlers._new_clue(data, "foshan/chancheng/shiwan/contact", keys, receipts.new_receipt(),
+        return received_clue(data, "foshan/chancheng/shiwan/contact", keys, receipts.new_receipt(),
                                   None, None, mongo.utcnow())
 
     def outbox_doc() -> dict:

@@ -9,8 +9,8 @@ from flask import Flask
 
 from services.intake import api, limits, pages, practice_api
 from services.intake.api import IntakeContext
+from services.intake.clue_store import clues
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
-from services.intake.documents import Clue
 from services.intake.handlers import Keys
 from services.intake.limits import TooManyAttempts
 from services.intake.openapi import build_spec
@@ -26,7 +26,6 @@ from shared.metrics import (
     watch_consumer_lag,
     watch_outbox_backlog,
 )
-from shared.mongo import count_exact
 from shared.problems import problem_response
 from shared.sealing import ReporterVault
 from shared.web import create_base_app
@@ -45,7 +44,7 @@ def _connect(settings: IntakeSettings) -> None:
 def watch_unacknowledged(ttl_s: float = SCRAPE_TTL_S) -> ScrapeCache:
     """`intake_clues_unacknowledged` counts, at scrape time, the clues no case event has
     acknowledged yet: the clues' backlog (a clue has no outbox of its own, see `documents`)."""
-    cache = ScrapeCache(lambda: {(): float(count_exact(Clue._get_collection(), acknowledged=False))}, ttl_s)
+    cache = ScrapeCache(lambda: {(): float(clues().count_unacknowledged())}, ttl_s)
     register_scrape_gauge(ScrapeGauge("intake_clues_unacknowledged",
                                       "Clues no case event has acknowledged yet", [], cache))
     return cache

@@ -1,6 +1,9 @@
 """Where received clues, their timeline lines and the reporters' follow-ups are kept: the one place
 the clue-moving use cases (timeline.py, follow_ups.py, case_events.py) reach the database through.
 
+Receiving (receiving.py) and the relay's rounds (backstops.py, retention.py) store, find and expire
+whole clue documents (`received` below) through it too.
+
 `ClueStore` speaks to MongoDB (or nx-27017) through the documents of documents.py; `MemoryClueStore`
 keeps the same in dicts, for the use cases' unit tests. tests/integration/intake/test_clue_store.py
 runs the same contract on both. `clues()` is the store the use cases use; `use()` swaps it.
@@ -10,16 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
+import mongoengine as me
 from pymongo import UpdateOne
+from pymongo.errors import DuplicateKeyError
 
+from services.intake import status
 from services.intake.documents import Clue as ClueDocument
-from services.intake.documents import ClueUpdate, FollowUp
+from services.intake.documents import ClueUpdate, FollowUp, ImportBatch
 from services.intake.model import Clue, Line, Move
-from shared.mongo import exact, insert_new
+from shared.mongo import count_exact, exact, insert_new
 from shared.times import to_ms
 
+# What no use case reads back unless it needs it: the reporter's ciphertexts and the receipt's secrets.
+_SECRETS = ("reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
+            "replay_sealed")
 PendingFollowUp = tuple[str, str, bool, datetime]  # id, clue id, objection, at
 
 
@@ -94,6 +104,80 @@ class ClueStore:
         return [(d["_id"], d["clue_id"], bool(d.get("objection")), d["at"]) for d in found.limit(limit)]
 
 
+    # ---- received clues as whole documents (receiving.py, backstops.py, retention.py) ----------
+
+    def insert(self, doc: dict[str, Any]) -> bool:
+        """Store a new clue in one insert; False if its receipt code or Idempotency-Key is taken."""
+        try:
+            # pymongo directly: mongoengine's bookkeeping cost more than the rest of the request.
+            ClueDocument._get_collection().insert_one(doc)
+        except (me.NotUniqueError, DuplicateKeyError):
+            return False
+        return True
+
+    def replay_of(self, frontline_unit: str, key_digest: str) -> dict[str, Any] | None:
+        """The replay fields of the unit's clue posted with this Idempotency-Key's digest."""
+        return ClueDocument._get_collection().find_one(
+            exact(frontline_unit=frontline_unit, idempotency_key=key_digest),
+            {"request_hash": 1, "replay_sealed": 1, "replay_until_ms": 1})
+
+    def view(self, clue_id: str) -> Any:
+        """The clue without reporter ciphertext, receipt digests or sealed replay, or None."""
+        return ClueDocument.objects(id=clue_id).exclude(*_SECRETS).first()
+
+    def unacknowledged(self, staged_before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Clues no case event acknowledged whose event last went out before then (as stored,
+        without the reporter's and the replay's ciphertexts)."""
+        due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": to_ms(staged_before)}}
+        return list(ClueDocument._get_collection().find(due, {"reporter_sealed": 0, "replay_sealed": 0})
+                    .limit(limit))
+
+    def count_unacknowledged(self) -> int:
+        return count_exact(ClueDocument._get_collection(), acknowledged=False)
+
+    def note_staged(self, clue_ids: list[str], at: datetime) -> None:
+        ClueDocument._get_collection().update_many({"_id": {"$in": clue_ids}, **exact(acknowledged=False)},
+                                                   {"$set": {"last_staged_ms": to_ms(at)}})
+
+    def expire_replays(self, before: datetime, batch: int) -> int:
+        """Erase the replay data of clues whose 24 h ended before then, `batch` at a time; how many."""
+        # Clues stored before the digests were keyed hold a plain SHA-256 of the body and no
+        # expiry: their replay data goes at once (its key's old digest then matches nothing new).
+        due = {"$or": [{"replay_until_ms": {"$lt": to_ms(before)}},
+                       {"request_hash": {"$type": "string"}, "replay_until_ms": {"$exists": False}}]}
+        gone = {"$unset": {"request_hash": "", "replay_sealed": "", "replay_until_ms": ""}}
+        return _in_batches(due, gone, {}, batch)
+
+    def erase_sealed(self, closed_before: datetime, now: datetime, batch: int) -> int:
+        """Erase the sealed identity and contact of clues closed before then; how many."""
+        closed = exact(status=status.CLOSED)
+        due = {**closed, "closed_ms": {"$lt": to_ms(closed_before)}, "reporter_sealed": {"$type": "string"}}
+        erase = {"$unset": {"reporter_sealed": "", "contact_sealed": ""}, "$set": {"erased_ms": to_ms(now)}}
+        return _in_batches(due, erase, closed, batch)  # guarded: a clue reopened meanwhile keeps it
+
+    def review_batch(self, batch_id: str, wanted: dict[str, str]) -> dict[str, Any]:
+        """The review batch `batch_id` as stored, made with `wanted` on first use."""
+        batches = ImportBatch._get_collection()
+        batches.update_one({"_id": batch_id}, {"$set": {"seen": True}, "$setOnInsert": wanted}, upsert=True)
+        stored = batches.find_one({"_id": batch_id}) or {}
+        if not stored.get("deadline"):  # a database that ignores $setOnInsert on upsert
+            batches.update_one({"_id": batch_id, "deadline": None}, {"$set": wanted})
+            stored = batches.find_one({"_id": batch_id}) or {}
+        return stored
+
+
+def _in_batches(due: dict[str, Any], change: dict[str, Any], guard: dict[str, Any], batch: int) -> int:
+    """Apply `change` to the clues `due`, `batch` at a time (no long write); how many changed."""
+    collection, done = ClueDocument._get_collection(), 0
+    while True:
+        ids = [d["_id"] for d in collection.find(due, {"_id": 1}).limit(batch)]
+        if not ids:
+            return done
+        done += collection.update_many({"_id": {"$in": ids}, **guard}, change).modified_count
+        if len(ids) < batch:
+            return done
+
+
 class MemoryClueStore:
     """The same store in dicts: for the use cases' unit tests."""
 
@@ -101,6 +185,7 @@ class MemoryClueStore:
         self.clues: dict[str, dict[str, Any]] = {}
         self.line_docs: dict[str, dict[str, Any]] = {}
         self.follow_ups: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
 
     def add(self, clue_id: str, status: str, received_at: datetime, code_digest: str = "",
             secret_digest: str = "") -> None:
@@ -155,6 +240,66 @@ class MemoryClueStore:
         pending = [(i, f["clue_id"], f["objection"], f["at"]) for i, f in self.follow_ups.items()
                    if not f["applied"]]
         return pending[:limit]
+
+
+    # ---- received clues as whole documents ----------------------------------------------------
+
+    def insert(self, doc: dict[str, Any]) -> bool:
+        code = doc["receipt_code_digest"]
+        key = (doc["frontline_unit"], doc["idempotency_key"])
+        taken = [f for f in self.clues.values()
+                 if f["code"] == code or (f.get("frontline_unit"), f.get("idempotency_key")) == key]
+        if taken or doc["_id"] in self.clues:
+            return False
+        self.clues[doc["_id"]] = {**doc, "code": code, "secret": doc["receipt_secret_digest"]}
+        return True
+
+    def _docs(self) -> list[dict[str, Any]]:
+        return [{"_id": i, **f} for i, f in self.clues.items()]
+
+    def replay_of(self, frontline_unit: str, key_digest: str) -> dict[str, Any] | None:
+        return next((d for d in self._docs() if d.get("frontline_unit") == frontline_unit
+                     and d.get("idempotency_key") == key_digest), None)
+
+    def view(self, clue_id: str) -> Any:
+        found = self.clues.get(clue_id)
+        shown = {k: v for k, v in (found or {}).items() if k not in (*_SECRETS, "code", "secret")}
+        return SimpleNamespace(id=clue_id, **shown) if found else None
+
+    def unacknowledged(self, staged_before: datetime, limit: int) -> list[dict[str, Any]]:
+        cutoff = to_ms(staged_before)
+        due = [d for d in self._docs() if not d["acknowledged"] and d["last_staged_ms"] < cutoff]
+        hidden = ("reporter_sealed", "replay_sealed")
+        return [{k: v for k, v in d.items() if k not in hidden} for d in due][:limit]
+
+    def count_unacknowledged(self) -> int:
+        return sum(not found["acknowledged"] for found in self.clues.values())
+
+    def note_staged(self, clue_ids: list[str], at: datetime) -> None:
+        for clue_id in clue_ids:
+            if not self.clues[clue_id]["acknowledged"]:
+                self.clues[clue_id]["last_staged_ms"] = to_ms(at)
+
+    def expire_replays(self, before: datetime, batch: int) -> int:
+        before_ms = to_ms(before)
+        due = [f for f in self.clues.values() if f.get("replay_until_ms", before_ms) < before_ms]
+        for found in due:
+            for name in ("request_hash", "replay_sealed", "replay_until_ms"):
+                found.pop(name, None)
+        return len(due)
+
+    def erase_sealed(self, closed_before: datetime, now: datetime, batch: int) -> int:
+        cutoff = to_ms(closed_before)
+        due = [f for f in self.clues.values() if f["status"] == status.CLOSED and f.get("reporter_sealed")
+               and f.get("closed_ms", cutoff) < cutoff]
+        for found in due:
+            found.pop("reporter_sealed")
+            found.pop("contact_sealed", None)
+            found["erased_ms"] = to_ms(now)
+        return len(due)
+
+    def review_batch(self, batch_id: str, wanted: dict[str, str]) -> dict[str, Any]:
+        return self.batches.setdefault(batch_id, {"_id": batch_id, **wanted})
 
 
 _current: ClueStore | MemoryClueStore = ClueStore()

@@ -11,7 +11,7 @@ import pytest
 from services.intake import handlers, receipts
 from services.intake.clue_store import ClueStore, MemoryClueStore
 from services.intake.documents import FollowUp
-from services.intake.model import Step
+from services.intake.model import Clue, Step, received_clue, received_event
 from shared import events
 from shared.sealing import ReporterVault
 
@@ -86,3 +86,85 @@ def test_conflicts_and_follow_ups(stored):
     store.follow_up_applied("f1")
     assert store.pending_follow_ups(10) == []
 
+
+
+# ---- received clues as whole documents (receiving, the backstops, retention) ----------------------
+
+UNIT = "foshan/chancheng/shiwan/contact"
+AT = T0.replace(microsecond=123000)
+
+
+@pytest.fixture(params=["database", "memory"])
+def store(request):
+    if request.param == "memory":
+        return MemoryClueStore()
+    request.getfixturevalue("mongo_db")
+    return ClueStore()
+
+
+def received(key=None, at=AT, receipt=None):
+    from services.intake.schemas import ClueSchema
+
+    return received_clue(ClueSchema().load(CLUE), UNIT, KEYS, receipt or receipts.new_receipt(), key,
+                         "h" if key else None, at)
+
+
+def test_insert_refuses_a_taken_receipt_or_idempotency_key(store):
+    receipt = receipts.new_receipt()
+    first = received("k-1", receipt=receipt)
+    assert store.insert(first)
+    assert not store.insert(received(receipt=receipt))  # the receipt code is taken
+    assert not store.insert(received("k-1"))  # the Idempotency-Key is taken in this unit
+    assert store.insert(received("k-2")) and store.insert(received())
+    assert store.replay_of(UNIT, first["idempotency_key"])["request_hash"] == "h"
+    assert store.replay_of(UNIT, "hkey:other") is None
+    assert store.replay_of("other/unit", first["idempotency_key"]) is None
+    found, secret = store.by_receipt(first["receipt_code_digest"])
+    assert found.id == first["_id"] and secret == first["receipt_secret_digest"]
+
+
+def test_a_clue_reads_back_to_the_same_event_and_its_view_hides_the_secrets(store):
+    first = received("k-1")
+    store.insert(first)
+    [due] = store.unacknowledged(AT + timedelta(milliseconds=1), 10)  # what the reconciler republishes from
+    assert received_event(due) == received_event(first) and "reporter_sealed" not in due
+    view = store.view(first["_id"])
+    assert view.id == first["_id"] and view.status == "received" and same_time(view.received_at, AT)
+    for hidden in ("reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
+                   "replay_sealed"):
+        assert getattr(view, hidden, None) is None
+    assert store.view("no-such-clue") is None
+
+
+def test_unacknowledged_clues_and_when_they_went_out(store):
+    old, new, acked = received(), received(at=AT + timedelta(seconds=30)), received()
+    for doc in (old, new, acked):
+        store.insert(doc)
+    store.save([Clue(acked["_id"], "received").take([step(events.CASE_ASSIGNED, "e1", AT, unit="u")],
+                                                    acknowledge=True)])
+    assert [d["_id"] for d in store.unacknowledged(AT + timedelta(milliseconds=1), 10)] == [old["_id"]]
+    store.note_staged([old["_id"], acked["_id"]], AT + timedelta(milliseconds=60_000))
+    assert store.unacknowledged(AT + timedelta(milliseconds=1), 10) == []
+    later = store.unacknowledged(AT + timedelta(milliseconds=60_001), 10)
+    assert {d["_id"] for d in later} == {old["_id"], new["_id"]}
+
+
+def test_replay_data_and_sealed_identities_expire_in_batches(store):
+    keyed = [received(f"k-{i}") for i in range(3)]
+    for doc in keyed:
+        store.insert(doc)
+    assert store.expire_replays(AT + timedelta(hours=23), batch=2) == 0
+    assert store.expire_replays(AT + timedelta(hours=25), batch=2) == 3
+    assert store.replay_of(UNIT, keyed[0]["idempotency_key"]).get("replay_sealed") is None
+    closing = [step(events.CASE_CLOSED, "e1", AT, reporter_summary="办结")]
+    store.save([Clue(keyed[0]["_id"], "received").take(closing, acknowledge=True)])
+    assert store.erase_sealed(AT + timedelta(milliseconds=1), AT + timedelta(milliseconds=2), batch=1) == 1
+    assert store.erase_sealed(AT + timedelta(milliseconds=1), AT + timedelta(milliseconds=2), batch=1) == 0
+    assert store.erase_sealed(AT, AT + timedelta(milliseconds=2), batch=1) == 0  # closed too recently
+
+
+def test_a_review_batch_keeps_its_first_deadline(store):
+    wanted = {"name": "n", "deadline": "2026-06-30T00:00:00+00:00", "frontline_unit": "u"}
+    first = store.review_batch("b_1", wanted)
+    again = store.review_batch("b_1", {**wanted, "deadline": "2026-07-31T00:00:00+00:00"})
+    assert first["deadline"] == again["deadline"] == "2026-06-30T00:00:00+00:00"

@@ -1,4 +1,5 @@
-"""Intake's handlers on mongomock: storage, receipts, idempotency, case events, reconciler."""
+"""Intake's look-up, follow-ups and case events on mongomock, behind the Mongo ClueStore.
+(Receiving and the relay's backstops: test_receiving.py, on the in-memory store.)"""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -9,10 +10,8 @@ from services.intake import case_events, follow_ups, handlers, status, timeline
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from services.intake.schemas import ClueSchema
 from shared import events
-from shared.kafka import DependencyDown
 from shared.mongo import ProcessedEvent, ProcessedEvents
-from shared.sealing import open_sealed
-from tests.unit.intake.clues import IDENTITY, anonymous_clue, clue
+from tests.unit.intake.clues import clue
 
 NOW = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
 
@@ -35,114 +34,6 @@ def case_event(topic, clue_id, **data):
                              "reporter_summary": "查无实据", "closed_at": NOW + timedelta(days=3)},
     }[topic]
     return events.decode(events.encode(events.make_event(topic, {**base, **defaults, **data}, source="/t")))
-
-
-def test_post_stores_one_clue_with_its_event_and_no_plain_identity(db, keys, outbox, notify_keys):
-    body, replayed = post(keys, outbox=outbox)
-    assert not replayed and body["status"] == "received"
-    raw = Clue._get_collection().find_one({"_id": body["clue_id"]})
-    text = json.dumps(raw, default=str, ensure_ascii=False)
-    for secret in (*IDENTITY, body["receipt"]["secret"], body["receipt"]["code"]):
-        assert secret not in text
-    assert keys.vault.open(raw["reporter_sealed"])["name"] == "王小明"
-    assert not raw["acknowledged"] and "outbox" not in raw  # the clue itself is pending
-    [envelope] = outbox.announced
-    assert envelope == handlers.received_event(raw)  # the event it holds, announced at once
-    assert envelope["type"] == "campaign.clue.received.v1" and envelope["subject"] == body["clue_id"]
-    assert envelope["id"] == raw["received_event_id"]
-    contact = open_sealed(envelope["data"]["reporter_contact_sealed"], notify_keys[1])
-    assert contact["webhook_url"] == "https://hooks.example.net/wang-secret-hook"
-    assert envelope["data"]["reporter_ref"] == raw["reporter_ref"]
-    assert json.loads(events.encode(envelope)) == envelope
-
-
-def test_anonymous_reporter_has_no_sealed_contact(db, keys, outbox):
-    body, _ = post(keys, anonymous_clue(), outbox=outbox)
-    [envelope] = outbox.announced
-    assert envelope["data"]["reporter_contact_sealed"] is None
-    assert envelope["data"]["reporter_ref"].startswith("r_")
-
-
-def test_received_event_rebuilt_from_storage_is_the_same_event(db, keys, outbox):
-    post(keys, outbox=outbox)
-    stored = Clue.objects.get(id=outbox.announced[0]["subject"])
-    assert handlers.received_event(stored.to_mongo()) == outbox.announced[0]
-
-
-@pytest.mark.parametrize("second_body, second_unit, outcome", [
-    (clue(), "foshan/chancheng/shiwan/contact", "replay"),
-    (clue(summary="Something else"), "foshan/chancheng/shiwan/contact", "conflict"),
-    (clue(), "foshan/nanhai/guicheng/contact", "new"),
-])
-def test_idempotency_key(db, keys, second_body, second_unit, outcome):
-    first, _ = post(keys, key="k-1")
-    if outcome == "conflict":
-        with pytest.raises(handlers.IdempotencyConflict):
-            post(keys, second_body, unit=second_unit, key="k-1")
-        return
-    again, replayed = post(keys, second_body, unit=second_unit, key="k-1")
-    assert replayed is (outcome == "replay")
-    assert (again == first) is (outcome == "replay")
-    assert Clue.objects.count() == (1 if outcome == "replay" else 2)
-
-
-def test_key_order_does_not_change_the_body_hash(keys):
-    key = keys.request_key
-    assert handlers.body_hash({"a": 1, "b": [1, 2]}, key) == handlers.body_hash({"b": [1, 2], "a": 1}, key)
-    assert handlers.body_hash({"a": 1}, key) != handlers.body_hash({"a": 2}, key)
-
-
-def _plain_digests(payload):
-    """Every unkeyed digest a database thief could compute from a guessed body."""
-    import hashlib
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-    return {getattr(hashlib, name)(canonical).hexdigest() for name in ("sha256", "sha1", "md5", "sha512")}
-
-
-def test_the_stored_digests_cannot_be_recomputed_from_the_body_alone(db, keys):
-    """A leaked database plus a guessed body (reporter's name, phone) confirms nothing: the stored
-    digest is an HMAC under a server key, and the receipt key itself does not give it either."""
-    import hashlib
-    import hmac
-    post(keys, key="k-1")
-    raw = Clue._get_collection().find_one()
-    assert raw["request_hash"] == handlers.body_hash(clue(), keys.request_key)
-    assert raw["request_hash"] not in _plain_digests(clue())
-    canonical = json.dumps(clue(), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-    assert raw["request_hash"] != hmac.new(keys.receipt_key, canonical, hashlib.sha256).hexdigest()
-    assert hashlib.sha256(b"k-1").hexdigest() not in raw["idempotency_key"]
-    other = handlers.Keys(b"x" * 32, keys.vault, keys.notify_public_key)
-    assert raw["request_hash"] != handlers.body_hash(clue(), other.request_key)
-
-
-def test_replay_data_expires_after_24_hours(db, keys):
-    first, _ = post(keys, key="k-1")
-    assert post(keys, key="k-1", now=NOW + timedelta(hours=23))[1] is True
-    assert handlers.expire_replays(NOW + timedelta(hours=23)) == 0
-    assert handlers.expire_replays(NOW + timedelta(hours=24, seconds=1)) == 1
-    raw = Clue._get_collection().find_one({"_id": first["clue_id"]})
-    assert not {"request_hash", "replay_sealed", "replay_until_ms"} & set(raw)
-    assert raw["receipt_code_digest"] and raw["idempotency_key"].startswith("hkey:")
-    with pytest.raises(handlers.IdempotencyConflict, match="24 hours"):  # still never posted twice
-        post(keys, key="k-1", now=NOW + timedelta(hours=25))
-    assert Clue.objects.count() == 1
-
-
-def test_a_replay_past_24_hours_is_refused_even_before_the_sweep(db, keys):
-    post(keys, key="k-1")
-    with pytest.raises(handlers.IdempotencyConflict, match="24 hours"):
-        post(keys, key="k-1", now=NOW + timedelta(hours=24, seconds=1))
-
-
-def test_the_body_hash_is_kept_with_an_idempotency_key_only(db, keys):
-    keyed, _ = post(keys, key="k-1")
-    plain, _ = post(keys)
-    stored = {d["_id"]: d for d in Clue._get_collection().find()}
-    assert stored[keyed["clue_id"]]["request_hash"] == handlers.body_hash(clue(), keys.request_key)
-    assert "request_hash" not in stored[plain["clue_id"]]
-    with pytest.raises(ValueError, match="body_hash"):
-        handlers.post_clue(ClueSchema().load(clue()), "foshan/chancheng/shiwan/contact", keys,
-                           idempotency_key="k-2")
 
 
 def test_lookup_by_receipt_and_typing_slack(db, keys):
@@ -244,30 +135,6 @@ def test_follow_up_with_wrong_secret_stores_nothing(db, keys):
     with pytest.raises(handlers.ReceiptNotFound):
         follow_ups.follow_up(body["receipt"]["code"], "wrong", "m", False, keys)
     assert FollowUp.objects.count() == 0
-
-
-def test_reconcile_republishes_the_same_event_only_for_old_unacknowledged_clues(db, keys, outbox, publisher):
-    old, _ = post(keys, now=NOW, outbox=outbox)
-    acked, _ = post(keys, now=NOW)
-    recent, _ = post(keys, now=NOW + timedelta(seconds=50))
-    case_events.apply_case_event(case_event(events.CASE_ASSIGNED, acked["clue_id"]))
-    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=59)) == []
-    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=61)) == [old["clue_id"]]
-    [record] = publisher.records(events.CLUE_RECEIVED)
-    assert record.key == old["clue_id"] and sum(map(len, publisher.topics.values())) == 1
-    assert json.loads(record.value) == json.loads(events.encode(outbox.announced[0]))  # the same event again
-    # Not again until another 60 s have passed since it went out.
-    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=111)) == [recent["clue_id"]]
-    assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=122)) == [old["clue_id"]]
-    assert len(handlers.reconcile(60, publisher, now=NOW + timedelta(hours=1), limit=1)) == 1
-
-
-def test_reconcile_notes_nothing_when_the_publish_fails(db, keys, publisher):
-    publisher.fail_next = 1
-    body, _ = post(keys, now=NOW)
-    with pytest.raises(DependencyDown):
-        handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=61))
-    assert Clue.objects.get(id=body["clue_id"]).last_staged_ms == int(NOW.timestamp() * 1000)
 
 
 def test_still_handling_note_after_thirty_quiet_days(db, keys):
