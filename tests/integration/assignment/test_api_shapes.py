@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import schemathesis
 
 from services.assignment import consumer, handlers
 from shared import events
@@ -40,6 +41,18 @@ def receive(app, clue_id: str, **kw) -> dict:
     return handlers.cases().find_one({"clue_id": clue_id})
 
 
+class Conforming:
+    """GET and POST whose answers must match the response schema /openapi.json gives them."""
+
+    def __init__(self, http) -> None:
+        self.http, self.spec = http, schemathesis.openapi.from_dict(http.get("/openapi.json").get_json())
+
+    def __call__(self, method: str, template: str, path: str | None = None, **kw):
+        resp = getattr(self.http, method.lower())(path or template, **kw)
+        self.spec[template.split("?")[0]][method].validate_response(resp)
+        return resp
+
+
 def _network_case(app) -> dict:
     parties = [{"kind": "firm", "name": f"环保公司{i}"} for i in range(3)]
     return receive(app, "n1", name="卢某", parties=parties,
@@ -48,47 +61,51 @@ def _network_case(app) -> dict:
 
 def test_case_answers_keep_every_field(client):  # noqa: F811
     http, app = client
-    case, admin = _network_case(app), auth("admin")
-    listed = http.get("/v1/cases", headers=admin).get_json()
+    case, admin, served = _network_case(app), auth("admin"), Conforming(http)
+    listed = served("GET", "/v1/cases", headers=admin).get_json()
     assert listed["next"] is None and [set(c) for c in listed["items"]] == [CASE]
-    detail = http.get(f"/v1/cases/{case['_id']}", headers=admin).get_json()
+    detail = served("GET", "/v1/cases/{case_id}", f"/v1/cases/{case['_id']}", headers=admin).get_json()
     assert set(detail) == DETAIL and detail["serious"] is True  # stored as 1, answered as a boolean
     assert {a["action"] for a in detail["audit"]} >= {"received", "escalated", "read"}
     assert detail["received_at"].endswith("+00:00") and set(detail["escalations"][0]) == {
         "from_unit", "to_unit", "mode", "reasons", "at", "actor", "note"}
     close = {"disposition": "shelved", "outcomes": ["unfounded"], "reporter_summary": "查无实据"}
-    closed = http.post(f"/v1/cases/{case['_id']}/close", json=close, headers=auth("cadre", "city-1"))
+    closed = served("POST", "/v1/cases/{case_id}/close", f"/v1/cases/{case['_id']}/close", json=close,
+                    headers=auth("cadre", "city-1"))
     assert closed.status_code == 200 and set(closed.get_json()) == CASE
     assert closed.get_json()["status"] == "closed"
-    workload = http.get("/v1/workload?unit=foshan%23commission", headers=admin).get_json()
+    workload = served("GET", "/v1/workload?unit=foshan%23commission", headers=admin).get_json()
     assert set(workload) == {"unit", "cadres", "queued", "capacity"}
     assert [set(c) for c in workload["cadres"]] == [WORKLOAD_CADRE] * len(workload["cadres"])
-    registry = http.get("/v1/registry", headers=admin).get_json()
+    registry = served("GET", "/v1/registry", headers=admin).get_json()
     assert registry["units"] and all(set(u) == UNIT for u in registry["units"])
 
 
 def test_practice_answers_keep_every_field(client):  # noqa: F811
     http, app = client
-    case, supervisor = _network_case(app), auth("supervisor", "foshan/d1")
-    shown = http.get(f"/v1/cases/{case['_id']}/map", headers=auth("admin")).get_json()
+    case, supervisor, served = _network_case(app), auth("supervisor", "foshan/d1"), Conforming(http)
+    shown = served("GET", "/v1/cases/{case_id}/map", f"/v1/cases/{case['_id']}/map", headers=auth("admin"))
+    shown = shown.get_json()
     assert {n["label"] for n in shown["nodes"]} >= {"许某", "环保公司0"}
     assert shown["edges"][0][0] == shown["centre"]
-    networks = http.get("/v1/networks", headers=supervisor).get_json()
+    networks = served("GET", "/v1/networks", headers=supervisor).get_json()
     assert [set(n) for n in networks["items"]] == [NETWORK] and networks["next"] is None
-    one = http.get(f"/v1/networks/{networks['items'][0]['network_id']}", headers=supervisor).get_json()
+    one = served("GET", "/v1/networks/{network_id}", f"/v1/networks/{networks['items'][0]['network_id']}",
+                 headers=supervisor).get_json()
     assert one == networks["items"][0]
     due_on = str(date.today() + timedelta(60))
     rec = {"bureau": BUREAU, "kind": "supervision", "text": "整改", "due_on": due_on}
-    issued = http.post("/v1/recommendations", json=rec, headers=supervisor)
+    issued = served("POST", "/v1/recommendations", json=rec, headers=supervisor)
     assert issued.status_code == 201 and set(issued.get_json()) == RECOMMENDATION
     rid = issued.get_json()["recommendation_id"]
     answer = {"answer": "已整改", "answered_on": str(date.today())}
-    answered = http.post(f"/v1/recommendations/{rid}/answer", json=answer, headers=supervisor).get_json()
+    answered = served("POST", "/v1/recommendations/{recommendation_id}/answer",
+                      f"/v1/recommendations/{rid}/answer", json=answer, headers=supervisor).get_json()
     assert answered["answer"] == "已整改" and answered["due_on"] == rec["due_on"]
     assert http.get(f"/v1/recommendations/{rid}", headers=supervisor).get_json() == answered
-    listed = http.get("/v1/recommendations", headers=supervisor).get_json()
+    listed = served("GET", "/v1/recommendations", headers=supervisor).get_json()
     assert listed == {"items": [answered], "next": None}
-    quarter = http.get("/v1/bureaus/quarter", headers=supervisor).get_json()
+    quarter = served("GET", "/v1/bureaus/quarter", headers=supervisor).get_json()
     assert {"year", "quarter", "items", "next"} == set(quarter)
     assert [set(r) for r in quarter["items"]] == [QUARTER_ROW]
 
@@ -103,7 +120,7 @@ def _problem(resp, status: int) -> dict:
 def test_bad_input_is_answered_with_problem_json(client):  # noqa: F811
     http, app = client
     admin, supervisor = auth("admin"), auth("supervisor", "foshan/d1")
-    bad = _problem(http.get("/v1/cases?limit=0&status=lost", headers=admin), 422)
+    bad = _problem(Conforming(http)("GET", "/v1/cases?limit=0&status=lost", headers=admin), 422)
     assert set(bad["errors"]) == {"limit", "status"} and bad["detail"] == "some fields are invalid"
     assert set(_problem(http.get("/v1/cases?colour=red", headers=admin), 422)["errors"]) == {"colour"}
     assert _problem(http.get("/v1/workload", headers=admin), 422)["errors"] == {"unit": ["required"]}
