@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps kafka-jars run test lint bench chaos clean
+.PHONY: venv system-deps kafka-jars run test lint bench chaos catalogs clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,12 @@ bench: venv
 
 lint: venv
 	$(BIN)/ruff check .
+
+# The texts marked N_ in the code into the catalogs (shared/i18n.py): new ones come in empty.
+catalogs: venv
+	mkdir -p var
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-default-keywords --sort-by-file --add-location=file -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d shared/translations --no-fuzzy-matching --ignore-obsolete --width 100
 
 clean:
 	rm -rf var/stack var/run

@@ -176,85 +176,78 @@ def measure_cpu(meter: CpuMeter, made: int, seconds: float) -> tuple[dict[str, f
     return per_case, round(sum(per_case.values()) * made / 1000 / max(seconds, 1e-3), 2)
 
 
-def run(
-    base_env: dict[str, str],
-    settings: CommonSettings,
-    clues: int,
-    workers: int,
-    baseline: bool,
-    timeout_s: float,
-    stack_procs: dict[str, int | None],
-) -> Run:
+def prepare(base_env: dict[str, str], settings: CommonSettings, clues: int, baseline: bool):
+    """Topics, database, registry and `clues` clue-received events of a run of its own; the
+    workers' environment and the database client."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     db = f"bench_{uuid.uuid4().hex[:8]}"
     mine = dataclasses.replace(settings, topic_prefix=prefix)
     ensure_topics(mine)
     registry = Path(tempfile.mkdtemp()) / "registry.yaml"
     registry.write_text(registry_yaml(clues), encoding="utf-8")
-    env = {
-        **base_env,
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "ASSIGNMENT_DB": db,
-        "ASSIGNMENT_REGISTRY": str(registry),
-        "LOG_LEVEL": "WARNING",
-    }
-    load = subprocess.run(
-        [sys.executable, "-m", "services.cli", "registry", "load", str(registry)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    env = {**base_env, "KAFKA_TOPIC_PREFIX": prefix, "ASSIGNMENT_DB": db,
+           "ASSIGNMENT_REGISTRY": str(registry), "LOG_LEVEL": "WARNING"}
+    load = subprocess.run([sys.executable, "-m", "services.cli", "registry", "load", str(registry)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
     if load.returncode:
         raise SystemExit(load.stderr)
     client = pymongo.MongoClient(settings.mongodb_uri, tz_aware=True)
-    cases = client[db]["cases"]
     if baseline:
-        cases.create_index("clue_id", unique=True)
+        client[db]["cases"].create_index("clue_id", unique=True)
         client[db]["cadres"].update_many({}, {"$set": {"load": 0}})
     preload(mine, clues)
-    argv = (
-        [sys.executable, "-m", "bench.assignment", "--baseline-worker"]
-        if baseline
-        else [sys.executable, "-m", "services.assignment", "consumer"]
-    )
-    procs = [
-        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(workers)
-    ]
-    meter = CpuMeter(
-        alone={"bench": os.getpid()}, **stack_procs, **{f"worker{i}": p.pid for i, p in enumerate(procs)}
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        # estimated_document_count is the collection's size; count_documents({}) would be an
-        # aggregation over every case (half a second of the database's time at 10,000 cases).
-        # The CPU is metered from the first case on (not the workers' start-up and group join).
-        started, first_made = None, 0
-        while (made := cases.estimated_document_count()) < clues:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out: {made} of {clues} cases")
-            if started is None and made:
-                meter.start()
-                started, first_made = time.monotonic(), made
-            time.sleep(0.05 if started is None else 0.5)
-        if started is None:  # all made between two looks: meter nothing rather than start-up
+    return env, client, client[db]
+
+
+def meter_until_made(cases, clues: int, meter: CpuMeter, timeout_s: float) -> tuple[dict[str, float], float]:
+    """Wait for `clues` cases, metering the CPU from the first case on (not the workers' start-up
+    and group join)."""
+    deadline = time.monotonic() + timeout_s
+    # estimated_document_count is the collection's size; count_documents({}) would be an
+    # aggregation over every case (half a second of the database's time at 10,000 cases).
+    started, first_made = None, 0
+    while (made := cases.estimated_document_count()) < clues:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {made} of {clues} cases")
+        if started is None and made:
             meter.start()
-            started, first_made = time.monotonic(), clues
-        cpu_ms, cores = measure_cpu(meter, clues - first_made, time.monotonic() - started)
+            started, first_made = time.monotonic(), made
+        time.sleep(0.05 if started is None else 0.5)
+    if started is None:  # all made between two looks: meter nothing rather than start-up
+        meter.start()
+        started, first_made = time.monotonic(), clues
+    return measure_cpu(meter, clues - first_made, time.monotonic() - started)
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run(base_env: dict[str, str], settings: CommonSettings, clues: int, workers: int, baseline: bool,
+        timeout_s: float, stack_procs: dict[str, int | None]) -> Run:
+    env, client, db = prepare(base_env, settings, clues, baseline)
+    cases = db["cases"]
+    argv = ([sys.executable, "-m", "bench.assignment", "--baseline-worker"] if baseline
+            else [sys.executable, "-m", "services.assignment", "consumer"])
+    procs = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    meter = CpuMeter(alone={"bench": os.getpid()}, **stack_procs,
+                     **{f"worker{i}": p.pid for i, p in enumerate(procs)})
+    try:
+        cpu_ms, cores = meter_until_made(cases, clues, meter, timeout_s)
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
     first = cases.find_one({}, sort=[("created_at", 1)])["created_at"]
     last = cases.find_one({}, sort=[("created_at", -1)])["created_at"]
     rate = clues / max((last - first).total_seconds(), 1e-3)
-    spread = None if baseline else balance_spread(client[db])
-    client.drop_database(db)
+    spread = None if baseline else balance_spread(db)
+    client.drop_database(db.name)
     client.close()
     return Run(rate, spread, cpu_ms, cores)
 
@@ -274,6 +267,14 @@ def balance_spread(db) -> float:
 
 def local_stack():
     return start_stack("bench-assignment-")
+
+
+def figure(bench: str, measured: Run, baseline: Run | None = None) -> dict:
+    """One figure's JSON line: cases/s, against `baseline`'s rate when given."""
+    return {"bench": bench, "value": round(measured.rate, 1), "unit": "cases/s",
+            "baseline": round(baseline.rate, 1) if baseline else None,
+            "ratio": round(measured.rate / baseline.rate, 3) if baseline else None,
+            "cpu_ms_per_case": measured.cpu_ms, "cores_busy": measured.cores}
 
 
 def main() -> int:
@@ -305,50 +306,12 @@ def main() -> int:
         one = run(env, settings, args.clues, 1, False, args.timeout, procs)
         two = run(env, settings, args.clues, 2, False, args.timeout, procs)
         lines = [
-            {
-                "bench": "assignment.baseline_minimal_writes",
-                "value": round(base.rate, 1),
-                "unit": "cases/s",
-                "baseline": None,
-                "ratio": None,
-                "cpu_ms_per_case": base.cpu_ms,
-                "cores_busy": base.cores,
-            },
-            {
-                "bench": "assignment.baseline_two_workers",
-                "value": round(base_two.rate, 1),
-                "unit": "cases/s",
-                "baseline": round(base.rate, 1),
-                "ratio": round(base_two.rate / base.rate, 3),
-                "cpu_ms_per_case": base_two.cpu_ms,
-                "cores_busy": base_two.cores,
-            },
-            {
-                "bench": "assignment.one_worker",
-                "value": round(one.rate, 1),
-                "unit": "cases/s",
-                "baseline": round(base.rate, 1),
-                "ratio": round(one.rate / base.rate, 3),
-                "cpu_ms_per_case": one.cpu_ms,
-                "cores_busy": one.cores,
-            },
-            {
-                "bench": "assignment.two_workers",
-                "value": round(two.rate, 1),
-                "unit": "cases/s",
-                "baseline": round(one.rate, 1),
-                "ratio": round(two.rate / one.rate, 3),
-                "cpu_ms_per_case": two.cpu_ms,
-                "cores_busy": two.cores,
-                "database_ceiling": database_ceiling(one),
-            },
-            {
-                "bench": "assignment.balance_spread",
-                "value": max(one.spread or 0, two.spread or 0),
-                "unit": "cases",
-                "baseline": 1,
-                "ratio": max(one.spread or 0, two.spread or 0),
-            },
+            figure("assignment.baseline_minimal_writes", base),
+            figure("assignment.baseline_two_workers", base_two, base),
+            figure("assignment.one_worker", one, base),
+            {**figure("assignment.two_workers", two, one), "database_ceiling": database_ceiling(one)},
+            {"bench": "assignment.balance_spread", "value": max(one.spread or 0, two.spread or 0),
+             "unit": "cases", "baseline": 1, "ratio": max(one.spread or 0, two.spread or 0)},
         ]
         for line in lines:
             print(json.dumps({**line, **where, "clues": args.clues}, ensure_ascii=False), flush=True)

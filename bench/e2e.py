@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
@@ -98,6 +99,46 @@ def paced(clock: Clock, n: int, rate: float, timeout: float) -> list[float]:
     return [(done[c] - t) * 1000 for c, t in posted if c in done]
 
 
+def forward(bootstrap: str, src: str, dst: str, ready: threading.Barrier, stop: threading.Event) -> None:
+    """One hop: consume `src`, produce each record to `dst`, commit; until `stop`."""
+    consumer = KafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}",
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    ready.wait()
+    while not stop.is_set():
+        batch = consumer.poll(timeout_ms=200)
+        for records in batch.values():
+            for r in records:
+                producer.send(dst, key=r.key, value=r.value)
+        if batch:
+            producer.flush()
+            consumer.commit()
+    consumer.close()
+    producer.close()
+
+
+def drain(sink: KafkaConsumer, expect: int) -> list[float]:
+    """The latency (ms) of each record reaching the sink, until `expect` have (or 300 s)."""
+    got: list[float] = []
+    deadline = time.monotonic() + 300
+    while len(got) < expect and time.monotonic() < deadline:
+        for records in sink.poll(timeout_ms=100).values():
+            now = time.time()
+            got.extend((now - float(r.value)) * 1000 for r in records)
+    return got
+
+
+def paced_send(producer: KafkaProducer, topic: str, n: int, rate: float) -> None:
+    begin = time.monotonic()
+    for i in range(n):
+        delay = begin + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic, key=str(i).encode(), value=str(time.time()).encode())
+        producer.flush()
+
+
 def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[float]]:
     """The raw broker round trip through three hops: records/s for `n` records sent at once, and
     the per-record latency (ms) of `n // 3` records sent at `paced_rate` per second."""
@@ -106,27 +147,9 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(t, 6, 1) for t in topics])
     admin.close()
-    stop = threading.Event()
-    ready = threading.Barrier(4)
-
-    def forward(src: str, dst: str) -> None:
-        consumer = KafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"g-{src}",
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 session_timeout_ms=6000, heartbeat_interval_ms=1000)
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-        ready.wait()
-        while not stop.is_set():
-            batch = consumer.poll(timeout_ms=200)
-            for records in batch.values():
-                for r in records:
-                    producer.send(dst, key=r.key, value=r.value)
-            if batch:
-                producer.flush()
-                consumer.commit()
-        consumer.close()
-        producer.close()
-
-    hops = [threading.Thread(target=forward, args=(topics[i], topics[i + 1])) for i in range(3)]
+    stop, ready = threading.Event(), threading.Barrier(4)
+    hops = [threading.Thread(target=forward, args=(bootstrap, topics[i], topics[i + 1], ready, stop))
+            for i in range(3)]
     for hop in hops:
         hop.start()
     sink = KafkaConsumer(topics[3], bootstrap_servers=bootstrap, group_id=f"g-end-{tag}",
@@ -136,35 +159,14 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     sink.poll(timeout_ms=3000)  # join the group before the clock starts
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     time.sleep(5)  # let the hop consumers finish joining
-
-    def drain(expect: int) -> list[float]:
-        got: list[float] = []
-        deadline = time.monotonic() + 300
-        while len(got) < expect and time.monotonic() < deadline:
-            for records in sink.poll(timeout_ms=100).values():
-                now = time.time()
-                got.extend((now - float(r.value)) * 1000 for r in records)
-        return got
-
     started = time.time()
     for i in range(n):
         producer.send(topics[0], key=str(i).encode(), value=str(time.time()).encode())
     producer.flush()
-    burst = drain(n)
-    rate = len(burst) / (time.time() - started)
-
-    def paced_sender() -> None:
-        begin = time.monotonic()
-        for i in range(n // 3):
-            delay = begin + i / paced_rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            producer.send(topics[0], key=str(i).encode(), value=str(time.time()).encode())
-            producer.flush()
-
-    sender = threading.Thread(target=paced_sender)
+    rate = len(drain(sink, n)) / (time.time() - started)
+    sender = threading.Thread(target=paced_send, args=(producer, topics[0], n // 3, paced_rate))
     sender.start()
-    latencies = drain(n // 3)
+    latencies = drain(sink, n // 3)
     sender.join()
     stop.set()
     for hop in hops:
@@ -174,24 +176,38 @@ def three_hops(bootstrap: str, n: int, paced_rate: float) -> tuple[float, list[f
     return rate, latencies
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clues", type=int, default=600)
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
+@contextmanager
+def running_pipeline(prefix: str, extra: dict[str, str] | None = None):
+    """The three services as processes on a stack of their own (or the environment's), with a
+    mail sink; yields (env, stack, pipeline, clock) and stops them all."""
     env, stack = stack_env()
     smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     pipeline = None
     try:
-        work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-        tag = f"bench_{uuid.uuid4().hex[:6]}"
-        pipeline = start_pipeline(env, work, {s: free_port() for s in PROCESSES}, tag=tag, extra={
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "LOG_LEVEL": "WARNING",
-            "KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"})
+        work = Path(tempfile.mkdtemp(prefix=prefix))
+        pipeline = start_pipeline(env, work, {s: free_port() for s in PROCESSES},
+                                  tag=f"bench_{uuid.uuid4().hex[:6]}", extra={
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "LOG_LEVEL": "WARNING", **(extra or {})})
         keys = list(pipeline.credentials["frontline"].values())
         clock = Clock(pipeline.urls["intake"] + "/v1/clues", keys, env["MONGODB_URI"],
                       pipeline.databases["notify"])
+        yield env, stack, pipeline, clock
+    finally:
+        if pipeline:
+            pipeline.stop()
+        smtp.stop()
+        if stack:
+            stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clues", type=int, default=600)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    extra = {"KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
+    with running_pipeline("bench-e2e-", extra) as (env, stack, _pipeline, clock):
         clock.post(0)  # warm up every process before the clock starts
         time.sleep(5)
         rate = sustained(clock, args.clues, args.timeout)
@@ -205,14 +221,7 @@ def main() -> int:
             emit(bench=f"e2e_latency_p{p}_at_half_rate", value=round(value, 1), unit="ms",
                  baseline=round(base, 1), ratio=round(value / base, 2) if base else None,
                  rate=round(rate / 2, 1), samples=len(latencies), **where)
-    finally:
-        if pipeline:
-            pipeline.stop()
-        smtp.stop()
-        if stack:
-            stack.stop()
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -112,6 +112,35 @@ def body(n: int) -> dict:
     return clue(summary=f"bench clue {n}") if n % 2 else anonymous_clue(summary=f"bench clue {n}")
 
 
+def interleaved(phases, headers: dict[str, str], threads: int, per_thread: int, rounds: int, stack):
+    """Each phase's figures and CPU per round. Baseline and intake take turns, round after round:
+    the machine's speed drifts (shared cores), and interleaving lets both see the same drift."""
+    results: dict[str, list[Figures]] = {name: [] for name, _, _ in phases}
+    cpu: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in phases}
+    for _ in range(rounds):
+        for name, port, server in phases:
+            meter = CpuMeter(alone={"client": os.getpid()}, server=server.pid, **stack_pids(stack))
+            meter.start()
+            figures = hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, per_thread)
+            results[name].append(figures)
+            cpu[name].append(meter.per_item_ms(figures.accepted))
+    return results, cpu
+
+
+def report(results: dict[str, list[Figures]], cpu: dict[str, list[dict[str, float]]], common: dict) -> None:
+    baseline = Figures.combine(results["baseline"])
+    for name, bench in (("intake", "intake_post_clue"), ("control", "control_outbox_post_clue")):
+        found = Figures.combine(results[name])
+        emit(bench=bench, value=round(found.per_s, 1), unit="clues/s",
+             baseline=round(baseline.per_s, 1), ratio=round(found.per_s / baseline.per_s, 3),
+             round_ratios=round_ratios(results, name),
+             p50_ms=round(found.percentile(50), 2), p99_ms=round(found.percentile(99), 2),
+             failed=found.failed, cpu_ms_per_clue=mean_by_key(cpu[name]), **common)
+    emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
+         p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
+         failed=baseline.failed, cpu_ms_per_clue=mean_by_key(cpu["baseline"]), **common)
+
+
 def main() -> int:
     threads = int(os.environ.get("BENCH_THREADS", "8"))
     per_thread = int(os.environ.get("BENCH_REQUESTS", "250"))
@@ -142,35 +171,11 @@ def main() -> int:
                   ("control", control_port, servers[2]))
         for _, port, _ in phases:  # warm up: connections, indexes, caches
             hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, 20)
-        # Baseline and intake take turns, round after round: the machine's speed drifts (shared
-        # cores), and interleaving lets both see the same drift.
-        results: dict[str, list[Figures]] = {name: [] for name, _, _ in phases}
-        cpu: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in phases}
-        for _ in range(rounds):
-            for name, port, server in phases:
-                meter = CpuMeter(alone={"client": os.getpid()}, server=server.pid, **stack_pids(stack))
-                meter.start()
-                figures = hammer(f"http://127.0.0.1:{port}/v1/clues", headers, body, threads, per_thread)
-                results[name].append(figures)
-                cpu[name].append(meter.per_item_ms(figures.accepted))
-        intake, baseline = Figures.combine(results["intake"]), Figures.combine(results["baseline"])
+        results, cpu = interleaved(phases, headers, threads, per_thread, rounds, stack)
         common = {"broker": broker_name(stack), "database": DATABASE, "threads": threads, "rounds": rounds,
                   "requests": rounds * threads * per_thread, "server": "gunicorn gthread "
                   f"{env['WEB_WORKERS']}x{env['WEB_THREADS']}", "cpus": os.cpu_count()}
-        emit(bench="intake_post_clue", value=round(intake.per_s, 1), unit="clues/s",
-             baseline=round(baseline.per_s, 1), ratio=round(intake.per_s / baseline.per_s, 3),
-             round_ratios=round_ratios(results, "intake"),
-             p50_ms=round(intake.percentile(50), 2), p99_ms=round(intake.percentile(99), 2),
-             failed=intake.failed, cpu_ms_per_clue=mean_by_key(cpu["intake"]), **common)
-        control = Figures.combine(results["control"])
-        emit(bench="control_outbox_post_clue", value=round(control.per_s, 1), unit="clues/s",
-             baseline=round(baseline.per_s, 1), ratio=round(control.per_s / baseline.per_s, 3),
-             round_ratios=round_ratios(results, "control"),
-             p50_ms=round(control.percentile(50), 2), p99_ms=round(control.percentile(99), 2),
-             failed=control.failed, cpu_ms_per_clue=mean_by_key(cpu["control"]), **common)
-        emit(bench="baseline_post_clue", value=round(baseline.per_s, 1), unit="clues/s",
-             p50_ms=round(baseline.percentile(50), 2), p99_ms=round(baseline.percentile(99), 2),
-             failed=baseline.failed, cpu_ms_per_clue=mean_by_key(cpu["baseline"]), **common)
+        report(results, cpu, common)
     finally:
         for proc in servers:
             stop_server(proc)

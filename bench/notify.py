@@ -115,6 +115,28 @@ def _deliver(settings: NotifySettings, expected: int, kind_filter: dict) -> floa
     return elapsed
 
 
+def _baseline_rate(common: CommonSettings, docs, n: int) -> float:
+    """Events/s of a bare consumer that writes one document per event."""
+    def write_one(event):
+        docs.insert_one({"_id": event.id, "clue_id": event.subject, "at": event.time})
+
+    first, last = _consume(common, "bench-baseline", {events.CLUE_RECEIVED: write_one},
+                           lambda: docs.estimated_document_count() >= n)
+    return (n - 1) / (last - first)
+
+
+def _email_rate(common: CommonSettings, settings: NotifySettings, producer: EventProducer, handlers,
+                public_key: bytes, before: int, n: int) -> float:
+    """E-mails/s delivered for `n` clues of real-name reporters, after `before` anonymous ones."""
+    contact = seal_for_notify({"channel": "email", "email": "bench@example.org"}, public_key)
+    real = [_received(before + i, contact) for i in range(n)]
+    producer.send_many([(events.CLUE_RECEIVED, e["subject"], events.encode(e)) for e in real])
+    notifications = Notification._get_collection()
+    _consume(common, "bench-notify", handlers,
+             lambda: notifications.estimated_document_count() >= before + n)
+    return n / _deliver(settings, n, {"channel": "email"})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench.notify")
     parser.add_argument("--events", type=int, default=2000)
@@ -142,14 +164,7 @@ def main() -> int:
         producer.send_many([(events.CLUE_RECEIVED, e["subject"], events.encode(e)) for e in anonymous])
 
         client = pymongo.MongoClient(common.mongodb_uri)
-        baseline_docs = client[db + "_baseline"].docs
-
-        def write_one(event):
-            baseline_docs.insert_one({"_id": event.id, "clue_id": event.subject, "at": event.time})
-
-        first, last = _consume(common, "bench-baseline", {events.CLUE_RECEIVED: write_one},
-                               lambda: baseline_docs.estimated_document_count() >= args.events)
-        baseline = (args.events - 1) / (last - first)
+        baseline = _baseline_rate(common, client[db + "_baseline"].docs, args.events)
 
         handlers = build_consumer(common, producer).handlers
         notifications = Notification._get_collection()
@@ -159,13 +174,8 @@ def main() -> int:
 
         inbox_rate = args.events / _deliver(settings, args.events, {})
 
-        contact = seal_for_notify({"channel": "email", "email": "bench@example.org"},
-                                  load_key(public, "public"))
-        real = [_received(args.events + i, contact) for i in range(args.emails)]
-        producer.send_many([(events.CLUE_RECEIVED, e["subject"], events.encode(e)) for e in real])
-        _consume(common, "bench-notify", handlers,
-                 lambda: notifications.estimated_document_count() >= args.events + args.emails)
-        email_rate = args.emails / _deliver(settings, args.emails, {"channel": "email"})
+        email_rate = _email_rate(common, settings, producer, handlers, load_key(public, "public"),
+                                 args.events, args.emails)
         assert sink_handler.count >= args.emails, "the SMTP sink did not get every email"
         producer.close()
         client.drop_database(db + "_baseline")

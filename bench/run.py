@@ -19,6 +19,7 @@ BENCHES = [
     ["bench.assignment", "--clues", "2000" if QUICK else "10000"],
     ["bench.notify", *(["--events", "500", "--emails", "100"] if QUICK else [])],
     ["bench.e2e", "--clues", "150" if QUICK else "600"],
+    ["bench.commands", "--clues", "20" if QUICK else "40"],
     ["bench.stats", *(["--sizes", "2000,20000"] if QUICK else [])],
 ]
 

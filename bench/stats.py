@@ -97,7 +97,7 @@ def time_scan(repeats: int) -> float:
 def run(env: dict[str, str], sizes: list[int], repeats: int) -> int:
     from services.assignment.app import create_app
     from services.assignment.documents import ensure_indexes
-    from services.assignment.registry import load_registry
+    from services.assignment.registry_file import load_registry
     from services.assignment.settings import AssignmentSettings
     from shared import mongo
     from shared.auth import issue_key

@@ -248,30 +248,38 @@ class KafkaCluster:
         raise StackError(f"Kafka node {node} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        """Until every node is registered with the controller and a topic can be listed."""
-        from kafka import KafkaAdminClient
-
+        """Until every running node knows every running node (each node's metadata catches up on
+        its own: a client that asked a lagging one would be told of a controller it cannot reach)
+        and a topic can be listed."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
-            try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
-            except Exception as exc:  # noqa: BLE001 - not up yet
-                last = type(exc).__name__
-                time.sleep(0.5)
-                continue
-            try:
-                brokers = admin.describe_cluster().get("brokers", [])
-                if len(brokers) >= len(self.running()):
-                    admin.list_topics()
-                    return
-                last = f"{len(brokers)} of {len(self.running())} brokers registered"
-            except Exception as exc:  # noqa: BLE001 - not ready yet
-                last = type(exc).__name__
-            finally:
-                admin.close()
+            lagging = [n for n in self.running() if (last := self._node_view(n)) is not None]
+            if not lagging:
+                return
             time.sleep(0.5)
         raise StackError(f"Apache Kafka at {self.bootstrap} not ready within {timeout:.0f} s: {last}")
+
+    def _node_view(self, node: int) -> str | None:
+        """None when `node` reports every running node registered and lists topics; else why not."""
+        from kafka import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{self.port_of(node)}",
+                                     request_timeout_ms=5000)
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            return f"node {node}: {type(exc).__name__}"
+        try:
+            brokers = admin.describe_cluster().get("brokers", [])
+            known = {b.get("broker_id", b.get("node_id")) for b in brokers if not b.get("is_fenced")}
+            if not set(self.running()) <= known:
+                return f"node {node} knows {len(known)} of {len(self.running())} brokers"
+            admin.list_topics()
+            return None
+        except Exception as exc:  # noqa: BLE001 - not ready yet
+            return f"node {node}: {type(exc).__name__}"
+        finally:
+            admin.close()
 
     def running(self) -> list[int]:
         return [n for n, p in self.procs.items() if p.poll() is None]

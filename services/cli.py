@@ -53,7 +53,8 @@ def registry() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def registry_validate(path: Path) -> None:
     """Check a registry YAML file; print its counts, or the first problem as `file:line: reason`."""
-    from services.assignment.registry import RegistryError, load_registry
+    from services.assignment.registry import RegistryError
+    from services.assignment.registry_file import load_registry
 
     try:
         loaded = load_registry(path)

@@ -153,9 +153,6 @@ class OutboxRelay:
             self._clear(docs)
         return sent
 
-    def publish_doc(self, doc: dict[str, Any]) -> int:
-        return self.publish_docs([doc])
-
     def publish_pending(self, at: float | None = None) -> int:
         """One poller round: publish the pending documents (up to `batch_size`) whose lease ran
         out by `at` (epoch seconds, default now), each claimed first; returns events sent."""

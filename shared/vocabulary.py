@@ -1,7 +1,10 @@
 """The campaign's controlled vocabulary: the codes of DOMAIN.md and API.md, with Chinese labels.
 
 Every service validates and displays these codes from here; the tuples keep DOMAIN.md's order.
+The labels marked `N_` have their translations in the catalog (shared/i18n.py).
 """
+
+from shared.i18n import N_
 
 SOURCE_LABELS: dict[str, str] = {
     "observer": "廉情观察员",
@@ -14,49 +17,49 @@ SOURCE_LABELS: dict[str, str] = {
 SOURCES: tuple[str, ...] = tuple(SOURCE_LABELS)
 
 CATEGORY_LABELS: dict[str, str] = {
-    "solicitation": "吃拿卡要",
-    "bribery": "索贿受贿",
-    "extortion": "威胁恐吓/收保护费",
-    "selective_enforcement": "选择性执法",
-    "passive_enforcement": "消极执法",
-    "tip_off": "通风报信",
-    "shielding": "包庇纵容",
-    "business_steering": "违规推介业务",
-    "entrapment": "自导自演/仙人跳",
-    "obstruction": "故意刁难/拖延办理",
-    "other": "其他",
+    "solicitation": N_("吃拿卡要"),
+    "bribery": N_("索贿受贿"),
+    "extortion": N_("威胁恐吓/收保护费"),
+    "selective_enforcement": N_("选择性执法"),
+    "passive_enforcement": N_("消极执法"),
+    "tip_off": N_("通风报信"),
+    "shielding": N_("包庇纵容"),
+    "business_steering": N_("违规推介业务"),
+    "entrapment": N_("自导自演/仙人跳"),
+    "obstruction": N_("故意刁难/拖延办理"),
+    "other": N_("其他"),
 }
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_LABELS)
 
 # Ordered from lowest to highest: RANKS.index() compares ranks (干部管理权限).
 RANK_LABELS: dict[str, str] = {
-    "staff": "一般工作人员/辅助人员",
-    "village": "村(社区)干部",
-    "section": "科级",
-    "division": "处级",
-    "bureau": "厅局级",
+    "staff": N_("一般工作人员/辅助人员"),
+    "village": N_("村(社区)干部"),
+    "section": N_("科级"),
+    "division": N_("处级"),
+    "bureau": N_("厅局级"),
 }
 RANKS: tuple[str, ...] = tuple(RANK_LABELS)
 
 DISPOSITION_LABELS: dict[str, str] = {
-    "talk_inquiry": "谈话函询",
-    "preliminary_verification": "初步核实",
-    "shelved": "暂存待查",
-    "concluded": "予以了结",
-    "transferred": "移送有关单位",
+    "talk_inquiry": N_("谈话函询"),
+    "preliminary_verification": N_("初步核实"),
+    "shelved": N_("暂存待查"),
+    "concluded": N_("予以了结"),
+    "transferred": N_("移送有关单位"),
 }
 DISPOSITIONS: tuple[str, ...] = tuple(DISPOSITION_LABELS)
 
 OUTCOME_LABELS: dict[str, str] = {
-    "unfounded": "查无实据",
-    "reminder_talk": "提醒谈话",
-    "admonition_talk": "诫勉谈话",
-    "reassigned": "调离岗位",
-    "restitution": "责令退还",
-    "party_discipline": "党纪处分",
-    "administrative_sanction": "政务处分",
-    "prosecution": "移送司法机关",
-    "cleared": "澄清正名",
+    "unfounded": N_("查无实据"),
+    "reminder_talk": N_("提醒谈话"),
+    "admonition_talk": N_("诫勉谈话"),
+    "reassigned": N_("调离岗位"),
+    "restitution": N_("责令退还"),
+    "party_discipline": N_("党纪处分"),
+    "administrative_sanction": N_("政务处分"),
+    "prosecution": N_("移送司法机关"),
+    "cleared": N_("澄清正名"),
 }
 OUTCOMES: tuple[str, ...] = tuple(OUTCOME_LABELS)
 
@@ -71,10 +74,10 @@ CHANNELS: tuple[str, ...] = tuple(CHANNEL_LABELS)
 
 # The reporter-facing status of a clue (API.md, receipt look-up).
 CLUE_STATUS_LABELS: dict[str, str] = {
-    "received": "已收到",
-    "accepted": "已受理",
-    "transferred": "已转上级办理",
-    "closed": "已办结",
+    "received": N_("已收到"),
+    "accepted": N_("已受理"),
+    "transferred": N_("已转上级办理"),
+    "closed": N_("已办结"),
 }
 CLUE_STATUSES: tuple[str, ...] = tuple(CLUE_STATUS_LABELS)
 

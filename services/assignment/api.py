@@ -8,16 +8,16 @@ from flask import current_app, g, request
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from shared.auth import audit, require
-from shared.openapi import Blueprint
 from shared.problems import Problem, json_body
 from shared.vocabulary import DISPOSITIONS, OUTCOMES
+from shared.web import ApiBlueprint
 
 from . import handlers, queries, registry_scope, registry_store
 from .api_schemas import CaseDetail, CasePage, CaseView, RegistryVersion, RegistryView, Workload
 from .documents import STATUSES
 from .registry import RegistryError
 
-bp = Blueprint("assignment", __name__, description="Cases, workload and the registry")
+bp = ApiBlueprint("assignment", __name__, description="Cases, workload and the registry")
 
 
 class CloseBody(Schema):
@@ -194,7 +194,7 @@ def _invalid(exc: RegistryError) -> Problem:
 @bp.response(200, RegistryVersion)
 def put_registry():
     """Replace the registry"""
-    from .registry import registry_from_dict
+    from .registry_file import registry_from_dict
 
     body = json_body(request)
     if not isinstance(body, dict):

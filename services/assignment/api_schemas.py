@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from shared.openapi import Flag, Instant
+from shared.web import Flag, Instant
 
 
 def _text(**kw) -> fields.String:

@@ -9,9 +9,8 @@ from flask import Flask
 
 from shared import mongo
 from shared.kafka import EventProducer, Publisher
-from shared.openapi import init_api
 from shared.outbox import OutboxRelay
-from shared.web import create_base_app
+from shared.web import api_for, create_base_app
 
 from . import api, api_reports, casework_api, pages, practice_api, problems
 from .context import Context
@@ -48,7 +47,7 @@ def create_app(
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
     problems.init_app(app)
-    rest = init_api(app, "Assignment service")  # serves /openapi.json, built from the blueprints
+    rest = api_for(app, "Assignment service")  # serves /openapi.json, built from the blueprints
     rest.register_blueprint(api.bp)
     rest.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(casework_api.bp)
@@ -56,6 +55,6 @@ def create_app(
     casework_api.register_paths(rest.spec)
     api_reports.register_paths(rest.spec)
     session_key = settings.session_key or os.urandom(32)  # development: this process only
-    app.register_blueprint(pages.create_workspace_blueprint(session_key, secure=settings.common.production))
+    pages.init_app(app, session_key, secure=settings.common.production)
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)
     return app

@@ -11,7 +11,7 @@ import networkx as nx
 from shared.auth import Principal
 from shared.problems import Problem
 
-from . import handlers, networks, relmap
+from . import handlers, network_store, networks, relmap
 from .registry import Registry
 
 
@@ -35,7 +35,7 @@ def neighbourhood(
     handlers.audit(case_id, principal.actor, "map_read", now)
     docs = networks.group_of({doc["subject_key"]}, set())
     links = networks._links_from_docs(docs)
-    refs = networks.case_refs({case_id, *(d["case_id"] for d in docs)})
+    refs = network_store.case_refs({case_id, *(d["case_id"] for d in docs)})
     visible = {case_id}
     for ref in refs.values():
         if ref.case_id != case_id and _sees(ref, principal, registry):

@@ -1,6 +1,6 @@
-"""Workspace pages for casework (registered on the workspace blueprint by pages.py): the triage
-list with its route form (city supervisors), the supervise form (重点督办) on a case, and what a
-case page offers to whom. Forms are parsed by the API's schemas and handled by the same use
+"""Workspace pages for casework (views of the workspace blueprint, workspace.py): a case's page
+and what it offers to whom, the triage list with its route form (city supervisors) and the
+supervise form (重点督办) on a case. Forms are parsed by the API's schemas and handled by the same use
 cases as the API; a refused command is shown next to its form in Chinese."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Response, redirect, request, url_for
 from marshmallow import ValidationError
 
 from shared.auth import Principal
@@ -21,6 +21,7 @@ from .casework_api import RouteBody, SuperviseBody
 from .model import OPEN_STATUSES, CaseError, CaseNotFound
 from .problems import problem_for
 from .registry import Registry
+from .workspace import bp, ctx, deadline_text, refused, render, signed_in
 
 ROUTE_TEXT = {
     409: "此案件已不在待分办队列中（可能刚被他人分办），请刷新后再看。",
@@ -66,46 +67,45 @@ def _due(raw: str) -> datetime | str | None:
     return datetime.combine(day, time(23, 59, 59), CHINA).isoformat()
 
 
-def register(
-    bp: Blueprint,
-    *,
-    render: Callable[..., Any],
-    signed_in: Callable[..., Callable],
-    refused: Callable[[], Any],
-    case_page: Callable[..., Any],
-    ctx: Callable[[], handlers.Context],
-    deadline_text: Callable[..., str],
-) -> None:
-    """Add the casework views to the workspace blueprint."""
+def case_page(principal: Principal, case_id: str, status: int = 200, **values: Any) -> Response:
+    """A case's page: its details, and the forms `principal` may use on it."""
+    c = ctx()
+    now = c.clock()
+    case = queries.case_detail(case_id, principal, c.registry(), now)
+    values.update(case_actions(principal, case, c.registry()))
+    can_close = (
+        principal.role == "cadre"
+        and case["status"] in OPEN_STATUSES
+        and principal.scope in {case.get("cadre_id"), case.get("lead_cadre_id")}
+    )
+    return render("case.html", status, principal=principal, case=case, can_close=can_close,
+                  deadline=deadline_text(case, now), **values)
 
-    @bp.get("/workspace/triage")
-    @signed_in("supervisor")
-    def triage(principal: Principal):
-        c = ctx()
-        registry, now = c.registry(), c.clock()
-        items = queries.triage_cases(principal, registry, now)
-        return render(
-            "triage.html",
-            principal=principal,
-            items=items,
-            now=now,
-            deadline_text=deadline_text,
-            can_route=is_city_supervisor(principal, registry),
-        )
 
-    @bp.post("/workspace/cases/<case_id>/route")
-    @signed_in("supervisor")
-    def route(principal: Principal, case_id: str):
-        if bad := refused():
-            return bad
-        return route_form(principal, case_id, ctx(), case_page)
+@bp.get("/workspace/triage")
+@signed_in("supervisor")
+def triage(principal: Principal):
+    c = ctx()
+    registry, now = c.registry(), c.clock()
+    items = queries.triage_cases(principal, registry, now)
+    return render("triage.html", principal=principal, items=items, now=now, deadline_text=deadline_text,
+                  can_route=is_city_supervisor(principal, registry))
 
-    @bp.post("/workspace/cases/<case_id>/supervise")
-    @signed_in("supervisor")
-    def supervise(principal: Principal, case_id: str):
-        if bad := refused():
-            return bad
-        return supervise_form(principal, case_id, ctx(), case_page)
+
+@bp.post("/workspace/cases/<case_id>/route")
+@signed_in("supervisor")
+def route(principal: Principal, case_id: str):
+    if bad := refused():
+        return bad
+    return route_form(principal, case_id, ctx(), case_page)
+
+
+@bp.post("/workspace/cases/<case_id>/supervise")
+@signed_in("supervisor")
+def supervise(principal: Principal, case_id: str):
+    if bad := refused():
+        return bad
+    return supervise_form(principal, case_id, ctx(), case_page)
 
 
 def _refusal(exc: CaseError, texts: dict[int, str]) -> tuple[int, str]:

@@ -131,12 +131,3 @@ def overdue_transition(
     if now > due_at:
         return "supervise"
     return None
-
-
-def needs_still_handling_note(
-    last_update_at: datetime, now: datetime, days: int = 30, calendar: WorkCalendar = DEFAULT
-) -> bool:
-    """True if the reporter has heard nothing for `days` days (30 by default) or more."""
-    _require_aware(last_update_at, "last_update_at")
-    _require_aware(now, "now")
-    return now >= calendar.add_days(last_update_at, days)

@@ -270,8 +270,9 @@ def ensure_indexes() -> None:
     """Create every collection's indexes (the unique clue_id one above all)."""
     for doc in (CadreSlot, Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp, DutyDoc):
         doc.ensure_indexes()
-    from . import networks, recommendation_store  # the relationship map's and recommendations' own
+    from . import network_store, recommendation_store  # the relationship map's and recommendations' own
 
-    own = (networks.MapLink, networks.JointCase, networks.JointMember, recommendation_store.Recommendation)
+    own = (network_store.MapLink, network_store.JointCase, network_store.JointMember,
+           recommendation_store.Recommendation)
     for doc in own:
         doc.ensure_indexes()

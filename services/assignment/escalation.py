@@ -48,7 +48,6 @@ REASONS: tuple[str, ...] = (
     "manual",
 )
 """All reason codes, in the stable order reasons are reported."""
-_ONE_LEVEL_UP = frozenset({"conflict", "repeat", "collusion", "network", "overdue", "manual"})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The relationship map's storage and its handler: links from clues, networks, joint handling.
+"""The relationship map's handler and views: links from clues, networks, joint handling (stored by
+network_store.py).
 
 After the clue-received handlers have made or linked each clue's case, `after_clues` stores the
 parties the clues name as links (one document per link), looks at the group of subjects and
@@ -15,57 +16,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import mongoengine as me
-
 from shared.auth import Principal
-from shared.mongo import insert_new
 from shared.problems import Problem
 
-from . import handlers, relmap
+from . import handlers, network_store, relmap
 from .documents import OPEN_STATUSES
 from .model import CaseError
+from .network_store import MAX_LINKS, JointCase
 from .registry import Registry
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 12
-MAX_LINKS = 5000
-
-
-class MapLink(me.Document):
-    """One party named by one clue about one subject (an edge of the relationship map)."""
-
-    id = me.StringField(primary_key=True)  # "<clue id>:<party key>"
-    clue_id = me.StringField(required=True)
-    case_id = me.StringField(required=True)
-    subject_key = me.StringField(required=True)
-    subject_name = me.StringField(default="")
-    party_kind = me.StringField(required=True)
-    party_name = me.StringField(required=True)
-    party_key = me.StringField(required=True)
-    meta = {"collection": "map_links", "indexes": ["subject_key", "party_key", "case_id"]}
-
-
-class JointCase(me.Document):
-    """Joint handling (协作办案) of a network: one lead unit, the assisting units, the cases."""
-
-    id = me.StringField(primary_key=True)
-    lead_unit = me.StringField(required=True)
-    assisting_units = me.ListField(me.StringField(), default=list)
-    case_ids = me.ListField(me.StringField(), default=list)
-    subjects = me.ListField(me.StringField(), default=list)  # subject keys
-    parties = me.ListField(me.StringField(), default=list)  # party keys
-    why = me.ListField(me.StringField(), default=list)
-    created_at = me.DateTimeField(required=True)
-    updated_ms = me.LongField(required=True)
-    meta = {"collection": "joint_cases", "indexes": ["lead_unit"]}
-
-
-class JointMember(me.Document):
-    """Which joint handling a case belongs to (the id is the case id)."""
-
-    id = me.StringField(primary_key=True)
-    joint_id = me.StringField(required=True)
-    meta = {"collection": "joint_members", "indexes": ["joint_id"]}
 
 
 def _links_from_docs(docs: Iterable[dict[str, Any]]) -> list[relmap.Link]:
@@ -82,17 +43,12 @@ def _links_from_docs(docs: Iterable[dict[str, Any]]) -> list[relmap.Link]:
     ]
 
 
-def _case_of(clue_id: str) -> dict[str, Any] | None:
-    found = handlers.cases().find_one({"clue_id": clue_id}, {"outbox": 0})
-    return found or handlers.cases().find_one({"linked_clue_ids": clue_id}, {"outbox": 0})
-
-
 def store_links(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Store the links a clue-received's `parties` make (none without parties or a case)."""
     parties = [
         p for p in data.get("parties") or [] if isinstance(p, dict) and p.get("kind") and p.get("name")
     ]
-    case = _case_of(data["clue_id"]) if parties else None
+    case = network_store.case_of(data["clue_id"]) if parties else None
     if case is None:
         return []
     docs = [
@@ -109,7 +65,7 @@ def store_links(data: dict[str, Any]) -> list[dict[str, Any]]:
         for p in parties
     ]
     docs = list({d["_id"]: d for d in docs}.values())
-    insert_new(MapLink._get_collection(), docs)
+    network_store.add_links(docs)
     return docs
 
 
@@ -123,32 +79,13 @@ def group_of(subject_keys: set[str], party_keys: set[str]) -> list[dict[str, Any
             break
         seen_s |= new_s
         seen_p |= new_p
-        collection = MapLink._get_collection()
         for field, keys in (("subject_key", new_s), ("party_key", new_p)):
             if keys:
-                for d in collection.find({field: {"$in": sorted(keys)}}).limit(MAX_LINKS):
+                for d in network_store.links_with(field, keys):
                     links[d["_id"]] = d
         subject_keys = subject_keys | {d["subject_key"] for d in links.values()}
         party_keys = party_keys | {d["party_key"] for d in links.values()}
     return list(links.values())
-
-
-def case_refs(case_ids: Iterable[str]) -> dict[str, relmap.CaseRef]:
-    docs = handlers.cases().find({"_id": {"$in": sorted(set(case_ids))}}, {"outbox": 0, "opening_audit": 0})
-    return {
-        d["_id"]: relmap.CaseRef(
-            d["_id"],
-            d["subject_key"],
-            d.get("subject_name", ""),
-            d.get("subject_employer"),
-            d["unit"],
-            d["routed_unit"],
-            d["status"],
-            tuple(d.get("escalation_reasons") or []),
-            bool(d.get("triage_reason")),
-        )
-        for d in docs
-    }
 
 
 def after_clues(batch: Iterable[dict[str, Any]], ctx: handlers.Context) -> int:
@@ -157,7 +94,7 @@ def after_clues(batch: Iterable[dict[str, Any]], ctx: handlers.Context) -> int:
     if not stored:
         return 0
     links = group_of({d["subject_key"] for d in stored}, {d["party_key"] for d in stored})
-    refs = case_refs(d["case_id"] for d in links)
+    refs = network_store.case_refs(d["case_id"] for d in links)
     routed = {c.case_id: c.routed_unit for c in refs.values()}
     found = relmap.find_networks(_links_from_docs(links), routed)
     for network in found:
@@ -181,8 +118,7 @@ def handle_network(
     ]
     if not open_cases:
         return None
-    members = {m.id: m.joint_id for m in JointMember.objects(id__in=[c.case_id for c in open_cases])}
-    existing = JointCase.objects(id=min(members.values())).first() if members else None
+    existing = network_store.joint_of_cases([c.case_id for c in open_cases])
     plan = relmap.plan(open_cases, registry, existing.lead_unit if existing else None)
     for case_id in plan.moves:
         try:
@@ -214,13 +150,8 @@ def _record_joint(
         "why": sorted(set(old.why) | set(network.why)),
         "updated_ms": int(now.timestamp() * 1000),
     }
-    JointCase._get_collection().update_one(
-        {"_id": joint_id}, {"$set": {**fields, "created_at": old.created_at}}, upsert=True
-    )
+    network_store.save_joint(joint_id, fields, old.created_at, case_ids)
     for case_id in case_ids:
-        JointMember._get_collection().update_one(
-            {"_id": case_id}, {"$set": {"joint_id": joint_id}}, upsert=True
-        )
         handlers.audit(
             case_id,
             handlers.SYSTEM,
@@ -253,7 +184,7 @@ def joint_visible(joint: JointCase, units: set[str] | None) -> bool:
 def joint_view(joint: JointCase, units: set[str] | None, registry: Registry) -> dict[str, Any]:
     """A joint handling with its cases; a case that left a unit for a conflict of interest is
     left out for viewers who see only the unit it left."""
-    refs = case_refs(joint.case_ids)
+    refs = network_store.case_refs(joint.case_ids)
     shown = [c for c in refs.values() if units is None or "conflict" not in c.reasons or c.unit in units]
     name = lambda code: registry.unit(code).name if registry.unit(code) else code  # noqa: E731
     return {
@@ -283,12 +214,12 @@ def networks_for(principal: Principal, registry: Registry) -> list[dict[str, Any
     """The joint handlings the principal sees, newest first."""
     units = viewer_units(principal, registry)
     return [
-        joint_view(j, units, registry) for j in JointCase.objects.order_by("-id") if joint_visible(j, units)
+        joint_view(j, units, registry) for j in network_store.joints_newest_first() if joint_visible(j, units)
     ]
 
 
 def network(joint_id: str, principal: Principal, registry: Registry) -> dict[str, Any]:
-    joint = JointCase.objects(id=joint_id).first() if len(joint_id) <= 64 else None
+    joint = network_store.joint(joint_id)
     units = viewer_units(principal, registry)
     if joint is None or not joint_visible(joint, units):
         raise Problem(404, "Not Found", "no such network")
@@ -302,8 +233,7 @@ def may_see_case(doc: dict[str, Any], principal: Principal, registry: Registry) 
         return True
     except CaseError:
         pass
-    member = JointMember.objects(id=doc["_id"]).first()
-    joint = JointCase.objects(id=member.joint_id).first() if member else None
+    joint = network_store.joint_of_cases([doc["_id"]])
     if joint is None or "conflict" in (doc.get("escalation_reasons") or []):
         return False
     return joint_visible(joint, viewer_units(principal, registry))

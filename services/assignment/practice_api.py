@@ -9,8 +9,8 @@ from flask import current_app, g, request
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.auth import require
-from shared.openapi import Blueprint
 from shared.vocabulary import RECOMMENDATION_KINDS
+from shared.web import ApiBlueprint
 
 from . import casemap, networks
 from . import recommendation_store as store
@@ -25,7 +25,7 @@ from .api_schemas import (
 )
 from .handlers import Context
 
-bp = Blueprint("practice", __name__, description="Relationship map, networks, recommendations to bureaus")
+bp = ApiBlueprint("practice", __name__, description="Relationship map, networks, recommendations to bureaus")
 READERS = require("cadre", "supervisor", "admin")
 OVERSIGHT = require("supervisor", "admin")
 

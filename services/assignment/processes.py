@@ -95,7 +95,7 @@ def _run_worker(run: Callable[[AssignmentSettings, threading.Event], None]) -> N
 def load_registry_file(path: Path) -> str:
     """Validate the registry file and store it in assignment's database (replacing the one
     there); a line saying what was loaded. A bad file is a `BadRegistry` naming file and line."""
-    from .registry import load_registry
+    from .registry_file import load_registry
     from .registry_store import save_registry
 
     settings = AssignmentSettings.from_env()

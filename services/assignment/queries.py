@@ -17,7 +17,7 @@ from shared.times import from_ms, to_ms
 from . import duty_store, reports, store
 from .access import ensure_visible, may_see
 from .documents import OPEN_STATUSES, CadreSlot
-from .model import CaseNotFound
+from .model import ALLEGATION_FIELDS, CaseNotFound
 from .registry import Registry
 from .store import cases
 
@@ -57,17 +57,6 @@ CASE_FIELDS = (
     "collusion",
     "amount_total_cny",
     "review",
-)
-ALLEGATION_FIELDS = (
-    "summary",
-    "details",
-    "occurred_on",
-    "category",
-    "source",
-    "subject",
-    "amount_cny",
-    "collusion",
-    "received_at",
 )
 
 

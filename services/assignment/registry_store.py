@@ -13,7 +13,8 @@ from typing import Any
 from shared.mongo import utcnow
 
 from .documents import CadreSlot, EmployerDoc, JurisdictionDoc, RegistryState, UnitDoc
-from .registry import Registry, RegistryError, load_registry, registry_from_dict, registry_to_dict
+from .registry import Registry, RegistryError
+from .registry_file import load_registry, registry_from_dict, registry_to_dict
 
 STATE_ID = "current"
 

@@ -14,8 +14,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from services.intake import handlers, receipts
-from services.intake.limits import ReceiptLimit
+from services.intake import follow_ups, handlers, receipts, timeline
+from services.intake.limits import limited, receipt_limit
 from services.intake.relay import IntakeOutbox
 from services.intake.schemas import (
     ClueSchema,
@@ -105,13 +105,13 @@ def _visible(clue: Any) -> bool:
 def clue_view(clue: Any) -> dict[str, Any]:
     """What GET /v1/clues/{id} shows: the clue, its status and timeline; never the reporter."""
     return {
-        "clue_id": clue.id, "status": clue.status, "received_at": handlers._iso(clue.received_at),
+        "clue_id": clue.id, "status": clue.status, "received_at": handlers.iso(clue.received_at),
         "acknowledged": bool(clue.acknowledged), "frontline_unit": clue.frontline_unit,
         "source": clue.source, "category": clue.category, "summary": clue.summary,
         "details": clue.details, "jurisdiction": clue.jurisdiction, "subject": dict(clue.subject),
         "amount_cny": clue.amount_cny, "occurred_on": clue.occurred_on,
         "collusion": bool(clue.collusion), "parties": list(clue.parties or []),
-        "updates": handlers.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
+        "updates": timeline.timeline(clue, quiet_days=_ctx().settings.common.still_handling_days),
     }
 
 
@@ -202,95 +202,99 @@ def _review_batch(unit: str) -> dict[str, str] | None:
                       errors={"deadline": ["The batch exists with another deadline."]}) from None
 
 
-def create_blueprint(receipt_limit: ReceiptLimit) -> Blueprint:
-    """The intake routes; the receipt routes share one rate limit per client and count wrong
-    secrets per receipt code (see `limits`)."""
-    bp = Blueprint("intake", __name__)
+# The intake routes; the receipt routes share one rate limit per client and count wrong secrets
+# per receipt code (see `limits`).
+bp = Blueprint("intake", __name__)
 
-    @bp.post("/v1/clues")
-    @require("frontline")
-    def post_clue():
-        key = _idempotency_key()
-        payload = json_payload()
-        data = load(CLUE_SCHEMA, payload)
-        ctx = _ctx()
-        try:
-            body, replayed = handlers.post_clue(
-                data, g.principal.scope, ctx.keys, idempotency_key=key,
-                request_hash=handlers.body_hash(payload, ctx.keys.request_key) if key else None,
-                outbox=ctx.outbox)
-        except handlers.IdempotencyConflict:
-            raise Problem(409, "Conflict", "this Idempotency-Key was used with a different body") from None
-        resp = jsonify(body)
-        resp.status_code = 202
-        resp.headers["Location"] = f"/v1/clues/{body['clue_id']}"
-        if replayed:
-            resp.headers["Idempotent-Replayed"] = "true"
-        return resp
 
-    @bp.get("/v1/clues/<clue_id>")
-    @require("frontline", "supervisor")
-    def get_clue(clue_id: str):
-        clue = handlers.find_clue(clue_id) if len(clue_id) <= 64 else None
-        if clue is None or not _visible(clue):
-            raise Problem(404, "Not Found", "no such clue")
-        return jsonify(clue_view(clue))
+@bp.post("/v1/clues")
+@require("frontline")
+def post_clue():
+    key = _idempotency_key()
+    payload = json_payload()
+    data = load(CLUE_SCHEMA, payload)
+    ctx = _ctx()
+    try:
+        body, replayed = handlers.post_clue(
+            data, g.principal.scope, ctx.keys, idempotency_key=key,
+            request_hash=handlers.body_hash(payload, ctx.keys.request_key) if key else None,
+            outbox=ctx.outbox)
+    except handlers.IdempotencyConflict:
+        raise Problem(409, "Conflict", "this Idempotency-Key was used with a different body") from None
+    resp = jsonify(body)
+    resp.status_code = 202
+    resp.headers["Location"] = f"/v1/clues/{body['clue_id']}"
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
-    @bp.post("/v1/clues:import")
-    @require("frontline", "supervisor")
-    def import_clues():
-        if request.mimetype not in NDJSON_TYPES:
-            raise Problem(415, "Unsupported Media Type", "send the body as application/x-ndjson")
-        # Streamed line by line with a limit per line; None would fall back to the 1 MiB app limit.
-        request.max_content_length = sys.maxsize
-        ctx = _ctx()
-        unit, base_key = _posting_unit(), _idempotency_key()
-        limit = ctx.settings.import_line_max_bytes
-        batch = _review_batch(unit)
 
-        def results() -> Iterator[str]:
-            number, read = 0, 0
-            # werkzeug's stream reads a line byte by byte; a buffer reads it in 64 KiB chunks.
-            stream = request.stream
-            buffered = io.BufferedReader(stream, 64 * 1024) if isinstance(stream, io.RawIOBase) else stream
-            for line in read_lines(buffered, limit):
-                number += 1
-                read += limit + 1 if line is None else len(line)
-                over = import_cap(number, read, ctx.settings)
-                if over is not None:  # the rest is not read: one last line says so, then the end
-                    yield json.dumps(over, ensure_ascii=False) + "\n"
-                    return
-                if line is not None and not line.strip():
-                    continue
-                result = import_line(line, number, ctx, unit, base_key, batch)
-                yield json.dumps(result, ensure_ascii=False) + "\n"
+@bp.get("/v1/clues/<clue_id>")
+@require("frontline", "supervisor")
+def get_clue(clue_id: str):
+    clue = handlers.find_clue(clue_id) if len(clue_id) <= 64 else None
+    if clue is None or not _visible(clue):
+        raise Problem(404, "Not Found", "no such clue")
+    return jsonify(clue_view(clue))
 
-        return Response(stream_with_context(results()), mimetype="application/x-ndjson")
 
-    def by_receipt(code: str, use: Any) -> Any:
-        """`use()` under the receipt code's failure counter; a wrong code or secret is a 404."""
-        digest = receipts.code_digest(_ctx().keys.receipt_key, code)
-        try:
-            with receipt_limit.code_attempt(digest, handlers.ReceiptNotFound):
-                return use()
-        except handlers.ReceiptNotFound:
-            raise Problem(404, "Not Found", "no clue has this receipt") from None
+@bp.post("/v1/clues:import")
+@require("frontline", "supervisor")
+def import_clues():
+    if request.mimetype not in NDJSON_TYPES:
+        raise Problem(415, "Unsupported Media Type", "send the body as application/x-ndjson")
+    # Streamed line by line with a limit per line; None would fall back to the 1 MiB app limit.
+    request.max_content_length = sys.maxsize
+    ctx = _ctx()
+    unit, base_key = _posting_unit(), _idempotency_key()
+    limit = ctx.settings.import_line_max_bytes
+    batch = _review_batch(unit)
 
-    @bp.post("/v1/receipts/lookup")
-    @receipt_limit
-    def lookup():
-        data = load(LOOKUP_SCHEMA, json_payload())
-        ctx = _ctx()
-        return jsonify(by_receipt(data["code"], lambda: handlers.lookup(
-            data["code"], data["secret"], ctx.keys, quiet_days=ctx.settings.common.still_handling_days)))
+    def results() -> Iterator[str]:
+        number, read = 0, 0
+        # werkzeug's stream reads a line byte by byte; a buffer reads it in 64 KiB chunks.
+        stream = request.stream
+        buffered = io.BufferedReader(stream, 64 * 1024) if isinstance(stream, io.RawIOBase) else stream
+        for line in read_lines(buffered, limit):
+            number += 1
+            read += limit + 1 if line is None else len(line)
+            over = import_cap(number, read, ctx.settings)
+            if over is not None:  # the rest is not read: one last line says so, then the end
+                yield json.dumps(over, ensure_ascii=False) + "\n"
+                return
+            if line is not None and not line.strip():
+                continue
+            result = import_line(line, number, ctx, unit, base_key, batch)
+            yield json.dumps(result, ensure_ascii=False) + "\n"
 
-    @bp.post("/v1/receipts/messages")
-    @receipt_limit
-    def message():
-        data = load(FOLLOW_UP_SCHEMA, json_payload())
-        ctx = _ctx()
-        body = by_receipt(data["code"], lambda: handlers.follow_up(
-            data["code"], data["secret"], data["message"], data["objection"], ctx.keys, outbox=ctx.outbox))
-        return jsonify(body), 202
+    return Response(stream_with_context(results()), mimetype="application/x-ndjson")
 
-    return bp
+
+def by_receipt(code: str, use: Any) -> Any:
+    """`use()` under the receipt code's failure counter; a wrong code or secret is a 404."""
+    digest = receipts.code_digest(_ctx().keys.receipt_key, code)
+    try:
+        with receipt_limit().code_attempt(digest, handlers.ReceiptNotFound):
+            return use()
+    except handlers.ReceiptNotFound:
+        raise Problem(404, "Not Found", "no clue has this receipt") from None
+
+
+@bp.post("/v1/receipts/lookup")
+@limited
+def lookup():
+    data = load(LOOKUP_SCHEMA, json_payload())
+    ctx = _ctx()
+    return jsonify(by_receipt(data["code"], lambda: follow_ups.lookup(
+        data["code"], data["secret"], ctx.keys, quiet_days=ctx.settings.common.still_handling_days)))
+
+
+@bp.post("/v1/receipts/messages")
+@limited
+def message():
+    data = load(FOLLOW_UP_SCHEMA, json_payload())
+    ctx = _ctx()
+    body = by_receipt(data["code"], lambda: follow_ups.follow_up(
+        data["code"], data["secret"], data["message"], data["objection"], ctx.keys, outbox=ctx.outbox))
+    return jsonify(body), 202
+

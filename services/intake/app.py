@@ -7,14 +7,13 @@ import threading
 import mongoengine as me
 from flask import Flask
 
-from services.intake.api import IntakeContext, create_blueprint
+from services.intake import api, limits, pages, practice_api
+from services.intake.api import IntakeContext
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.documents import Clue
 from services.intake.handlers import Keys
-from services.intake.limits import ReceiptLimit, TooManyAttempts
+from services.intake.limits import TooManyAttempts
 from services.intake.openapi import build_spec
-from services.intake.pages import create_pages_blueprint
-from services.intake.practice_api import create_practice_blueprint
 from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
@@ -61,12 +60,11 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     app = create_base_app("intake", settings.common, spec=build_spec)
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
-    receipt_limit = ReceiptLimit(me.get_db()["rate_limits"], settings.receipt_key,
-                                 settings.receipt_rate_limit, settings.receipt_code_failures)
-    app.extensions["receipt_limit"] = receipt_limit
-    app.register_blueprint(create_blueprint(receipt_limit))
-    app.register_blueprint(create_pages_blueprint(receipt_limit, settings))
-    app.register_blueprint(create_practice_blueprint(receipt_limit, settings))  # cards, observers
+    limits.init_app(app, me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
+                    settings.receipt_code_failures)
+    app.register_blueprint(api.bp)
+    pages.init_app(app, settings)
+    practice_api.init_app(app, settings)  # cards, observers
 
     @app.errorhandler(TooManyAttempts)
     def _too_many(exc: TooManyAttempts):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.intake import outcomes
-from services.intake.handlers import apply_case_events
+from services.intake.case_events import apply_case_events
 from shared import events
 from shared.consumer import ConsumerLoop
 from shared.kafka import Publisher

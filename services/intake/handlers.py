@@ -1,4 +1,7 @@
-"""Intake's commands and event handlers: load, call the domain, save with events staged in the outbox.
+"""Intake's clue-receiving use cases (post a clue, replay an Idempotency-Key, the review batches,
+the reconciler) and what every use case of intake shares (the keys, the outbox, the errors).
+The reporter's look-up and follow-ups are in follow_ups.py, a clue's status and timeline in
+timeline.py, the case events that move clues in case_events.py.
 
 Every write that announces something is one single-document write holding its event: a
 follow-up in its outbox, a clue as itself (it holds everything its clue-received says, see
@@ -20,14 +23,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import mongoengine as me
-from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.intake import receipts, status
-from services.intake.documents import Clue, ClueUpdate, FollowUp, ImportBatch
+from services.intake.documents import Clue, ImportBatch
 from shared import events
 from shared.kafka import Publisher
-from shared.mongo import ProcessedEvents, exact, insert_new, new_id, utcnow
+from shared.mongo import exact, new_id, utcnow
 from shared.outbox import OutboxDocument, entry, publish_entries
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
 from shared.times import to_ms
@@ -92,11 +94,11 @@ def _key_digest(idempotency_key: str, key: bytes) -> str:
     return "hkey:" + digest.hexdigest()
 
 
-def _iso(value: datetime) -> str:
+def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _millis(value: datetime) -> datetime:
+def millis(value: datetime) -> datetime:
     """`value` cut to milliseconds, the precision MongoDB keeps, so a rebuilt event is identical."""
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
@@ -109,7 +111,7 @@ def received_event(clue: Mapping[str, Any]) -> dict[str, Any]:
     decodes the event of each accepted body as a consumer would."""
     subject = {k: clue["subject"].get(k) for k in _SUBJECT_FIELDS}
     data = {
-        "clue_id": clue["_id"], "received_at": _iso(clue["received_at"]), "source": clue["source"],
+        "clue_id": clue["_id"], "received_at": iso(clue["received_at"]), "source": clue["source"],
         "category": clue["category"], "jurisdiction": clue["jurisdiction"], "subject": subject,
         "amount_cny": clue.get("amount_cny"), "collusion": clue.get("collusion", False),
         "reporter_ref": clue["reporter_ref"], "reporter_contact_sealed": clue.get("contact_sealed"),
@@ -137,7 +139,7 @@ def review_batch(frontline_unit: str, name: str, deadline: datetime) -> dict[str
     and 限期处置 deadline as the clues' events carry them. BatchConflict if the name is taken with
     another deadline."""
     batch_id = "b_" + hashlib.sha256(f"{frontline_unit}\n{name}".encode()).hexdigest()[:24]
-    wanted = {"name": name, "deadline": _iso(deadline), "frontline_unit": frontline_unit}
+    wanted = {"name": name, "deadline": iso(deadline), "frontline_unit": frontline_unit}
     collection = ImportBatch._get_collection()
     collection.update_one({"_id": batch_id}, {"$set": {"seen": True}, "$setOnInsert": wanted}, upsert=True)
     stored = collection.find_one({"_id": batch_id}) or {}
@@ -151,7 +153,7 @@ def review_batch(frontline_unit: str, name: str, deadline: datetime) -> dict[str
 
 def _review_fields(data: dict[str, Any]) -> dict[str, Any]:
     original = data.get("original_received_at")
-    return {"original_received_at": _iso(original) if original else None,
+    return {"original_received_at": iso(original) if original else None,
             "original_unit": data.get("original_unit"), "prior_disposition": data.get("prior_disposition"),
             "file_number": data.get("file_number"), "batch": data.get("batch")}
 
@@ -200,12 +202,12 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
     """
     if idempotency_key and request_hash is None:
         raise ValueError("an Idempotency-Key needs the request's body_hash")
-    received_at = _millis(now or utcnow())
+    received_at = millis(now or utcnow())
     for _attempt in range(3):
         receipt = receipts.new_receipt()
         clue = _new_clue(data, frontline_unit, keys, receipt, idempotency_key, request_hash, received_at,
                          extra)
-        response = {"clue_id": clue["_id"], "status": clue["status"], "received_at": _iso(received_at),
+        response = {"clue_id": clue["_id"], "status": clue["status"], "received_at": iso(received_at),
                     "receipt": {"code": receipt.code, "secret": receipt.secret}}
         if idempotency_key:
             clue["replay_sealed"] = keys.vault.seal(response)
@@ -266,218 +268,6 @@ def find_clue(clue_id: str) -> Clue | None:
     return Clue.objects(id=clue_id).exclude(
         "reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
         "replay_sealed").first()
-
-
-def _render(at: datetime, update: status.Update, kind: str) -> dict[str, Any]:
-    return {"at": _iso(at), "kind": kind, "message": update.text,
-            "message_zh": update.zh, "message_en": update.en}
-
-
-def timeline(clue: Clue, now: datetime | None = None,
-             quiet_days: int = status.STILL_HANDLING_AFTER_DAYS) -> list[dict[str, Any]]:
-    """The clue's reporter-safe updates, oldest first, with the "still handling" note after
-    `quiet_days` without news (the STILL_HANDLING_DAYS setting)."""
-    items = [_render(clue.received_at, status.RECEIVED_UPDATE, "received")]
-    last = clue.received_at
-    for line in ClueUpdate.objects(__raw__=exact(clue_id=clue.id)).order_by("at"):
-        items.append(_render(line.at, status.Update(line.message_zh, line.message_en), line.kind))
-        last = max(last, line.at)
-    now = now or utcnow()
-    note = status.still_handling(clue.status, (now - last) / timedelta(days=1), quiet_days)
-    if note:
-        items.append(_render(now, note, "still_handling"))
-    return items
-
-
-def _by_receipt(code: str, secret: str, keys: Keys) -> Clue:
-    clue = Clue.objects(__raw__=exact(receipt_code_digest=receipts.code_digest(keys.receipt_key, code))).only(
-        "id", "status", "received_at", "receipt_secret_digest").first()
-    stored = clue.receipt_secret_digest if clue else "0" * 64
-    if not receipts.verify_secret(keys.receipt_key, secret, stored) or clue is None:
-        raise ReceiptNotFound("no clue has this receipt")
-    return clue
-
-
-def lookup(code: str, secret: str, keys: Keys, now: datetime | None = None,
-           quiet_days: int = status.STILL_HANDLING_AFTER_DAYS) -> dict[str, Any]:
-    """The reporter-safe status and updates of the clue with this receipt; ReceiptNotFound otherwise."""
-    clue = _by_receipt(code, secret, keys)
-    return {"status": clue.status, "updates": timeline(clue, now, quiet_days)}
-
-
-def _move(clue: Clue, event_type: str, data: dict[str, Any], update_id: str, at: datetime,
-          acknowledge: bool) -> str:
-    """Apply one event to the clue's status and timeline; safe to run twice for the same event."""
-    for _attempt in range(10):
-        new_status, update = status.apply(clue.status, event_type, data)
-        if update is not None:
-            try:
-                ClueUpdate(id=update_id, clue_id=clue.id, at=at, kind=events.TOPIC_OF_TYPE.get(
-                    event_type, event_type), message_zh=update.zh, message_en=update.en).save(
-                    force_insert=True)
-            except (me.NotUniqueError, DuplicateKeyError):
-                pass  # a re-delivery: the line is there already
-        changes: dict[str, Any] = {"set__status": new_status}
-        if new_status == status.CLOSED and clue.status != status.CLOSED:
-            changes["set__closed_ms"] = to_ms(at)  # the objection window starts (retention)
-        if acknowledge:
-            changes["set__acknowledged"] = True
-        if Clue.objects(id=clue.id, status=clue.status).update_one(**changes):
-            return new_status
-        clue = Clue.objects(id=clue.id).only("id", "status").first()
-    raise RuntimeError("the clue's status kept changing underneath")
-
-
-def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys, *,
-              outbox: Outbox | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Store a reporter's message or objection with its clue-followed-up event, and note it.
-
-    ReceiptNotFound for a wrong code or secret. An objection to a closed clue reopens it.
-    The follow-up's insert is the one write the answer depends on: once it is stored, the
-    reporter is told so even if noting it on the clue fails (the relay's `apply_follow_ups`
-    finishes that), so no 503 ever makes a reporter send a stored message twice.
-    """
-    clue = _by_receipt(code, secret, keys)
-    at = _millis(now or utcnow())
-    item = FollowUp(id=new_id(), clue_id=clue.id, message=message, objection=objection, at=at,
-                    applied=False)
-    item.stage(events.make_event(events.CLUE_FOLLOWED_UP, {
-        "clue_id": clue.id, "message": message, "objection": objection, "at": at},
-        source=SOURCE, at=at))
-    item.save(force_insert=True)
-    if outbox is not None:
-        try:
-            outbox.wake(FollowUp, item.to_mongo())
-        except Exception:  # noqa: BLE001 - the relay's polling round publishes it
-            log.warning("follow-up left to the relay's round", extra={"clue_id": clue.id})
-    predicted, _ = status.apply(clue.status, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection})
-    try:
-        new_status = _apply_follow_up(clue, item.id, objection, at)
-    except Exception:  # noqa: BLE001 - stored already; apply_follow_ups notes it on the clue later
-        log.warning("follow-up stored, noting it on the clue is left to the relay",
-                    extra={"clue_id": clue.id})
-        new_status = predicted
-    return {"status": new_status, "at": _iso(at)}
-
-
-def _apply_follow_up(clue: Clue, follow_up_id: str, objection: bool, at: datetime) -> str:
-    new_status = _move(clue, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection},
-                       follow_up_id, at, acknowledge=False)
-    FollowUp.objects(id=follow_up_id).update_one(set__applied=True)
-    return new_status
-
-
-def apply_follow_ups(limit: int = 200) -> int:
-    """Note on their clues the follow-ups stored whose noting failed (the backstop of `follow_up`);
-    each is applied once whatever happens (its timeline line's id is the follow-up's id)."""
-    done = 0
-    pending = FollowUp.objects(__raw__=exact(applied=False)).only("id", "clue_id", "objection", "at")
-    for item in pending.limit(limit):
-        clue = Clue.objects(id=item.clue_id).only("id", "status").first()
-        if clue is not None:
-            _apply_follow_up(clue, item.id, item.objection, item.at)
-        done += 1
-    return done
-
-
-_EVENT_TIME = {"case-assigned": "assigned_at", "case-escalated": "escalated_at",
-               "case-closed": "closed_at"}
-
-
-def _event_time(event: events.Event) -> datetime:
-    return event.data.get(_EVENT_TIME.get(event.topic, "")) or event.time
-
-
-def unit_jurisdiction(unit: str) -> str:
-    """The jurisdiction of a unit code: ``<jurisdiction>#commission``, ``<employer>#embedded``
-    (an employer's code is its jurisdiction's plus a slug)."""
-    code, _, kind = unit.partition("#")
-    return code.rsplit("/", 1)[0] if kind == "embedded" else code
-
-
-def note_conflicts(batch: list[events.Event]) -> None:
-    """Remember where conflict escalations took their clues, highest level last (idempotent)."""
-    for event in batch:
-        data = event.data
-        if event.topic != events.CASE_ESCALATED or "conflict" not in (data.get("reasons") or []):
-            continue
-        to = unit_jurisdiction(data.get("to_unit") or "")
-        clue = Clue.objects(id=data["clue_id"]).only("conflict_moved_to").first()
-        if clue is not None and (clue.conflict_moved_to is None or len(to) < len(clue.conflict_moved_to)):
-            Clue.objects(id=clue.id).update_one(set__conflict_moved_to=to)
-
-
-def apply_case_event(event: events.Event) -> None:
-    """Move the clue's reporter-facing status for a case event and mark the clue acknowledged."""
-    note_conflicts([event])
-    clue_id = event.data["clue_id"]
-    clue = Clue.objects(id=clue_id).only("id", "status").first()
-    if clue is None:
-        log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
-        return
-    _move(clue, event.type, event.data, event.id, _event_time(event), acknowledge=True)
-
-
-def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> None:
-    """`apply_case_event` for a poll's case events, skipping those `processed` has seen and
-    marking the rest, in a few writes whatever the batch's size: one read of the marks, one of the
-    clues, one insert of the timeline lines, one guarded update per clue, one insert of the marks.
-
-    A clue whose status changed since the read (a reporter's objection) takes its events one by
-    one again; each line's id is its event id, so nothing is written twice.
-    """
-    seen = processed.seen_many([e.id for e in batch])
-    fresh = list({e.id: e for e in batch if e.id not in seen}.values())
-    if not fresh:
-        return
-    note_conflicts(fresh)
-    clues = Clue._get_collection()
-    wanted = sorted({e.data["clue_id"] for e in fresh})
-    read = {d["_id"]: d["status"] for d in clues.find({"_id": {"$in": wanted}}, {"status": 1})}
-    after, lines, by_clue = _fold(read, fresh)
-    if lines:
-        insert_new(ClueUpdate._get_collection(), lines)  # a re-delivery's lines are there already
-    if by_clue:
-        moves = [UpdateOne({"_id": clue_id, "status": read[clue_id]},
-                           {"$set": _moved(read[clue_id], after[clue_id], by_clue[clue_id])})
-                 for clue_id in by_clue]
-        if clues.bulk_write(moves, ordered=False).matched_count < len(moves):
-            for clue_events in by_clue.values():  # rare: redo them all, one by one (idempotent)
-                for event in clue_events:
-                    apply_case_event(event)
-    processed.mark_many([e.id for e in fresh])
-
-
-def _moved(before: str, after: str, clue_events: list[events.Event]) -> dict[str, Any]:
-    """The $set of a clue moved from `before` to `after` by its events: a clue newly closed notes
-    when (its case-closed event's time), which starts the objection window of `retention`."""
-    changes: dict[str, Any] = {"status": after, "acknowledged": True}
-    if after == status.CLOSED and before != status.CLOSED:
-        closing = [e for e in clue_events if e.topic == events.CASE_CLOSED]
-        changes["closed_ms"] = to_ms(_event_time(closing[-1]) if closing else utcnow())
-    return changes
-
-
-def _fold(read: dict[str, str], fresh: list[events.Event]) -> tuple[
-        dict[str, str], list[dict[str, Any]], dict[str, list[events.Event]]]:
-    """Each clue's status after its events in the order given (statuses only move forward), the
-    timeline lines those events add, and the events by clue; events about clues intake does not
-    hold (not in `read`) are logged and left out."""
-    after = dict(read)
-    lines: list[dict[str, Any]] = []
-    by_clue: dict[str, list[events.Event]] = {}
-    for event in fresh:
-        clue_id = event.data["clue_id"]
-        if clue_id not in read:
-            log.warning("case event for a clue intake does not hold", extra={"clue_id": clue_id})
-            continue
-        by_clue.setdefault(clue_id, []).append(event)
-        after[clue_id], update = status.apply(after[clue_id], event.type, event.data)
-        if update is not None:
-            lines.append({"_id": event.id, "clue_id": clue_id, "at": _event_time(event),
-                          "kind": events.TOPIC_OF_TYPE.get(event.type, event.type),
-                          "message_zh": update.zh, "message_en": update.en})
-    return after, lines, by_clue
 
 
 RECONCILE_BATCH = 500

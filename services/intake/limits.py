@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, after_this_request, request
+from flask import Flask, Response, after_this_request, current_app, request
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
@@ -142,33 +142,6 @@ class ReceiptLimit:
         if not allowed:
             raise TooManyAttempts(max(1, math.ceil(reset_at - time.time())), limit)
 
-    def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorator of an API route: counted before the route runs."""
-
-        @functools.wraps(view)
-        def limited(*args: Any, **kwargs: Any) -> Any:
-            self.hit()
-            return view(*args, **kwargs)
-
-        return limited
-
-    def after(self, check: Callable[[], Response | None]) -> Callable[[View], View]:
-        """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
-        without counting; then the limit, then the route."""
-
-        def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-            @functools.wraps(view)
-            def limited(*args: Any, **kwargs: Any) -> Any:
-                refused = check()
-                if refused is not None:
-                    return refused
-                self.hit()
-                return view(*args, **kwargs)
-
-            return limited
-
-        return decorate
-
     @contextmanager
     def code_attempt(self, code_digest: str, not_found: type[Exception]) -> Iterator[None]:
         """Around one use of a receipt: 429 while its code is blocked; a `not_found` inside counts
@@ -187,3 +160,42 @@ class ReceiptLimit:
 
     def _wait(self, key: str) -> int:
         return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+
+def init_app(app: Flask, collection: Collection, key: bytes, rate: str, code_failures: int) -> ReceiptLimit:
+    """The app's receipt limit, which `limited` and `limited_after` count against."""
+    app.extensions["receipt_limit"] = found = ReceiptLimit(collection, key, rate, code_failures)
+    return found
+
+
+def receipt_limit() -> ReceiptLimit:
+    return current_app.extensions["receipt_limit"]
+
+
+def limited(view: View) -> View:
+    """Decorator of an API route: counted against the receipt limit before the route runs."""
+
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        receipt_limit().hit()
+        return view(*args, **kwargs)
+
+    return counted
+
+
+def limited_after(check: Callable[[], Response | None]) -> Callable[[View], View]:
+    """Decorator of a page route: `check` (the CSRF check) first, whose refusal is answered
+    without counting; then the receipt limit, then the route."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            refused = check()
+            if refused is not None:
+                return refused
+            receipt_limit().hit()
+            return view(*args, **kwargs)
+
+        return counted
+
+    return decorate

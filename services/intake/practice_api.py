@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.intake import cards, handlers, observers, practice_store
 from services.intake.api import CLUE_SCHEMA, IntakeContext, json_payload
-from services.intake.limits import ReceiptLimit
+from services.intake.limits import limited
 from services.intake.schemas import PATH_PATTERN, Text
 from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
@@ -57,6 +57,13 @@ class ObserverBody(Schema):
     identity = fields.Nested(IdentityBody, required=True)
 
 
+def must_be_object(payload: Any) -> None:
+    """422 naming the body when a JSON body is not an object."""
+    if not isinstance(payload, dict):
+        raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
+                      errors={"_body": ["must be an object"]})
+
+
 def _ctx() -> IntakeContext:
     return current_app.extensions["intake"]
 
@@ -66,7 +73,7 @@ def _places() -> practice_store.Places:
 
 
 def _iso(value) -> str:
-    return handlers._iso(value)
+    return handlers.iso(value)
 
 
 def _in_scope(code: str) -> None:
@@ -101,13 +108,7 @@ def _card_clue(code: str, payload: Any) -> tuple[dict[str, Any], dict[str, Any]]
     if found is None:
         raise Problem(404, "Not Found", "no card has this code")
     card, batch = found
-    if not isinstance(payload, dict):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-            errors={"_body": ["must be an object"]},
-        )
+    must_be_object(payload)
     try:
         body = cards.feedback_clue(payload, batch.bureau, batch.jurisdiction)
     except ValueError as exc:
@@ -130,221 +131,220 @@ def post_card_opinion(code: str, payload: Any) -> dict[str, Any]:
     return body
 
 
-def create_practice_blueprint(receipt_limit: ReceiptLimit, settings: IntakeSettings) -> Blueprint:
-    """The card and observer routes; public card routes share the receipt routes' rate limit."""
-    bp = Blueprint(
-        "practice",
-        __name__,
-        template_folder="templates",
-        static_folder="static",
-        static_url_path="/assets/practice",
+# The card and observer routes; the public card routes share the receipt routes' rate limit.
+bp = Blueprint("practice", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/assets/practice")
+
+
+def init_app(app: Flask, settings: IntakeSettings) -> None:
+    """The registry's places for these routes, and the routes on `app`."""
+    app.extensions["intake.places"] = practice_store.load_places(settings.registry_file)
+    app.register_blueprint(bp)
+
+
+@bp.post("/v1/card-batches")
+@require("supervisor")
+def issue_batch():
+    data = load(BatchBody(), json_payload())
+    bureau = _places().bureaus.get(data["bureau"])
+    if bureau is None:
+        raise Problem(
+            422, "Unprocessable Content", "unknown bureau", errors={"bureau": ["Unknown bureau."]}
+        )
+    place = data["jurisdiction"] or bureau["jurisdiction"]
+    if place not in _places().jurisdictions:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "unknown jurisdiction",
+            errors={"jurisdiction": ["Unknown jurisdiction."]},
+        )
+    _in_scope(place)
+    prefix = data["prefix"] or cards.default_prefix(data["bureau"], data["place_kind"])
+    batch = practice_store.issue_batch(
+        data["bureau"], data["place_kind"], place, data["count"], prefix, data["label"], g.principal.actor
     )
-    bp.record_once(
-        lambda state: state.app.extensions.__setitem__(
-            "intake.places", practice_store.load_places(settings.registry_file)
-        )
+    return jsonify(batch_view(batch, cards.Funnel(issued=batch.count))), 201
+
+
+@bp.get("/v1/card-batches")
+@require("supervisor")
+def list_batches():
+    batches = practice_store.batches_within(g.principal.scope)
+    funnels = practice_store.batch_funnels(batches)
+    return jsonify({"items": [batch_view(b, funnels[b.id]) for b in batches], "next": None})
+
+
+@bp.get("/v1/card-batches/funnel")
+@require("supervisor")
+def funnel_by_bureau():
+    batches = practice_store.batches_within(g.principal.scope)
+    funnels = practice_store.batch_funnels(batches)
+    total = cards.by_bureau((b.bureau, funnels[b.id]) for b in batches)
+    items = [
+        {"bureau": code, "bureau_name": _places().name(code), **row.as_dict()}
+        for code, row in sorted(total.items())
+    ]
+    return jsonify({"items": items, "next": None})
+
+
+@bp.get("/v1/card-batches/<batch_id>")
+@require("supervisor")
+def get_batch(batch_id: str):
+    batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
+    if batch is None or not jurisdiction_within(batch.jurisdiction, g.principal.scope):
+        raise Problem(404, "Not Found", "no such card batch")
+    view = batch_view(batch, practice_store.batch_funnels([batch])[batch.id])
+    view["cards"] = [
+        {"code": c.id, "number": cards.serial(batch.prefix, c.number)}
+        for c in practice_store.batch_cards(batch.id, 0, cards.MAX_BATCH)
+    ]
+    return jsonify(view)
+
+
+@bp.get("/cards/batches/<batch_id>/sheet")
+def sheet(batch_id: str):
+    batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
+    token = request.args.get("t", "")
+    if batch is None or not cards.sheet_token_valid(
+        _ctx().keys.receipt_key, batch_id, token, int(time.time())
+    ):
+        return Response("链接无效或已过期。", status=404, mimetype="text/plain")
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 1 + (batch.count - 1) // SHEET_PAGE))
+    base = _ctx().settings.public_url or request.url_root
+    shown = practice_store.batch_cards(batch.id, (page - 1) * SHEET_PAGE, SHEET_PAGE)
+    import segno  # only the sheet draws QR codes
+
+    items = [
+        {
+            "code": c.id,
+            "number": cards.serial(batch.prefix, c.number),
+            "url": cards.card_url(base, c.id),
+            "qr": segno.make(cards.card_url(base, c.id), error="m").svg_inline(scale=3),
+        }
+        for c in shown
+    ]
+    pages = 1 + (batch.count - 1) // SHEET_PAGE
+    return render_template(
+        "practice/sheet.html",
+        batch=batch,
+        items=items,
+        page=page,
+        pages=pages,
+        token=token,
+        bureau_name=_places().name(batch.bureau),
+        place=PLACE_KIND_LABELS.get(batch.place_kind, batch.place_kind),
+        funnel=practice_store.batch_funnels([batch])[batch.id].as_dict(),
+        outcome_labels=OUTCOME_LABELS,
     )
 
-    @bp.post("/v1/card-batches")
-    @require("supervisor")
-    def issue_batch():
-        data = load(BatchBody(), json_payload())
-        bureau = _places().bureaus.get(data["bureau"])
-        if bureau is None:
-            raise Problem(
-                422, "Unprocessable Content", "unknown bureau", errors={"bureau": ["Unknown bureau."]}
-            )
-        place = data["jurisdiction"] or bureau["jurisdiction"]
-        if place not in _places().jurisdictions:
-            raise Problem(
-                422,
-                "Unprocessable Content",
-                "unknown jurisdiction",
-                errors={"jurisdiction": ["Unknown jurisdiction."]},
-            )
-        _in_scope(place)
-        prefix = data["prefix"] or cards.default_prefix(data["bureau"], data["place_kind"])
-        batch = practice_store.issue_batch(
-            data["bureau"], data["place_kind"], place, data["count"], prefix, data["label"], g.principal.actor
+
+@bp.get("/v1/cards/<code>")
+@limited
+def get_card(code: str):
+    found = practice_store.find_card(code)
+    if found is None:
+        raise Problem(404, "Not Found", "no card has this code")
+    card, batch = found
+    return jsonify(
+        {
+            "code": card.id,
+            "number": cards.serial(batch.prefix, card.number),
+            "bureau": batch.bureau,
+            "bureau_name": _places().name(batch.bureau),
+            "place_kind": batch.place_kind,
+            "jurisdiction": batch.jurisdiction,
+        }
+    )
+
+
+@bp.post("/v1/cards/<code>/feedback")
+@limited
+def card_feedback(code: str):
+    resp = jsonify(post_card_opinion(code, json_payload()))
+    resp.status_code = 202
+    return resp
+
+
+@bp.post("/v1/observers")
+@require("supervisor")
+def register_observer():
+    data = load(ObserverBody(), json_payload())
+    town = _places().jurisdictions.get(data["town"])
+    if town is None or town.get("level") != "town":
+        raise Problem(422, "Unprocessable Content", "not a town", errors={"town": ["Not a known town."]})
+    _in_scope(data["town"])
+    liaison = observers.liaison_problem(
+        _places().cadre_places.get(data["liaison_cadre_id"]), data["town"]
+    )
+    if liaison:
+        raise Problem(
+            422, "Unprocessable Content", "invalid liaison", errors={"liaison_cadre_id": [liaison]}
         )
-        return jsonify(batch_view(batch, cards.Funnel(issued=batch.count))), 201
+    identity = {k: v for k, v in data["identity"].items() if v is not None}
+    observer, token = practice_store.register_observer(
+        data["town"], data["background"], data["liaison_cadre_id"], identity, _ctx().keys.vault
+    )
+    return jsonify({**observer_view(observer), "observer_key": token}), 201
 
-    @bp.get("/v1/card-batches")
-    @require("supervisor")
-    def list_batches():
-        batches = practice_store.batches_within(g.principal.scope)
-        funnels = practice_store.batch_funnels(batches)
-        return jsonify({"items": [batch_view(b, funnels[b.id]) for b in batches], "next": None})
 
-    @bp.get("/v1/card-batches/funnel")
-    @require("supervisor")
-    def funnel_by_bureau():
-        batches = practice_store.batches_within(g.principal.scope)
-        funnels = practice_store.batch_funnels(batches)
-        total = cards.by_bureau((b.bureau, funnels[b.id]) for b in batches)
-        items = [
-            {"bureau": code, "bureau_name": _places().name(code), **row.as_dict()}
-            for code, row in sorted(total.items())
-        ]
-        return jsonify({"items": items, "next": None})
+@bp.get("/v1/observers")
+@require("supervisor")
+def roster():
+    return jsonify(
+        {
+            "items": [observer_view(o) for o in practice_store.observers_within(g.principal.scope)],
+            "next": None,
+        }
+    )
 
-    @bp.get("/v1/card-batches/<batch_id>")
-    @require("supervisor")
-    def get_batch(batch_id: str):
-        batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
-        if batch is None or not jurisdiction_within(batch.jurisdiction, g.principal.scope):
-            raise Problem(404, "Not Found", "no such card batch")
-        view = batch_view(batch, practice_store.batch_funnels([batch])[batch.id])
-        view["cards"] = [
-            {"code": c.id, "number": cards.serial(batch.prefix, c.number)}
-            for c in practice_store.batch_cards(batch.id, 0, cards.MAX_BATCH)
-        ]
-        return jsonify(view)
 
-    @bp.get("/cards/batches/<batch_id>/sheet")
-    def sheet(batch_id: str):
-        batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
-        token = request.args.get("t", "")
-        if batch is None or not cards.sheet_token_valid(
-            _ctx().keys.receipt_key, batch_id, token, int(time.time())
-        ):
-            return Response("链接无效或已过期。", status=404, mimetype="text/plain")
-        page = max(1, min(request.args.get("page", 1, type=int) or 1, 1 + (batch.count - 1) // SHEET_PAGE))
-        base = settings.public_url or request.url_root
-        shown = practice_store.batch_cards(batch.id, (page - 1) * SHEET_PAGE, SHEET_PAGE)
-        import segno  # only the sheet draws QR codes
+@bp.get("/v1/observers/summary")
+@require("supervisor")
+def observer_summary():
+    rows = practice_store.observer_summary(g.principal.scope)
+    return jsonify({"items": [{**r, "town_name": _places().name(r["town"])} for r in rows], "next": None})
 
-        items = [
-            {
-                "code": c.id,
-                "number": cards.serial(batch.prefix, c.number),
-                "url": cards.card_url(base, c.id),
-                "qr": segno.make(cards.card_url(base, c.id), error="m").svg_inline(scale=3),
-            }
-            for c in shown
-        ]
-        pages = 1 + (batch.count - 1) // SHEET_PAGE
-        return render_template(
-            "practice/sheet.html",
-            batch=batch,
-            items=items,
-            page=page,
-            pages=pages,
-            token=token,
-            bureau_name=_places().name(batch.bureau),
-            place=PLACE_KIND_LABELS.get(batch.place_kind, batch.place_kind),
-            funnel=practice_store.batch_funnels([batch])[batch.id].as_dict(),
-            outcome_labels=OUTCOME_LABELS,
+
+@bp.post("/v1/observer-reports")
+def observer_report():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    observer = practice_store.observer_by_key(token.strip()) if scheme.lower() == "bearer" else None
+    if observer is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <observer key>",
+            headers={"WWW-Authenticate": "Bearer"},
         )
+    payload = json_payload()
+    must_be_object(payload)
+    try:
+        body = observers.report_clue(payload, observer.town)
+    except ValueError as exc:
+        detail = "Outside the observer's town." if str(exc) == "jurisdiction" else "Unknown field."
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "some fields are invalid",
+            errors={name: [detail] for name in str(exc).split(", ")},
+        ) from None
+    try:
+        data = CLUE_SCHEMA.load(body)
+    except ValidationError as exc:
+        raise Problem(
+            422, "Unprocessable Content", "some fields are invalid", errors=flatten(exc.messages)
+        ) from None
+    ctx = _ctx()
+    answer, _ = handlers.post_clue(
+        data,
+        f"observers/{observer.town}",
+        ctx.keys,
+        outbox=ctx.outbox,
+        extra={"observer_id": observer.id},
+    )
+    return jsonify(answer), 202
 
-    @bp.get("/v1/cards/<code>")
-    @receipt_limit
-    def get_card(code: str):
-        found = practice_store.find_card(code)
-        if found is None:
-            raise Problem(404, "Not Found", "no card has this code")
-        card, batch = found
-        return jsonify(
-            {
-                "code": card.id,
-                "number": cards.serial(batch.prefix, card.number),
-                "bureau": batch.bureau,
-                "bureau_name": _places().name(batch.bureau),
-                "place_kind": batch.place_kind,
-                "jurisdiction": batch.jurisdiction,
-            }
-        )
-
-    @bp.post("/v1/cards/<code>/feedback")
-    @receipt_limit
-    def card_feedback(code: str):
-        resp = jsonify(post_card_opinion(code, json_payload()))
-        resp.status_code = 202
-        return resp
-
-    @bp.post("/v1/observers")
-    @require("supervisor")
-    def register_observer():
-        data = load(ObserverBody(), json_payload())
-        town = _places().jurisdictions.get(data["town"])
-        if town is None or town.get("level") != "town":
-            raise Problem(422, "Unprocessable Content", "not a town", errors={"town": ["Not a known town."]})
-        _in_scope(data["town"])
-        liaison = observers.liaison_problem(
-            _places().cadre_places.get(data["liaison_cadre_id"]), data["town"]
-        )
-        if liaison:
-            raise Problem(
-                422, "Unprocessable Content", "invalid liaison", errors={"liaison_cadre_id": [liaison]}
-            )
-        identity = {k: v for k, v in data["identity"].items() if v is not None}
-        observer, token = practice_store.register_observer(
-            data["town"], data["background"], data["liaison_cadre_id"], identity, _ctx().keys.vault
-        )
-        return jsonify({**observer_view(observer), "observer_key": token}), 201
-
-    @bp.get("/v1/observers")
-    @require("supervisor")
-    def roster():
-        return jsonify(
-            {
-                "items": [observer_view(o) for o in practice_store.observers_within(g.principal.scope)],
-                "next": None,
-            }
-        )
-
-    @bp.get("/v1/observers/summary")
-    @require("supervisor")
-    def observer_summary():
-        rows = practice_store.observer_summary(g.principal.scope)
-        return jsonify({"items": [{**r, "town_name": _places().name(r["town"])} for r in rows], "next": None})
-
-    @bp.post("/v1/observer-reports")
-    def observer_report():
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        observer = practice_store.observer_by_key(token.strip()) if scheme.lower() == "bearer" else None
-        if observer is None:
-            raise Problem(
-                401,
-                "Unauthorized",
-                "send Authorization: Bearer <observer key>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        payload = json_payload()
-        if not isinstance(payload, dict):
-            raise Problem(
-                422,
-                "Unprocessable Content",
-                "the body must be a JSON object",
-                errors={"_body": ["must be an object"]},
-            )
-        try:
-            body = observers.report_clue(payload, observer.town)
-        except ValueError as exc:
-            detail = "Outside the observer's town." if str(exc) == "jurisdiction" else "Unknown field."
-            raise Problem(
-                422,
-                "Unprocessable Content",
-                "some fields are invalid",
-                errors={name: [detail] for name in str(exc).split(", ")},
-            ) from None
-        try:
-            data = CLUE_SCHEMA.load(body)
-        except ValidationError as exc:
-            raise Problem(
-                422, "Unprocessable Content", "some fields are invalid", errors=flatten(exc.messages)
-            ) from None
-        ctx = _ctx()
-        answer, _ = handlers.post_clue(
-            data,
-            f"observers/{observer.town}",
-            ctx.keys,
-            outbox=ctx.outbox,
-            extra={"observer_id": observer.id},
-        )
-        return jsonify(answer), 202
-
-    return bp
 
 
 def observer_view(observer: practice_store.Observer) -> dict[str, Any]:

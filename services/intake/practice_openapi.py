@@ -24,8 +24,12 @@ def register_practice_paths(spec, errors: dict[str, Any], bearer: list[dict[str,
         ("ObserverBody", practice_api.ObserverBody),
     ]:
         spec.components.schema(name, schema=schema)
-    code = [{"name": "code", "in": "path", "required": True,
-             "schema": {"type": "string", "minLength": 1, "maxLength": 40}}]
+    _batch_paths(spec, errors, bearer)
+    _card_paths(spec, errors)
+    _observer_paths(spec, errors, bearer)
+
+
+def _batch_paths(spec, errors: dict[str, Any], bearer: list[dict[str, list]]) -> None:
     batch = [{"name": "batch_id", "in": "path", "required": True,
               "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]
     spec.path(
@@ -66,6 +70,11 @@ def register_practice_paths(spec, errors: dict[str, Any], bearer: list[dict[str,
             }
         },
     )
+
+
+def _card_paths(spec, errors: dict[str, Any]) -> None:
+    code = [{"name": "code", "in": "path", "required": True,
+             "schema": {"type": "string", "minLength": 1, "maxLength": 40}}]
     spec.path(
         "/v1/cards/{code}",
         operations={
@@ -92,6 +101,9 @@ def register_practice_paths(spec, errors: dict[str, Any], bearer: list[dict[str,
             }
         },
     )
+
+
+def _observer_paths(spec, errors: dict[str, Any], bearer: list[dict[str, list]]) -> None:
     spec.path(
         "/v1/observers",
         operations={

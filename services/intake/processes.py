@@ -58,7 +58,8 @@ def relay(stop: threading.Event | None = None) -> None:
     """The reconciler of unacknowledged clues and the follow-ups' outbox poller, until SIGTERM."""
     from pymongo.errors import ConnectionFailure
 
-    from services.intake.handlers import RECONCILE_BATCH, apply_follow_ups, expire_replays, reconcile
+    from services.intake.follow_ups import apply_follow_ups
+    from services.intake.handlers import RECONCILE_BATCH, expire_replays, reconcile
     from services.intake.relay import IntakeOutbox
     from shared.consumer import stop_on_signals
     from shared.kafka import DependencyDown, EventProducer

@@ -12,6 +12,8 @@ from the event, except the case-closed event's `reporter_summary`, written for t
 
 from typing import Any, NamedTuple
 
+from shared.i18n import N_, gettext_in
+
 RECEIVED = "received"
 ACCEPTED = "accepted"
 TRANSFERRED = "transferred"
@@ -31,7 +33,7 @@ EVENT_TYPES: dict[str, str] = {
 
 
 class Update(NamedTuple):
-    """One line of the reporter's timeline, in Chinese and English."""
+    """One line of the reporter's timeline, in Chinese and English (both are stored with it)."""
 
     zh: str
     en: str
@@ -42,35 +44,19 @@ class Update(NamedTuple):
         return f"{self.zh} / {self.en}"
 
 
-RECEIVED_UPDATE = Update(
-    "我们已收到您反映的问题线索。",
-    "We have received the information you reported.",
-)
-ACCEPTED_UPDATE = Update(
-    "您反映的问题线索已受理，正在办理中。",
-    "Your information has been accepted and is being handled.",
-)
-TRANSFERRED_UPDATE = Update(
-    "您反映的问题线索已转上级纪检监察机关办理。",
-    "Your information has been passed to a higher-level discipline body for handling.",
-)
-CLOSED_UPDATE = Update("您反映的问题线索已办结。", "The handling of your information is complete.")
-REOPENED_UPDATE = Update(
-    "我们已收到您对办理结果的异议，办理结果正在复查。",
-    "We have received your objection to the result; the result is being reviewed.",
-)
-ROUTING_UPDATE = Update(
-    "您反映的问题线索正在分办，确定承办单位后即予受理。",
-    "Your information is being routed to the body that will handle it; it is accepted once that is decided.",
-)
-OBJECTION_UPDATE = Update(
-    "我们已收到您的异议，已转交办理。",
-    "We have received your objection and passed it on to those handling the case.",
-)
-MESSAGE_UPDATE = Update(
-    "我们已收到您补充的信息，已转交办理。",
-    "We have received your additional information and passed it on to those handling the case.",
-)
+def _update(chinese: str) -> Update:
+    """The timeline line of a Chinese text marked for the catalog, with its English from it."""
+    return Update(chinese, gettext_in("en", chinese))
+
+
+RECEIVED_UPDATE = _update(N_("我们已收到您反映的问题线索。"))
+ACCEPTED_UPDATE = _update(N_("您反映的问题线索已受理，正在办理中。"))
+TRANSFERRED_UPDATE = _update(N_("您反映的问题线索已转上级纪检监察机关办理。"))
+CLOSED_UPDATE = _update(N_("您反映的问题线索已办结。"))
+REOPENED_UPDATE = _update(N_("我们已收到您对办理结果的异议，办理结果正在复查。"))
+ROUTING_UPDATE = _update(N_("您反映的问题线索正在分办，确定承办单位后即予受理。"))
+OBJECTION_UPDATE = _update(N_("我们已收到您的异议，已转交办理。"))
+MESSAGE_UPDATE = _update(N_("我们已收到您补充的信息，已转交办理。"))
 
 
 def _closed_update(data: dict[str, Any]) -> Update:
@@ -78,7 +64,9 @@ def _closed_update(data: dict[str, Any]) -> Update:
     if not isinstance(summary, str) or not summary.strip():
         return CLOSED_UPDATE
     summary = summary.strip()
-    return Update(f"{CLOSED_UPDATE.zh}办理结果：{summary}", f"{CLOSED_UPDATE.en} Result: {summary}")
+    with_result = N_("{update}办理结果：{summary}")
+    return Update(with_result.format(update=CLOSED_UPDATE.zh, summary=summary),
+                  gettext_in("en", with_result).format(update=CLOSED_UPDATE.en, summary=summary))
 
 
 def _target(status: str, event: str, data: dict[str, Any]) -> tuple[str, Update] | None:
@@ -121,10 +109,7 @@ def apply(status: str, event_type: str, data: dict[str, Any]) -> tuple[str, Upda
 
 
 STILL_HANDLING_AFTER_DAYS = 30
-STILL_HANDLING_UPDATE = Update(
-    "您反映的问题线索仍在办理中，感谢您的耐心等待。",
-    "Your information is still being handled. Thank you for your patience.",
-)
+STILL_HANDLING_UPDATE = _update(N_("您反映的问题线索仍在办理中，感谢您的耐心等待。"))
 
 
 def still_handling(status: str, days_since_last_update: float,

@@ -7,15 +7,15 @@ import binascii
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from services.notify.documents import DeliveryAttempt, Notification
 from shared.auth import require
-from shared.problems import Problem, load
+from shared.problems import Problem
 from shared.times import from_ms
+from shared.web import ApiBlueprint
 
-bp = Blueprint("notifications", __name__)
+bp = ApiBlueprint("notifications", __name__)
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}\Z")
 
 
@@ -84,34 +84,19 @@ def _render(doc: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any
 
 
 @bp.get("/v1/notifications")
-@require("admin")
-def list_notifications():
-    """Notifications newest first, with their delivery attempts; never contact details.
-    ---
-    get:
-      summary: Notifications sent (or being sent) to reporters
-      security: [{bearer: []}]
-      parameters:
-        - {in: query, name: clue_id, schema: {type: string}}
-        - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 500, default: 50}}
-        - {in: query, name: cursor, schema: {type: string}}
-      responses:
-        200:
-          description: a page of notifications
-          content:
-            application/json:
-              schema: NotificationList
-        401: {description: no or bad key}
-        403: {description: not an admin key}
-        422: {description: invalid query}
-    """
-    query = load(ListQuery(), request.args.to_dict())
+@require("admin")  # before the arguments: a request without a key is a 401 whatever it asks
+@bp.doc(summary="Notifications sent (or being sent) to reporters", security=[{"bearer": []}])
+@bp.arguments(ListQuery, location="query", as_kwargs=True)
+@bp.response(200, NotificationList, description="a page of notifications")
+@bp.alt_response(401, description="no or bad key")
+@bp.alt_response(403, description="not an admin key")
+def list_notifications(limit: int, clue_id: str | None = None, cursor: str | None = None):
+    """Notifications newest first, with their delivery attempts; never contact details."""
     filters: dict[str, Any] = {}
-    if "clue_id" in query:
-        filters["clue_id"] = query["clue_id"]
-    if "cursor" in query:
-        filters["seq__lt"] = _cursor_in(query["cursor"])
-    limit = query["limit"]
+    if clue_id is not None:
+        filters["clue_id"] = clue_id
+    if cursor is not None:
+        filters["seq__lt"] = _cursor_in(cursor)
     docs = list(Notification.objects(**filters).order_by("-seq").limit(limit + 1))
     more = len(docs) > limit
     docs = docs[:limit]
@@ -120,5 +105,4 @@ def list_notifications():
         for attempt in DeliveryAttempt.objects(notification_id__in=list(by_notification)):
             by_notification[attempt.notification_id].append(attempt)
     items = [_render(d, sorted(by_notification[d.id], key=lambda a: a.number)) for d in docs]
-    body = NotificationList().dump({"items": items, "next": _cursor_out(docs[-1].seq) if more else None})
-    return jsonify(body)
+    return {"items": items, "next": _cursor_out(docs[-1].seq) if more else None}

@@ -26,7 +26,7 @@ LOCAL = {"shared", "services", "deploy", "bench", "tests", "__future__"}
 # Lowest first: settings → adapters (events, mongo, kafka, kafka admin) → metrics → consumer,
 # outbox, web → entry, cli.
 LAYERS: list[set[str]] = [
-    {"settings", "dependencies", "logs", "vocabulary", "forms", "sealing", "times", "workdays",
+    {"settings", "dependencies", "logs", "i18n", "vocabulary", "forms", "sealing", "times", "workdays",
      "clients"},
     {"events", "mongo", "kafka", "kafka_admin"},
     {"metrics"},

@@ -10,7 +10,7 @@ import pytest
 
 from services.assignment import handlers
 from services.assignment.documents import CadreSlot, ensure_indexes
-from services.assignment.registry import parse_registry
+from services.assignment.registry_file import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
 from shared.auth import Principal
 from shared.mongo import utcnow

@@ -51,7 +51,10 @@ class Workers:
         codes = []
         for p in self.procs:
             try:
-                codes.append(p.wait(timeout=30))
+                # A worker told to stop in the middle of a rebalance (the others leaving) first
+                # finishes its JoinGroup request, which may take kafka-python's request timeout
+                # (30 s), then commits and leaves: give it that and some.
+                codes.append(p.wait(timeout=60))
             except subprocess.TimeoutExpired:
                 p.kill()
                 codes.append(p.wait())

@@ -3,7 +3,7 @@ where the case went (intake's GET /v1/clues/{id}, real database)."""
 
 import pytest
 
-from services.intake import handlers
+from services.intake import case_events
 from shared import events
 from shared.auth import issue_key
 from tests.unit.intake.clues import clue
@@ -39,8 +39,8 @@ def test_a_conflict_clue_is_hidden_below_where_its_case_went(client, keys, reaso
     clue_id = client.post("/v1/clues", json=clue(), headers=keys["shiwan"]).json["clue_id"]
     shiwan = bearer("supervisor", "foshan/chancheng/shiwan")
     assert client.get(f"/v1/clues/{clue_id}", headers=shiwan).status_code == 200
-    handlers.apply_case_event(escalated(clue_id, to_unit, reasons))
-    handlers.apply_case_event(escalated(clue_id, to_unit, reasons))  # a redelivery changes nothing
+    case_events.apply_case_event(escalated(clue_id, to_unit, reasons))
+    case_events.apply_case_event(escalated(clue_id, to_unit, reasons))  # a redelivery changes nothing
     assert client.get(f"/v1/clues/{clue_id}", headers=bearer(*who)).status_code == status
 
 
@@ -48,6 +48,6 @@ def test_the_batch_path_notes_the_conflict_too(client, keys):
     from services.intake.documents import Clue
 
     clue_id = client.post("/v1/clues", json=clue(), headers=keys["shiwan"]).json["clue_id"]
-    handlers.note_conflicts([escalated(clue_id, "foshan/chancheng#commission", ["conflict", "rank"])])
+    case_events.note_conflicts([escalated(clue_id, "foshan/chancheng#commission", ["conflict", "rank"])])
     assert Clue.objects(id=clue_id).first().conflict_moved_to == "foshan/chancheng"
-    assert handlers.unit_jurisdiction("foshan/nanhai/urban-management#embedded") == "foshan/nanhai"
+    assert case_events.unit_jurisdiction("foshan/nanhai/urban-management#embedded") == "foshan/nanhai"

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.intake import handlers, retention
+from services.intake import case_events, follow_ups, handlers, retention
 from services.intake.documents import Clue
 from services.intake.schemas import ClueSchema
 from shared import events
@@ -47,12 +47,12 @@ def test_replay_data_is_erased_after_24_hours(mongo_db, keys):
 
 def test_sealed_identity_is_erased_after_the_objection_window(mongo_db, keys):
     by_batch, one_by_one, recent, open_ = (_post(keys)["clue_id"] for _ in range(4))
-    handlers.apply_case_events([case_event(events.CASE_CLOSED, by_batch)], ProcessedEvents("t"))
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, one_by_one))
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, recent, closed_at=NOW + timedelta(days=100)))
+    case_events.apply_case_events([case_event(events.CASE_CLOSED, by_batch)], ProcessedEvents("t"))
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, one_by_one))
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, recent, closed_at=NOW + timedelta(days=100)))
     reopened = _post(keys)
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, reopened["clue_id"]))
-    handlers.follow_up(reopened["receipt"]["code"], reopened["receipt"]["secret"], "异议", True, keys,
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, reopened["clue_id"]))
+    follow_ups.follow_up(reopened["receipt"]["code"], reopened["receipt"]["secret"], "异议", True, keys,
                        now=NOW + timedelta(days=5))  # an objection reopens it: no erasure while open
     now = NOW + timedelta(days=3 + 181)  # case_event closes cases 3 days after NOW
     assert retention.erase_expired(180, now, batch=1) == 2

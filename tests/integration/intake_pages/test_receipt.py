@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.intake import handlers, status
+from services.intake import case_events, status
 from services.intake.documents import Clue, FollowUp
 from shared import events
 from tests.integration.intake_pages.forms import (
@@ -33,7 +33,7 @@ def receipt(client) -> tuple[str, str]:
 
 
 def close(clue_id: str) -> None:
-    handlers.apply_case_event(events.decode(events.encode(events.make_event(events.CASE_CLOSED, {
+    case_events.apply_case_event(events.decode(events.encode(events.make_event(events.CASE_CLOSED, {
         "case_id": "case-1", "clue_id": clue_id, "disposition": "concluded", "outcomes": ["unfounded"],
         "reporter_summary": "经核实，反映问题不属实。", "closed_at": datetime.now(UTC)}, source="/t"))))
 

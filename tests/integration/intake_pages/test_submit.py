@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from services.intake.documents import Clue
-from services.intake.handlers import lookup
+from services.intake.follow_ups import lookup
 from services.intake.pages import clue_payload, form_errors
 from tests.integration.intake_pages.forms import (
     ANONYMOUS,

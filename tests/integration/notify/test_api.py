@@ -90,3 +90,22 @@ def test_openapi_documents_the_list(client):
     operation = spec["paths"]["/v1/notifications"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"clue_id", "limit", "cursor"}
     assert "NotificationList" in spec["components"]["schemas"]
+
+
+def test_the_spec_comes_from_the_schemas_and_bad_input_is_problem_json(client):
+    app, _ = client
+    spec = app.get("/openapi.json").get_json()
+    operation = spec["paths"]["/v1/notifications"]["get"]
+    assert spec["openapi"] == "3.1.0" and operation["security"] == [{"bearer": []}]
+    assert {p["name"]: p["schema"].get("maximum") for p in operation["parameters"]} == {
+        "clue_id": None, "limit": 500, "cursor": None}
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NotificationList"}
+    unprocessable = spec["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
+    assert unprocessable == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    auth = {"Authorization": f"Bearer {issue_key('admin')}"}
+    for query, field in (("limit=0", "limit"), ("colour=red", "colour"), ("cursor=x", "cursor")):
+        answer = app.get(f"/v1/notifications?{query}", headers=auth)
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json", query
+        assert list(answer.get_json()["errors"]) == [field]
+    assert app.get("/v1/notifications?limit=0").status_code == 401  # no key: 401 before the query's 422

@@ -108,7 +108,7 @@ def test_an_event_added_while_publishing_is_not_lost(settings, mongo_db):
     assert notes.update_one({"_id": clue_id, "outbox_version": fresh["outbox_version"]},
                             staged_update(fresh, followed_up(clue_id))).modified_count == 1
     relay = OutboxRelay(Note._get_collection(), producer)
-    relay.publish_doc(doc)
+    relay.publish_docs([doc])
     after = Note._get_collection().find_one({"_id": clue_id})
     assert after["outbox_pending"] in (True, 1) and len(after["outbox"]) == 2
     assert relay.publish_pending(at=after_leases()) == 2

@@ -3,7 +3,8 @@ from pathlib import Path
 import mongomock
 import pytest
 
-from services.assignment.registry import Registry, load_registry
+from services.assignment.registry import Registry
+from services.assignment.registry_file import load_registry
 
 FOSHAN = Path(__file__).resolve().parents[3] / "deploy" / "registry" / "foshan.yaml"
 

@@ -14,7 +14,7 @@ from services.assignment.deadlines import DeadlineRules
 from services.assignment.documents import CadreSlot, CaseAudit, EscalationEntry
 from services.assignment.model import CaseError
 from services.assignment.problems import problem_for
-from services.assignment.registry import parse_registry
+from services.assignment.registry_file import parse_registry
 from services.assignment.registry_store import save_registry, stored_registry
 from shared import events
 from shared.auth import Principal

@@ -7,7 +7,6 @@ from services.assignment.deadlines import (
     accept_notice_due,
     due_at,
     earlier,
-    needs_still_handling_note,
     overdue_transition,
     result_notice_due,
     still_handling_due,
@@ -124,18 +123,3 @@ def test_supervision_grace_is_configurable():
     rules = DeadlineRules(supervision_grace_days=5)
     assert overdue_transition("supervised", DUE_AT, at(11), at(16), rules) == "escalate"
     assert overdue_transition("supervised", DUE_AT, at(11), at(15), rules) is None
-
-
-STILL_HANDLING = [
-    ("29 days", timedelta(days=29), False),
-    ("30 days less a second", timedelta(days=30, seconds=-1), False),
-    ("30 days", timedelta(days=30), True),
-    ("31 days", timedelta(days=31), True),
-]
-
-
-@pytest.mark.parametrize(
-    "label,silence,expected", STILL_HANDLING, ids=[s[0] for s in STILL_HANDLING]
-)
-def test_needs_still_handling_note(label, silence, expected):
-    assert needs_still_handling_note(at(1), at(1) + silence) is expected

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake import handlers, status
+from services.intake import case_events, follow_ups, handlers, status, timeline
 from services.intake.documents import Clue, ClueUpdate, FollowUp
 from services.intake.schemas import ClueSchema
 from shared import events
@@ -148,7 +148,7 @@ def test_the_body_hash_is_kept_with_an_idempotency_key_only(db, keys):
 def test_lookup_by_receipt_and_typing_slack(db, keys):
     body, _ = post(keys)
     code, secret = body["receipt"]["code"], body["receipt"]["secret"]
-    answer = handlers.lookup(code.lower().replace("-", " "), secret, keys, now=NOW)
+    answer = follow_ups.lookup(code.lower().replace("-", " "), secret, keys, now=NOW)
     assert answer["status"] == "received"
     assert [u["kind"] for u in answer["updates"]] == ["received"]
     assert answer["updates"][0]["message"] == status.RECEIVED_UPDATE.text
@@ -161,7 +161,7 @@ def test_wrong_code_or_secret_is_the_same_not_found(db, keys, which):
     wrong = {"code": ("0000-0000-0000-0000", secret), "secret": (code, secret + "x"),
              "both": ("0000-0000-0000-0000", "nope"), "malformed": ("!!", secret)}[which]
     with pytest.raises(handlers.ReceiptNotFound) as caught:
-        handlers.lookup(*wrong, keys)
+        follow_ups.lookup(*wrong, keys)
     assert str(caught.value) == "no clue has this receipt"
 
 
@@ -169,14 +169,14 @@ def test_case_events_move_status_acknowledge_and_tolerate_duplicates(db, keys):
     body, _ = post(keys)
     clue_id = body["clue_id"]
     assigned = case_event(events.CASE_ASSIGNED, clue_id)
-    handlers.apply_case_event(assigned)
-    handlers.apply_case_event(assigned)
+    case_events.apply_case_event(assigned)
+    case_events.apply_case_event(assigned)
     stored = Clue.objects.get(id=clue_id)
     assert stored.status == "accepted" and stored.acknowledged
     assert ClueUpdate.objects(clue_id=clue_id).count() == 1
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
-    handlers.apply_case_event(case_event(events.CASE_ASSIGNED, clue_id))  # late: ignored
-    answer = handlers.lookup(body["receipt"]["code"], body["receipt"]["secret"], keys, now=NOW)
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
+    case_events.apply_case_event(case_event(events.CASE_ASSIGNED, clue_id))  # late: ignored
+    answer = follow_ups.lookup(body["receipt"]["code"], body["receipt"]["secret"], keys, now=NOW)
     assert answer["status"] == "closed"
     assert [u["kind"] for u in answer["updates"]] == ["received", "case-assigned", "case-closed"]
     assert "查无实据" in answer["updates"][-1]["message"]
@@ -185,22 +185,22 @@ def test_case_events_move_status_acknowledge_and_tolerate_duplicates(db, keys):
 
 def test_supervised_escalation_acknowledges_without_a_reporter_update(db, keys):
     body, _ = post(keys)
-    handlers.apply_case_event(case_event(events.CASE_ESCALATED, body["clue_id"], mode="supervised"))
+    case_events.apply_case_event(case_event(events.CASE_ESCALATED, body["clue_id"], mode="supervised"))
     stored = Clue.objects.get(id=body["clue_id"])
     assert stored.acknowledged and stored.status == "received"
     assert ClueUpdate.objects(clue_id=body["clue_id"]).count() == 0
 
 
 def test_case_event_for_an_unknown_clue_changes_nothing(db, keys):
-    handlers.apply_case_event(case_event(events.CASE_ASSIGNED, "not-ours"))
+    case_events.apply_case_event(case_event(events.CASE_ASSIGNED, "not-ours"))
     assert Clue.objects.count() == 0 and ClueUpdate.objects.count() == 0
 
 
 def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outbox):
     body, _ = post(keys)
     receipt = body["receipt"]
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
-    answer = handlers.follow_up(receipt["code"], receipt["secret"], "结果不对", True, keys, outbox=outbox,
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
+    answer = follow_ups.follow_up(receipt["code"], receipt["secret"], "结果不对", True, keys, outbox=outbox,
                                 now=NOW + timedelta(days=5))
     assert answer["status"] == "accepted"
     item = FollowUp.objects.get(clue_id=body["clue_id"])
@@ -210,7 +210,7 @@ def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outb
                                 "at": envelope["data"]["at"]}
     assert outbox.woken[-1][1]["_id"] == item.id
     later = NOW + timedelta(days=6)
-    kinds = [u["kind"] for u in handlers.lookup(receipt["code"], receipt["secret"], keys, later)["updates"]]
+    kinds = [u["kind"] for u in follow_ups.lookup(receipt["code"], receipt["secret"], keys, later)["updates"]]
     assert kinds[-1] == "clue-followed-up"
 
 
@@ -221,20 +221,20 @@ def test_a_stored_follow_up_is_never_answered_with_a_failure(db, keys, outbox, m
 
     body, _ = post(keys)
     receipt = body["receipt"]
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
-    real_move = handlers._move
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
+    real_move = timeline.move_clue
 
     def down(*args, **kwargs):
         raise AutoReconnect("the database went away after the insert")
 
-    monkeypatch.setattr(handlers, "_move", down)
-    answer = handlers.follow_up(receipt["code"], receipt["secret"], "补充", True, keys, outbox=outbox,
+    monkeypatch.setattr(follow_ups, "move_clue", down)
+    answer = follow_ups.follow_up(receipt["code"], receipt["secret"], "补充", True, keys, outbox=outbox,
                                 now=NOW + timedelta(days=5))
     assert answer["status"] == "accepted"  # what noting it will give
     assert FollowUp.objects.count() == 1 and FollowUp.objects.get().applied is False
     assert Clue.objects.get(id=body["clue_id"]).status == "closed"
-    monkeypatch.setattr(handlers, "_move", real_move)
-    assert handlers.apply_follow_ups() == 1 and handlers.apply_follow_ups() == 0
+    monkeypatch.setattr(follow_ups, "move_clue", real_move)
+    assert follow_ups.apply_follow_ups() == 1 and follow_ups.apply_follow_ups() == 0
     assert Clue.objects.get(id=body["clue_id"]).status == "accepted"
     assert ClueUpdate.objects(kind="clue-followed-up").count() == 1
 
@@ -242,7 +242,7 @@ def test_a_stored_follow_up_is_never_answered_with_a_failure(db, keys, outbox, m
 def test_follow_up_with_wrong_secret_stores_nothing(db, keys):
     body, _ = post(keys)
     with pytest.raises(handlers.ReceiptNotFound):
-        handlers.follow_up(body["receipt"]["code"], "wrong", "m", False, keys)
+        follow_ups.follow_up(body["receipt"]["code"], "wrong", "m", False, keys)
     assert FollowUp.objects.count() == 0
 
 
@@ -250,7 +250,7 @@ def test_reconcile_republishes_the_same_event_only_for_old_unacknowledged_clues(
     old, _ = post(keys, now=NOW, outbox=outbox)
     acked, _ = post(keys, now=NOW)
     recent, _ = post(keys, now=NOW + timedelta(seconds=50))
-    handlers.apply_case_event(case_event(events.CASE_ASSIGNED, acked["clue_id"]))
+    case_events.apply_case_event(case_event(events.CASE_ASSIGNED, acked["clue_id"]))
     assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=59)) == []
     assert handlers.reconcile(60, publisher, now=NOW + timedelta(seconds=61)) == [old["clue_id"]]
     [record] = publisher.records(events.CLUE_RECEIVED)
@@ -273,9 +273,9 @@ def test_reconcile_notes_nothing_when_the_publish_fails(db, keys, publisher):
 def test_still_handling_note_after_thirty_quiet_days(db, keys):
     body, _ = post(keys, now=NOW)
     receipt = body["receipt"]
-    later = handlers.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=31))
+    later = follow_ups.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=31))
     assert later["updates"][-1]["kind"] == "still_handling"
-    sooner = handlers.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=29))
+    sooner = follow_ups.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=29))
     assert sooner["updates"][-1]["kind"] == "received"
 
 
@@ -305,12 +305,12 @@ def test_a_batch_of_case_events_ends_as_one_by_one(db, keys):
     seen = ProcessedEvents("one")
     for event in events_:  # what the consumer loop did before: check, handle, mark
         if not seen.seen(event.id):
-            handlers.apply_case_event(event)
+            case_events.apply_case_event(event)
             seen.mark(event.id)
     expected = outcome(ids)
     ClueUpdate.objects.delete()
     Clue.objects.update(set__status="received", set__acknowledged=False)
-    handlers.apply_case_events(events_, ProcessedEvents("batch"))
+    case_events.apply_case_events(events_, ProcessedEvents("batch"))
     assert outcome(ids) == expected
     assert expected[0][ids[0]] == ("closed", True) and expected[0][ids[1]] == ("received", True)
     assert expected[0][ids[2]] == ("transferred", True) and len(expected[1]) == 4
@@ -320,11 +320,11 @@ def test_a_redelivered_batch_writes_nothing_twice(db, keys):
     ids = [post(keys)[0]["clue_id"] for _ in range(4)]
     processed = ProcessedEvents("intake")
     delivered = story(ids)
-    handlers.apply_case_events(delivered, processed)
+    case_events.apply_case_events(delivered, processed)
     first = outcome(ids)
     # the same events again, plus a case-closed for the supervised clue: only that one counts
     again = [*delivered, case_event(events.CASE_CLOSED, ids[1])]
-    handlers.apply_case_events(again, processed)
+    case_events.apply_case_events(again, processed)
     clues, lines = outcome(ids)
     assert clues == {**first[0], ids[1]: ("closed", True)} and len(lines) == len(first[1]) + 1
     assert ProcessedEvent.objects.count() == len({e.id for e in again})
@@ -335,17 +335,17 @@ def test_a_clue_changed_meanwhile_takes_its_events_one_by_one(db, keys, monkeypa
     update misses, and that clue's events are applied again on what it is now."""
     body, _ = post(keys)
     clue_id = body["clue_id"]
-    handlers.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
+    case_events.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
     real_apply = status.apply
 
     def objection_meanwhile(current, event_type, data):
         Clue.objects(id=clue_id).update(set__status="accepted")  # as follow_up's reopening does
         return real_apply(current, event_type, data)
 
-    monkeypatch.setattr(handlers.status, "apply", objection_meanwhile)
+    monkeypatch.setattr(status, "apply", objection_meanwhile)
     later_close = case_event(events.CASE_CLOSED, clue_id, reporter_summary="复查后维持原结论")
-    handlers.apply_case_events([later_close], ProcessedEvents("intake"))
-    monkeypatch.setattr(handlers.status, "apply", real_apply)
+    case_events.apply_case_events([later_close], ProcessedEvents("intake"))
+    monkeypatch.setattr(status, "apply", real_apply)
     stored = Clue.objects.get(id=clue_id)
     assert stored.status == "closed" and stored.acknowledged
     assert ClueUpdate.objects(id=later_close.id).count() == 1
