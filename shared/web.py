@@ -11,8 +11,9 @@ from typing import Any
 import flask_smorest
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask_smorest.spec.plugins import FlaskPlugin
 from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared import mongo
 from shared.kafka_admin import kafka_reachable
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
-from shared.problems import Problem, flatten, problem_response, register_error_handlers
+from shared.problems import Problem, flatten, json_body, problem_response, register_error_handlers
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ def _count_requests(app: Flask, service: str) -> None:
 
 # --- flask-smorest: the spec from the schemas that parse and dump ---------------------------------
 
+BEARER = [{"bearer": []}]
+
 
 class ProblemSchema(Schema):
     """problem+json (RFC 9457) as shared.problems answers it: what the spec documents for errors."""
@@ -140,11 +143,34 @@ class ProblemSchema(Schema):
                          metadata={"description": "the invalid fields, by dotted path"})
 
 
+class Instant(fields.DateTime):
+    """A time in an answer: documented as date-time, written as stored by the app's JSON provider
+    (RFC 3339 with offset, a naive time taken as UTC), never reformatted by the schema."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class Flag(fields.Boolean):
+    """A yes/no in an answer, written as JSON true/false even when stored as 1 or 0."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> bool | None:
+        return None if value is None else bool(value)
+
+
 class ProblemParser(FlaskParser):
     """webargs' parser with the project's 422: problem+json naming each field (as shared.problems.load
-    does), and each schema's own `unknown` (RAISE by default) in the query string too."""
+    does), and each schema's own `unknown` (RAISE by default) in the query string too. A JSON body
+    is read by `json_body` (415 not JSON, 413 too large, 400 malformed) and must be an object."""
 
     DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {}
+
+    def load_json(self, req: Request, schema: Schema) -> Any:
+        body = json_body(req)
+        if not isinstance(body, dict):
+            raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
+                          errors={"_body": ["must be an object"]})
+        return body
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         by_location = error.messages if isinstance(error.messages, dict) else {"_body": error.messages}
@@ -156,6 +182,26 @@ class ApiBlueprint(flask_smorest.Blueprint):
     """A flask-smorest blueprint whose arguments answer bad input with the project's problem+json."""
 
     ARGUMENTS_PARSER = ProblemParser()
+
+    def operation(self, method: str, rule: str, require: Callable):
+        """Route `rule` for `method`, documented as needing a bearer key. `require` (shared.auth's
+        decorator) runs before the arguments are parsed: a request without a key gets its 401 first.
+        The view's docstring gives the operation's summary."""
+
+        def decorate(view: Callable) -> Callable:
+            return self.route(rule, methods=[method])(self.doc(security=BEARER)(require(view)))
+
+        return decorate
+
+
+class PathsToo(FlaskPlugin):
+    """flask-smorest's Flask plugin that also takes a path described by hand (`spec.path(path, ...)`
+    with no Flask rule) as it is, for routes not on a smorest blueprint yet."""
+
+    def path_helper(self, rule=None, operations=None, parameters=None, **kwargs):
+        if rule is None:
+            return None
+        return super().path_helper(rule, operations, parameters, **kwargs)
 
 
 class Api(flask_smorest.Api):
@@ -178,7 +224,7 @@ def api_for(app: Flask, title: str) -> Api:
     """The app's OpenAPI 3.1 document at /openapi.json, built by flask-smorest from its blueprints."""
     app.config.update(API_TITLE=title, API_VERSION="1.0.0", OPENAPI_VERSION="3.1.0",
                       OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json")
-    api = Api(app)
+    api = Api(app, spec_kwargs={"flask_plugin": PathsToo()})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)  # after flask-smorest's own: problem+json answers every error
     return api

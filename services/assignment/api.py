@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import RAISE, Schema, fields, validate
+from flask import current_app, g, request
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from shared.auth import audit, require
-from shared.problems import Problem, json_body, load
+from shared.problems import Problem, json_body
 from shared.vocabulary import DISPOSITIONS, OUTCOMES
+from shared.web import ApiBlueprint
 
 from . import handlers, queries, registry_scope, registry_store
+from .api_schemas import CaseDetail, CasePage, CaseView, RegistryVersion, RegistryView, Workload
 from .documents import STATUSES
-from .openapi import Op, add_paths
 from .registry import RegistryError
 
-bp = Blueprint("assignment", __name__)
+bp = ApiBlueprint("assignment", __name__, description="Cases, workload and the registry")
 
 
 class CloseBody(Schema):
@@ -49,6 +50,13 @@ class CaseListQuery(Schema):
     overdue = fields.Boolean()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
+
+
+class WorkloadQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    unit = fields.String(required=True, error_messages={"required": "required"})
 
 
 class JurisdictionBody(Schema):
@@ -91,80 +99,81 @@ class CadreBody(Schema):
     active = fields.Boolean(load_default=True)
 
 
+CASE_READERS = require("cadre", "supervisor", "admin")
+
+
 def _ctx() -> handlers.Context:
     return current_app.extensions["assignment.ctx"]
 
 
-def _query(schema: Schema) -> dict[str, Any]:
-    return load(schema, {k: v for k, v in request.args.items()})
-
-
-@bp.get("/v1/cases")
-@require("cadre", "supervisor", "admin")
-def list_cases():
-    q = _query(CaseListQuery())
+@bp.operation("GET", "/v1/cases", CASE_READERS)
+@bp.arguments(CaseListQuery, location="query")
+@bp.response(200, CasePage)
+def list_cases(q: dict[str, Any]):
+    """List cases in scope (newest first)"""
     ctx = _ctx()
-    return jsonify(
-        queries.list_cases(
-            g.principal,
-            ctx.registry(),
-            ctx.clock(),
-            status=q.get("status"),
-            unit=q.get("unit"),
-            cadre=q.get("cadre"),
-            overdue=q.get("overdue"),
-            limit=q["limit"],
-            cursor=q.get("cursor"),
-        )
+    return queries.list_cases(
+        g.principal,
+        ctx.registry(),
+        ctx.clock(),
+        status=q.get("status"),
+        unit=q.get("unit"),
+        cadre=q.get("cadre"),
+        overdue=q.get("overdue"),
+        limit=q["limit"],
+        cursor=q.get("cursor"),
     )
 
 
-@bp.get("/v1/cases/<case_id>")
-@require("cadre", "supervisor", "admin")
+@bp.operation("GET", "/v1/cases/<case_id>", CASE_READERS)
+@bp.response(200, CaseDetail)
 def get_case(case_id: str):
+    """A case with escalations and audit trail"""
     ctx = _ctx()
-    return jsonify(queries.case_detail(case_id, g.principal, ctx.registry(), ctx.clock()))
+    return queries.case_detail(case_id, g.principal, ctx.registry(), ctx.clock())
 
 
-@bp.post("/v1/cases/<case_id>/close")
-@require("cadre", "supervisor", "admin")
-def close_case(case_id: str):
-    body = load(CloseBody(), json_body(request))
+@bp.operation("POST", "/v1/cases/<case_id>/close", CASE_READERS)
+@bp.arguments(CloseBody)
+@bp.response(200, CaseView)
+def close_case(body: dict[str, Any], case_id: str):
+    """Close a case"""
     ctx = _ctx()
     doc = handlers.close_case(
         case_id, g.principal, body["disposition"], body["outcomes"], body["reporter_summary"], ctx
     )
-    return jsonify(queries.case_view(doc, ctx.clock()))
+    return queries.case_view(doc, ctx.clock())
 
 
-@bp.post("/v1/cases/<case_id>/escalate")
-@require("supervisor")
-def escalate_case(case_id: str):
-    body = load(EscalateBody(), json_body(request))
+@bp.operation("POST", "/v1/cases/<case_id>/escalate", require("supervisor"))
+@bp.arguments(EscalateBody)
+@bp.response(200, CaseView)
+def escalate_case(body: dict[str, Any], case_id: str):
+    """Escalate a case by hand"""
     ctx = _ctx()
     doc = handlers.escalate_case(case_id, g.principal, body["reason"], ctx)
-    return jsonify(queries.case_view(doc, ctx.clock()))
+    return queries.case_view(doc, ctx.clock())
 
 
-@bp.get("/v1/workload")
-@require("supervisor", "admin")
-def workload():
-    unit = request.args.get("unit")
-    if not unit:
-        raise Problem(422, "Unprocessable Content", "unit is required", errors={"unit": ["required"]})
-    return jsonify(queries.workload(unit, g.principal, _ctx().registry()))
+@bp.operation("GET", "/v1/workload", require("supervisor", "admin"))
+@bp.arguments(WorkloadQuery, location="query")
+@bp.response(200, Workload)
+def workload(q: dict[str, Any]):
+    """Open cases and capacity per cadre"""
+    return queries.workload(q["unit"], g.principal, _ctx().registry())
 
 
-@bp.get("/v1/registry")
-@require("admin", "supervisor")
+@bp.operation("GET", "/v1/registry", require("admin", "supervisor"))
+@bp.response(200, RegistryView)
 def get_registry():
+    """The registry"""
     data = registry_store.registry_dict(_ctx().registry())
     if g.principal.role == "supervisor":  # their subtree only
         data = registry_scope.subtree(data, g.principal.scope)
-    return jsonify(data)
+    return data
 
 
-def _save(registry) -> Any:
+def _save(registry) -> dict[str, int]:
     ctx = _ctx()
     before = registry_store.stored_registry()
     version = registry_store.save_registry(registry, source="api")
@@ -174,16 +183,17 @@ def _save(registry) -> Any:
     if cache is not None:
         cache.invalidate()
     handlers.registry_changed(before, registry, ctx, g.principal.actor)
-    return jsonify({"version": version})
+    return {"version": version}
 
 
 def _invalid(exc: RegistryError) -> Problem:
     return Problem(422, "Unprocessable Content", str(exc), errors={"registry": [str(exc)]})
 
 
-@bp.put("/v1/registry")
-@require("admin")
+@bp.operation("PUT", "/v1/registry", require("admin"))
+@bp.response(200, RegistryVersion)
 def put_registry():
+    """Replace the registry"""
     from .registry_file import registry_from_dict
 
     body = json_body(request)
@@ -196,42 +206,26 @@ def put_registry():
     return _save(registry)
 
 
-_PARTS = {
-    "jurisdictions": JurisdictionBody,
-    "employers": EmployerBody,
-    "units": UnitBody,
-    "cadres": CadreBody,
-}
+def _put_part(kind: str, schema: type[Schema]) -> None:
+    """PUT /v1/registry/<kind>/<key>: add or replace one item of the registry."""
+
+    def put_part(item: dict[str, Any], key: str):
+        try:
+            registry = registry_store.replace_part(kind, key, item)
+        except RegistryError as exc:
+            raise _invalid(exc) from None
+        return _save(registry)
+
+    put_part.__name__ = f"put_registry_{kind}"
+    put_part.__doc__ = f"Add or replace one of {kind}"
+    view = bp.response(200, RegistryVersion)(put_part)
+    bp.operation("PUT", f"/v1/registry/{kind}/<path:key>", require("admin"))(bp.arguments(schema)(view))
 
 
-@bp.put("/v1/registry/<kind>/<path:key>")
-@require("admin")
-def put_registry_part(kind: str, key: str):
-    if kind not in _PARTS:
-        raise Problem(404, "Not Found", f"no registry part {kind!r}")
-    item = load(_PARTS[kind](), json_body(request))
-    try:
-        registry = registry_store.replace_part(kind, key, item)
-    except RegistryError as exc:
-        raise _invalid(exc) from None
-    return _save(registry)
-
-
-OPERATIONS = [
-    Op("/v1/cases", "get", "List cases in scope (newest first)", query=CaseListQuery),
-    Op("/v1/cases/{case_id}", "get", "A case with escalations and audit trail"),
-    Op("/v1/cases/{case_id}/close", "post", "Close a case", body="CloseBody"),
-    Op("/v1/cases/{case_id}/escalate", "post", "Escalate a case by hand", body="EscalateBody"),
-    Op("/v1/workload", "get", "Open cases and capacity per cadre"),
-    Op("/v1/registry", "get", "The registry"),
-    Op("/v1/registry", "put", "Replace the registry"),
-    *(Op(f"/v1/registry/{kind}/{{key}}", "put", f"Add or replace one of {kind}", body=schema.__name__)
-      for kind, schema in _PARTS.items()),
-]
-
-
-def register_paths(spec) -> None:
-    """Describe the routes in the OpenAPI document."""
-    for name in ("CloseBody", "EscalateBody", "JurisdictionBody", "EmployerBody", "UnitBody", "CadreBody"):
-        spec.components.schema(name, schema=globals()[name])
-    add_paths(spec, OPERATIONS)
+for _kind, _schema in (
+    ("jurisdictions", JurisdictionBody),
+    ("employers", EmployerBody),
+    ("units", UnitBody),
+    ("cadres", CadreBody),
+):
+    _put_part(_kind, _schema)

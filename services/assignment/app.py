@@ -10,7 +10,7 @@ from flask import Flask
 from shared import mongo
 from shared.kafka import EventProducer, Publisher
 from shared.outbox import OutboxRelay
-from shared.web import create_base_app, new_spec
+from shared.web import api_for, create_base_app
 
 from . import api, api_reports, casework_api, pages, practice_api, problems
 from .context import Context
@@ -18,15 +18,6 @@ from .documents import Case, ensure_indexes
 from .metrics import register_metrics
 from .registry_store import RegistryCache, ensure_registry
 from .settings import AssignmentSettings
-
-
-def build_spec() -> dict:
-    spec = new_spec("Assignment service")
-    api.register_paths(spec)
-    casework_api.register_paths(spec)
-    practice_api.register_paths(spec)
-    api_reports.register_paths(spec)
-    return spec.to_dict()
 
 
 def create_app(
@@ -39,7 +30,7 @@ def create_app(
         mongo.connect(settings.common.mongodb_uri, settings.db)
     ensure_indexes()
     ensure_registry(settings.registry_path)
-    app = create_base_app("assignment", settings.common, spec=build_spec)
+    app = create_base_app("assignment", settings.common)
     cache = RegistryCache(settings.registry_refresh_s)
     relay = OutboxRelay(Case._get_collection(), publisher or EventProducer(settings.common))
     stop = threading.Event()
@@ -56,10 +47,13 @@ def create_app(
     app.extensions["assignment.stop"] = stop
     app.extensions["assignment.relay_thread"] = thread
     problems.init_app(app)
-    app.register_blueprint(api.bp)
+    rest = api_for(app, "Assignment service")  # serves /openapi.json, built from the blueprints
+    rest.register_blueprint(api.bp)
+    rest.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(casework_api.bp)
-    app.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
     app.register_blueprint(api_reports.bp)
+    casework_api.register_paths(rest.spec)
+    api_reports.register_paths(rest.spec)
     session_key = settings.session_key or os.urandom(32)  # development: this process only
     pages.init_app(app, session_key, secure=settings.common.production)
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)

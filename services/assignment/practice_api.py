@@ -5,20 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import current_app, g, request
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.auth import require
-from shared.problems import json_body, load
 from shared.vocabulary import RECOMMENDATION_KINDS
+from shared.web import ApiBlueprint
 
 from . import casemap, networks
 from . import recommendation_store as store
 from . import recommendations as rules
+from .api_schemas import (
+    BureauQuarter,
+    CaseMap,
+    NetworkPage,
+    NetworkView,
+    RecommendationPage,
+    RecommendationView,
+)
 from .handlers import Context
-from .openapi import Op, add_paths
 
-bp = Blueprint("practice", __name__)
+bp = ApiBlueprint("practice", __name__, description="Relationship map, networks, recommendations to bureaus")
+READERS = require("cadre", "supervisor", "admin")
+OVERSIGHT = require("supervisor", "admin")
 
 
 class RecommendationBody(Schema):
@@ -71,69 +80,80 @@ def _page(items: list[dict[str, Any]], key: str, limit: int, cursor: str | None)
     return {"items": page, "next": page[-1][key] if len(items) > limit else None}
 
 
-@bp.get("/v1/cases/<case_id>/map")
-@require("cadre", "supervisor", "admin")
+@bp.operation("GET", "/v1/cases/<case_id>/map", READERS)
+@bp.response(200, CaseMap)
 def case_map(case_id: str):
+    """The case's neighbourhood on the relationship map (opaque node ids)
+
+    Subjects, firms, intermediaries, relatives, employers and units around the case.
+    """
     ctx = _ctx()
     graph, centre = casemap.neighbourhood(case_id, g.principal, ctx.registry(), ctx.clock())
-    return jsonify(casemap.as_json(graph, centre))
+    return casemap.as_json(graph, centre)
 
 
-@bp.get("/v1/networks")
-@require("cadre", "supervisor", "admin")
+@bp.operation("GET", "/v1/networks", READERS)
+@bp.response(200, NetworkPage)
 def list_networks():
+    """Networks handled jointly (协作办案) that involve a unit in scope"""
     items = networks.networks_for(g.principal, _ctx().registry())
     limit = request.args.get("limit", 50, type=int) or 50
-    return jsonify(_page(items, "network_id", max(1, min(limit, 500)), request.args.get("cursor")))
+    return _page(items, "network_id", max(1, min(limit, 500)), request.args.get("cursor"))
 
 
-@bp.get("/v1/networks/<network_id>")
-@require("cadre", "supervisor", "admin")
+@bp.operation("GET", "/v1/networks/<network_id>", READERS)
+@bp.response(200, NetworkView)
 def get_network(network_id: str):
-    return jsonify(networks.network(network_id, g.principal, _ctx().registry()))
+    """A network: lead unit, assisting units, its cases"""
+    return networks.network(network_id, g.principal, _ctx().registry())
 
 
-@bp.get("/v1/recommendations")
-@require("supervisor", "admin")
-def list_recommendations():
-    q = load(RecommendationQuery(), dict(request.args.items()))
+@bp.operation("GET", "/v1/recommendations", OVERSIGHT)
+@bp.arguments(RecommendationQuery, location="query")
+@bp.response(200, RecommendationPage)
+def list_recommendations(q: dict[str, Any]):
+    """Recommendations to bureaus in scope (?bureau=, ?overdue=true)"""
     ctx = _ctx()
     items = store.listing(g.principal, ctx.registry(), ctx.clock(), q.get("bureau"), q.get("overdue"))
-    return jsonify(_page(items, "recommendation_id", q["limit"], q.get("cursor")))
+    return _page(items, "recommendation_id", q["limit"], q.get("cursor"))
 
 
-@bp.post("/v1/recommendations")
-@require("supervisor")
-def issue_recommendation():
-    body = load(RecommendationBody(), json_body(request))
+@bp.operation("POST", "/v1/recommendations", require("supervisor"))
+@bp.arguments(RecommendationBody)
+@bp.response(201, RecommendationView)
+def issue_recommendation(body: dict[str, Any]):
+    """Issue a recommendation with a rectification deadline"""
     ctx = _ctx()
     rec = store.issue(body, g.principal, ctx.registry(), ctx.clock())
-    return jsonify(store.view(rec, ctx.registry(), rules.china_today(ctx.clock()))), 201
+    return store.view(rec, ctx.registry(), rules.china_today(ctx.clock()))
 
 
-@bp.get("/v1/recommendations/<rec_id>")
-@require("supervisor", "admin")
-def get_recommendation(rec_id: str):
+@bp.operation("GET", "/v1/recommendations/<recommendation_id>", OVERSIGHT)
+@bp.response(200, RecommendationView)
+def get_recommendation(recommendation_id: str):
+    """A recommendation"""
     ctx = _ctx()
-    rec = store.find(rec_id, g.principal, ctx.registry())
-    return jsonify(store.view(rec, ctx.registry(), rules.china_today(ctx.clock())))
+    rec = store.find(recommendation_id, g.principal, ctx.registry())
+    return store.view(rec, ctx.registry(), rules.china_today(ctx.clock()))
 
 
-@bp.post("/v1/recommendations/<rec_id>/answer")
-@require("supervisor")
-def record_answer(rec_id: str):
-    body = load(AnswerBody(), json_body(request))
+@bp.operation("POST", "/v1/recommendations/<recommendation_id>/answer", require("supervisor"))
+@bp.arguments(AnswerBody)
+@bp.response(200, RecommendationView)
+def record_answer(body: dict[str, Any], recommendation_id: str):
+    """Record the bureau's rectification report (once)"""
     ctx = _ctx()
     rec = store.record_answer(
-        rec_id, body["answer"], body["answered_on"], g.principal, ctx.registry(), ctx.clock()
+        recommendation_id, body["answer"], body["answered_on"], g.principal, ctx.registry(), ctx.clock()
     )
-    return jsonify(store.view(rec, ctx.registry(), rules.china_today(ctx.clock())))
+    return store.view(rec, ctx.registry(), rules.china_today(ctx.clock()))
 
 
-@bp.get("/v1/bureaus/quarter")
-@require("supervisor", "admin")
-def bureau_quarter():
-    q = load(QuarterQuery(), dict(request.args.items()))
+@bp.operation("GET", "/v1/bureaus/quarter", OVERSIGHT)
+@bp.arguments(QuarterQuery, location="query")
+@bp.response(200, BureauQuarter)
+def bureau_quarter(q: dict[str, Any]):
+    """Per bureau in scope: the quarter's cases by category and outcome"""
     ctx = _ctx()
     year, quarter = rules.quarter_of(rules.china_today(ctx.clock()))
     year, quarter = q.get("year", year), q.get("quarter", quarter)
@@ -144,28 +164,4 @@ def bureau_quarter():
         {"bureau": b, "bureau_name": registry.employer(b).name if registry.employer(b) else b, **row}
         for b, row in figures.items()
     ]
-    return jsonify({"year": year, "quarter": quarter, "items": items, "next": None})
-
-
-OPERATIONS = [
-    Op("/v1/cases/{case_id}/map", "get", "The case's neighbourhood on the relationship map: subjects, firms, "
-       "intermediaries, relatives, employers, units (opaque node ids)"),
-    Op("/v1/networks", "get", "Networks handled jointly (协作办案) that involve a unit in scope"),
-    Op("/v1/networks/{network_id}", "get", "A network: lead unit, assisting units, its cases"),
-    Op("/v1/recommendations", "get", "Recommendations to bureaus in scope (?bureau=, ?overdue=true)",
-       query=RecommendationQuery),
-    Op("/v1/recommendations", "post", "Issue a recommendation with a rectification deadline",
-       body="RecommendationBody", responses={"201": {"description": "Created"}}),
-    Op("/v1/recommendations/{recommendation_id}", "get", "A recommendation"),
-    Op("/v1/recommendations/{recommendation_id}/answer", "post",
-       "Record the bureau's rectification report (once)", body="AnswerBody"),
-    Op("/v1/bureaus/quarter", "get", "Per bureau in scope: the quarter's cases by category and outcome",
-       query=QuarterQuery),
-]
-
-
-def register_paths(spec) -> None:
-    """Describe the routes in the OpenAPI document."""
-    for name in ("RecommendationBody", "AnswerBody"):
-        spec.components.schema(name, schema=globals()[name])
-    add_paths(spec, OPERATIONS)
+    return {"year": year, "quarter": quarter, "items": items, "next": None}

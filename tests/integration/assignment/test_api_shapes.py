@@ -1,0 +1,154 @@
+"""The answers of the case officers' API and the practice API as flask-smorest dumps them through
+their response schemas: every field the handlers give is still served (a schema that forgot one
+would drop it), and bad input is answered with the project's problem+json, never smorest's body."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import schemathesis
+
+from services.assignment import consumer, handlers
+from shared import events
+
+from .test_api import auth, client  # noqa: F401 - the fixture
+from .workers import clue_event
+
+pytestmark = pytest.mark.stack
+BUREAU = "foshan/d1/bureau"
+CASE = set(
+    "accepted_at amount_cny amount_total_cny assigned_at cadre_id case_id category closed_at clue_id "
+    "collusion disposition due_at escalation_reasons jurisdiction lead_cadre_id linked_clue_ids outcomes "
+    "overdue received_at reopened_at reporter_summary review route_mode routed_unit serious source status "
+    "subject_employer subject_name subject_position subject_rank supervised_at triage_reason unit "
+    "watched_by".split()
+)
+DETAIL = CASE | set("allegation audit cadres duties escalations follow_ups linked_clues unit_name".split())
+NETWORK = set("assisting_units cases created_at lead_unit lead_unit_name network_id parties why".split())
+RECOMMENDATION = set(
+    "answer answered_on bureau bureau_name due_on issued_at issued_by kind quarter recommendation_id "
+    "status text year".split()
+)
+WORKLOAD_CADRE = set("active cadre_id capacity leads load name open_cases role".split())
+QUARTER_ROW = set("bureau bureau_name by_category by_outcome cases closed".split())
+UNIT = set("cadres code jurisdiction kind name serves_employer".split())
+
+
+def receive(app, clue_id: str, **kw) -> dict:
+    ctx = app.extensions["assignment.ctx"]
+    consumer.received([events.decode(events.encode(clue_event(clue_id, **kw)))], ctx, one=True)
+    return handlers.cases().find_one({"clue_id": clue_id})
+
+
+class Conforming:
+    """GET and POST whose answers must match the response schema /openapi.json gives them."""
+
+    def __init__(self, http) -> None:
+        self.http, self.spec = http, schemathesis.openapi.from_dict(http.get("/openapi.json").get_json())
+
+    def __call__(self, method: str, template: str, path: str | None = None, **kw):
+        resp = getattr(self.http, method.lower())(path or template, **kw)
+        self.spec[template.split("?")[0]][method].validate_response(resp)
+        return resp
+
+
+def _network_case(app) -> dict:
+    parties = [{"kind": "firm", "name": f"环保公司{i}"} for i in range(3)]
+    return receive(app, "n1", name="卢某", parties=parties,
+                   subject={"name": "许某", "employer": BUREAU, "rank": "staff"})
+
+
+def test_case_answers_keep_every_field(client):  # noqa: F811
+    http, app = client
+    case, admin, served = _network_case(app), auth("admin"), Conforming(http)
+    listed = served("GET", "/v1/cases", headers=admin).get_json()
+    assert listed["next"] is None and [set(c) for c in listed["items"]] == [CASE]
+    detail = served("GET", "/v1/cases/{case_id}", f"/v1/cases/{case['_id']}", headers=admin).get_json()
+    assert set(detail) == DETAIL and detail["serious"] is True  # stored as 1, answered as a boolean
+    assert {a["action"] for a in detail["audit"]} >= {"received", "escalated", "read"}
+    assert detail["received_at"].endswith("+00:00") and set(detail["escalations"][0]) == {
+        "from_unit", "to_unit", "mode", "reasons", "at", "actor", "note"}
+    close = {"disposition": "shelved", "outcomes": ["unfounded"], "reporter_summary": "查无实据"}
+    closed = served("POST", "/v1/cases/{case_id}/close", f"/v1/cases/{case['_id']}/close", json=close,
+                    headers=auth("cadre", "city-1"))
+    assert closed.status_code == 200 and set(closed.get_json()) == CASE
+    assert closed.get_json()["status"] == "closed"
+    workload = served("GET", "/v1/workload?unit=foshan%23commission", headers=admin).get_json()
+    assert set(workload) == {"unit", "cadres", "queued", "capacity"}
+    assert [set(c) for c in workload["cadres"]] == [WORKLOAD_CADRE] * len(workload["cadres"])
+    registry = served("GET", "/v1/registry", headers=admin).get_json()
+    assert registry["units"] and all(set(u) == UNIT for u in registry["units"])
+
+
+def test_practice_answers_keep_every_field(client):  # noqa: F811
+    http, app = client
+    case, supervisor, served = _network_case(app), auth("supervisor", "foshan/d1"), Conforming(http)
+    shown = served("GET", "/v1/cases/{case_id}/map", f"/v1/cases/{case['_id']}/map", headers=auth("admin"))
+    shown = shown.get_json()
+    assert {n["label"] for n in shown["nodes"]} >= {"许某", "环保公司0"}
+    assert shown["edges"][0][0] == shown["centre"]
+    networks = served("GET", "/v1/networks", headers=supervisor).get_json()
+    assert [set(n) for n in networks["items"]] == [NETWORK] and networks["next"] is None
+    one = served("GET", "/v1/networks/{network_id}", f"/v1/networks/{networks['items'][0]['network_id']}",
+                 headers=supervisor).get_json()
+    assert one == networks["items"][0]
+    due_on = str(date.today() + timedelta(60))
+    rec = {"bureau": BUREAU, "kind": "supervision", "text": "整改", "due_on": due_on}
+    issued = served("POST", "/v1/recommendations", json=rec, headers=supervisor)
+    assert issued.status_code == 201 and set(issued.get_json()) == RECOMMENDATION
+    rid = issued.get_json()["recommendation_id"]
+    answer = {"answer": "已整改", "answered_on": str(date.today())}
+    answered = served("POST", "/v1/recommendations/{recommendation_id}/answer",
+                      f"/v1/recommendations/{rid}/answer", json=answer, headers=supervisor).get_json()
+    assert answered["answer"] == "已整改" and answered["due_on"] == rec["due_on"]
+    assert http.get(f"/v1/recommendations/{rid}", headers=supervisor).get_json() == answered
+    listed = served("GET", "/v1/recommendations", headers=supervisor).get_json()
+    assert listed == {"items": [answered], "next": None}
+    quarter = served("GET", "/v1/bureaus/quarter", headers=supervisor).get_json()
+    assert {"year", "quarter", "items", "next"} == set(quarter)
+    assert [set(r) for r in quarter["items"]] == [QUARTER_ROW]
+
+
+def _problem(resp, status: int) -> dict:
+    assert resp.status_code == status and resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == status and body["type"] == "about:blank"
+    return body
+
+
+def test_bad_input_is_answered_with_problem_json(client):  # noqa: F811
+    http, app = client
+    admin, supervisor = auth("admin"), auth("supervisor", "foshan/d1")
+    bad = _problem(Conforming(http)("GET", "/v1/cases?limit=0&status=lost", headers=admin), 422)
+    assert set(bad["errors"]) == {"limit", "status"} and bad["detail"] == "some fields are invalid"
+    assert set(_problem(http.get("/v1/cases?colour=red", headers=admin), 422)["errors"]) == {"colour"}
+    assert _problem(http.get("/v1/workload", headers=admin), 422)["errors"] == {"unit": ["required"]}
+    url = "/v1/recommendations"
+    missing = _problem(http.post(url, json={"bureau": BUREAU, "extra": 1}, headers=supervisor), 422)
+    assert set(missing["errors"]) == {"kind", "text", "due_on", "extra"}
+    not_object = _problem(http.post(url, json=[1], headers=supervisor), 422)
+    assert not_object["errors"] == {"_body": ["must be an object"]}
+    _problem(http.post(url, data="{", content_type="application/json", headers=supervisor), 400)
+    _problem(http.post(url, data="x", content_type="text/plain", headers=supervisor), 415)
+    _problem(http.post(url, json={"x": 1}), 401)  # the key is checked before the body
+    _problem(http.put("/v1/registry/owners/x", json={}, headers=admin), 404)
+    cadre = {"name": "新", "unit": "nowhere#commission", "role": "cadre", "capacity": 1}
+    unknown_unit = _problem(http.put("/v1/registry/cadres/t-x", json=cadre, headers=admin), 422)
+    assert "registry" in unknown_unit["errors"]
+
+
+def test_the_spec_comes_from_the_schemas(client):  # noqa: F811
+    http, _ = client
+    spec = http.get("/openapi.json").get_json()
+    assert spec["openapi"] == "3.1.0"
+    assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    close = spec["paths"]["/v1/cases/{case_id}/close"]["post"]
+    assert close["security"] == [{"bearer": []}]
+    assert close["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/CaseView")
+    problem = spec["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
+    assert problem["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+    assert {"/v1/registry/cadres/{key}", "/v1/recommendations/{recommendation_id}/answer",
+            "/v1/cases/{case_id}/route", "/v1/stats"} <= set(spec["paths"])  # smorest's and by hand
+    listing = spec["paths"]["/v1/cases"]["get"]["parameters"]
+    assert {p["name"] for p in listing} == {"status", "unit", "cadre", "overdue", "limit", "cursor"}
