@@ -11,6 +11,7 @@ from typing import Any
 import mongoengine as me
 
 from shared.mongo import insert_new
+from shared.times import to_ms
 
 from . import relmap, store
 
@@ -96,10 +97,12 @@ def joints_newest_first() -> list[JointCase]:
     return list(JointCase.objects.order_by("-id"))
 
 
-def save_joint(joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str]) -> None:
-    """Write the joint handling (upserted) and make each case a member of it."""
-    JointCase._get_collection().update_one(
-        {"_id": joint_id}, {"$set": {**fields, "created_at": created_at}}, upsert=True)
+def save_joint(
+    joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str], updated_at: datetime
+) -> None:
+    """Write the joint handling (upserted), changed at `updated_at`, and make each case a member of it."""
+    changes = {**fields, "created_at": created_at, "updated_ms": to_ms(updated_at)}
+    JointCase._get_collection().update_one({"_id": joint_id}, {"$set": changes}, upsert=True)
     for case_id in case_ids:
         JointMember._get_collection().update_one({"_id": case_id}, {"$set": {"joint_id": joint_id}},
                                                  upsert=True)
