@@ -27,7 +27,7 @@ def neighbourhood(
     case_id: str, principal: Principal, registry: Registry, now: datetime
 ) -> tuple[nx.Graph, str]:
     """The graph around the case's subject and its centre node; 404/403 as for the case."""
-    doc = handlers.cases().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
+    doc = network_store.case_doc(case_id)
     if doc is None:
         raise Problem(404, "Not Found", "no such case")
     if not networks.may_see_case(doc, principal, registry):

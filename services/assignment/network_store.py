@@ -11,6 +11,7 @@ from typing import Any
 import mongoengine as me
 
 from shared.mongo import insert_new
+from shared.times import to_ms
 
 from . import relmap, store
 
@@ -60,6 +61,11 @@ def case_of(clue_id: str) -> dict[str, Any] | None:
     return found or store.cases().find_one({"linked_clue_ids": clue_id}, {"outbox": 0})
 
 
+def case_doc(case_id: str) -> dict[str, Any] | None:
+    """The case at the centre of a map (without its outbox and opening audit)."""
+    return store.cases().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
+
+
 def add_links(docs: list[dict[str, Any]]) -> None:
     """Store links; those stored before stay as they are (their ids are natural)."""
     insert_new(MapLink._get_collection(), docs)
@@ -96,10 +102,12 @@ def joints_newest_first() -> list[JointCase]:
     return list(JointCase.objects.order_by("-id"))
 
 
-def save_joint(joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str]) -> None:
-    """Write the joint handling (upserted) and make each case a member of it."""
-    JointCase._get_collection().update_one(
-        {"_id": joint_id}, {"$set": {**fields, "created_at": created_at}}, upsert=True)
+def save_joint(
+    joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str], updated_at: datetime
+) -> None:
+    """Write the joint handling (upserted), changed at `updated_at`, and make each case a member of it."""
+    changes = {**fields, "created_at": created_at, "updated_ms": to_ms(updated_at)}
+    JointCase._get_collection().update_one({"_id": joint_id}, {"$set": changes}, upsert=True)
     for case_id in case_ids:
         JointMember._get_collection().update_one({"_id": case_id}, {"$set": {"joint_id": joint_id}},
                                                  upsert=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -621,7 +622,7 @@ def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journale
     def stale_first(u):
         docs = real(u)
         if not reads:
-            docs = [{**d, "load": 0} if d["_id"] == "t-001" else d for d in docs]
+            docs = [dataclasses.replace(d, load=0) if d.id == "t-001" else d for d in docs]
         reads.append(u)
         return docs
 
