@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
+from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import insert_new
 from shared.times import to_ms
@@ -105,9 +106,16 @@ def joints_newest_first() -> list[JointCase]:
 def save_joint(
     joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str], updated_at: datetime
 ) -> None:
-    """Write the joint handling (upserted), changed at `updated_at`, and make each case a member of it."""
-    changes = {**fields, "created_at": created_at, "updated_ms": to_ms(updated_at)}
-    JointCase._get_collection().update_one({"_id": joint_id}, {"$set": changes}, upsert=True)
+    """Write the joint handling, changed at `updated_at`, and make each case a member of it.
+
+    `created_at` goes in with the first insert only: a datetime written by `$set` comes back from the
+    local database as a string (shared/times.py)."""
+    joints = JointCase._get_collection()
+    changes = {**fields, "updated_ms": to_ms(updated_at)}
+    try:
+        joints.insert_one({"_id": joint_id, **changes, "created_at": created_at})
+    except DuplicateKeyError:
+        joints.update_one({"_id": joint_id}, {"$set": changes})
     for case_id in case_ids:
         JointMember._get_collection().update_one({"_id": case_id}, {"$set": {"joint_id": joint_id}},
                                                  upsert=True)

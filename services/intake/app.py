@@ -14,7 +14,7 @@ from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.handlers import Keys
 from services.intake.limits import TooManyAttempts
 from services.intake.openapi import build_spec
-from services.intake.outboxes import outbox_collections
+from services.intake.outbox_store import outbox_collections
 from services.intake.relay import IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from services.intake.outboxes import clue_collection, name_of, outbox_collections
+from services.intake.outbox_store import clue_collection, name_of, outbox_collections
 from shared.kafka import Publisher
 from shared.outbox import OutboxDocument, OutboxRelay, entry
 

@@ -13,15 +13,7 @@ SERVICES = ROOT / "services"
 
 # Modules that still reach collections themselves, and why they may for now.
 ALLOWED = {
-    # assignment's case side (store, model, tracking, ...): another helper refactors it now
-    "services/assignment/tracking.py": "reads a case by id; moving to the CaseStore with that refactor",
-    # intake and notify: another helper moves their storage into stores now
-    "services/intake/app.py": "the outbox backlog gauge's collections; moving to intake's stores",
-    "services/intake/outcomes.py": "clue outcomes' bulk write; moving to intake's stores",
-    "services/intake/relay.py": "the outbox relays' collections; moving to intake's stores",
-    "services/notify/delivery.py": "notifications, contacts and attempts; moving to notify's stores",
-    "services/notify/outcomes.py": "notifications' outcomes; moving to notify's stores",
-    "services/notify/retention.py": "contact erasure; moving to notify's stores",
+    "services/assignment/tracking.py": "reads a case by id; moving to the CaseStore",
 }
 
 

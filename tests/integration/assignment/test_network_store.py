@@ -23,6 +23,8 @@ def test_a_joint_handling_is_saved_with_its_change_time_and_found_by_its_cases(m
     found = network_store.joint_of_cases(["c3", "x"])
     assert found.id == "nc1" and found.case_ids == ["c1", "c2", "c3"] and found.lead_unit == "u1"
     assert found.updated_ms == int(later.timestamp() * 1000)
+    # created_at written once, as a datetime, never rewritten by a later save (as a string)
+    assert found.created_at.replace(tzinfo=UTC) == T0
     assert network_store.joint_of_cases(["x"]) is None
     assert [j.id for j in network_store.joints_newest_first()] == ["nc1"]
 
