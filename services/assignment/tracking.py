@@ -17,7 +17,7 @@ from shared import events
 from shared.times import from_ms
 
 from . import counters, duties, duty_store, review, statistics
-from .documents import Case
+from .store import case_store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def clue_linked(case: Mapping[str, Any], data: Mapping[str, Any], ctx) -> None:
 def clue_seen_again(case_id: str, data: Mapping[str, Any], ctx) -> None:
     """A clue whose case exists came again (a redelivery, or a retry after a failure between the
     case's write and this module's): record its duties and counts again; what exists stays."""
-    case = Case._get_collection().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
+    case = case_store().get(case_id, {"outbox": 0, "opening_audit": 0})
     if case is None:
         return
     if case["clue_id"] == data["clue_id"]:

@@ -362,7 +362,7 @@ def test_a_close_killed_before_giving_the_slot_back_is_finished_by_the_sweep(wor
     def killed(_doc):
         raise Killed
 
-    monkeypatch.setattr(store, "finish_release", killed)
+    monkeypatch.setattr(store.case_store(), "finish_release", killed)
     with pytest.raises(Killed):
         handlers.close_case(case["_id"], as_cadre(cadre), "concluded", [], "x", ctx)
     monkeypatch.undo()
