@@ -18,7 +18,7 @@ from shared.outbox import staged_update
 from shared.times import to_ms
 
 from . import workload
-from .model import Transition
+from .model import OPEN_STATUSES, Transition
 from .store import (
     Doc,
     audit_entry,
@@ -134,7 +134,7 @@ class MemoryCaseStore:
 
     def give_open_key(self, case_id: str, key: str) -> bool:
         doc = self.cases.get(case_id)
-        if doc is None or "open_key" in doc or doc["status"] == "closed":
+        if doc is None or "open_key" in doc or doc["status"] not in OPEN_STATUSES:
             return False
         if self.open_key_taken(key):
             return False

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
-from shared.times import from_ms, to_ms
 
 from . import deadlines, escalation, tracking
 from .access import ensure_visible
@@ -48,7 +47,7 @@ def escalated_due(doc: dict[str, Any], now: datetime, ctx: Context) -> datetime:
     keeps its 限期处置 deadline (its batch's or the campaign's) when that is earlier."""
     rule = deadlines.due_at(now, doc["category"], "", ctx.deadlines)
     if doc.get("source") == "review":
-        return deadlines.earlier(from_ms(doc.get("due_at")), rule)
+        return deadlines.earlier(doc.get("due_at"), rule)
     return rule
 
 
@@ -210,7 +209,7 @@ def supervise_case(
             now,
             principal.actor,
             note,
-            from_ms(updated["due_at"]),
+            updated["due_at"],
             ctx=ctx,
         )
         return updated
@@ -222,7 +221,7 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     now = ctx.clock()
     if (
         deadlines.overdue_transition(
-            doc["status"], from_ms(doc["due_at"]), from_ms(doc.get("supervised_at")), now, ctx.deadlines
+            doc["status"], doc["due_at"], doc.get("supervised_at"), now, ctx.deadlines
         )
         != "supervise"
     ):
@@ -247,19 +246,19 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     done = {"supervised": 0, "escalated": 0}
     grace_start = ctx.deadlines.calendar.add_days(now, -ctx.deadlines.supervision_grace_days)
     open_ = {"$in": list(OPEN_STATUSES)}
-    overdue = {"status": open_, "due_at": {"$lt": to_ms(now)}, "supervised_at": None}
+    overdue = {"status": open_, "due_at": {"$lt": now}, "supervised_at": None}
     for doc in case_store().select(overdue, limit=batch):
         if supervise_overdue(doc, ctx) is not None:
             done["supervised"] += 1
-    due = {"status": open_, "supervised_at": {"$lte": to_ms(grace_start)}, "triage_reason": None}
+    due = {"status": open_, "supervised_at": {"$lte": grace_start}, "triage_reason": None}
     for doc in case_store().select(due, {"_id": 1}, limit=batch):
 
         def still_due(d: dict[str, Any]) -> bool:
             return (
                 deadlines.overdue_transition(
                     d["status"],
-                    from_ms(d["due_at"]),
-                    from_ms(d.get("supervised_at")),
+                    d["due_at"],
+                    d.get("supervised_at"),
                     ctx.clock(),
                     ctx.deadlines,
                 )

@@ -11,7 +11,6 @@ from typing import Any
 
 from shared.auth import Principal
 from shared.problems import Problem
-from shared.times import from_ms, to_ms
 
 from . import duty_store, reports
 from .access import ensure_visible, may_see
@@ -67,8 +66,8 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
         out["amount_total_cny"] = doc.get("amount_cny")
     out["review"] = bool(doc.get("review"))
     for name in TIME_FIELDS:
-        out[name] = from_ms(doc.get(name))
-    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < to_ms(now)
+        out[name] = doc.get(name)
+    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < now
     return out
 
 
@@ -117,7 +116,7 @@ def list_cases(
     if status is not None:
         narrow["status"] = status
     if overdue:
-        narrow["due_at"] = {"$lt": to_ms(now)}
+        narrow["due_at"] = {"$lt": now}
         if status is None:
             narrow["status"] = {"$in": list(OPEN_STATUSES)}
         elif status not in OPEN_STATUSES:

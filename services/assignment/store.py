@@ -14,6 +14,10 @@ journal is cleared after; `finish_stranded_releases` finishes what a crash left 
 
 Filters (`select`) are plain `{field: value}` maps with `$in`, `$lt`, `$lte`, `$gt`, `$ne` and
 `$exists`; the store alone writes them the way the local database reads them fast (`exact`).
+
+Times are datetimes to the use cases. The store alone keeps the local database's workaround:
+the times a case's updates change (`TIMES`) are stored as epoch milliseconds (shared/times.py),
+converted on the way in (documents, changes, filters) and out.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.mongo import new_id, utcnow
 from shared.outbox import staged_update
-from shared.times import to_ms
+from shared.times import from_ms, to_ms
 
 from . import workload
 from .documents import CadreSlot, Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp
@@ -38,6 +42,7 @@ Doc = dict[str, Any]
 # scalar fields matched with `$eq` (shared.mongo.exact): an index serves those on nx-27017
 _SCALARS = ("unit", "status", "cadre_id", "lead_cadre_id", "subject_key", "route_mode", "clue_id",
             "open_key", "watched_by", "triage_reason", "category", "batch_id")
+TIMES = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 _WITHOUT_OPEN_KEY = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
 
 
@@ -50,8 +55,33 @@ def _cadres():
     return CadreSlot._get_collection()
 
 
+def _ms(name: str, value: Any) -> Any:
+    if name not in TIMES:
+        return value
+    if isinstance(value, datetime):
+        return to_ms(value)
+    if isinstance(value, Mapping):
+        return {op: to_ms(v) if isinstance(v, datetime) else v for op, v in value.items()}
+    return value
+
+
 def _db_filter(query: Mapping[str, Any]) -> Doc:
-    return {k: {"$eq": v} if k in _SCALARS and isinstance(v, str) else v for k, v in query.items()}
+    return {k: {"$eq": v} if k in _SCALARS and isinstance(v, str) else _ms(k, v)
+            for k, v in query.items()}
+
+
+def to_db(values: Mapping[str, Any]) -> Doc:
+    """A case's fields (or changes) as stored: its times in epoch milliseconds."""
+    return {k: _ms(k, v) for k, v in values.items()}
+
+
+def from_db(doc: Doc | None) -> Doc | None:
+    """A case as the use cases see it: its times as datetimes."""
+    if doc is not None:
+        for name in TIMES:
+            if name in doc:
+                doc[name] = from_ms(doc[name])
+    return doc
 
 
 def release_changes(release: tuple[str | None, str | None], now: datetime | None) -> Doc:
@@ -101,7 +131,7 @@ def escalation_entry(doc: Mapping[str, Any], from_unit: str, to_unit: str, mode:
              "from_unit": from_unit, "to_unit": to_unit, "mode": mode, "reasons": reasons, "at": at,
              "actor": actor, "note": note}
     if due_at is not None:
-        entry["due_at"] = to_ms(due_at)
+        entry["due_at"] = due_at
     return entry
 
 
@@ -123,12 +153,12 @@ class CaseStore:
     # ---- cases -----------------------------------------------------------------------------
 
     def get(self, case_id: str, fields: Mapping[str, int] | None = None) -> Doc | None:
-        return cases().find_one({"_id": case_id}, fields)
+        return from_db(cases().find_one({"_id": case_id}, fields))
 
     def by_clue(self, clue_id: str) -> Doc | None:
         """The case holding the clue (as its first clue or a linked one), or None."""
         first = cases().find_one(_db_filter({"clue_id": clue_id}))
-        return first or cases().find_one({"linked_clue_ids": clue_id})
+        return from_db(first or cases().find_one({"linked_clue_ids": clue_id}))
 
     def open_key_taken(self, key: str) -> bool:
         return cases().find_one(_db_filter({"open_key": key}), {"_id": 1}) is not None
@@ -139,13 +169,13 @@ class CaseStore:
         found = cases().find(_db_filter(query), fields)
         if sort:
             found = found.sort(*sort)
-        return list(found.limit(limit))
+        return [from_db(d) for d in found.limit(limit)]
 
     def insert(self, docs: list[Doc]) -> tuple[list[int], Exception | None]:
         """Insert new cases in one write: the positions refused (their clue, or their subject and
         category while open, has a case already), and any other error, for the caller to raise."""
         try:
-            cases().insert_many(docs, ordered=False)
+            cases().insert_many([to_db(d) for d in docs], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             other = exc if any(e.get("code") != 11000 for e in errors) else None
@@ -182,7 +212,7 @@ class CaseStore:
         if doc.get("release_key") and any(release):
             self.finish_release(doc)
         update = staged_update(doc, *envelopes)
-        update["$set"].update(changes)
+        update["$set"].update(to_db(changes))
         if slot:
             update["$set"][f"slot_keys.{slot[1]}"] = True
         if any(release):
@@ -201,7 +231,7 @@ class CaseStore:
             workload.settle_slot(*slot, taken=updated is not None)
         if updated is not None and updated.get("release_key") and any(release):
             self.finish_release(updated)
-        return updated
+        return from_db(updated)
 
     def save(self, doc: Doc, transition: Transition, expect: Mapping[str, Any] | None = None,
              **kw: Any) -> Doc | None:
@@ -278,13 +308,14 @@ class CaseStore:
     def add_escalation(self, entry: Doc) -> bool:
         """Log one move or supervision (`escalation_entry`); False if it was logged before."""
         try:
-            EscalationEntry._get_collection().insert_one(entry)
+            EscalationEntry._get_collection().insert_one(to_db(entry))
         except DuplicateKeyError:
             return False
         return True
 
     def escalations_of(self, case_id: str) -> list[Doc]:
-        return list(EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1))
+        found = EscalationEntry._get_collection().find({"case_id": case_id}).sort("at", 1)
+        return [from_db(e) for e in found]
 
     def escalations_touching(self, units: list[str], limit: int = 200) -> list[Doc]:
         """The newest escalations into or out of these units: two reads, merged (an `$or` is a scan
@@ -295,7 +326,8 @@ class CaseStore:
             for side in ("to_unit", "from_unit")
             for e in log.find({side: {"$in": units}}).sort("at", -1).limit(limit)
         }
-        return sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:limit]
+        newest = sorted(found.values(), key=lambda e: (e["at"], e["_id"]), reverse=True)[:limit]
+        return [from_db(e) for e in newest]
 
     # ---- follow-ups waiting for their case -----------------------------------------------------
 
