@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from shared import events
 from shared.auth import Principal
 
@@ -148,7 +146,4 @@ def _save_reopened(doc: dict[str, Any], transition, slot) -> dict[str, Any] | No
     key = open_key(doc["subject_key"], doc["category"])
     if not case_store().open_key_taken(key):
         transition.changes["open_key"] = key
-    try:
-        return case_store().save(doc, transition, {"status": "closed"}, slot=slot)
-    except DuplicateKeyError:  # MongoDB: a newer case took the key meanwhile
-        return None
+    return case_store().save(doc, transition, {"status": "closed"}, slot=slot)

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from shared.outbox import staged_update
 from shared.times import to_ms
 
@@ -89,6 +87,23 @@ def _sort_key(field: str):
     return key
 
 
+class _Outbox:
+    """What a relay (shared/outbox.py) clears the published outboxes through, on these cases."""
+
+    name = "cases"
+
+    def __init__(self, cases: dict[str, Doc]) -> None:
+        self.cases = cases
+
+    def update_one(self, query: Mapping[str, Any], update: Mapping[str, Any]) -> None:
+        self.update_many(query, update)
+
+    def update_many(self, query: Mapping[str, Any], update: Mapping[str, Any]) -> None:
+        for doc in self.cases.values():
+            if matches({"outbox_version": 0, **doc}, query):
+                doc.update(copy.deepcopy(update["$set"]))
+
+
 class MemoryCaseStore:
     """The cases' store in dicts: `cases`, `clues`, `audits`, `escalations`, `waiting` by id."""
 
@@ -98,6 +113,7 @@ class MemoryCaseStore:
         self.audits: dict[str, Doc] = {}
         self.escalations: dict[str, Doc] = {}
         self.waiting: dict[str, Doc] = {}
+        self.outbox = _Outbox(self.cases)  # hand it to an OutboxRelay in place of the collection
 
     # ---- cases -----------------------------------------------------------------------------
 
@@ -157,7 +173,7 @@ class MemoryCaseStore:
             new.pop(name, None)
         new["outbox_version"] = new.get("outbox_version", 0) + 1
         if self._taken(new, but=new["_id"]):
-            raise DuplicateKeyError("E11000 duplicate key")
+            return None
         self.cases[new["_id"]] = new
         return copy.deepcopy(new)
 
@@ -184,12 +200,7 @@ class MemoryCaseStore:
             update["$set"].update(release_changes(release, now))
         if unset := list(unset):
             update["$unset"] = dict.fromkeys(unset, "")
-        try:
-            updated = self._write(doc, update, expect or {})
-        except DuplicateKeyError:
-            if slot:
-                workload.settle_slot(*slot, taken=False)
-            raise
+        updated = self._write(doc, update, expect or {})
         if slot:
             workload.settle_slot(*slot, taken=updated is not None)
         if updated is not None and updated.get("release_key") and any(release):

@@ -203,7 +203,7 @@ class CaseStore:
     ) -> Doc | None:
         """Apply `changes` (and remove the `unset` fields) and stage `envelopes` in one write, only if
         the case is still the version `doc` was read at (and matches `expect`); the updated case,
-        or None if it changed.
+        or None if it changed (or a change would take an open key another case holds).
 
         `slot`, a (cadre, journal key) from `workload.claim_cadre` that this write gives the case:
         the write records the key (what tells the sweep the case took the slot), and the claim is
@@ -223,10 +223,8 @@ class CaseStore:
         wanted = {"_id": doc["_id"], "outbox_version": version, **_db_filter(expect or {})}
         try:
             updated = cases().find_one_and_update(wanted, update, return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:
-            if slot:
-                workload.settle_slot(*slot, taken=False)
-            raise
+        except DuplicateKeyError:  # MongoDB: another case took the open key meanwhile
+            updated = None
         if slot:
             workload.settle_slot(*slot, taken=updated is not None)
         if updated is not None and updated.get("release_key") and any(release):
