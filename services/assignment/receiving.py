@@ -160,7 +160,7 @@ def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[int]:
     an open case (another worker's, stored since the read): its slots are given back. Returns the
     positions refused; any other write error is raised once the claims are settled."""
     failed, error = case_store().insert(docs)
-    settle(claims, {doc["_id"] for i, doc in enumerate(docs) if i not in set(failed)})
+    settle(claims, {doc["_id"] for doc in docs} - {docs[i]["_id"] for i in failed})
     for i in failed:
         release_lead(docs[i]["lead_cadre_id"])
     if error is not None:
