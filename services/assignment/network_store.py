@@ -62,11 +62,6 @@ def case_of(clue_id: str) -> dict[str, Any] | None:
     return found or store.cases().find_one({"linked_clue_ids": clue_id}, {"outbox": 0})
 
 
-def case_doc(case_id: str) -> dict[str, Any] | None:
-    """The case at the centre of a map (without its outbox and opening audit)."""
-    return store.cases().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
-
-
 def add_links(docs: list[dict[str, Any]]) -> None:
     """Store links; those stored before stay as they are (their ids are natural)."""
     insert_new(MapLink._get_collection(), docs)

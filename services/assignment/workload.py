@@ -119,7 +119,7 @@ def claim_cadre(
 ) -> tuple[str, str] | None:
     """One slot of the best cadre of `unit` who has room, for the existing case `case_id`:
     (cadre, journal key), or None if all are full. The case's update must set
-    `slot_keys.<key>`, and `settle_slot` follow it (`handlers.update_case(..., slot=)` does both)."""
+    `slot_keys.<key>`, and `settle_slot` follow it (`CaseStore.save(..., slot=)` does both)."""
     claims = claim_for_cases(unit, [case_id], now, exclude, kind=EXISTING_CASE)
     cadre = claims.cadre_of.get(case_id)
     return (cadre, claims.keys[cadre][0]) if cadre else None

@@ -28,11 +28,3 @@ def test_a_joint_handling_is_saved_with_its_change_time_and_found_by_its_cases(m
     assert network_store.joint_of_cases(["x"]) is None
     assert [j.id for j in network_store.joints_newest_first()] == ["nc1"]
 
-
-def test_the_case_at_a_maps_centre_is_read_without_its_outbox(mongo_db):
-    from services.assignment.documents import Case
-
-    Case._get_collection().insert_one({"_id": "c1", "subject_key": "s", "outbox": [{"topic": "t"}],
-                                       "opening_audit": [{"x": 1}]})
-    assert network_store.case_doc("c1") == {"_id": "c1", "subject_key": "s"}
-    assert network_store.case_doc("c2") is None
