@@ -9,9 +9,9 @@ from typing import Any
 import networkx as nx
 
 from shared.auth import Principal
-from shared.problems import Problem
 
 from . import network_store, networks, relmap
+from .model import CaseForbidden, CaseNotFound
 from .registry import Registry
 from .store import case_store
 
@@ -30,9 +30,9 @@ def neighbourhood(
     """The graph around the case's subject and its centre node; 404/403 as for the case."""
     doc = case_store().get(case_id, {"outbox": 0, "opening_audit": 0})
     if doc is None:
-        raise Problem(404, "Not Found", "no such case")
+        raise CaseNotFound("no such case")
     if not networks.may_see_case(doc, principal, registry):
-        raise Problem(403, "Forbidden", "this case is outside your scope")
+        raise CaseForbidden("this case is outside your scope")
     case_store().audit(case_id, principal.actor, "map_read", now)
     docs = networks.group_of({doc["subject_key"]}, set())
     links = networks._links_from_docs(docs)

@@ -14,11 +14,11 @@ from typing import Any
 from pymongo.errors import BulkWriteError
 
 from shared.auth import Principal, jurisdiction_within
-from shared.problems import Problem
 from shared.times import from_ms, to_ms
 
 from . import counters, duties
 from .documents import DutyDoc
+from .errors import Forbidden, UnknownJurisdiction
 from .registry import Registry
 
 
@@ -123,12 +123,11 @@ def sweep_missed(now: datetime, registry: Registry, batch: int = 500) -> int:
 def _units(principal: Principal, registry: Registry, jurisdiction: str | None) -> list[str] | None:
     scope = jurisdiction or (principal.scope if principal.role == "supervisor" else None)
     if principal.role == "supervisor" and not jurisdiction_within(scope or "", principal.scope):
-        raise Problem(403, "Forbidden", "that jurisdiction is outside yours")
+        raise Forbidden("that jurisdiction is outside yours")
     if scope is None:
         return None
     if registry.jurisdiction(scope) is None:
-        raise Problem(422, "Unprocessable Content", "unknown jurisdiction",
-                      errors={"jurisdiction": ["unknown jurisdiction"]})
+        raise UnknownJurisdiction("unknown jurisdiction")
     return list(registry.units_within(scope))
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .case_events import assigned_event, closed_event, escalated_event
+from .errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from .escalation import sort_reasons
 
 OPEN_STATUSES = ("queued", "assigned", "supervised", "reopened")
@@ -34,41 +35,40 @@ SUBJECT_FIELDS = ("name", "position", "employer", "rank")
 RANK_ORDER = ("staff", "village", "section", "division", "bureau")
 
 
-class CaseError(Exception):
-    """A command the case cannot take; `field` names the input at fault, if one is."""
+class CaseError(DomainError):
+    """A command the case cannot take; `field` names the input at fault, if one is. A plain
+    CaseError is a conflict with the case's state."""
 
-    field: str | None = None
 
-
-class CaseNotFound(CaseError):
+class CaseNotFound(CaseError, NotFound):
     """No such case, or one the person may not know exists (a conflict case, another area)."""
 
 
-class CaseForbidden(CaseError):
+class CaseForbidden(CaseError, Forbidden):
     """The person sees the case but may not do this to it."""
 
 
-class CaseClosed(CaseError):
+class CaseClosed(CaseError, Conflict):
     """The case is closed."""
 
 
-class NotInTriage(CaseError):
+class NotInTriage(CaseError, Conflict):
     """Only a case waiting in triage can be routed."""
 
 
-class InTriage(CaseError):
+class InTriage(CaseError, Conflict):
     """A case in triage must be routed before it can move."""
 
 
-class UnknownUnit(CaseError):
+class UnknownUnit(CaseError, Invalid):
     field = "unit"
 
 
-class BadDeadline(CaseError):
+class BadDeadline(CaseError, Invalid):
     field = "due_at"
 
 
-class CaseBusy(CaseError):
+class CaseBusy(CaseError, Conflict):
     """The case kept changing under the command; trying again may work."""
 
 

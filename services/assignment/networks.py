@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
-from shared.problems import Problem
 
 from . import handlers, network_store, relmap
 from .documents import OPEN_STATUSES
+from .errors import NotFound
 from .model import CaseError
 from .network_store import MAX_LINKS, JointCase
 from .registry import Registry
@@ -221,7 +221,7 @@ def network(joint_id: str, principal: Principal, registry: Registry) -> dict[str
     joint = network_store.joint(joint_id)
     units = viewer_units(principal, registry)
     if joint is None or not joint_visible(joint, units):
-        raise Problem(404, "Not Found", "no such network")
+        raise NotFound("no such network")
     return joint_view(joint, units, registry)
 
 

@@ -12,13 +12,15 @@ from marshmallow import ValidationError
 
 from shared.auth import Principal
 from shared.forms import FormErrors, error_text
-from shared.problems import Problem, flatten
+from shared.problems import flatten
 from shared.vocabulary import PARTY_KIND_LABELS, RECOMMENDATION_KIND_LABELS
 
 from . import casemap, networks, relmap
 from . import recommendation_store as store
 from . import recommendations as rules
+from .errors import DomainError
 from .practice_api import AnswerBody, RecommendationBody
+from .problems import problem_for
 from .workspace import bp, ctx, refused, render, signed_in
 
 WHY_LABELS = {"several_firms": "一人关联多家企业/中介", "several_units": "一家企业关联多个单位的人员"}
@@ -148,7 +150,8 @@ def issue(principal: Principal):
         return recommendations_page(
             principal, 422, errors=_errors(flatten(exc.messages)), values=dict(form)
         )
-    except Problem as exc:
+    except DomainError as refusal:
+        exc = problem_for(refusal)
         if exc.status not in (403, 422):
             raise
         flat = exc.errors or {"_form": [exc.detail or exc.title]}
@@ -173,7 +176,8 @@ def answer(principal: Principal, rec_id: str):
         )
     except ValidationError as exc:
         return recommendations_page(principal, 422, errors=_errors(flatten(exc.messages), prefix))
-    except Problem as exc:
+    except DomainError as refusal:
+        exc = problem_for(refusal)
         if exc.status not in (409, 422):
             raise
         flat = exc.errors or {"_form": [exc.detail or exc.title]}

@@ -1,4 +1,5 @@
-"""The one mapping from the case's domain errors to problem+json answers (the edge's)."""
+"""The one mapping from the domain's refusals (errors.py, model.py's CaseError family) to
+problem+json answers (the edge's)."""
 
 from __future__ import annotations
 
@@ -6,47 +7,34 @@ from flask import Flask
 
 from shared.problems import Problem, problem_response
 
-from .model import (
-    BadDeadline,
-    CaseBusy,
-    CaseClosed,
-    CaseError,
-    CaseForbidden,
-    CaseNotFound,
-    InTriage,
-    NotInTriage,
-    UnknownUnit,
+from .errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+_ANSWERS: tuple[tuple[type[DomainError], int, str], ...] = (
+    (NotFound, 404, "Not Found"),
+    (Forbidden, 403, "Forbidden"),
+    (Conflict, 409, "Conflict"),
+    (Invalid, 422, "Unprocessable Content"),
 )
 
-_ANSWERS: dict[type[CaseError], tuple[int, str]] = {
-    CaseNotFound: (404, "Not Found"),
-    CaseForbidden: (403, "Forbidden"),
-    CaseClosed: (409, "Conflict"),
-    NotInTriage: (409, "Conflict"),
-    InTriage: (409, "Conflict"),
-    CaseBusy: (409, "Conflict"),
-    UnknownUnit: (422, "Unprocessable Content"),
-    BadDeadline: (422, "Unprocessable Content"),
-}
 
-
-def problem_for(exc: CaseError) -> Problem:
-    """The problem+json answer for a domain error (409 for any other the case refuses)."""
+def problem_for(exc: DomainError) -> Problem:
+    """The problem+json answer for a refusal (409 for one of no kind, such as a plain CaseError):
+    its message the detail, and its field, if it names one, under `errors` with its reason."""
     status, title = next(
-        (answer for kind, answer in _ANSWERS.items() if isinstance(exc, kind)), (409, "Conflict")
+        ((status, title) for kind, status, title in _ANSWERS if isinstance(exc, kind)), (409, "Conflict")
     )
     detail = str(exc) or title
-    errors = {exc.field: [detail]} if exc.field else None
+    errors = {exc.field: [exc.reason or detail]} if exc.field else None
     return Problem(status, title, detail, errors=errors)
 
 
 def init_app(app: Flask) -> None:
-    """Answer every domain error raised in a request with its problem+json."""
+    """Answer every refusal raised in a request with its problem+json."""
 
-    def answer(exc: CaseError):
+    def answer(exc: DomainError):
         problem = problem_for(exc)
         return problem_response(
             problem.status, problem.title, problem.detail, errors=problem.errors, headers=problem.headers
         )
 
-    app.register_error_handler(CaseError, answer)
+    app.register_error_handler(DomainError, answer)

@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
-from shared.problems import Problem
 
 from . import duty_store, reports
 from .access import ensure_visible, may_see
 from .documents import OPEN_STATUSES, CadreSlot
+from .errors import Forbidden, NotFound
 from .model import ALLEGATION_FIELDS, CaseNotFound
 from .registry import Registry
 from .store import case_store
@@ -86,7 +86,7 @@ def scope_filters(
     if principal.role == "supervisor":
         allowed = list(registry.units_within(principal.scope))
         if unit is not None and unit not in allowed:
-            raise Problem(403, "Forbidden", "that unit is outside your jurisdiction")
+            raise Forbidden("that unit is outside your jurisdiction")
         query["unit"] = {"$in": allowed}
     if unit is not None:
         query["unit"] = unit
@@ -215,9 +215,9 @@ def allegations(doc: dict[str, Any]) -> dict[str, Any]:
 def workload(unit: str, principal: Principal, registry: Registry) -> dict[str, Any]:
     """Open cases, capacity and led cases per cadre of a unit, and its queue length."""
     if registry.unit(unit) is None:
-        raise Problem(404, "Not Found", "no such unit")
+        raise NotFound("no such unit")
     if principal.role == "supervisor" and not registry.is_within(unit, principal.scope):
-        raise Problem(403, "Forbidden", "that unit is outside your jurisdiction")
+        raise Forbidden("that unit is outside your jurisdiction")
     open_by_cadre = Counter(
         d.get("cadre_id")
         for d in case_store().select({"unit": unit, "status": {"$in": list(OPEN_STATUSES)}}, {"cadre_id": 1})

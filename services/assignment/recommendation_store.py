@@ -9,9 +9,9 @@ import mongoengine as me
 
 from shared.auth import Principal
 from shared.mongo import exact, new_id
-from shared.problems import Problem
 
 from . import recommendations as rules
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .handlers import cases
 from .registry import Registry
 
@@ -43,9 +43,9 @@ def bureaus_within(scope: str, registry: Registry) -> list[str]:
 def _check_bureau(bureau: str, principal: Principal, registry: Registry) -> None:
     employer = registry.employer(bureau)
     if employer is None:
-        raise Problem(422, "Unprocessable Content", "unknown bureau", errors={"bureau": ["Unknown bureau."]})
+        raise Invalid("unknown bureau", field="bureau", reason="Unknown bureau.")
     if principal.role == "supervisor" and not registry.is_within(employer.jurisdiction, principal.scope):
-        raise Problem(403, "Forbidden", "that bureau is outside your jurisdiction")
+        raise Forbidden("that bureau is outside your jurisdiction")
 
 
 def quarter_figures(scope: str, registry: Registry, year: int, quarter: int) -> dict[str, dict[str, Any]]:
@@ -73,7 +73,7 @@ def issue(body: dict[str, Any], principal: Principal, registry: Registry, now: d
     today = rules.china_today(now)
     problem = rules.deadline_problem(body["due_on"], today)
     if problem:
-        raise Problem(422, "Unprocessable Content", "invalid deadline", errors={"due_on": [problem]})
+        raise Invalid("invalid deadline", field="due_on", reason=problem)
     year, quarter = (
         body.get("year") or rules.quarter_of(today)[0],
         body.get("quarter") or rules.quarter_of(today)[1],
@@ -99,12 +99,7 @@ def record_answer(
 ) -> Recommendation:
     rec = find(rec_id, principal, registry)
     if answered_on > rules.china_today(now):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            "invalid date",
-            errors={"answered_on": ["Must not be in the future."]},
-        )
+        raise Invalid("invalid date", field="answered_on", reason="Must not be in the future.")
     done = Recommendation._get_collection().update_one(
         {"_id": rec.id, **exact(answered=False)},
         {
@@ -117,14 +112,14 @@ def record_answer(
         },
     )
     if done.modified_count != 1:
-        raise Problem(409, "Conflict", "the bureau's answer is recorded already")
+        raise Conflict("the bureau's answer is recorded already")
     return Recommendation.objects(id=rec.id).first()
 
 
 def find(rec_id: str, principal: Principal, registry: Registry) -> Recommendation:
     rec = Recommendation.objects(id=rec_id).first() if len(rec_id) <= 64 else None
     if rec is None or not _visible(rec, principal, registry):
-        raise Problem(404, "Not Found", "no such recommendation")
+        raise NotFound("no such recommendation")
     return rec
 
 

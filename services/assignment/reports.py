@@ -14,30 +14,26 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.auth import Principal, jurisdiction_within
-from shared.problems import Problem
 
 from . import counters, report_store, statistics
+from .errors import Forbidden, Invalid, NotFound, UnknownJurisdiction
 from .registry import Registry
 
 MAX_QUARTERS = 40
-
-
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "Unprocessable Content", message, errors={field: [message]})
 
 
 def scope_of(principal: Principal, registry: Registry, jurisdiction: str | None) -> str:
     """The jurisdiction asked about: the one named, else the supervisor's own, else the city."""
     scope = jurisdiction or (principal.scope if principal.role == "supervisor" else None)
     if principal.role == "supervisor" and (scope is None or not jurisdiction_within(scope, principal.scope)):
-        raise Problem(403, "Forbidden", "that jurisdiction is outside yours")
+        raise Forbidden("that jurisdiction is outside yours")
     if scope is None:
         roots = [j.code for j in registry.jurisdictions() if j.parent is None]
         if not roots:
-            raise Problem(404, "Not Found", "the registry has no jurisdictions")
+            raise NotFound("the registry has no jurisdictions")
         return roots[0]
     if registry.jurisdiction(scope) is None:
-        raise _invalid("jurisdiction", "unknown jurisdiction")
+        raise UnknownJurisdiction("unknown jurisdiction")
     return scope
 
 
@@ -54,9 +50,9 @@ def quarters(now: datetime, quarter: str | None, start: datetime | None, end: da
         out.append(q)
         q = statistics.quarter_of(statistics.quarter_bounds(q)[1])
     if len(out) > MAX_QUARTERS:
-        raise _invalid("from", f"at most {MAX_QUARTERS} quarters at once")
+        raise Invalid(f"at most {MAX_QUARTERS} quarters at once", field="from")
     if not out:
-        raise _invalid("to", "must be after from")
+        raise Invalid("must be after from", field="to")
     return out
 
 

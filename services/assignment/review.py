@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
-from shared.problems import Problem
 
 from . import review_store
 from .documents import OPEN_STATUSES
+from .errors import NotFound
 from .registry import Registry
 
 
@@ -70,7 +70,7 @@ def batches(principal: Principal, registry: Registry, now: datetime) -> list[dic
 def batch(batch_id: str, principal: Principal, registry: Registry, now: datetime) -> dict[str, Any]:
     found = review_store.find(batch_id)
     if found is None:
-        raise Problem(404, "Not Found", "no such review batch")
+        raise NotFound("no such review batch")
     return summary(found, principal, registry, now)
 
 

@@ -36,7 +36,8 @@ from shared.vocabulary import (
 )
 
 from . import handlers
-from .model import OPEN_STATUSES, CaseError
+from .errors import DomainError
+from .model import OPEN_STATUSES
 from .problems import problem_for
 from .registry import Registry
 from .sessions import COOKIE_PATH, Sessions
@@ -165,8 +166,8 @@ def _problem(exc: Problem):
     return message(exc.status, title, text, current())
 
 
-@bp.errorhandler(CaseError)
-def _case_error(exc: CaseError):
+@bp.errorhandler(DomainError)
+def _refused(exc: DomainError):
     return _problem(problem_for(exc))
 
 

@@ -152,3 +152,40 @@ def test_the_spec_comes_from_the_schemas(client):  # noqa: F811
             "/v1/cases/{case_id}/route", "/v1/stats"} <= set(spec["paths"])  # smorest's and by hand
     listing = spec["paths"]["/v1/cases"]["get"]["parameters"]
     assert {p["name"] for p in listing} == {"status", "unit", "cadre", "overdue", "limit", "cursor"}
+
+
+def _refusal(status: int, title: str, detail: str, errors: dict | None = None) -> dict:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return {**body, "errors": errors} if errors else body
+
+
+def test_the_practice_api_refusals_keep_their_problem_json(client):  # noqa: F811
+    http, app = client
+    case = _network_case(app)
+    supervisor, town = auth("supervisor", "foshan/d1"), auth("supervisor", "foshan/d1/t1")
+    assert _problem(http.get("/v1/networks/nope", headers=supervisor), 404) == _refusal(
+        404, "Not Found", "no such network")
+    assert _problem(http.get("/v1/cases/nope/map", headers=supervisor), 404) == _refusal(
+        404, "Not Found", "no such case")
+    assert _problem(http.get(f"/v1/cases/{case['_id']}/map", headers=town), 403) == _refusal(
+        403, "Forbidden", "this case is outside your scope")
+    due_on = str(date.today() + timedelta(60))
+    rec = {"bureau": BUREAU, "kind": "supervision", "text": "整改", "due_on": due_on}
+    url = "/v1/recommendations"
+    assert _problem(http.post(url, json={**rec, "bureau": "foshan/x"}, headers=supervisor), 422) == _refusal(
+        422, "Unprocessable Content", "unknown bureau", {"bureau": ["Unknown bureau."]})
+    assert _problem(http.post(url, json=rec, headers=town), 403) == _refusal(
+        403, "Forbidden", "that bureau is outside your jurisdiction")
+    past = {**rec, "due_on": str(date.today() - timedelta(1))}
+    assert _problem(http.post(url, json=past, headers=supervisor), 422) == _refusal(
+        422, "Unprocessable Content", "invalid deadline", {"due_on": ["Must not be in the past."]})
+    assert _problem(http.get(f"{url}/nope", headers=supervisor), 404) == _refusal(
+        404, "Not Found", "no such recommendation")
+    rid = http.post(url, json=rec, headers=supervisor).get_json()["recommendation_id"]
+    answer = {"answer": "已整改", "answered_on": str(date.today() + timedelta(2))}
+    assert _problem(http.post(f"{url}/{rid}/answer", json=answer, headers=supervisor), 422) == _refusal(
+        422, "Unprocessable Content", "invalid date", {"answered_on": ["Must not be in the future."]})
+    answer["answered_on"] = str(date.today())
+    assert http.post(f"{url}/{rid}/answer", json=answer, headers=supervisor).status_code == 200
+    assert _problem(http.post(f"{url}/{rid}/answer", json=answer, headers=supervisor), 409) == _refusal(
+        409, "Conflict", "the bureau's answer is recorded already")

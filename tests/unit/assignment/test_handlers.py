@@ -11,8 +11,8 @@ import pytest
 
 from services.assignment import handlers, queries, receiving
 from services.assignment.documents import CadreSlot, Case
+from services.assignment.errors import DomainError, Forbidden
 from services.assignment.memory_store import MemoryCaseStore
-from services.assignment.model import CaseError
 from services.assignment.problems import problem_for
 from services.assignment.registry_file import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
@@ -21,7 +21,6 @@ from shared import events
 from shared.auth import Principal
 from shared.fakes import FakeBroker
 from shared.outbox import OutboxRelay
-from shared.problems import Problem
 
 from .kills import draining, killed_at_update, killed_before_settling, moving
 from .sample_registries import small_registry_yaml
@@ -295,23 +294,23 @@ def test_close_rules(tiny):
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("c1")
     other = "t-002" if case["cadre_id"] == "t-001" else "t-001"
-    with pytest.raises((Problem, CaseError)) as exc:
+    with pytest.raises(DomainError) as exc:
         handlers.close_case(case["_id"], as_cadre(other), "concluded", [], "x", ctx)
     assert status(exc.value) == 403
-    with pytest.raises((Problem, CaseError)) as exc:
+    with pytest.raises(DomainError) as exc:
         handlers.close_case(case["_id"], Principal("supervisor", "foshan", "k"), "concluded", [], "x", ctx)
     assert status(exc.value) == 403
     handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
-    with pytest.raises((Problem, CaseError)) as exc:
+    with pytest.raises(DomainError) as exc:
         handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
     assert status(exc.value) == 409
-    with pytest.raises((Problem, CaseError)) as exc:
+    with pytest.raises(DomainError) as exc:
         handlers.close_case("nope", as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
     assert status(exc.value) == 404
 
 
 def status(exc: Exception) -> int:
-    return exc.status if isinstance(exc, Problem) else problem_for(exc).status
+    return problem_for(exc).status
 
 
 def followed_up(clue_id: str, objection: bool, message: str = "补充材料") -> events.Event:
@@ -380,14 +379,14 @@ def test_manual_escalation_and_city_becomes_supervised(tiny):
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("c1")
     supervisor = Principal("supervisor", "foshan/d1", "k")
-    with pytest.raises((Problem, CaseError)) as exc:
+    with pytest.raises(DomainError) as exc:
         handlers.escalate_case(case["_id"], Principal("supervisor", "foshan/d2", "k"), "x", ctx)
     assert status(exc.value) == 403
     moved = handlers.escalate_case(case["_id"], supervisor, "领导批示", ctx)
     assert moved["unit"] == "foshan/d1#commission"
     city = handlers.escalate_case(case["_id"], supervisor, "again", ctx)
     assert city["unit"] == "foshan#commission"
-    with pytest.raises((Problem, CaseError)) as exc:  # now above the district supervisor's reach
+    with pytest.raises(DomainError) as exc:  # now above the district supervisor's reach
         handlers.escalate_case(case["_id"], supervisor, "again", ctx)
     assert status(exc.value) == 403
     top = handlers.escalate_case(case["_id"], Principal("supervisor", "foshan", "k"), "once more", ctx)
@@ -412,7 +411,7 @@ def test_reads_are_audited_and_scoped(tiny):
     assert [a["action"] for a in detail["audit"]] == ["received", "assigned", "listed", "read"]
     assert detail["audit"][1]["cadre_id"] == case["cadre_id"] and "opening_audit" not in detail
     assert {"escalations", "audit", "due_at", "linked_clue_ids", "lead_cadre_id"} <= set(detail)
-    with pytest.raises((Problem, CaseError)) as exc:
+    with pytest.raises(DomainError) as exc:
         queries.case_detail(case["_id"], other, registry, T0)
     assert status(exc.value) == 403
     assert len(audits(case["_id"], "listed")) == 1
@@ -471,7 +470,7 @@ def test_stats_and_workload(tiny):
     assert figures["queued"] == 0
     load = queries.workload("foshan/d1/t1#commission", boss, ctx.registry())
     assert sum(c["open_cases"] for c in load["cadres"]) == 2 and load["capacity"] == 2
-    with pytest.raises(Problem):
+    with pytest.raises(Forbidden):
         queries.stats(Principal("supervisor", "foshan/d1", "k"), ctx.registry(), T0, "foshan", None, None)
 
 

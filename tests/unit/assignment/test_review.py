@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.assignment import review
+from services.assignment.errors import NotFound
+from services.assignment.problems import problem_for
 from shared.auth import Principal
-from shared.problems import Problem
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SHIWAN, ZUMIAO, NANHAI = ("foshan/chancheng/shiwan#commission", "foshan/chancheng/zumiao#commission",
@@ -57,9 +58,9 @@ def test_only_batches_with_cases_in_scope_are_listed_except_for_the_admin(stored
 
 
 def test_an_unknown_batch_is_not_found(stored, foshan):
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(NotFound) as raised:
         review.batch("nope", Principal("admin", "", "k"), foshan, T0)
-    assert raised.value.status == 404
+    assert problem_for(raised.value).status == 404
 
 
 def test_the_batches_named_by_clues_are_kept_once_each(stored):
