@@ -11,9 +11,9 @@ from typing import Any
 
 from shared.auth import Principal
 
-from . import duty_store, reports
+from . import duty_store, reports, workload_store
 from .access import ensure_visible, may_see
-from .documents import OPEN_STATUSES, CadreSlot
+from .documents import OPEN_STATUSES
 from .errors import Forbidden, NotFound
 from .model import ALLEGATION_FIELDS, CaseNotFound
 from .registry import Registry
@@ -233,7 +233,7 @@ def workload(unit: str, principal: Principal, registry: Registry) -> dict[str, A
             "open_cases": open_by_cadre.get(c.id, 0),
             "leads": c.leads,
         }
-        for c in CadreSlot.objects(unit=unit).order_by("position")
+        for c in workload_store.roster(unit)
     ]
     return {
         "unit": unit,

@@ -42,6 +42,27 @@ class SlotState:
     leads: int = 0
 
 
+@dataclass(frozen=True)
+class RosterEntry:
+    """One cadre of a unit as the workload answer shows them: `load` 0 if never set."""
+
+    id: str
+    name: str
+    role: str
+    active: bool
+    capacity: int
+    load: int
+    leads: int
+
+
+def roster(unit: str) -> list[RosterEntry]:
+    """Every cadre of `unit`, in the registry's order."""
+    return [
+        RosterEntry(c.id, c.name, c.role, c.active, c.capacity, c.load, c.leads)
+        for c in CadreSlot.objects(unit=unit).order_by("position")
+    ]
+
+
 def _slots():
     return CadreSlot._get_collection()
 

@@ -37,6 +37,19 @@ def test_a_unit_is_read_as_plain_values_with_times_as_datetimes(cadres):
     assert read["l"].role == "leader" and read["b"].last_assigned_at is None
 
 
+def test_a_units_roster_comes_in_the_registrys_order_with_its_counters(cadres):
+    for position, cadre_id in enumerate(["l", "b", "a"]):
+        CadreSlot.objects(id=cadre_id).update_one(set__position=position)
+    CadreSlot.objects(id="b").update_one(set__load=2, set__leads=1, set__active=False)
+    CadreSlot._get_collection().update_one({"_id": "a"}, {"$unset": {"load": "", "leads": ""}})
+    assert slots.roster(UNIT) == [
+        slots.RosterEntry("l", "l", "leader", True, 5, 0, 0),
+        slots.RosterEntry("b", "b", "staff", False, 3, 2, 1),
+        slots.RosterEntry("a", "a", "staff", True, 2, 0, 0),  # counters never set read as 0
+    ]
+    assert slots.roster("nowhere#commission") == []
+
+
 def test_a_claim_lands_only_on_a_cadre_as_read_and_journals_its_block(cadres):
     read = {s.id: s for s in slots.unit_slots(UNIT)}
     CadreSlot.objects(id="b").update_one(inc__load=1)  # another worker claimed meanwhile
