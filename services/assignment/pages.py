@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from shared.auth import Principal, failed_authentication, failures_wait
 from shared.forms import FormErrors, error_text
-from shared.problems import Problem, flatten
+from shared.problems import flatten
 
 from . import handlers, pages_reports, practice_pages, queries, store  # noqa: F401 - views join bp
 from . import workspace as kit
@@ -34,7 +34,7 @@ from .api import CloseBody
 from .casework_pages import case_page
 from .charts import bar_rows
 from .documents import OPEN_STATUSES
-from .model import CaseError
+from .errors import DomainError
 from .problems import problem_for
 from .sessions import SESSION_COOKIE  # noqa: F401 - for callers
 from .workspace import (
@@ -193,8 +193,8 @@ def close(principal: Principal, case_id: str):
         handlers.close_case(
             case_id, principal, body["disposition"], body["outcomes"], body["reporter_summary"], ctx()
         )
-    except (Problem, CaseError) as error:
-        exc = error if isinstance(error, Problem) else problem_for(error)
+    except DomainError as error:
+        exc = problem_for(error)
         if exc.status == 404:
             raise exc from None
         text = {
