@@ -10,13 +10,13 @@ tests/unit/test_catalogs.py fails on a marked text with no translation.
 
 from __future__ import annotations
 
-import gettext
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
 
 CATALOG_DIR = Path(__file__).with_name("translations")
 SOURCE_LANG = "zh"
@@ -33,18 +33,19 @@ def catalog_path(lang: str) -> Path:
 
 
 @cache
-def translations(lang: str) -> gettext.NullTranslations:
-    """The compiled catalog of `lang`; Chinese, the language of the code, needs none."""
+def translations(lang: str) -> NullTranslations:
+    """The compiled catalog of `lang`; Chinese, the language of the code, needs none. Babel's
+    translation classes, so Flask-Babel (shared/catalogs.py) serves the same objects in requests."""
     if lang not in LANGS:
         raise ValueError(f"unknown language: {lang!r}")
     if lang == SOURCE_LANG:
-        return gettext.NullTranslations()
+        return NullTranslations()
     with catalog_path(lang).open("rb") as po:
         catalog = read_po(po, locale=lang)
     compiled = BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return Translations(compiled, domain="messages")
 
 
 def gettext_in(lang: str, text: str) -> str:

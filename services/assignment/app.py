@@ -14,8 +14,9 @@ from shared.web import api_for, create_base_app
 
 from . import api, api_reports, casework_api, pages, practice_api, problems
 from .context import Context
-from .documents import Case, ensure_indexes
+from .documents import ensure_indexes
 from .metrics import register_metrics
+from .outbox_store import case_outbox
 from .registry_store import RegistryCache, ensure_registry
 from .settings import AssignmentSettings
 
@@ -32,7 +33,7 @@ def create_app(
     ensure_registry(settings.registry_path)
     app = create_base_app("assignment", settings.common)
     cache = RegistryCache(settings.registry_refresh_s)
-    relay = OutboxRelay(Case._get_collection(), publisher or EventProducer(settings.common))
+    relay = OutboxRelay(case_outbox(), publisher or EventProducer(settings.common))
     stop = threading.Event()
     thread = relay.start_thread(stop, settings.relay_poll_interval_s)
     app.extensions["assignment.ctx"] = Context(

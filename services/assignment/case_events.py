@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from shared import events
-from shared.times import from_ms
 
 SOURCE = "/services/assignment"
 
@@ -25,8 +24,8 @@ def assigned_event(doc: dict[str, Any], clue_id: str, now: datetime) -> dict[str
         "unit": doc["unit"],
         "cadre_id": doc.get("cadre_id"),
         "lead_cadre_id": doc.get("lead_cadre_id"),
-        "due_at": from_ms(doc["due_at"]),
-        "assigned_at": from_ms(doc.get("assigned_at")) or now,
+        "due_at": doc["due_at"],
+        "assigned_at": doc.get("assigned_at") or now,
         "status": status,
     }
     if doc.get("triage_reason"):

@@ -11,8 +11,9 @@ import networkx as nx
 from shared.auth import Principal
 from shared.problems import Problem
 
-from . import handlers, network_store, networks, relmap
+from . import network_store, networks, relmap
 from .registry import Registry
+from .store import case_store
 
 
 def _name_of(registry: Registry):
@@ -27,12 +28,12 @@ def neighbourhood(
     case_id: str, principal: Principal, registry: Registry, now: datetime
 ) -> tuple[nx.Graph, str]:
     """The graph around the case's subject and its centre node; 404/403 as for the case."""
-    doc = handlers.cases().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
+    doc = case_store().get(case_id, {"outbox": 0, "opening_audit": 0})
     if doc is None:
         raise Problem(404, "Not Found", "no such case")
     if not networks.may_see_case(doc, principal, registry):
         raise Problem(403, "Forbidden", "this case is outside your scope")
-    handlers.audit(case_id, principal.actor, "map_read", now)
+    case_store().audit(case_id, principal.actor, "map_read", now)
     docs = networks.group_of({doc["subject_key"]}, set())
     links = networks._links_from_docs(docs)
     refs = network_store.case_refs({case_id, *(d["case_id"] for d in docs)})

@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from shared import events
 from shared.auth import Principal
 
-from . import deadlines, store, tracking
+from . import deadlines, tracking
 from .context import MAX_ATTEMPTS, SYSTEM, Context, open_key, subject_cadres
 from .model import OPEN_STATUSES, Case, CaseBusy, CaseForbidden, CaseNotFound
 from .queueing import drain
+from .store import case_store
 from .workload import choose_lead, claim_cadre, release_lead
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ def close_case(
     """Close a case (its cadre or lead cadre only): publishes case-closed per clue, gives the
     cadre's slot back (journaled) and lets the unit's oldest queued case take it."""
     for _ in range(MAX_ATTEMPTS):
-        doc = store.find(case_id)
+        doc = case_store().get(case_id)
         if doc is None:
             raise CaseNotFound("no such case")
         if principal.role != "cadre":
@@ -42,13 +41,13 @@ def close_case(
             doc.get("cadre_id") if doc.get("holds_slot") else None,
             doc.get("lead_cadre_id") if doc.get("holds_lead") else None,
         )
-        updated = store.save(
+        updated = case_store().save(
             doc, transition, {"status": {"$in": list(OPEN_STATUSES)}}, release=released, now=now
         )
         if updated is None:
             continue
         ctx.wake(updated)
-        store.audit_lines(case_id, principal.actor, now, transition.audit)
+        case_store().audit_lines(case_id, principal.actor, now, transition.audit)
         tracking.case_closed(updated, ctx)
         if doc.get("holds_slot"):
             drain(doc["unit"], ctx)
@@ -61,27 +60,27 @@ def clue_followed_up(event: events.Event, ctx: Context) -> None:
     it for review (复查). A follow-up whose clue has no case yet is kept until the case comes
     (`apply_waiting`), never dropped."""
     data = event.data
-    doc = store.find_by_clue(data["clue_id"])
+    doc = case_store().by_clue(data["clue_id"])
     if doc is None:
-        store.keep_waiting(event.id, data, ctx.clock())
-        doc = store.find_by_clue(data["clue_id"])  # the case may have come meanwhile
+        case_store().keep_waiting(event.id, data, ctx.clock())
+        doc = case_store().by_clue(data["clue_id"])  # the case may have come meanwhile
         if doc is None:
             log.info("follow-up kept until its case comes", extra={"clue_id": data["clue_id"]})
             return
     follow_up(doc, event.id, data, ctx)
-    store.done_waiting(event.id)
+    case_store().done_waiting(event.id)
 
 
 def follow_up(doc: dict[str, Any], event_id: str, data: dict[str, Any], ctx: Context) -> None:
     """Note one follow-up on the case (once per event), reopening a closed case on an objection."""
     clue_id = data["clue_id"]
     note_id = f"{doc['_id']}:followup:{event_id}"
-    if store.has_audit(note_id):
+    if case_store().has_audit(note_id):
         return
     now = ctx.clock()
     if data["objection"] and doc["status"] == "closed":
         reopen(doc["_id"], clue_id, ctx)
-    store.audit(
+    case_store().audit(
         doc["_id"],
         "reporter",
         "objection" if data["objection"] else "follow_up",
@@ -95,8 +94,8 @@ def follow_up(doc: dict[str, Any], event_id: str, data: dict[str, Any], ctx: Con
 
 def apply_waiting(clue_ids: list[str], ctx: Context) -> None:
     """Hand the follow-ups kept for these clues to their cases, oldest first."""
-    for item in store.waiting_for(clue_ids):
-        doc = store.find_by_clue(item["clue_id"])
+    for item in case_store().waiting_for(clue_ids):
+        doc = case_store().by_clue(item["clue_id"])
         if doc is None:
             continue
         data = {
@@ -106,12 +105,12 @@ def apply_waiting(clue_ids: list[str], ctx: Context) -> None:
             "at": item.get("sent_at"),
         }
         follow_up(doc, item["_id"], data, ctx)
-        store.done_waiting(item["_id"])
+        case_store().done_waiting(item["_id"])
 
 
 def retry_waiting(ctx: Context) -> None:
     """The scheduler's backstop: follow-ups whose case has come since they were kept."""
-    apply_waiting(store.waiting_clue_ids(), ctx)
+    apply_waiting(case_store().waiting_clue_ids(), ctx)
 
 
 def reopen(case_id: str, clue_id: str, ctx: Context) -> dict[str, Any] | None:
@@ -120,7 +119,7 @@ def reopen(case_id: str, clue_id: str, ctx: Context) -> dict[str, Any] | None:
     case-assigned with status `reopened`."""
     registry = ctx.registry()
     for _ in range(MAX_ATTEMPTS):
-        doc = store.find(case_id)
+        doc = case_store().get(case_id)
         if doc is None or doc["status"] != "closed":
             return None
         case, now, unit = Case(doc), ctx.clock(), doc["unit"]
@@ -135,7 +134,7 @@ def reopen(case_id: str, clue_id: str, ctx: Context) -> dict[str, Any] | None:
             release_lead(lead)
             continue
         ctx.wake(updated)
-        store.audit_lines(case_id, SYSTEM, now, transition.audit)
+        case_store().audit_lines(case_id, SYSTEM, now, transition.audit)
         return updated
     raise CaseBusy(f"case {case_id} kept changing while reopened")
 
@@ -145,9 +144,6 @@ def _save_reopened(doc: dict[str, Any], transition, slot) -> dict[str, Any] | No
     case on them is open (then clues keep linking to the oldest open one, as before). A race for
     the key misses the write (the caller reads again and retries)."""
     key = open_key(doc["subject_key"], doc["category"])
-    if not store.open_key_taken(key):
+    if not case_store().open_key_taken(key):
         transition.changes["open_key"] = key
-    try:
-        return store.save(doc, transition, {"status": "closed"}, slot=slot)
-    except DuplicateKeyError:  # MongoDB: a newer case took the key meanwhile
-        return None
+    return case_store().save(doc, transition, {"status": "closed"}, slot=slot)

@@ -11,7 +11,7 @@ from shared.kafka import EventProducer
 from shared.outbox import OutboxRelay
 
 from . import handlers, networks, tracking
-from .documents import Case
+from .outbox_store import case_outbox
 from .registry_store import RegistryCache
 from .settings import AssignmentSettings
 
@@ -48,7 +48,7 @@ def run_consumer(settings: AssignmentSettings, stop: threading.Event) -> None:
     """Consume until `stop` is set; events staged by the handlers go out at once through the relay
     thread, and whatever is still pending at the end is published before returning."""
     producer = EventProducer(settings.common)
-    relay = OutboxRelay(Case._get_collection(), producer)
+    relay = OutboxRelay(case_outbox(), producer)
     relay_stop = threading.Event()
     thread = relay.start_thread(relay_stop, settings.relay_poll_interval_s)
     ctx = context(settings, relay.wake)

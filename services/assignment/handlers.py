@@ -7,7 +7,7 @@ scheduler and the edge (routes, pages) to call:
 - closing: close, follow-ups, objections reopening a case for review (复查);
 - queueing: the queue's drain, the sweep after a crash, registry changes moving work.
 
-Each use case loads the case through `store`, asks the `model.Case` aggregate what changes, and
+Each use case loads the case through `store.case_store()`, asks the `model.Case` aggregate what changes, and
 saves it with its events in one conditional write. They raise `model.CaseError`s, never HTTP
 answers: the edge maps those (api.problem_for).
 """
@@ -20,7 +20,14 @@ from .closing import apply_waiting, close_case, clue_followed_up, reopen, retry_
 from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_key
 from .documents import CaseAudit
 from .linking import link_clue
-from .moves import escalate_case, move_case, run_deadlines, supervise_case, supervise_overdue
+from .moves import (
+    escalate_case,
+    move_case,
+    record_escalation,
+    run_deadlines,
+    supervise_case,
+    supervise_overdue,
+)
 from .new_case import NewCase, case_document, decide_case, opening_audit, review_kind
 from .queueing import drain, reassign, registry_changed, sweep_stranded_slots
 from .receiving import (
@@ -31,7 +38,7 @@ from .receiving import (
     receive_clue,
     store_new_cases,
 )
-from .store import audit, audit_entry, cases, record_escalation, update_case
+from .store import audit, audit_entry, case_store, cases
 from .triage import route_case
 
 __all__ = [
@@ -48,6 +55,7 @@ __all__ = [
     "audit_entry",
     "backfill_open_keys",
     "case_document",
+    "case_store",
     "cases",
     "closed_event",
     "close_case",
@@ -78,5 +86,4 @@ __all__ = [
     "supervise_case",
     "supervise_overdue",
     "sweep_stranded_slots",
-    "update_case",
 ]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import escalation, store
+from . import escalation
 from .context import MAX_ATTEMPTS, SYSTEM, Context
 from .escalation import Subject
 from .model import OPEN_STATUSES, Case, CaseError
 from .moves import move_case
+from .store import case_store
 
 
 def link_clue(case_id: str, record: dict[str, Any], repeat_count: int, ctx: Context) -> bool:
@@ -19,20 +20,20 @@ def link_clue(case_id: str, record: dict[str, Any], repeat_count: int, ctx: Cont
     clues, give a reason it was not moved for yet."""
     clue_id = record["clue_id"]
     for _ in range(MAX_ATTEMPTS):
-        doc = store.find(case_id)
+        doc = case_store().get(case_id)
         if doc is None or doc["status"] not in OPEN_STATUSES:
             return False
         case = Case(doc)
         if clue_id in case.clue_ids:
             return True
         now = ctx.clock()
-        store.keep_clue(case_id, record)
+        case_store().keep_clue(case_id, record)
         transition = case.link_clue(record, now)
-        updated = store.save(doc, transition, {"status": {"$in": list(OPEN_STATUSES)}})
+        updated = case_store().save(doc, transition, {"status": {"$in": list(OPEN_STATUSES)}})
         if updated is None:
             continue
         ctx.wake(updated)
-        store.audit(
+        case_store().audit(
             case_id,
             SYSTEM,
             "clue_linked",
@@ -67,7 +68,7 @@ def reasons_now(doc: dict[str, Any], repeat_count: int, ctx: Context) -> escalat
 def redecide(case_id: str, repeat_count: int, ctx: Context) -> None:
     """Escalate the case if `reasons_now` says so (not a case waiting in triage: its route
     decides)."""
-    doc = store.find(case_id)
+    doc = case_store().get(case_id)
     if doc is None or doc.get("triage_reason") or ctx.registry().unit(doc["unit"]) is None:
         return
     decision = reasons_now(doc, repeat_count, ctx)

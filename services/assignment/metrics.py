@@ -3,7 +3,6 @@ and overdue cases per unit, outbox backlog of the cases, and the consumer group'
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,10 +16,10 @@ from shared.metrics import (
     watch_outbox_backlog,
 )
 from shared.mongo import utcnow
-from shared.times import to_ms
 
+from . import report_store
 from .consumer import GROUP
-from .documents import OPEN_STATUSES, Case
+from .outbox_store import case_outbox
 from .registry import Registry
 from .settings import AssignmentSettings
 
@@ -30,18 +29,13 @@ TOPICS = (events.CLUE_RECEIVED, events.CLUE_FOLLOWED_UP, events.CLUE_NOTIFIED)
 def queue_lengths(registry: Registry) -> dict[str, float]:
     """Queued cases per unit: every unit of the registry (0 when none), and any other unit a queued
     case names (a clue waiting in triage)."""
-    counts = Counter(d["unit"] for d in Case._get_collection().find({"status": "queued"}, {"unit": 1}))
+    counts = report_store.queued_by_unit()
     return {**{u.code: 0.0 for u in registry.units()}, **{u: float(n) for u, n in counts.items()}}
 
 
 def overdue_cases(registry: Registry, now: datetime) -> dict[str, float]:
     """Open cases past their due date per unit (every unit of the registry, 0 when none)."""
-    counts = Counter(
-        d["unit"]
-        for d in Case._get_collection().find(
-            {"status": {"$in": list(OPEN_STATUSES)}, "due_at": {"$lt": to_ms(now)}}, {"unit": 1}
-        )
-    )
+    counts = report_store.overdue_by_unit(now)
     return {**{u.code: 0.0 for u in registry.units()}, **{u: float(n) for u, n in counts.items()}}
 
 
@@ -61,6 +55,6 @@ def register_metrics(
     return {
         "queue": queue,
         "overdue": overdue,
-        "outbox": watch_outbox_backlog([Case._get_collection()], ttl_s),
+        "outbox": watch_outbox_backlog([case_outbox()], ttl_s),
         "lag": watch_consumer_lag(settings.common, GROUP, TOPICS, ttl_s),
     }

@@ -1,6 +1,7 @@
 """The case (案件) aggregate: its transitions, the events they cause, the errors they raise.
 
-Plain Python over the case as stored (a dict): no storage, no HTTP, no broker. A transition
+Plain Python over the case as the store gives it (a dict, its times datetimes): no storage, no
+HTTP, no broker. A transition
 checks the case may take it, then returns a `Transition` (the fields to set, the events to
 stage in the case's outbox, the audit lines to append); the handler saves it in one
 conditional write. Slots are claimed by the handler before (see workload.py): a transition is
@@ -11,10 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-
-from shared.times import from_ms, to_ms
 
 from .case_events import assigned_event, closed_event, escalated_event
 from .escalation import sort_reasons
@@ -84,6 +83,11 @@ class Transition:
     unset: tuple[str, ...] = ()
 
 
+def instant(at: datetime) -> datetime:
+    """A case's time as it keeps it: to the nearest millisecond (what its events always carried)."""
+    return at.replace(microsecond=0) + timedelta(milliseconds=(at.microsecond + 500) // 1000)
+
+
 def clue_record(data: dict[str, Any]) -> dict[str, Any]:
     """What assignment keeps of one clue (its allegation), from clue-received's data: never the
     reporter's reference or contact."""
@@ -146,7 +150,7 @@ class Case:
 
     @property
     def due_at(self) -> datetime:
-        return from_ms(self.doc["due_at"])  # type: ignore[return-value]
+        return self.doc["due_at"]
 
     def _require_open(self) -> None:
         if not self.is_open:
@@ -157,10 +161,10 @@ class Case:
 
     def _deadline(self, due: datetime | None, why: str) -> tuple[dict[str, Any], list]:
         """The change and audit line of a new deadline (none when it does not change)."""
-        if due is None or to_ms(due) == self.doc.get("due_at"):
+        if due is None or instant(due) == self.doc.get("due_at"):
             return {}, []
-        line = ("deadline_changed", {"from": from_ms(self.doc.get("due_at")), "to": due, "why": why})
-        return {"due_at": to_ms(due)}, [line]
+        line = ("deadline_changed", {"from": self.doc.get("due_at"), "to": due, "why": why})
+        return {"due_at": instant(due)}, [line]
 
     def route(
         self,
@@ -189,8 +193,8 @@ class Case:
             "holds_lead": lead is not None,
             "serious": serious,
             "status": "assigned" if cadre else "queued",
-            "accepted_at": to_ms(now),
-            "assigned_at": to_ms(now) if cadre else None,
+            "accepted_at": instant(now),
+            "assigned_at": instant(now) if cadre else None,
             "escalation_reasons": list(reasons),
         }
         new = {**self.doc, **changes}
@@ -233,7 +237,7 @@ class Case:
             "holds_lead": lead is not None,
             "serious": True,
             "status": ("reopened" if self.doc.get("review") else "assigned") if cadre else "queued",
-            "assigned_at": to_ms(now) if cadre else None,
+            "assigned_at": instant(now) if cadre else None,
             "supervised_at": None,
             "watched_by": None,
             "escalation_reasons": merged,
@@ -268,7 +272,7 @@ class Case:
         changes = {
             "watched_by": watcher,
             "escalation_reasons": _merge(self.doc.get("escalation_reasons"), reasons),
-            "supervised_at": to_ms(now) if overdue else None,
+            "supervised_at": instant(now) if overdue else None,
             **deadline,
         }
         if self.doc["status"] not in ("queued", "reopened"):
@@ -288,7 +292,7 @@ class Case:
             raise CaseClosed("the case is already closed")
         changes = {
             "status": "closed",
-            "closed_at": to_ms(now),
+            "closed_at": instant(now),
             "closed_by": closer,
             "disposition": disposition,
             "outcomes": list(outcomes),
@@ -322,12 +326,12 @@ class Case:
         changes = {
             "status": "reopened" if cadre else "queued",
             "review": True,
-            "reopened_at": to_ms(now),
+            "reopened_at": instant(now),
             "cadre_id": cadre,
             "lead_cadre_id": lead,
             "holds_slot": cadre is not None,
             "holds_lead": lead is not None,
-            "assigned_at": to_ms(now) if cadre else None,
+            "assigned_at": instant(now) if cadre else None,
             "supervised_at": None,
             "watched_by": None,
             **deadline,

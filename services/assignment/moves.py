@@ -4,20 +4,20 @@ hand, supervision (重点督办) by hand or for an overdue case, and the schedul
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
-from shared.times import from_ms, to_ms
 
-from . import deadlines, escalation, store, tracking
+from . import deadlines, escalation, tracking
 from .access import ensure_visible
 from .context import MAX_ATTEMPTS, SYSTEM, Context, subject_cadres
 from .escalation import Subject
 from .model import OPEN_STATUSES, BadDeadline, Case, CaseBusy, CaseClosed, CaseNotFound, InTriage
 from .queueing import drain
 from .registry import Registry
+from .store import case_store, escalation_entry
 from .workload import choose_lead, claim_cadre, release_lead
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,36 @@ def escalated_due(doc: dict[str, Any], now: datetime, ctx: Context) -> datetime:
     keeps its 限期处置 deadline (its batch's or the campaign's) when that is earlier."""
     rule = deadlines.due_at(now, doc["category"], "", ctx.deadlines)
     if doc.get("source") == "review":
-        return deadlines.earlier(from_ms(doc.get("due_at")), rule)
+        return deadlines.earlier(doc.get("due_at"), rule)
     return rule
 
 
+def record_escalation(
+    doc: dict[str, Any],
+    from_unit: str,
+    to_unit: str,
+    mode: str,
+    reasons: Iterable[str],
+    at: datetime,
+    actor: str,
+    note: str | None = None,
+    due_at: datetime | None = None,
+    ctx: Context | None = None,
+) -> None:
+    """Log one move or supervision of the case and its audit line; with `ctx`, what it leaves
+    behind besides the case (duties, statistics: tracking.py)."""
+    reasons = list(reasons)
+    entry = escalation_entry(doc, from_unit, to_unit, mode, reasons, at, actor, note, due_at)
+    if case_store().add_escalation(entry) and ctx is not None:
+        tracking.escalation_recorded(doc, entry["_id"], from_unit, to_unit, mode, reasons, at, ctx)
+    case_store().audit(
+        doc["_id"], actor, "escalated" if mode == "direct_investigation" else "supervised", at,
+        from_unit=from_unit, to_unit=to_unit, mode=mode, reasons=reasons, **({"note": note} if note else {}),
+    )
+
+
 def _load_movable(case_id: str, guard: Callable[[dict[str, Any]], bool] | None) -> dict[str, Any] | None:
-    doc = store.find(case_id)
+    doc = case_store().get(case_id)
     if doc is None:
         raise CaseNotFound("no such case")
     if doc["status"] == "closed":
@@ -99,12 +123,12 @@ def move_case(
 def _supervise_at_city(doc, decision, actor, note, ctx) -> dict[str, Any] | None:
     now = ctx.clock()
     transition = Case(doc).supervise(decision.to_unit, decision.reasons, now, escalated_due(doc, now, ctx))
-    updated = store.save(doc, transition)
+    updated = case_store().save(doc, transition)
     if updated is None:
         return None
     ctx.wake(updated)
-    store.audit_lines(doc["_id"], actor, now, transition.audit)
-    store.record_escalation(
+    case_store().audit_lines(doc["_id"], actor, now, transition.audit)
+    record_escalation(
         doc, doc["unit"], decision.to_unit, "supervised", decision.reasons, now, actor, note, ctx=ctx
     )
     return updated
@@ -123,15 +147,15 @@ def _move_up(doc, decision, actor, note, ctx, registry) -> dict[str, Any] | None
         doc.get("cadre_id") if doc.get("holds_slot") else None,
         doc.get("lead_cadre_id") if doc.get("holds_lead") else None,
     )
-    updated = store.save(doc, transition, slot=slot, release=released, now=now)
+    updated = case_store().save(doc, transition, slot=slot, release=released, now=now)
     if updated is None:
         release_lead(lead)
         return None
     ctx.wake(updated)
-    store.record_escalation(
+    record_escalation(
         doc, doc["unit"], new_unit, decision.mode, decision.reasons, now, actor, note, ctx=ctx
     )
-    store.audit_lines(doc["_id"], SYSTEM, now, transition.audit)
+    case_store().audit_lines(doc["_id"], SYSTEM, now, transition.audit)
     if doc.get("holds_slot"):
         drain(doc["unit"], ctx)
     if cadre is None:
@@ -141,7 +165,7 @@ def _move_up(doc, decision, actor, note, ctx, registry) -> dict[str, Any] | None
 
 def escalate_case(case_id: str, principal: Principal, reason: str, ctx: Context) -> dict[str, Any]:
     """Manual escalation by a supervisor whose jurisdiction covers the case."""
-    doc = store.find(case_id, {"unit": 1, "escalation_reasons": 1})
+    doc = case_store().get(case_id, {"unit": 1, "escalation_reasons": 1})
     if doc is None:
         raise CaseNotFound("no such case")
     ensure_visible(doc, principal, ctx.registry())
@@ -163,7 +187,7 @@ def supervise_case(
     registry = ctx.registry()
     watcher = supervisor_unit(principal, registry)
     for _ in range(MAX_ATTEMPTS):
-        doc = store.find(case_id)
+        doc = case_store().get(case_id)
         if doc is None:
             raise CaseNotFound("no such case")
         ensure_visible(doc, principal, registry, hide_with=CaseNotFound)
@@ -171,12 +195,12 @@ def supervise_case(
         if due is not None and due <= now:
             raise BadDeadline("the deadline must be in the future")
         transition = Case(doc).supervise(watcher, ("manual",), now, due, shorten_only=True)
-        updated = store.save(doc, transition, {"status": {"$in": list(OPEN_STATUSES)}})
+        updated = case_store().save(doc, transition, {"status": {"$in": list(OPEN_STATUSES)}})
         if updated is None:
             continue
         ctx.wake(updated)
-        store.audit_lines(case_id, principal.actor, now, transition.audit)
-        store.record_escalation(
+        case_store().audit_lines(case_id, principal.actor, now, transition.audit)
+        record_escalation(
             doc,
             doc["unit"],
             watcher,
@@ -185,7 +209,7 @@ def supervise_case(
             now,
             principal.actor,
             note,
-            from_ms(updated["due_at"]),
+            updated["due_at"],
             ctx=ctx,
         )
         return updated
@@ -197,17 +221,17 @@ def supervise_overdue(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | Non
     now = ctx.clock()
     if (
         deadlines.overdue_transition(
-            doc["status"], from_ms(doc["due_at"]), from_ms(doc.get("supervised_at")), now, ctx.deadlines
+            doc["status"], doc["due_at"], doc.get("supervised_at"), now, ctx.deadlines
         )
         != "supervise"
     ):
         return None
     watcher = escalation.supervision(doc["unit"], ctx.registry())
     transition = Case(doc).supervise(watcher.to_unit, watcher.reasons, now, overdue=True)
-    updated = store.save(doc, transition, {"supervised_at": None})
+    updated = case_store().save(doc, transition, {"supervised_at": None})
     if updated is not None:
         ctx.wake(updated)
-        store.record_escalation(
+        record_escalation(
             doc, doc["unit"], watcher.to_unit, "supervised", watcher.reasons, now, SYSTEM, ctx=ctx
         )
         tracking.case_overdue(doc, now, ctx)
@@ -222,22 +246,19 @@ def run_deadlines(ctx: Context, batch: int = 500) -> dict[str, int]:
     done = {"supervised": 0, "escalated": 0}
     grace_start = ctx.deadlines.calendar.add_days(now, -ctx.deadlines.supervision_grace_days)
     open_ = {"$in": list(OPEN_STATUSES)}
-    for doc in list(
-        store.cases()
-        .find({"status": open_, "due_at": {"$lt": to_ms(now)}, "supervised_at": None})
-        .limit(batch)
-    ):
+    overdue = {"status": open_, "due_at": {"$lt": now}, "supervised_at": None}
+    for doc in case_store().select(overdue, limit=batch):
         if supervise_overdue(doc, ctx) is not None:
             done["supervised"] += 1
-    due = {"status": open_, "supervised_at": {"$lte": to_ms(grace_start)}, "triage_reason": None}
-    for doc in list(store.cases().find(due, {"_id": 1}).limit(batch)):
+    due = {"status": open_, "supervised_at": {"$lte": grace_start}, "triage_reason": None}
+    for doc in case_store().select(due, {"_id": 1}, limit=batch):
 
         def still_due(d: dict[str, Any]) -> bool:
             return (
                 deadlines.overdue_transition(
                     d["status"],
-                    from_ms(d["due_at"]),
-                    from_ms(d.get("supervised_at")),
+                    d["due_at"],
+                    d.get("supervised_at"),
                     ctx.clock(),
                     ctx.deadlines,
                 )

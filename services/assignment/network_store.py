@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
+from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import insert_new
+from shared.times import to_ms
 
 from . import relmap, store
 
@@ -96,10 +98,19 @@ def joints_newest_first() -> list[JointCase]:
     return list(JointCase.objects.order_by("-id"))
 
 
-def save_joint(joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str]) -> None:
-    """Write the joint handling (upserted) and make each case a member of it."""
-    JointCase._get_collection().update_one(
-        {"_id": joint_id}, {"$set": {**fields, "created_at": created_at}}, upsert=True)
+def save_joint(
+    joint_id: str, fields: dict[str, Any], created_at: datetime, case_ids: list[str], updated_at: datetime
+) -> None:
+    """Write the joint handling, changed at `updated_at`, and make each case a member of it.
+
+    `created_at` goes in with the first insert only: a datetime written by `$set` comes back from the
+    local database as a string (shared/times.py)."""
+    joints = JointCase._get_collection()
+    changes = {**fields, "updated_ms": to_ms(updated_at)}
+    try:
+        joints.insert_one({"_id": joint_id, **changes, "created_at": created_at})
+    except DuplicateKeyError:
+        joints.update_one({"_id": joint_id}, {"$set": changes})
     for case_id in case_ids:
         JointMember._get_collection().update_one({"_id": case_id}, {"$set": {"joint_id": joint_id}},
                                                  upsert=True)

@@ -18,7 +18,6 @@ from typing import Any
 
 from shared.auth import Principal
 from shared.problems import Problem
-from shared.times import to_ms
 
 from . import handlers, network_store, relmap
 from .documents import OPEN_STATUSES
@@ -149,9 +148,8 @@ def _record_joint(
         "subjects": sorted(set(old.subjects) | network.subjects),
         "parties": sorted(set(old.parties) | network.parties),
         "why": sorted(set(old.why) | set(network.why)),
-        "updated_ms": to_ms(now),
     }
-    network_store.save_joint(joint_id, fields, old.created_at, case_ids)
+    network_store.save_joint(joint_id, fields, old.created_at, case_ids, updated_at=now)
     for case_id in case_ids:
         handlers.audit(
             case_id,

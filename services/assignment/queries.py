@@ -10,16 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth import Principal
-from shared.mongo import exact
 from shared.problems import Problem
-from shared.times import from_ms, to_ms
 
-from . import duty_store, reports, store
+from . import duty_store, reports
 from .access import ensure_visible, may_see
 from .documents import OPEN_STATUSES, CadreSlot
 from .model import ALLEGATION_FIELDS, CaseNotFound
 from .registry import Registry
-from .store import cases
+from .store import case_store
 
 TIME_FIELDS = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 
@@ -68,13 +66,13 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
         out["amount_total_cny"] = doc.get("amount_cny")
     out["review"] = bool(doc.get("review"))
     for name in TIME_FIELDS:
-        out[name] = from_ms(doc.get(name))
-    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < to_ms(now)
+        out[name] = doc.get(name)
+    out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < now
     return out
 
 
 def _record_reads(docs: list[dict[str, Any]], principal: Principal, action: str, now: datetime) -> None:
-    store.record_reads([d["_id"] for d in docs], principal.actor, action, now)
+    case_store().record_reads([d["_id"] for d in docs], principal.actor, action, now)
 
 
 def scope_filters(
@@ -96,8 +94,8 @@ def scope_filters(
         query["cadre_id"] = cadre
     if principal.role != "cadre":
         return [query]
-    handled = {**query, **exact(cadre_id=principal.scope)} if cadre in (None, principal.scope) else None
-    led = {**query, **exact(lead_cadre_id=principal.scope)}
+    handled = {**query, "cadre_id": principal.scope} if cadre in (None, principal.scope) else None
+    led = {**query, "lead_cadre_id": principal.scope}
     return [q for q in (handled, led) if q is not None]
 
 
@@ -118,7 +116,7 @@ def list_cases(
     if status is not None:
         narrow["status"] = status
     if overdue:
-        narrow["due_at"] = {"$lt": to_ms(now)}
+        narrow["due_at"] = {"$lt": now}
         if status is None:
             narrow["status"] = {"$in": list(OPEN_STATUSES)}
         elif status not in OPEN_STATUSES:
@@ -128,7 +126,7 @@ def list_cases(
     found: dict[str, dict[str, Any]] = {}
     for query in scope_filters(principal, registry, unit, cadre):
         # each filter's newest limit + 1 hold the newest limit + 1 of them all
-        for doc in cases().find({**query, **narrow}, {"outbox": 0}).sort("_id", -1).limit(limit + 1):
+        for doc in case_store().select({**query, **narrow}, {"outbox": 0}, ("_id", -1), limit + 1):
             found[doc["_id"]] = doc
     docs = sorted(found.values(), key=lambda d: d["_id"], reverse=True)[: limit + 1]
     page, more = docs[:limit], len(docs) > limit
@@ -138,11 +136,11 @@ def list_cases(
 
 def case_detail(case_id: str, principal: Principal, registry: Registry, now: datetime) -> dict[str, Any]:
     """The case with its unit, cadres, escalation history and audit trail; the read is audited."""
-    doc = store.find(case_id, {"outbox": 0})
+    doc = case_store().get(case_id, {"outbox": 0})
     if doc is None:
         raise CaseNotFound("no such case")
     ensure_visible(doc, principal, registry)
-    store.record_reads([case_id], principal.actor, "read", now)
+    case_store().record_reads([case_id], principal.actor, "read", now)
     out = case_view(doc, now)
     unit = registry.unit(doc["unit"])
     out["unit_name"] = unit.name if unit else None
@@ -161,12 +159,13 @@ def case_detail(case_id: str, principal: Principal, registry: Registry, now: dat
             "actor": e.get("actor"),
             "note": e.get("note"),
         }
-        for e in store.escalations_of(case_id)
+        for e in case_store().escalations_of(case_id)
     ]
     out["duties"] = duty_store.case_duties(case_id, now, registry)  # what the case owes, by when
     out.update(allegations(doc))
-    out["follow_ups"] = store.follow_ups(case_id)
-    entries = sorted([*(doc.get("opening_audit") or []), *store.audit_of(case_id)], key=lambda a: a["at"])
+    out["follow_ups"] = case_store().follow_ups(case_id)
+    trail = [*(doc.get("opening_audit") or []), *case_store().audit_of(case_id)]
+    entries = sorted(trail, key=lambda a: a["at"])
     out["audit"] = [
         {"at": a["at"], "actor": a["actor"], "action": a["action"], **(a.get("details") or {})}
         for a in entries
@@ -178,10 +177,9 @@ def triage_cases(
     principal: Principal, registry: Registry, now: datetime, limit: int = 500
 ) -> list[dict[str, Any]]:
     """Cases waiting in triage for a person to route, oldest first (those in scope only)."""
-    found = (
-        cases().find({**exact(route_mode="triage"), "status": "queued"}, {"outbox": 0}).sort("received_at", 1)
-    )
-    docs = [d for d in found.limit(limit) if may_see(d, principal, registry)]
+    waiting = {"route_mode": "triage", "status": "queued"}
+    found = case_store().select(waiting, {"outbox": 0}, ("received_at", 1), limit)
+    docs = [d for d in found if may_see(d, principal, registry)]
     _record_reads(docs, principal, "listed", now)
     return [case_view(d, now) for d in docs]
 
@@ -191,7 +189,7 @@ def supervised_cases(
 ) -> list[dict[str, Any]]:
     """Open cases the supervisor's units watch (重点督办), soonest deadline first."""
     units = list(registry.units_within(principal.scope))
-    found = cases().find({"watched_by": {"$in": units}}, {"outbox": 0}).sort("due_at", 1).limit(limit)
+    found = case_store().select({"watched_by": {"$in": units}}, {"outbox": 0}, ("due_at", 1), limit)
     docs = [d for d in found if d["status"] in OPEN_STATUSES]
     _record_reads(docs, principal, "listed", now)
     return [case_view(d, now) for d in docs]
@@ -206,7 +204,7 @@ def _allegation(record: dict[str, Any] | None) -> dict[str, Any] | None:
 def allegations(doc: dict[str, Any]) -> dict[str, Any]:
     """What the case's clues say: `allegation` (the opening clue; None for a case stored before
     it was kept) and `linked_clues` (each with its `clue_id`; None for one not kept)."""
-    kept = store.clues_of(doc["_id"])
+    kept = case_store().clues_of(doc["_id"])
     linked = []
     for clue_id in doc.get("linked_clue_ids") or []:
         found = _allegation(kept.get(clue_id))
@@ -222,7 +220,7 @@ def workload(unit: str, principal: Principal, registry: Registry) -> dict[str, A
         raise Problem(403, "Forbidden", "that unit is outside your jurisdiction")
     open_by_cadre = Counter(
         d.get("cadre_id")
-        for d in cases().find({"unit": unit, "status": {"$in": list(OPEN_STATUSES)}}, {"cadre_id": 1})
+        for d in case_store().select({"unit": unit, "status": {"$in": list(OPEN_STATUSES)}}, {"cadre_id": 1})
     )
     cadres = [
         {

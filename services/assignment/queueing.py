@@ -7,22 +7,19 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from shared.mongo import exact
-from shared.times import to_ms
-
-from . import store
 from .case_events import assigned_event
 from .context import SYSTEM, Context, clue_ids, subject_cadres
-from .model import OPEN_STATUSES
+from .model import OPEN_STATUSES, instant
 from .registry import Registry
+from .store import case_store
 from .workload import claim_cadre, release_stranded
 
 log = logging.getLogger(__name__)
 
 
 def _queued(unit: str) -> list[dict[str, Any]]:
-    query = {**exact(unit=unit, status="queued"), "cadre_id": None, "triage_reason": None}
-    return list(store.cases().find(query).sort("received_at", 1).limit(8))
+    query = {"unit": unit, "status": "queued", "cadre_id": None, "triage_reason": None}
+    return case_store().select(query, sort=("received_at", 1), limit=8)
 
 
 def _drained_status(doc: dict[str, Any]) -> str:
@@ -57,11 +54,11 @@ def drain(unit: str, ctx: Context) -> int:
             changes = {
                 "cadre_id": slot[0],
                 "holds_slot": True,
-                "assigned_at": to_ms(now),
+                "assigned_at": instant(now),
                 "status": _drained_status(doc),
             }
             new = {**doc, **changes}
-            updated = store.update_case(
+            updated = case_store().update(
                 doc,
                 changes,
                 [assigned_event(new, c, now) for c in clue_ids(doc)],
@@ -69,7 +66,7 @@ def drain(unit: str, ctx: Context) -> int:
                 slot=slot,
             )
             if updated is not None:
-                store.audit(doc["_id"], SYSTEM, "assigned", now, cadre_id=slot[0], from_queue=True)
+                case_store().audit(doc["_id"], SYSTEM, "assigned", now, cadre_id=slot[0], from_queue=True)
                 ctx.wake(updated)
                 assigned += 1
                 break
@@ -88,7 +85,7 @@ def sweep_stranded_slots(ctx: Context, older_than: datetime) -> int:
     mid-batch), finish slot releases a dead worker left half done, and let those units' queues
     take the slots; the slots freed by claims."""
     freed = release_stranded(older_than)
-    units = set(freed) | store.finish_stranded_releases(older_than)
+    units = set(freed) | case_store().finish_stranded_releases(older_than)
     for unit in sorted(units):
         drain(unit, ctx)
     return sum(freed.values())
@@ -114,7 +111,7 @@ def reassign_cases_of(cadre_id: str, unit: str, ctx: Context, actor: str) -> int
     """Give each open case `cadre_id` handles to another cadre (see `registry_changed`)."""
     moved = 0
     open_ = {"$in": list(OPEN_STATUSES)}
-    for doc in list(store.cases().find({**exact(cadre_id=cadre_id), "status": open_})):
+    for doc in case_store().select({"cadre_id": cadre_id, "status": open_}):
         if reassign(doc["_id"], cadre_id, ctx, actor):
             moved += 1
     return moved
@@ -124,7 +121,7 @@ def reassign(case_id: str, cadre_id: str, ctx: Context, actor: str) -> bool:
     """One case of a deactivated cadre to another cadre of its unit, or to the queue."""
     registry = ctx.registry()
     for _ in range(8):
-        doc = store.find(case_id)
+        doc = case_store().get(case_id)
         if doc is None or doc.get("cadre_id") != cadre_id or doc["status"] not in OPEN_STATUSES:
             return False
         now = ctx.clock()
@@ -136,11 +133,11 @@ def reassign(case_id: str, cadre_id: str, ctx: Context, actor: str) -> bool:
         changes = {
             "cadre_id": cadre,
             "holds_slot": cadre is not None,
-            "assigned_at": to_ms(now) if cadre else None,
+            "assigned_at": instant(now) if cadre else None,
             "status": _drained_status(doc) if cadre else "queued",
         }
         new = {**doc, **changes}
-        updated = store.update_case(
+        updated = case_store().update(
             doc,
             changes,
             [assigned_event(new, c, now) for c in clue_ids(doc)],
@@ -151,7 +148,7 @@ def reassign(case_id: str, cadre_id: str, ctx: Context, actor: str) -> bool:
         if updated is None:
             continue
         ctx.wake(updated)
-        store.audit(case_id, actor, "reassigned", now, from_cadre=cadre_id, cadre_id=cadre)
+        case_store().audit(case_id, actor, "reassigned", now, from_cadre=cadre_id, cadre_id=cadre)
         return True
     log.warning("case kept changing while reassigned", extra={"case_id": case_id})
     return False

@@ -9,12 +9,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
-
 from shared import events
-from shared.mongo import exact, new_id
+from shared.mongo import new_id
 
-from . import escalation, store, tracking
+from . import escalation, tracking
 from .case_events import assigned_event, closed_event
 from .closing import apply_waiting
 from .context import MAX_ATTEMPTS, SYSTEM, Context, clue_ids, open_key, subject_cadres, subject_key
@@ -22,15 +20,13 @@ from .documents import OPEN_STATUSES
 from .escalation import Subject
 from .linking import link_clue
 from .model import clue_record
+from .moves import record_escalation
 from .new_case import NewCase, case_document, decide_case
 from .queueing import drain
+from .store import case_store
 from .workload import Claims, choose_leads, claim_for_cases, release_lead, settle
 
 log = logging.getLogger(__name__)
-
-
-def cases():
-    return store.cases()
 
 
 def backfill_open_keys() -> int:
@@ -38,15 +34,9 @@ def backfill_open_keys() -> int:
     subject and category, the older keeps the key (clues link to the oldest open case anyway).
     Returns how many were given one."""
     without = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
-    older_first = cases().find(without, {"subject_key": 1, "category": 1}).sort("received_at", 1)
-    given = 0
-    for doc in list(older_first):
-        key = {"open_key": open_key(doc["subject_key"], doc["category"])}
-        try:
-            given += cases().update_one({"_id": doc["_id"], **without}, {"$set": key}).modified_count
-        except DuplicateKeyError:
-            continue
-    return given
+    older_first = case_store().select(without, {"subject_key": 1, "category": 1}, sort=("received_at", 1))
+    return sum(case_store().give_open_key(d["_id"], open_key(d["subject_key"], d["category"]))
+               for d in older_first)
 
 
 def _subject(data: dict[str, Any]) -> tuple[Subject, str | None]:
@@ -80,21 +70,9 @@ def _receive_once(data: dict[str, Any], ctx: Context) -> bool:
     subject, bad_rank = _subject(data["subject"])
     key = subject_key(subject.name, subject.employer, clue_id)
     received: datetime = tracking.received_at(data)  # an imported old clue's original date
-    related = list(
-        cases().find(
-            exact(subject_key=key),
-            {
-                "unit": 1,
-                "jurisdiction": 1,
-                "clue_id": 1,
-                "linked_clue_ids": 1,
-                "clue_times": 1,
-                "status": 1,
-                "category": 1,
-                "received_at": 1,
-            },
-        )
-    )
+    fields = ("unit", "jurisdiction", "clue_id", "linked_clue_ids", "clue_times", "status", "category",
+              "received_at")
+    related = case_store().select({"subject_key": key}, dict.fromkeys(fields, 1))
     known = next((c for c in related if clue_id in clue_ids(c)), None)
     if known is not None:
         announce_again(known["_id"], clue_id, ctx)
@@ -127,7 +105,7 @@ def clues_received(batch: list[events.Event], ctx: Context) -> None:
     ]
     seen = {
         doc["subject_key"]
-        for doc in cases().find({"subject_key": {"$in": sorted(set(keys))}}, {"subject_key": 1})
+        for doc in case_store().select({"subject_key": {"$in": sorted(set(keys))}}, {"subject_key": 1})
     }
     fresh: list[NewCase] = []
     at: list[int] = []  # the batch position of each fresh case
@@ -154,14 +132,14 @@ def announce_again(case_id: str, clue_id: str, ctx: Context) -> None:
     halfway is handled again one by one. Stage the case's current state for this clue again;
     downstream consumers take repeats as no-ops."""
     for _ in range(MAX_ATTEMPTS):
-        doc = cases().find_one({"_id": case_id})
+        doc = case_store().get(case_id)
         if doc is None:
             return
         now = ctx.clock()
         envelopes = [assigned_event(doc, clue_id, now)]
         if doc["status"] == "closed":
             envelopes.append(closed_event(doc, clue_id, now))
-        if (updated := store.update_case(doc, {}, envelopes)) is not None:
+        if (updated := case_store().update(doc, {}, envelopes)) is not None:
             ctx.wake(updated)
             return
     raise RuntimeError(f"case {case_id} kept changing while announcing it again")
@@ -181,19 +159,13 @@ def _insert_cases(docs: list[dict[str, Any]], claims: Claims) -> list[int]:
     already has one (a redelivery racing the first) or when its subject and category already have
     an open case (another worker's, stored since the read): its slots are given back. Returns the
     positions refused; any other write error is raised once the claims are settled."""
-    error: BulkWriteError | None = None
-    try:
-        cases().insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        error = exc
-    errors = error.details.get("writeErrors", []) if error else []
-    failed = {e["index"] for e in errors}
-    settle(claims, {doc["_id"] for i, doc in enumerate(docs) if i not in failed})
+    failed, error = case_store().insert(docs)
+    settle(claims, {doc["_id"] for doc in docs} - {docs[i]["_id"] for i in failed})
     for i in failed:
         release_lead(docs[i]["lead_cadre_id"])
-    if error and any(e.get("code") != 11000 for e in errors):
+    if error is not None:
         raise error
-    return sorted(failed)
+    return failed
 
 
 def _claim(news: list[NewCase], ids: list[str], ctx: Context) -> Claims:
@@ -241,7 +213,7 @@ def store_new_cases(news: list[NewCase], ctx: Context) -> tuple[list[dict[str, A
     for doc, new in stored:
         ctx.wake(doc)
         if new.decision is not None:
-            store.record_escalation(
+            record_escalation(
                 doc, new.where.unit, new.unit, new.decision.mode, new.decision.reasons, new.now, SYSTEM,
                 ctx=ctx,
             )

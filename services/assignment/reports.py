@@ -1,7 +1,8 @@
 """GET /v1/stats and its CSV and XLSX forms: the quarter's figures per child jurisdiction.
 
 Everything comes from the statistics counters (counters.py) of the jurisdictions in scope, read
-by id, and one indexed count of the queue: no request reads the cases or escalations.
+by id, and one indexed count of the queue (report_store.py): no request reads the cases or
+escalations.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from typing import Any
 from shared.auth import Principal, jurisdiction_within
 from shared.problems import Problem
 
-from . import counters, statistics
-from .documents import Case
+from . import counters, report_store, statistics
 from .registry import Registry
 
 MAX_QUARTERS = 40
@@ -80,9 +80,7 @@ def _basis_rows(sums, basis: str, scope: str, registry: Registry) -> dict[str, A
 
 
 def _queued(registry: Registry, scope: str) -> int:
-    units = list(registry.units_within(scope))
-    queued = {"unit": {"$in": units}, "status": {"$eq": "queued"}}
-    return sum(1 for _ in Case._get_collection().find(queued, {"_id": 1}))
+    return report_store.queued_within(registry.units_within(scope))
 
 
 def report(

@@ -1,5 +1,6 @@
 """The review of old clues (大起底/回头看) as batches: each batch's name and 限期处置 deadline, and
-its progress: total, in hand, closed, overdue, by unit (one indexed read of the batch's cases)."""
+its progress: total, in hand, closed, overdue, by unit (one indexed read of the batch's cases,
+through review_store.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 
 from shared.auth import Principal
 from shared.problems import Problem
-from shared.times import from_ms, to_ms
 
-from .documents import OPEN_STATUSES, Case, ReviewBatch
+from . import review_store
+from .documents import OPEN_STATUSES
 from .registry import Registry
 
 
@@ -22,12 +23,7 @@ def remember_batches(datas: Iterable[Mapping[str, Any]], now: datetime) -> None:
         batch = data.get("batch")
         if batch:
             seen[batch["id"]] = batch
-    for batch_id, batch in seen.items():
-        ReviewBatch._get_collection().update_one(
-            {"_id": batch_id},
-            {"$set": {"name": batch["name"], "deadline": to_ms(batch["deadline"]), "created_at": now}},
-            upsert=True,
-        )
+    review_store.remember(seen, now)
 
 
 def _units(principal: Principal, registry: Registry) -> list[str] | None:
@@ -36,13 +32,13 @@ def _units(principal: Principal, registry: Registry) -> list[str] | None:
     return list(registry.units_within(principal.scope))
 
 
-def _figures(docs: list[dict[str, Any]], now_ms: int) -> dict[str, int]:
+def _figures(docs: list[dict[str, Any]], now: datetime) -> dict[str, int]:
     open_ = [d for d in docs if d["status"] in OPEN_STATUSES]
     return {
         "total": len(docs),
         "in_hand": len(open_),
         "closed": sum(1 for d in docs if d["status"] == "closed"),
-        "overdue": sum(1 for d in open_ if d["due_at"] < now_ms),
+        "overdue": sum(1 for d in open_ if d["due_at"] < now),
         "reviews": sum(1 for d in docs if d.get("kind") == "review"),
     }
 
@@ -51,34 +47,28 @@ def summary(
     batch: Mapping[str, Any], principal: Principal, registry: Registry, now: datetime
 ) -> dict[str, Any]:
     """One batch's progress over the cases the principal may see, with a row per unit."""
-    query: dict[str, Any] = {"batch_id": {"$eq": batch["_id"]}}
-    units = _units(principal, registry)
-    if units is not None:
-        query["unit"] = {"$in": units}
-    docs = list(Case._get_collection().find(query, {"status": 1, "due_at": 1, "unit": 1, "kind": 1}))
-    now_ms = to_ms(now)
+    docs = review_store.cases_of(batch["_id"], _units(principal, registry))
     by_unit: dict[str, list[dict[str, Any]]] = {}
     for doc in docs:
         by_unit.setdefault(doc["unit"], []).append(doc)
     rows = []
     for code, unit_docs in sorted(by_unit.items(), key=lambda kv: -len(kv[1])):
         unit = registry.unit(code)
-        rows.append({"unit": code, "unit_name": unit.name if unit else code, **_figures(unit_docs, now_ms)})
+        rows.append({"unit": code, "unit_name": unit.name if unit else code, **_figures(unit_docs, now)})
     return {
-        "batch_id": batch["_id"], "name": batch["name"], "deadline": from_ms(batch["deadline"]),
-        **_figures(docs, now_ms), "by_unit": rows,
+        "batch_id": batch["_id"], "name": batch["name"], "deadline": batch["deadline"],
+        **_figures(docs, now), "by_unit": rows,
     }
 
 
 def batches(principal: Principal, registry: Registry, now: datetime) -> list[dict[str, Any]]:
     """Every batch with cases in scope, nearest deadline first."""
-    found = sorted(ReviewBatch._get_collection().find({}), key=lambda b: b["deadline"])
-    out = [summary(b, principal, registry, now) for b in found]
+    out = [summary(b, principal, registry, now) for b in review_store.all_batches()]
     return [b for b in out if b["total"] or principal.role == "admin"]
 
 
 def batch(batch_id: str, principal: Principal, registry: Registry, now: datetime) -> dict[str, Any]:
-    found = ReviewBatch._get_collection().find_one({"_id": batch_id})
+    found = review_store.find(batch_id)
     if found is None:
         raise Problem(404, "Not Found", "no such review batch")
     return summary(found, principal, registry, now)

@@ -14,7 +14,7 @@ from shared.outbox import OutboxRelay
 
 from . import handlers, tracking
 from .consumer import context
-from .documents import Case
+from .outbox_store import case_outbox
 from .settings import AssignmentSettings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _backfill_open_keys() -> None:
 
 def run_scheduler(settings: AssignmentSettings, stop: threading.Event) -> None:
     producer = EventProducer(settings.common)
-    relay = OutboxRelay(Case._get_collection(), producer)
+    relay = OutboxRelay(case_outbox(), producer)
     thread = relay.start_thread(stop, settings.relay_poll_interval_s)
     ctx = context(settings, relay.wake)
     try:

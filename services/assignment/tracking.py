@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from shared import events
-from shared.times import from_ms
+from shared.times import from_ms, to_ms
 
 from . import counters, duties, duty_store, review, statistics
-from .documents import Case
+from .store import case_store
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def cases_opened(stored: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], 
         pairs.append((case, duties.opening(case["clue_id"], start, real_name(data), triage, ctx.deadlines)))
         facts.append(_received_fact(case, case["clue_id"], case["received_at"], registry))
         if case.get("accepted_at"):
-            facts.append(_accepted_fact(case, from_ms(case["accepted_at"]), registry))
+            facts.append(_accepted_fact(case, case["accepted_at"], registry))
     duty_store.add_many(pairs, now)
     counters.record(facts)
     review.remember_batches((data for _case, data in stored), now)
@@ -84,7 +84,7 @@ def clue_linked(case: Mapping[str, Any], data: Mapping[str, Any], ctx) -> None:
 def clue_seen_again(case_id: str, data: Mapping[str, Any], ctx) -> None:
     """A clue whose case exists came again (a redelivery, or a retry after a failure between the
     case's write and this module's): record its duties and counts again; what exists stays."""
-    case = Case._get_collection().find_one({"_id": case_id}, {"outbox": 0, "opening_audit": 0})
+    case = case_store().get(case_id, {"outbox": 0, "opening_audit": 0})
     if case is None:
         return
     if case["clue_id"] == data["clue_id"]:
@@ -110,17 +110,18 @@ def escalation_recorded(
 
 def case_overdue(case: Mapping[str, Any], at: datetime, ctx) -> None:
     """The case passed its deadline (counted once per deadline)."""
-    counters.record([counters.Fact(f"{case['_id']}:overdue:{case['due_at']}", at,
+    # a fact's id keeps the epoch-ms stamp it always had: a repeat must find the fact stored before
+    counters.record([counters.Fact(f"{case['_id']}:overdue:{to_ms(case['due_at'])}", at,
                                    counters.where(case, ctx.registry()), {"overdue": 1})])
 
 
 def case_closed(case: Mapping[str, Any], ctx) -> None:
     """Closed: every clue's reporter is owed the result; closed by disposition and outcome."""
-    closed = from_ms(case["closed_at"])
+    closed = case["closed_at"]
     duty_store.add(case, duties.closing(_clue_ids(case), closed, ctx.deadlines), ctx.clock())
     fields = statistics.closed_fields(clock_start(case), closed, case.get("disposition"),
                                       case.get("outcomes") or [])
-    counters.record([counters.Fact(f"{case['_id']}:closed:{case['closed_at']}", closed,
+    counters.record([counters.Fact(f"{case['_id']}:closed:{to_ms(closed)}", closed,
                                    counters.where(case, ctx.registry()), fields)])
 
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import Principal
-from shared.mongo import exact
 
-from . import escalation, store, tracking
+from . import escalation, tracking
 from .access import ensure_visible
 from .context import MAX_ATTEMPTS, SYSTEM, Context, subject_cadres
 from .escalation import Subject
 from .model import Case, CaseBusy, CaseForbidden, CaseNotFound, UnknownUnit
-from .moves import move_case
+from .moves import move_case, record_escalation
 from .queueing import drain
 from .registry import Registry
 from .routing import is_serious
+from .store import case_store
 from .workload import choose_lead, claim_cadre, release_lead
 
 
@@ -31,7 +31,7 @@ def _check_router(doc: dict[str, Any], principal: Principal, registry: Registry)
 
 def _decide(doc: dict[str, Any], unit: str, ctx: Context) -> escalation.Escalation | None:
     """The escalation rules for the case as if its clues had been routed to `unit`."""
-    related = store.cases().find(exact(subject_key=doc["subject_key"]), {"clue_times": 1})
+    related = case_store().select({"subject_key": doc["subject_key"]}, {"clue_times": 1})
     times = [t for c in related for t in c.get("clue_times") or []]
     total = doc.get("amount_total_cny")
     return escalation.decide(
@@ -54,7 +54,7 @@ def route_case(
     case-escalated when the rules move it on)."""
     registry = ctx.registry()
     for _ in range(MAX_ATTEMPTS):
-        doc = store.find(case_id)
+        doc = case_store().get(case_id)
         if doc is None:
             raise CaseNotFound("no such case")
         _check_router(doc, principal, registry)
@@ -81,16 +81,16 @@ def _route_once(doc, unit, principal, note, ctx) -> dict[str, Any] | None:
     cadre = slot[0] if slot else None
     lead = choose_lead(target, now, ({cadre} - {None}) | excluded) if serious else None
     transition = Case(doc).route(unit, target, cadre, lead, serious, reasons, now, note)
-    updated = store.save(doc, transition, {"triage_reason": doc["triage_reason"]}, slot=slot)
+    updated = case_store().save(doc, transition, {"triage_reason": doc["triage_reason"]}, slot=slot)
     if updated is None:
         release_lead(lead)
         return None
     ctx.wake(updated)
-    store.audit_lines(doc["_id"], principal.actor, now, transition.audit[:1])
-    store.audit_lines(doc["_id"], SYSTEM, now, transition.audit[1:])
+    case_store().audit_lines(doc["_id"], principal.actor, now, transition.audit[:1])
+    case_store().audit_lines(doc["_id"], SYSTEM, now, transition.audit[1:])
     tracking.case_routed(updated, now, ctx)
     if direct:
-        store.record_escalation(doc, unit, target, decision.mode, reasons, now, SYSTEM, ctx=ctx)
+        record_escalation(doc, unit, target, decision.mode, reasons, now, SYSTEM, ctx=ctx)
     elif decision is not None:  # at the city: supervised there
         updated = move_case(doc["_id"], list(decision.reasons), SYSTEM, ctx, decided=decision) or updated
     if cadre is None:

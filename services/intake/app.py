@@ -13,7 +13,8 @@ from services.intake.clue_store import clues
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.handlers import Keys
 from services.intake.limits import TooManyAttempts
-from services.intake.relay import OUTBOX_DOCUMENTS, IntakeOutbox
+from services.intake.outbox_store import outbox_collections
+from services.intake.relay import IntakeOutbox
 from services.intake.settings import IntakeSettings
 from shared import mongo
 from shared.kafka import EventProducer, Publisher
@@ -73,7 +74,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
                                 headers={"Retry-After": str(exc.retry_after),
                                          "X-RateLimit-Limit": str(exc.limit), "X-RateLimit-Remaining": "0"})
 
-    watch_outbox_backlog(doc._get_collection() for doc in OUTBOX_DOCUMENTS)
+    watch_outbox_backlog(outbox_collections().values())
     watch_unacknowledged()
     watch_consumer_lag(settings.common, GROUP_ID, CASE_TOPICS)
 

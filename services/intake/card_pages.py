@@ -17,7 +17,7 @@ from services.intake import cards, practice_store
 from services.intake.limits import limited, limited_after
 from services.intake.page_texts import TEXTS as TEXTS_ALL
 from services.intake.page_texts import label, text
-from services.intake.pages import NO_ERRORS, bp, china_time, form_errors, guard, page_lang, render
+from services.intake.pages import NO_ERRORS, bp, china_time, form_errors, guard, render
 from services.intake.practice_api import post_card_opinion
 from shared.i18n import N_
 from shared.problems import Problem
@@ -57,7 +57,7 @@ def card_form(code: str, status: int = 200, form: MultiDict | None = None, error
     found = practice_store.find_card(code)
     if found is None:
         return render(
-            "message.html", 404, title="card_title", body=text("card_unknown", page_lang())
+            "message.html", 404, title="card_title", body=text("card_unknown")
         )
     card, batch = found
     places: practice_store.Places = current_app.extensions["intake.places"]
@@ -70,7 +70,7 @@ def card_form(code: str, status: int = 200, form: MultiDict | None = None, error
         place=PLACE_KIND_LABELS.get(batch.place_kind, ""),
         values=dict(form.items()) if form is not None else {"category": "other"},
         errors=errors,
-        categories=[(c, zh, label(zh, "en")) for c, zh in CATEGORY_LABELS.items()],
+        categories=[(c, label(zh)) for c, zh in CATEGORY_LABELS.items()],
     )
 
 
@@ -90,7 +90,7 @@ def card_post(code: str):
     except Problem as exc:
         if exc.status != 422:
             return card_form(code)
-        return card_form(code, 422, request.form, form_errors(exc.errors or {}, page_lang()))
+        return card_form(code, 422, request.form, form_errors(exc.errors or {}))
     return render(
         "receipt.html",
         code=body["receipt"]["code"],

@@ -114,3 +114,13 @@ class FollowUp(OutboxDocument):
     # False until noted on its clue (status, timeline); None for follow-ups stored before this field.
     applied = me.BooleanField(null=True)
     meta = {"collection": "follow_ups", "indexes": ["clue_id", "applied"]}
+
+
+class ClueOutcome(me.Document):
+    """The latest close of a clue's case: disposition and outcomes (no case officer, no unit)."""
+
+    id = me.StringField(primary_key=True)  # the clue id
+    disposition = me.StringField(required=True)
+    outcomes = me.ListField(me.StringField(), default=list)
+    closed_ms = me.LongField(required=True)  # epoch ms (nx-27017 keeps a $set datetime as text)
+    meta = {"collection": "clue_outcomes"}

@@ -13,6 +13,7 @@ import yaml
 from werkzeug.datastructures import MultiDict
 
 from services.intake.page_texts import TEXTS, text
+from shared.catalogs import locale_lang
 from shared.forms import FormErrors, error_text
 from shared.settings import SettingsError
 
@@ -145,13 +146,13 @@ def clue_payload(form: MultiDict, lang: str) -> dict[str, Any]:
 NO_ERRORS = FormErrors({}, [])
 
 
-def form_errors(flat: dict[str, list[str]], lang: str) -> FormErrors:
+def form_errors(flat: dict[str, list[str]]) -> FormErrors:
     """Map the schema's dotted error paths to the form's inputs, in the page's language."""
-    errors = FormErrors({}, [])
+    errors, lang = FormErrors({}, []), locale_lang()
     for path, messages in flat.items():
         input_id = FIELD_IDS.get(path, "f-form")
         label_key = input_id[2:].replace("-", ".")  # "f-subject-name" is labelled by "subject.name"
-        label = text(label_key, lang) if label_key in TEXTS else ""
+        label = text(label_key) if label_key in TEXTS else ""
         for message in messages:
             shown = error_text(message, lang)
             errors.by_input.setdefault(input_id, []).append(shown)

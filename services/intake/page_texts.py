@@ -1,11 +1,13 @@
 """The reporter pages' texts by key, in Chinese and marked for the catalog (shared/i18n.py), which
-holds their English."""
+holds their English; shown through Flask-Babel (shared/catalogs.py) in the request's language."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.i18n import N_, gettext_in
+from flask_babel import gettext
+
+from shared.i18n import N_
 
 TEXTS: dict[str, str] = {
     "site": N_("基层执法领域“微腐败”问题线索举报"),
@@ -100,15 +102,15 @@ TEXTS: dict[str, str] = {
 }
 
 
-def text(key: str, lang: str, **values: Any) -> str:
-    """The page text `key` in `lang`, with {placeholders} filled."""
+def text(key: str, **values: Any) -> str:
+    """The page text `key` in the request's language, with {placeholders} filled."""
     chinese = TEXTS.get(key)
     if chinese is None:
         return key
-    chosen = gettext_in(lang, chinese)
+    chosen = gettext(chinese)
     return chosen.format(**values) if values else chosen
 
 
-def label(chinese: str, lang: str) -> str:
-    """A vocabulary label (shared/vocabulary.py, Chinese) in `lang`."""
-    return gettext_in(lang, chinese)
+def label(chinese: str) -> str:
+    """A vocabulary label (shared/vocabulary.py, Chinese) in the request's language."""
+    return gettext(chinese)

@@ -33,6 +33,8 @@ from services.intake.page_forms import (
 )
 from services.intake.page_texts import label, text
 from services.intake.settings import IntakeSettings
+from shared import catalogs
+from shared.catalogs import locale_lang
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
 from shared.i18n import LANGS
@@ -45,7 +47,8 @@ LANG_COOKIE = "reporter_lang"
 CSRF_COOKIE = "reporter_csrf"
 
 def page_lang() -> str:
-    """The page's language: ?lang= when given, else the remembered cookie, else Chinese."""
+    """The page's language, Flask-Babel's locale selector: ?lang= when given, else the remembered
+    cookie, else Chinese."""
     asked = request.args.get("lang")
     if asked in LANGS:
         return asked  # type: ignore[return-value]
@@ -80,6 +83,8 @@ def init_app(app: Flask, settings: IntakeSettings) -> None:
         load_places(settings.registry_file),
         tuple(c for c in WEB_CHANNELS if c in settings.reporter_channels),
         CsrfGuard(settings.receipt_key, "reporter-pages-csrf", CSRF_COOKIE))
+    catalogs.init_app(app, locale_selector=page_lang)
+    app.jinja_env.globals["t"] = text
     app.register_blueprint(bp)
 
 
@@ -96,11 +101,11 @@ def secure() -> bool:
 
 
 def render(template: str, status: int = 200, **values: Any) -> Response:
-    lang = page_lang()
+    lang = locale_lang()
     token = pages().csrf.token()
     body = render_template(
         f"reporter/{template}", lang=lang, html_lang="zh-CN" if lang == "zh" else "en",
-        t=lambda key, **kw: text(key, lang, **kw), csrf_field=CSRF_FIELD, csrf_token=token,
+        csrf_field=CSRF_FIELD, csrf_token=token,
         switch_path=request.path if request.path in ("/", "/report", "/receipt") else "/receipt",
         errors=values.pop("errors", NO_ERRORS), values=values.pop("values", {}), **values)
     resp = Response(body, status=status, mimetype="text/html")
@@ -126,7 +131,7 @@ def _headers(resp: Response) -> Response:
 @bp.errorhandler(TooManyAttempts)
 def _too_many(exc: TooManyAttempts):
     wait = exc.retry_after
-    resp = render("message.html", 429, title="busy_title", body=text("busy_body", page_lang(), wait=wait))
+    resp = render("message.html", 429, title="busy_title", body=text("busy_body", wait=wait))
     resp.headers["Retry-After"] = str(wait)
     return resp
 
@@ -140,7 +145,7 @@ def checked(code: str) -> Any:
 @bp.errorhandler(ConnectionFailure)
 @bp.errorhandler(DependencyDown)
 def _down(exc: Exception):
-    resp = render("message.html", 503, title="down_title", body=text("down_body", page_lang()))
+    resp = render("message.html", 503, title="down_title", body=text("down_body"))
     resp.headers["Retry-After"] = "5"
     return resp
 
@@ -148,7 +153,7 @@ def _down(exc: Exception):
 def guard() -> Response | None:
     if pages().csrf.passes():
         return None
-    return render("message.html", 400, title="csrf_title", body=text("csrf_body", page_lang()))
+    return render("message.html", 400, title="csrf_title", body=text("csrf_body"))
 
 
 def report_form(status: int = 200, form: MultiDict | None = None,
@@ -158,8 +163,8 @@ def report_form(status: int = 200, form: MultiDict | None = None,
         for name in IDENTITY_INPUTS:  # an anonymous reporter's identity is never sent back
             values.pop(name, None)
     return render("report.html", status, values=values, errors=errors, places=pages().places,
-                  categories=[(c, zh, label(zh, "en")) for c, zh in CATEGORY_LABELS.items()],
-                  ranks=[(r, zh, label(zh, "en")) for r, zh in RANK_LABELS.items()],
+                  categories=[(c, label(zh)) for c, zh in CATEGORY_LABELS.items()],
+                  ranks=[(r, label(zh)) for r, zh in RANK_LABELS.items()],
                   channels=pages().offered)
 
 
@@ -167,10 +172,10 @@ def status_page(code: str, secret: str, status: int = 200, errors: FormErrors = 
                 message: str = "", notice: str | None = None) -> Response:
     found = follow_ups.lookup(code, secret, ctx().keys,
                               quiet_days=ctx().settings.common.still_handling_days)
-    lang = page_lang()
-    updates = [{"at": china_time(u["at"]), "text": u["message_en"] if lang == "en" else u["message_zh"]}
-               for u in found["updates"]]
-    status_label = label(CLUE_STATUS_LABELS[found["status"]], lang)
+    # The timeline's lines are stored in both languages (intake/status.py, from the catalog).
+    shown = "message_en" if locale_lang() == "en" else "message_zh"
+    updates = [{"at": china_time(u["at"]), "text": u[shown]} for u in found["updates"]]
+    status_label = label(CLUE_STATUS_LABELS[found["status"]])
     return render("status.html", status, status_code=found["status"], status_label=status_label,
                   updates=updates, code=code, secret=secret, errors=errors,
                   values={"message": message}, notice=notice)
@@ -194,16 +199,15 @@ def report():
 @bp.post("/report")
 @limited_after(guard)
 def submit():
-    lang = page_lang()
-    payload = clue_payload(request.form, lang)
+    payload = clue_payload(request.form, locale_lang())
     try:
         data = CLUE_SCHEMA.load(payload)
     except ValidationError as exc:
-        return report_form(422, request.form, form_errors(flatten(exc.messages), lang))
+        return report_form(422, request.form, form_errors(flatten(exc.messages)))
     channel = data["reporter"].get("channel")
     if channel is not None and channel not in pages().offered:
         return report_form(422, request.form,
-                           form_errors({"reporter.channel": [text("channel_unavailable", lang)]}, lang))
+                           form_errors({"reporter.channel": [text("channel_unavailable")]}))
     context = ctx()
     body, _ = handlers.post_clue(data, ctx().settings.web_frontline_unit, context.keys, outbox=context.outbox)
     return render("receipt.html", code=body["receipt"]["code"], secret=body["receipt"]["secret"],
@@ -212,30 +216,30 @@ def submit():
 
 @bp.get("/receipt")
 def receipt():
-    noted = text("noted_notice", page_lang()) if request.args.get("noted") == "yes" else None
+    noted = text("noted_notice") if request.args.get("noted") == "yes" else None
     return lookup_form(notice=noted)
 
 
 @bp.post("/receipt")
 @limited_after(guard)
 def look_up():
-    lang, form = page_lang(), request.form
+    form = request.form
     try:
         data = LOOKUP_SCHEMA.load({k: form[k] for k in ("code", "secret") if form.get(k, "").strip()})
     except ValidationError as exc:
-        return lookup_form(422, form_errors(flatten(exc.messages), lang), code=form.get("code", ""))
+        return lookup_form(422, form_errors(flatten(exc.messages)), code=form.get("code", ""))
     try:
         with checked(data["code"]):
             return status_page(data["code"], data["secret"])
     except handlers.ReceiptNotFound:
-        return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang),
+        return lookup_form(404, form_errors({"code": [text("not_found")]}),
                            code=form.get("code", ""))
 
 
 @bp.post("/receipt/messages")
 @limited_after(guard)
 def follow_up():
-    lang, form = page_lang(), request.form
+    form = request.form
     payload: dict[str, Any] = {k: form[k] for k in ("code", "secret", "message")
                                if form.get(k, "").strip()}
     payload["objection"] = form.get("objection") == "yes"
@@ -244,21 +248,21 @@ def follow_up():
     except ValidationError as exc:
         flat = flatten(exc.messages)
         if "code" in flat or "secret" in flat:
-            return lookup_form(422, form_errors(flat, lang))
+            return lookup_form(422, form_errors(flat))
         try:
             with checked(payload["code"]):
-                return status_page(payload["code"], payload["secret"], 422, form_errors(flat, lang),
+                return status_page(payload["code"], payload["secret"], 422, form_errors(flat),
                                    message=form.get("message", ""))
         except handlers.ReceiptNotFound:
-            return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))
+            return lookup_form(404, form_errors({"code": [text("not_found")]}))
     context = ctx()
     try:
         with checked(data["code"]):
             follow_ups.follow_up(data["code"], data["secret"], data["message"], data["objection"],
                                  context.keys, outbox=context.outbox)
     except handlers.ReceiptNotFound:
-        return lookup_form(404, form_errors({"code": [text("not_found", lang)]}, lang))
+        return lookup_form(404, form_errors({"code": [text("not_found")]}))
     try:
-        return status_page(data["code"], data["secret"], notice=text("sent_notice", lang))
+        return status_page(data["code"], data["secret"], notice=text("sent_notice"))
     except (ConnectionFailure, DependencyDown):  # stored: never say "nothing was saved"
-        return render("message.html", 202, title="follow_up_title", body=text("sent_notice", lang))
+        return render("message.html", 202, title="follow_up_title", body=text("sent_notice"))

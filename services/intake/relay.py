@@ -14,20 +14,18 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from services.intake.documents import Clue, FollowUp
+from services.intake.outbox_store import clue_collection, name_of, outbox_collections
 from shared.kafka import Publisher
 from shared.outbox import OutboxDocument, OutboxRelay, entry
-
-OUTBOX_DOCUMENTS: tuple[type[OutboxDocument], ...] = (FollowUp,)
 
 
 class IntakeOutbox:
     """Publishes intake's events: each clue's clue-received, and the follow-ups' outbox."""
 
     def __init__(self, publisher: Publisher, batch_size: int = 500) -> None:
-        self.clues = OutboxRelay(Clue._get_collection(), publisher, batch_size, clears=False)
-        self.relays = {doc._get_collection_name(): OutboxRelay(doc._get_collection(), publisher, batch_size)
-                       for doc in OUTBOX_DOCUMENTS}
+        self.clues = OutboxRelay(clue_collection(), publisher, batch_size, clears=False)
+        self.relays = {name: OutboxRelay(collection, publisher, batch_size)
+                       for name, collection in outbox_collections().items()}
 
     def announce(self, envelope: dict[str, Any]) -> None:
         """Publish a just-stored clue's clue-received event soon."""
@@ -36,7 +34,7 @@ class IntakeOutbox:
     def wake(self, document: type[OutboxDocument], stored: Mapping[str, Any]) -> None:
         """Publish the pending events of a just-saved `document` (as stored) soon, without
         reading it back."""
-        self.relays[document._get_collection_name()].wake(stored)
+        self.relays[name_of(document)].wake(stored)
 
     def publish_pending(self) -> int:
         """One polling round over every outbox collection; returns the events published."""

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 # "today" for occurred_on is the date in China Standard Time.
+from shared.i18n import LANGS
 from shared.times import today_in_china
 from shared.vocabulary import (
     CATEGORIES,
@@ -30,7 +31,6 @@ PATH_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*\Z")
 EMPLOYER_PATTERN = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*(#(commission|embedded))?\Z")
 PHONE_PATTERN = re.compile(r"^\+[0-9]{6,20}\Z")
 MAX_AMOUNT_CNY = 10**12
-LANGUAGES = ("zh", "en")
 
 
 
@@ -165,7 +165,7 @@ class NamedReporterSchema(StrictSchema):
     # The webhook's own signing secret (sealed to notify with the contact); without it, notify
     # signs with a secret derived for that URL alone.
     webhook_secret = Text(validate=validate.Length(min=32, max=200))
-    lang = fields.String(validate=validate.OneOf(LANGUAGES))
+    lang = fields.String(validate=validate.OneOf(LANGS))  # the catalog's languages
 
     @validates_schema
     def _channel_has_its_contact(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -9,10 +9,9 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from services.notify.documents import DeliveryAttempt, Notification
+from services.notify.notification_store import notifications
 from shared.auth import require
 from shared.problems import Problem
-from shared.times import from_ms
 from shared.web import ApiBlueprint
 
 bp = ApiBlueprint("notifications", __name__)
@@ -70,16 +69,17 @@ def _cursor_in(cursor: str) -> str:
     return seq
 
 
-def _render(doc: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+def _render(doc: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "id": doc.id, "clue_id": doc.clue_id, "kind": doc.kind, "channel": doc.channel or None,
-        "lang": doc.lang, "subject": doc.subject, "text": doc.text, "status": doc.status,
-        "attempt_count": doc.attempts,
-        "attempts": [{"number": a.number, "channel": a.channel, "status": a.status,
-                      "reason": a.reason, "at": a.at} for a in attempts],
-        "last_reason": doc.last_reason,
-        "next_attempt_at": from_ms(doc.due_ms) if doc.status in ("pending", "sending") else None,
-        "created_at": doc.created_at, "sent_at": from_ms(doc.sent_at_ms),
+        "id": doc["_id"], "clue_id": doc["clue_id"], "kind": doc["kind"],
+        "channel": doc.get("channel") or None,
+        "lang": doc["lang"], "subject": doc["subject"], "text": doc["text"], "status": doc["status"],
+        "attempt_count": doc.get("attempts", 0),
+        "attempts": [{"number": a["number"], "channel": a["channel"], "status": a["status"],
+                      "reason": a.get("reason"), "at": a["at"]} for a in attempts],
+        "last_reason": doc.get("last_reason"),
+        "next_attempt_at": doc["due_at"] if doc["status"] in ("pending", "sending") else None,
+        "created_at": doc["created_at"], "sent_at": doc["sent_at"],
     }
 
 
@@ -92,17 +92,10 @@ def _render(doc: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any
 @bp.alt_response(403, description="not an admin key")
 def list_notifications(limit: int, clue_id: str | None = None, cursor: str | None = None):
     """Notifications newest first, with their delivery attempts; never contact details."""
-    filters: dict[str, Any] = {}
-    if clue_id is not None:
-        filters["clue_id"] = clue_id
-    if cursor is not None:
-        filters["seq__lt"] = _cursor_in(cursor)
-    docs = list(Notification.objects(**filters).order_by("-seq").limit(limit + 1))
+    store = notifications()
+    docs = store.page(limit + 1, clue_id, _cursor_in(cursor) if cursor is not None else None)
     more = len(docs) > limit
     docs = docs[:limit]
-    by_notification: dict[str, list[DeliveryAttempt]] = {d.id: [] for d in docs}
-    if docs:
-        for attempt in DeliveryAttempt.objects(notification_id__in=list(by_notification)):
-            by_notification[attempt.notification_id].append(attempt)
-    items = [_render(d, sorted(by_notification[d.id], key=lambda a: a.number)) for d in docs]
-    return {"items": items, "next": _cursor_out(docs[-1].seq) if more else None}
+    attempts = store.attempts_of([d["_id"] for d in docs])
+    items = [_render(d, attempts[d["_id"]]) for d in docs]
+    return {"items": items, "next": _cursor_out(docs[-1]["seq"]) if more else None}

@@ -22,22 +22,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure
 
 from services.notify import retry
 from services.notify.channels import Channel, DeliveryResult, channel_for
-from services.notify.documents import ClueContact, DeliveryAttempt, Notification
 from services.notify.handlers import WAITING_FOR_CONTACT
+from services.notify.notification_store import Contact, Lane, Release, notifications
 from services.notify.outcomes import publish_outcomes
 from services.notify.retention import erase_expired
 from services.notify.settings import NotifySettings, deliverable_channels
 from services.notify.still_handling import send_still_handling
 from services.notify.templates import Message, render, short_clue_ref
 from shared.kafka import DependencyDown, Publisher
-from shared.mongo import exact, new_id, utcnow
+from shared.mongo import new_id, utcnow
 from shared.sealing import SealError, open_sealed
-from shared.times import to_ms
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,7 @@ def build_channels(settings: NotifySettings) -> dict[str, Channel]:
     return {name: channel_for(name, settings) for name in names}
 
 
-_Write = tuple[dict[str, Any], dict[str, Any]]
+_Write = Release  # a claim ended: (notification id, lease token, fields to set)
 
 
 @dataclass
@@ -89,10 +87,6 @@ class Deliverer:
         # has no channel for, to the deliverer process, instead of failing it.
         self.takes_expired = True
         self.hands_back = False
-
-    @property
-    def notifications(self):
-        return Notification._get_collection()
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; the still-handling scheduler runs every interval."""
@@ -137,8 +131,8 @@ class Deliverer:
         docs, token = self._claim(now)
         if not docs:
             return 0
-        clue_ids = list({d["clue_id"] for d in docs})
-        contacts = {c["_id"]: c for c in ClueContact._get_collection().find({"_id": {"$in": clue_ids}})}
+        store = notifications()
+        contacts = store.contacts({d["clue_id"] for d in docs})
         writes: list[_Write] = []
         attempts: list[dict[str, Any]] = []
         for doc in docs:
@@ -146,53 +140,30 @@ class Deliverer:
             planned = self._plan(doc, contact, token, now, writes, attempts)
             if planned is not None:
                 self._submit(planned)
-            if planned is not None and contact and contact.get("channel") != planned.channel:
+            if planned is not None and contact and contact.channel != planned.channel:
                 # Learnt from the sealed contact: later notifications of the clue start in its lane.
-                contact["channel"] = planned.channel
-                ClueContact._get_collection().update_one({"_id": contact["_id"]},
-                                                         {"$set": {"channel": planned.channel}})
-        if attempts:
-            DeliveryAttempt._get_collection().insert_many(attempts, ordered=False)
-        if writes:
-            self.notifications.bulk_write([UpdateOne(f, u) for f, u in writes], ordered=False)
+                contact.channel = planned.channel
+                store.note_channel(contact.id, planned.channel)
+        store.add_attempts(attempts)
+        store.release(writes)
         return len(docs)
 
     def _claim(self, now: datetime) -> tuple[list[dict[str, Any]], str]:
         """Claim due notifications lane by lane: the inbox up to the batch size, each other channel
         up to its free pool slots, and the rest (channel not known yet, or not available) a few.
         """
-        now_ms = to_ms(now)
-        # Two plain conditions rather than one $or: nx-27017 runs an $or in Python over the whole
-        # collection, and MongoDB serves each of these from an index.
-        due: tuple[dict[str, Any], ...] = ({**exact(status="pending"), "due_ms": {"$lte": now_ms}},)
-        if self.takes_expired:
-            due += ({**exact(status="sending"), "lease_until_ms": {"$lte": now_ms}},)
         batch = self.settings.batch_size
         with self._lock:
-            lanes: list[tuple[Any, int]] = [({"$eq": "inbox"}, batch)] + [
-                ({"$eq": name}, self.max_in_flight - self.in_flight[name]) for name in self.pools]
-        unknown = {"$eq": ""} if self.hands_back else {"$nin": ["inbox", *self.pools]}
+            lanes: list[Lane] = [("inbox", batch)] + [
+                (name, self.max_in_flight - self.in_flight[name]) for name in self.pools]
+        unknown: str | tuple[str, ...] = "" if self.hands_back else ("inbox", *self.pools)
         lanes.append((unknown, min(batch, self.max_in_flight)))
-        ids: list[list[str]] = [[] for _ in due]  # per condition
-        for channel, limit in lanes:
-            for which, condition in enumerate(due):
-                if limit > 0:
-                    found = [d["_id"] for d in self.notifications.find(
-                        {**condition, "channel": channel}, {"_id": 1}).sort("due_ms", 1).limit(limit)]
-                    ids[which] += found
-                    limit -= len(found)
-        if not any(ids):
-            return [], ""
         token = new_id()
-        lease_until = now_ms + int(self.settings.lease_s * 1000)
-        for which, condition in enumerate(due):
-            if ids[which]:
-                self.notifications.update_many(
-                    {"_id": {"$in": ids[which]}, **condition},
-                    {"$set": {"status": "sending", "lease_owner": token, "lease_until_ms": lease_until}})
-        return list(self.notifications.find(exact(lease_owner=token, status="sending"))), token
+        docs = notifications().claim(lanes, now, token, now + timedelta(seconds=self.settings.lease_s),
+                                     take_expired=self.takes_expired)
+        return (docs, token) if docs else ([], "")
 
-    def _plan(self, doc: dict[str, Any], contact: dict[str, Any] | None, token: str, now: datetime,
+    def _plan(self, doc: dict[str, Any], contact: Contact | None, token: str, now: datetime,
               writes: list[_Write], attempts: list[dict[str, Any]]) -> _Job | None:
         """Finish what needs no channel I/O (into `writes`/`attempts`); return a job for the rest."""
         if contact is None:
@@ -200,17 +171,16 @@ class Deliverer:
             if now - created > timedelta(seconds=self.settings.contact_wait_s):
                 writes.append(self._final(doc, token, "failed", NO_CONTACT, now, doc.get("channel") or ""))
             else:
-                writes.append((_mine(doc, token), {"$set": {
-                    "status": "pending", "lease_owner": "", "lease_until_ms": 0,
-                    "last_reason": WAITING_FOR_CONTACT,
-                    "due_ms": to_ms(now + timedelta(seconds=self.settings.contact_recheck_s))}}))
+                writes.append((doc["_id"], token, {
+                    "status": "pending", "last_reason": WAITING_FOR_CONTACT,
+                    "due_at": now + timedelta(seconds=self.settings.contact_recheck_s)}))
             return None
-        channel_name = contact.get("channel") or ""
-        lang = contact.get("lang") or doc["lang"]
+        channel_name = contact.channel
+        lang = contact.lang or doc["lang"]
         opened: dict[str, Any] = {}
-        if not contact.get("anonymous"):
+        if not contact.anonymous:
             try:
-                opened = open_sealed(contact.get("contact_sealed") or "", self.settings.private_key)
+                opened = open_sealed(contact.contact_sealed or "", self.settings.private_key)
             except (SealError, ValueError):
                 return self._fail_now(doc, token, SEAL_FAILED, now, channel_name or "unknown",
                                       writes, attempts)
@@ -251,10 +221,8 @@ class Deliverer:
         """Renew the job's sending lease just before its send: False when the lease is no longer
         this deliverer's (it waited in the pool past `lease_s` and another deliverer claimed the
         notification), so the send would be a double one and is skipped."""
-        lease_until = to_ms(self.clock()) + int(self.settings.lease_s * 1000)
-        renewed = self.notifications.update_one(_mine(job.doc, job.token),
-                                                {"$set": {"lease_until_ms": lease_until}})
-        return renewed.matched_count == 1
+        lease_until = self.clock() + timedelta(seconds=self.settings.lease_s)
+        return notifications().renew(job.doc["_id"], job.token, lease_until)
 
     def _send(self, job: _Job) -> None:
         started = time.perf_counter()
@@ -270,8 +238,9 @@ class Deliverer:
                 result = DeliveryResult("retry", CHANNEL_ERROR)
             now = self.clock()
             ms = int((time.perf_counter() - started) * 1000)
-            DeliveryAttempt._get_collection().insert_one(_attempt(job.doc, job.channel, result, now, ms))
-            self.notifications.update_one(*self._result_write(job, result, now))
+            store = notifications()
+            store.add_attempts([_attempt(job.doc, job.channel, result, now, ms)])
+            store.release([self._result_write(job, result, now)])
         except Exception:  # noqa: BLE001 - the lease expires and another round retries it
             log.exception("recording a delivery failed", extra={"notification_id": job.doc["_id"]})
         finally:
@@ -283,29 +252,27 @@ class Deliverer:
     def _result_write(self, job: _Job, result: DeliveryResult, now: datetime) -> _Write:
         doc = job.doc
         number = doc.get("attempts", 0) + 1
-        changes: dict[str, Any] = {"channel": job.channel, "attempts": number, "lease_owner": "",
-                                   "lease_until_ms": 0, "last_reason": result.reason}
+        changes: dict[str, Any] = {"channel": job.channel, "attempts": number, "last_reason": result.reason}
         if job.lang != doc["lang"]:
             changes.update(lang=job.lang, subject=job.message.subject, text=job.message.text)
         if result.status == "sent":
-            changes.update(status="sent", sent_at_ms=to_ms(now), outcome_pending=True)
+            changes.update(status="sent", sent_at=now, outcome_pending=True)
         elif result.status == "retry" and not retry.exhausted(number, self.settings.max_attempts):
-            changes.update(status="pending", due_ms=to_ms(retry.next_attempt_at(
-                now, number, self.settings.retry_base_s, self.settings.retry_cap_s, self.rng)))
+            changes.update(status="pending", due_at=retry.next_attempt_at(
+                now, number, self.settings.retry_base_s, self.settings.retry_cap_s, self.rng))
         else:
             changes.update(status="failed", outcome_pending=True)
         log.info("delivery attempt", extra={"notification_id": doc["_id"], "channel": job.channel,
                                             "status": changes["status"], "reason": result.reason})
-        return _mine(doc, job.token), {"$set": changes}
+        return doc["_id"], job.token, changes
 
     def _final(self, doc: dict[str, Any], token: str, status: str, reason: str, now: datetime,
                channel: str, attempts: int | None = None) -> _Write:
         log.warning("notification failed", extra={"notification_id": doc["_id"], "reason": reason})
-        changes = {"status": status, "last_reason": reason, "lease_owner": "", "lease_until_ms": 0,
-                   "channel": channel, "outcome_pending": True}
+        changes = {"status": status, "last_reason": reason, "channel": channel, "outcome_pending": True}
         if attempts is not None:
             changes["attempts"] = attempts
-        return _mine(doc, token), {"$set": changes}
+        return doc["_id"], token, changes
 
     def _fail_now(self, doc: dict[str, Any], token: str, reason: str, now: datetime, channel: str,
                   writes: list[_Write], attempts: list[dict[str, Any]]) -> None:
@@ -314,14 +281,9 @@ class Deliverer:
         return None
 
 
-def _mine(doc: dict[str, Any], token: str) -> dict[str, Any]:
-    return {"_id": doc["_id"], "lease_owner": token, "status": "sending"}
-
-
 def _give_back(doc: dict[str, Any], token: str, channel: str, due: datetime) -> _Write:
     """The claim released untouched, due at `due`, in its channel's lane."""
-    return _mine(doc, token), {"$set": {"status": "pending", "lease_owner": "", "lease_until_ms": 0,
-                                        "channel": channel, "due_ms": to_ms(due)}}
+    return doc["_id"], token, {"status": "pending", "channel": channel, "due_at": due}
 
 
 def _aware(value: datetime) -> datetime:

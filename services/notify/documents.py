@@ -6,14 +6,12 @@ time. Nothing here holds a name, address, phone number or URL in plain text.
 Times that change after the first write (and are compared in queries) are stored as epoch
 milliseconds (`*_ms`): the local MongoDB stand-in (nx-27017 0.8.1) stores a datetime written by
 `$set` as a string, which then matches no range query. Insert-only times stay DateTimeFields.
+These documents are read and written only through notification_store.py.
 """
 
 from __future__ import annotations
 
 import mongoengine as me
-
-# still_handling.py imports to_ms from here (its replacement is due this session).
-from shared.times import to_ms  # noqa: F401
 
 STATUSES = ("pending", "sending", "sent", "failed")
 ATTEMPT_STATUSES = ("sent", "retry", "failed")

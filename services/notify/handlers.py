@@ -11,16 +11,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import mongoengine as me
-from pymongo.errors import DuplicateKeyError
-
 from services.notify import progress as rules
-from services.notify.documents import ClueContact, ClueProgress, Notification
+from services.notify.notification_store import Contact, notifications
 from services.notify.templates import DEFAULT_LANG, render, short_clue_ref
 from shared import events
 from shared.consumer import PoisonRecord
-from shared.mongo import exact, new_id, utcnow
-from shared.times import from_ms, to_ms
+from shared.mongo import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +49,17 @@ def on_clue_received(event: events.Event, now: datetime | None = None) -> None:
     anonymous = not sealed or bool(data.get("anonymous"))
     # A real-name reporter's channel and language travel inside the sealed contact (delivery
     # opens it); until then they are unknown here.
-    contact = ClueContact(id=clue_id, reporter_ref=data["reporter_ref"],
-                          channel="inbox" if anonymous else "", lang="",
-                          contact_sealed=None if anonymous else sealed, anonymous=anonymous,
-                          last_update_ms=to_ms(now), created_at=now)
-    try:
-        contact.save(force_insert=True)
-    except (me.NotUniqueError, DuplicateKeyError):
-        contact = ClueContact.objects(id=clue_id).first() or contact
+    contact = Contact(clue_id, data["reporter_ref"], channel="inbox" if anonymous else "", lang="",
+                      contact_sealed=None if anonymous else sealed, anonymous=anonymous,
+                      last_update=now, created_at=now)
+    store = notifications()
+    if not store.add_contact(contact):
+        contact = store.contact(clue_id) or contact
     had_progress = _advance(clue_id, "received", data["received_at"], event.id, {}, contact, now)
     if had_progress:
         # Case events came first: their notifications wait for this contact; release them now.
-        ClueContact.objects(id=clue_id).update_one(set__closed=_is_closed(clue_id))
-        Notification.objects(__raw__=exact(clue_id=clue_id, status="pending", channel="")).update(
-            set__due_ms=to_ms(now), set__channel=contact.channel)
+        store.mark_closed(clue_id, _is_closed(clue_id))
+        store.release_waiting(clue_id, contact.channel, now)
 
 
 def on_case_assigned(event: events.Event, now: datetime | None = None) -> None:
@@ -108,70 +101,62 @@ HANDLERS = {
 
 
 def _is_closed(clue_id: str) -> bool:
-    doc = ClueProgress.objects(id=clue_id).only("stage").first()
-    return bool(doc and doc.stage == rules.CLOSED)
+    found = notifications().progress(clue_id)
+    return bool(found and found[0].stage == rules.CLOSED)
 
 
 def _advance(clue_id: str, kind: str, at: datetime, event_id: str, params: dict[str, Any],
-             contact: ClueContact | None, now: datetime, *, reopened: bool = False) -> bool:
+             contact: Contact | None, now: datetime, *, reopened: bool = False) -> bool:
     """Decide, queue the notification, then move the progress on; True if progress existed before.
 
     The notification is written before the progress, so a crash in between is repaired by the
     event's redelivery (the same deterministic id collapses).
     """
-    at = _aware(at)
+    at, store = _aware(at), notifications()
     for _ in range(5):
-        doc = ClueProgress.objects(id=clue_id).first()
-        before = (rules.Progress(doc.stage, doc.generation, from_ms(doc.closed_at_ms)) if doc
-                  else rules.Progress())
+        found = store.progress(clue_id)
+        before, version = found if found else (rules.Progress(), 0)
         decision = rules.decide(before, kind, at, clue_id=clue_id, event_id=event_id,
                                 reopened=reopened)
         if decision.send:
             queue_notification(decision.key, clue_id, kind, at, event_id, params, contact, now,
-                   closed=decision.progress.stage == rules.CLOSED)
+                               closed=decision.progress.stage == rules.CLOSED)
         after = decision.progress
-        if doc is not None and after == before:
+        if found is not None and after == before:
             return True
-        fields = {"stage": after.stage, "generation": after.generation,
-                  "closed_at_ms": to_ms(after.closed_at) if after.closed_at else 0}
-        if doc is None:
-            try:
-                ClueProgress(id=clue_id, updated_ms=to_ms(now), **fields).save(force_insert=True)
-            except (me.NotUniqueError, DuplicateKeyError):
-                continue
-            return False
-        updated = ClueProgress.objects(id=clue_id, version=doc.version).update_one(
-            **{f"set__{k}": v for k, v in fields.items()}, set__updated_ms=to_ms(now), inc__version=1)
-        if updated:
+        if found is None:
+            if store.start_progress(clue_id, after, now):
+                return False
+            continue
+        if store.move_progress(clue_id, version, after, now):
             return True
     raise ProgressConflict("clue progress changed five times in a row")
 
 
 def queue_notification(key: str, clue_id: str, kind: str, at: datetime, event_id: str,
-                       params: dict[str, Any], contact: ClueContact | None, now: datetime, *,
+                       params: dict[str, Any], contact: Contact | None, now: datetime, *,
                        closed: bool) -> bool:
     """Store a pending notification under the key's id; False if it already existed.
 
     Raises PoisonRecord when the message cannot be rendered from this data.
     """
+    store = notifications()
     if contact is None:
-        contact = ClueContact.objects(id=clue_id).only("channel", "lang", "anonymous").first()
+        contact = store.contact(clue_id)
     lang = (contact.lang if contact else "") or DEFAULT_LANG
     try:
         message = render(kind, lang, clue_ref=short_clue_ref(clue_id), at=at, **params)
     except ValueError as exc:
         # An unknown outcome or disposition code, or an unusable clue id, never renders.
         raise PoisonRecord(f"cannot render {kind}: {exc}") from None
-    notification = Notification(
-        id=rules.notification_id(key), key=key, seq=new_id(), clue_id=clue_id, event_id=event_id,
-        kind=kind, channel=contact.channel if contact else "", lang=lang, subject=message.subject,
-        text=message.text, params={"at": at.isoformat(), **params}, status="pending", attempts=0,
-        due_ms=to_ms(now), last_reason=None if contact else WAITING_FOR_CONTACT, created_at=now)
-    try:
-        notification.save(force_insert=True)
-    except (me.NotUniqueError, DuplicateKeyError):
+    notification_id = rules.notification_id(key)
+    if not store.add_notification(dict(
+            id=notification_id, key=key, seq=new_id(), clue_id=clue_id, event_id=event_id, kind=kind,
+            channel=contact.channel if contact else "", lang=lang, subject=message.subject,
+            text=message.text, params={"at": at.isoformat(), **params}, status="pending", attempts=0,
+            due_at=now, last_reason=None if contact else WAITING_FOR_CONTACT, created_at=now)):
         return False
-    log.info("notification queued", extra={"notification_id": notification.id, "kind": kind})
+    log.info("notification queued", extra={"notification_id": notification_id, "kind": kind})
     if contact is not None and kind != "received":
-        ClueContact.objects(id=clue_id).update_one(set__last_update_ms=to_ms(now), set__closed=closed)
+        store.touch(clue_id, now, closed=closed)
     return True

@@ -14,12 +14,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from services.notify.documents import Notification
+from services.notify.notification_store import notifications
 from shared import events
 from shared.kafka import Publisher
 from shared.mongo import utcnow
 from shared.outbox import entry, publish_entries
-from shared.times import from_ms
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/notify"
@@ -28,7 +27,7 @@ FINAL = {"sent": "delivered", "failed": "failed"}
 
 def outcome_event(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     outcome = FINAL[doc["status"]]
-    at = from_ms(doc.get("sent_at_ms")) if outcome == "delivered" else None
+    at = doc.get("sent_at") if outcome == "delivered" else None
     data = {
         "clue_id": doc["clue_id"], "notification_id": doc["_id"], "kind": doc["kind"],
         "outcome": outcome, "channel": doc.get("channel") or None,
@@ -41,16 +40,12 @@ def outcome_event(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 def publish_outcomes(publisher: Publisher, now: datetime | None = None, limit: int = 500) -> int:
     """Publish the pending outcomes (up to `limit`), then clear their flags; how many."""
     now = now or utcnow()
-    collection = Notification._get_collection()
-    docs = list(collection.find({"outcome_pending": {"$eq": True}},
-                                {"clue_id": 1, "kind": 1, "status": 1, "channel": 1, "last_reason": 1,
-                                 "sent_at_ms": 1}).limit(limit))
-    docs = [d for d in docs if d.get("status") in FINAL]
+    store = notifications()
+    docs = [d for d in store.pending_outcomes(limit) if d.get("status") in FINAL]
     if not docs:
         return 0
     publish_entries(publisher, [entry(outcome_event(d, now)) for d in docs])
     for doc in docs:  # a status changed since (a reopened clue's new try) keeps its flag
-        collection.update_one({"_id": doc["_id"], "status": doc["status"]},
-                              {"$set": {"outcome_pending": False}})
+        store.outcome_told(doc["_id"], doc["status"])
     log.info("notification outcomes published", extra={"count": len(docs)})
     return len(docs)

@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from shared.times import to_ms
+
 STAGE = {"received": 0, "accepted": 1, "reviewing": 1, "transferred": 2, "supervised": 2, "closed": 3}
 NONE_YET = -1
 CLOSED = STAGE["closed"]
@@ -77,9 +79,10 @@ def notification_key(kind: str, clue_id: str, generation: int, event_id: str) ->
     return f"{kind}|{clue_id}|gen:{generation}"
 
 
-def still_handling_key(clue_id: str, quiet_since_ms: int) -> str:
-    """The key of the "still being handled" note for the quiet period that began `quiet_since_ms`."""
-    return f"still_handling|{clue_id}|since:{quiet_since_ms}"
+def still_handling_key(clue_id: str, quiet_since: datetime) -> str:
+    """The key of the "still being handled" note for the quiet period that began `quiet_since`
+    (in epoch milliseconds: the keys' format, unchanged)."""
+    return f"still_handling|{clue_id}|since:{to_ms(quiet_since)}"
 
 
 def notification_id(key: str) -> str:

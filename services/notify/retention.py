@@ -12,33 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.notify.documents import ClueContact, Notification
-from shared.mongo import exact, utcnow
-from shared.times import to_ms
+from services.notify.notification_store import notifications
+from shared.mongo import utcnow
 
 BATCH = 500
-WAITING = ("pending", "sending")
 
 
 def erase_expired(window_days: int, now: datetime | None = None, batch: int = BATCH) -> int:
     """Erase the sealed contacts past the window; returns how many it erased."""
     now = now or utcnow()
-    cutoff = to_ms(now - timedelta(days=window_days))
-    contacts = ClueContact._get_collection()
-    erased, skip = 0, 0
-    while True:
-        ids = [d["_id"] for d in contacts.find(
-            {**exact(closed=True), "last_update_ms": {"$lt": cutoff}, "contact_sealed": {"$type": "string"}},
-            {"_id": 1}).sort("_id", 1).skip(skip).limit(batch)]
-        if not ids:
-            return erased
-        waiting = {d["clue_id"] for d in Notification._get_collection().find(
-            {"clue_id": {"$in": ids}, "status": {"$in": list(WAITING)}}, {"clue_id": 1})}
-        done = [clue_id for clue_id in ids if clue_id not in waiting]
-        skip += len(ids) - len(done)
-        if done:
-            result = contacts.update_many({"_id": {"$in": done}, **exact(closed=True)},
-                                          {"$set": {"contact_sealed": None, "erased_ms": to_ms(now)}})
-            erased += result.modified_count
-        if len(ids) < batch:
-            return erased
+    return notifications().erase_contacts(now - timedelta(days=window_days), now, batch)

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from babel.dates import format_datetime
+
 from shared.i18n import LANGS, N_, gettext_in
 
 # Reporters read times in China Standard Time (北京时间), whatever offset the event carried.
@@ -197,11 +199,12 @@ def _code_label(table: dict[str, str], code: str, lang: str) -> str:
         raise ValueError(f"unknown code: {code!r}") from None
 
 
+# A time's shape is a text of the catalog too: a CLDR date pattern (Babel's), Chinese in the code.
+_AT_PATTERN = N_("y年M月d日 HH:mm")
+
+
 def _format_at(at: datetime, lang: str) -> str:
-    local = at.astimezone(DISPLAY_TZ)
-    if lang == "zh":
-        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
-    return f"{local:%Y-%m-%d %H:%M} (UTC+08:00)"
+    return format_datetime(at, gettext_in(lang, _AT_PATTERN), tzinfo=DISPLAY_TZ, locale=lang)
 
 
 def _html(subject: str, lines: list[str], footer: str, lang: str) -> str:

@@ -86,8 +86,17 @@ def test_a_supervisor_walks_networks_map_sheet_and_recommendations(page, demo_lo
     page.fill("#f-key", demo_loaded.credentials["supervisor"]["foshan/chancheng"])
     page.get_by_role("button", name="登录").click()
     page.get_by_role("link", name="关系图与协作办案").click()
+    page.wait_for_url("**/workspace/networks")  # a reload during the link's navigation is refused
+
+    def network_shown() -> bool:
+        if page.locator("section.network").count() > 0:
+            return True
+        page.reload()  # the demo's networks are built by the consumers, maybe not yet
+        return False
+
     wait_for(
-        lambda: page.reload() or page.locator("section.network").count() > 0,
+        network_shown,
+        interval=0.5,
         timeout=60,
         message="the network on the page",
     )

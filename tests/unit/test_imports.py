@@ -30,7 +30,8 @@ LAYERS: list[set[str]] = [
      "clients"},
     {"events", "mongo", "kafka", "kafka_admin"},
     {"metrics"},
-    {"consumer", "outbox", "fakes", "web", "problems", "auth", "csrf", "serve"},
+    {"consumer", "outbox", "fakes", "web", "problems", "auth", "csrf", "serve",
+     "catalogs"},
     {"entry", "check", "cli", "broker_commands", "clue_import"},
 ]
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -125,16 +125,17 @@ def test_a_follow_up_before_its_case_waits_on_the_real_broker(stack, settings, m
         producer.close()
     workers.start(1)
     try:
-        wait_for(lambda: store.waiting_for(["early"]) != [], timeout=90, message="follow-up kept")
+        kept = store.case_store()
+        wait_for(lambda: kept.waiting_for(["early"]) != [], timeout=90, message="follow-up kept")
         publish_clues(mine, [clue_event("early")])
         wait_for(
             lambda: (
-                store.find_by_clue("early") is not None and CaseAudit.objects(action="follow_up").count() == 1
+                kept.by_clue("early") is not None and CaseAudit.objects(action="follow_up").count() == 1
             ),
             timeout=60,
             message="follow-up noted on the case",
         )
-        assert store.waiting_for(["early"]) == []
+        assert kept.waiting_for(["early"]) == []
     finally:
         codes = workers.stop()
     assert codes == [0], workers.logs()

@@ -58,6 +58,18 @@ def test_english_switch_is_remembered_in_a_cookie(client):
     assert page(client.get("/")).lang == "zh-CN"
 
 
+def test_english_labels_come_from_the_catalog_and_accept_language_chooses_nothing(client):
+    """Flask-Babel's locale is today's choice alone: ?lang=, then the cookie; never the browser's."""
+    browser = page(client.get("/report", headers={"Accept-Language": "en-US,en;q=0.9"}))
+    assert browser.lang == "zh-CN" and browser.all("option", value="solicitation")[0].text == "吃拿卡要"
+    english = page(client.get("/report?lang=en"))
+    assert english.all("option", value="solicitation")[0].text == "Asking for gifts or favours"
+    assert english.all("option", value="staff")[0].text == "Staff or auxiliary staff"
+    remembered = client.get("/card/NOSUCHCARD")  # the card page, on the cookie alone
+    assert remembered.status_code == 404 and page(remembered).lang == "en"
+    assert "check the code on the card" in remembered.get_data(as_text=True)
+
+
 def test_anonymous_clue_is_stored_as_a_public_report_and_the_receipt_shown_once(app, client):
     resp = submit(client, ANONYMOUS)
     assert resp.status_code == 200
@@ -186,7 +198,7 @@ def test_the_page_rejects_exactly_what_the_api_rejects(client, keys, name, field
     """The body the form stands for, posted to POST /v1/clues, fails on the same dotted paths."""
     api = client.post("/v1/clues", json=clue_payload(fields, "zh"), headers=keys["shiwan"])
     assert api.status_code == 422
-    mapped = form_errors(api.json["errors"], "zh")
+    mapped = form_errors(api.json["errors"])
     assert input_id in mapped.by_input and any(message in m for m in mapped.by_input[input_id])
 
 
@@ -196,4 +208,4 @@ def test_the_page_rejects_exactly_what_the_api_rejects(client, keys, name, field
     ("amount_cny", "f-amount_cny"), ("_schema", "f-form"), ("message", "f-message"),
 ])
 def test_dotted_paths_map_to_their_inputs(path, input_id):
-    assert list(form_errors({path: ["Missing data for required field."]}, "zh").by_input) == [input_id]
+    assert list(form_errors({path: ["Missing data for required field."]}).by_input) == [input_id]

@@ -14,6 +14,16 @@ def foshan() -> Registry:
     return load_registry(FOSHAN)
 
 
+@pytest.fixture(autouse=True)
+def _case_store_kept():
+    """A test may put a MemoryCaseStore in place of the database's (test_handlers.make_world)."""
+    from services.assignment.store import case_store, use
+
+    previous = case_store()
+    yield
+    use(previous)
+
+
 @pytest.fixture
 def mock_db():
     """mongoengine's default alias on a fresh in-memory mongomock database (one thread only)."""

@@ -16,18 +16,19 @@ class Killed(Exception):
 
 @contextmanager
 def killed_at_update(monkeypatch, when: Callable[[dict, dict], bool]):
-    """Kill the first `store.update_case(doc, changes, ...)` for which `when(doc, changes)`."""
-    real = store.update_case
+    """Kill the first `case_store().update(doc, changes, ...)` for which `when(doc, changes)`."""
+    cases = store.case_store()
+    real = cases.update
 
-    def update_case(doc, changes, *args, **kwargs):
+    def update(doc, changes, *args, **kwargs):
         if when(doc, changes):
             raise Killed
         return real(doc, changes, *args, **kwargs)
 
-    monkeypatch.setattr(store, "update_case", update_case)
+    monkeypatch.setattr(cases, "update", update)
     with pytest.raises(Killed):
         yield
-    monkeypatch.setattr(store, "update_case", real)
+    monkeypatch.setattr(cases, "update", real)
 
 
 @contextmanager

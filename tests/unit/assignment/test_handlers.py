@@ -1,23 +1,27 @@
-"""Handlers on plain documents (mongomock, one thread): routing, queue, linking, close, deadlines."""
+"""The use cases on the in-memory case store (the cadres' slots, duties and counters on mongomock,
+one thread): routing, queue, linking, close, deadlines. The store's contract on the real database:
+tests/integration/assignment/test_case_store.py."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.assignment import handlers, queries, receiving
-from services.assignment.documents import CadreSlot, Case, CaseAudit, EscalationEntry
+from services.assignment.documents import CadreSlot, Case
+from services.assignment.memory_store import MemoryCaseStore
 from services.assignment.model import CaseError
 from services.assignment.problems import problem_for
 from services.assignment.registry_file import parse_registry
 from services.assignment.registry_store import RegistryCache, save_registry
+from services.assignment.store import CaseStore, case_store, use
 from shared import events
 from shared.auth import Principal
 from shared.fakes import FakeBroker
 from shared.outbox import OutboxRelay
 from shared.problems import Problem
-from shared.times import from_ms
 
 from .kills import draining, killed_at_update, killed_before_settling, moving
 from .sample_registries import small_registry_yaml
@@ -39,10 +43,14 @@ def world(mock_db, foshan):
     return make_world(foshan)
 
 
-def make_world(registry):
+def make_world(registry, on_database: bool = False):
+    """The use cases on a fresh MemoryCaseStore; `on_database`, on the database's (mongomock) for
+    the tests of workload.py's sweep, which reads the cases' collection itself."""
     save_registry(registry, "test")
     broker = FakeBroker()
-    relay = OutboxRelay(Case._get_collection(), broker)
+    cases = CaseStore() if on_database else MemoryCaseStore()
+    use(cases)
+    relay = OutboxRelay(Case._get_collection() if on_database else cases.outbox, broker)
     clock = Clock(T0)
     ctx = handlers.Context(registry=RegistryCache(0).get, wake=lambda doc: relay.publish_docs([doc]),
                            clock=clock)
@@ -88,7 +96,18 @@ def clue(
 
 
 def one_case(clue_id: str) -> dict:
-    return handlers.cases().find_one({"$or": [{"clue_id": clue_id}, {"linked_clue_ids": clue_id}]})
+    return case_store().by_clue(clue_id)
+
+
+def stored() -> list[dict]:
+    """Every case the store holds."""
+    return case_store().select({})
+
+
+def audits(case_id: str | None = None, action: str | None = None) -> list[dict]:
+    """The audit entries appended (not a case's opening ones), of a case, of a kind."""
+    return [a for a in case_store().audits.values()
+            if case_id in (None, a["case_id"]) and action in (None, a["action"])]
 
 
 def data(broker: FakeBroker, topic: str) -> list[dict]:
@@ -108,7 +127,7 @@ def test_new_clue_goes_to_the_town_unit_and_its_least_loaded_cadre(world):
     case = one_case("c1")
     assert case["unit"] == "foshan/chancheng/shiwan#commission"
     assert case["status"] == "assigned" and case["cadre_id"] == "c-shiwan-1"
-    assert from_ms(case["due_at"]) == T0 + timedelta(days=90)
+    assert case["due_at"] == T0 + timedelta(days=90)
     [assigned] = data(broker, events.CASE_ASSIGNED)
     assert assigned["case_id"] == case["_id"] and assigned["cadre_id"] == "c-shiwan-1"
     assert assigned["status"] == "assigned"
@@ -121,7 +140,7 @@ def test_new_clue_goes_to_the_town_unit_and_its_least_loaded_cadre(world):
 def test_the_case_never_stores_the_reporter(world):
     ctx, _, _ = world
     handlers.clue_received(clue("c1"), ctx)
-    text = repr(list(handlers.cases().find())) + repr(list(CaseAudit._get_collection().find()))
+    text = repr(stored()) + repr(audits())
     assert "ref-secret-1" not in text and "c2VhbGVk" not in text and "reporter_ref" not in text
 
 
@@ -132,7 +151,7 @@ def test_the_same_event_twice_makes_one_case_and_announces_it_again(world):
     event = clue("c1")
     handlers.clue_received(event, ctx)
     handlers.clue_received(event, ctx)
-    assert handlers.cases().count_documents({}) == 1
+    assert len(stored()) == 1
     assert sum(c.load for c in CadreSlot.objects) == 1
     first, again = data(broker, events.CASE_ASSIGNED)
     assert again["case_id"] == first["case_id"] and again["cadre_id"] == first["cadre_id"]
@@ -197,7 +216,7 @@ def test_escalation_at_intake(world, amount, rank, unit, reasons):
         assert e["from_unit"] == "foshan/chancheng/shiwan#commission" and e["to_unit"] == unit
         assert e["reasons"] == reasons and e["mode"] == "direct_investigation"
         assert case["lead_cadre_id"] is not None
-        assert EscalationEntry.objects(case_id=case["_id"]).count() == 1
+        assert len(case_store().escalations_of(case["_id"])) == 1
 
 
 def test_serious_category_gets_a_lead_cadre_who_is_a_leader(world, foshan):
@@ -311,7 +330,7 @@ def test_follow_up_is_a_note_and_objection_reopens_a_closed_case(tiny):
     note = followed_up("c1", False)
     handlers.clue_followed_up(note, ctx)
     handlers.clue_followed_up(note, ctx)
-    assert CaseAudit.objects(case_id=case["_id"], action="follow_up").count() == 1
+    assert len(audits(case["_id"], "follow_up")) == 1
     handlers.clue_followed_up(followed_up("c1", True), ctx)
     assert one_case("c1")["status"] == "assigned"
     handlers.close_case(case["_id"], as_cadre(case["cadre_id"]), "concluded", [], "x", ctx)
@@ -320,7 +339,7 @@ def test_follow_up_is_a_note_and_objection_reopens_a_closed_case(tiny):
     # reviewed (复查) by another cadre of the unit, the unit's leader as lead cadre
     assert reopened["status"] == "reopened" and reopened["review"] is True
     assert reopened["cadre_id"] not in {None, case["cadre_id"]} and reopened["lead_cadre_id"] == "t-001"
-    assert CaseAudit.objects(case_id=case["_id"], action="reopened").count() == 1
+    assert len(audits(case["_id"], "reopened")) == 1
 
 
 def test_a_follow_up_before_its_case_waits_for_it(tiny):
@@ -330,17 +349,17 @@ def test_a_follow_up_before_its_case_waits_for_it(tiny):
     assert one_case("early") is None
     handlers.clue_received(clue("early", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("early")
-    [note] = CaseAudit.objects(case_id=case["_id"], action="follow_up")
-    assert note.details["message"] == "先到的补充"
+    [note] = audits(case["_id"], "follow_up")
+    assert note["details"]["message"] == "先到的补充"
     handlers.retry_waiting(ctx)  # nothing left to hand over, nothing noted twice
-    assert CaseAudit.objects(case_id=case["_id"], action="follow_up").count() == 1
+    assert len(audits(case["_id"], "follow_up")) == 1
 
 
 def test_deadline_supervision_then_escalation_each_once(tiny):
     ctx, broker, clock = tiny
     handlers.clue_received(clue("c1", jurisdiction="foshan/d1/t1"), ctx)
     case = one_case("c1")
-    clock.now = from_ms(case["due_at"]) + timedelta(seconds=1)
+    clock.now = case["due_at"] + timedelta(seconds=1)
     assert handlers.run_deadlines(ctx) == {"supervised": 1, "escalated": 0}
     assert handlers.run_deadlines(ctx) == {"supervised": 0, "escalated": 0}
     supervised = one_case("c1")
@@ -396,7 +415,7 @@ def test_reads_are_audited_and_scoped(tiny):
     with pytest.raises((Problem, CaseError)) as exc:
         queries.case_detail(case["_id"], other, registry, T0)
     assert status(exc.value) == 403
-    assert CaseAudit.objects(case_id=case["_id"], action="listed").count() == 1
+    assert len(audits(case["_id"], "listed")) == 1
 
 
 def test_list_pagination_newest_first(tiny):
@@ -419,7 +438,7 @@ def test_a_cadre_lists_the_cases_they_handle_and_those_they_lead_once_each(tiny)
     roles = [("x", None), (None, "x"), ("x", "x"), ("y", "x"), ("y", None)]  # (handler, lead)
     for i, (handler, lead) in enumerate(roles):
         roles_of = {"cadre_id": handler, "lead_cadre_id": lead}
-        handlers.cases().update_one({"clue_id": f"c{i}"}, {"$set": roles_of})
+        case_store().cases[one_case(f"c{i}")["_id"]].update(roles_of)
     ids = {f"c{i}": one_case(f"c{i}")["_id"] for i in range(5)}
     registry, me, pages, cursor = ctx.registry(), as_cadre("x"), [], None
     while True:
@@ -470,7 +489,7 @@ def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
     loads = {c.id: (c.load, c.leads) for c in CadreSlot.objects if c.load or c.leads}
     audit = sorted(
         (a["action"], one_case_by_id(a["case_id"])["clue_id"])
-        for a in [*CaseAudit._get_collection().find(), *opening_entries()]
+        for a in [*audits(), *opening_entries()]
     )
     published = sorted((topic, d["clue_id"]) for topic in (events.CASE_ASSIGNED, events.CASE_ESCALATED)
                        for d in data(broker, topic))
@@ -478,11 +497,11 @@ def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
 
 
 def one_case_by_id(case_id: str) -> dict:
-    return handlers.cases().find_one({"_id": case_id})
+    return case_store().get(case_id)
 
 
 def opening_entries() -> list[dict]:
-    return [a for case in handlers.cases().find() for a in case["opening_audit"]]
+    return [a for case in stored() for a in case["opening_audit"]]
 
 
 BATCH = [
@@ -540,11 +559,11 @@ def test_a_redelivered_batch_makes_no_second_case_and_takes_no_slot(mock_db):
     batch = [clue(f"r{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(4)]
     handlers.clues_received(batch, ctx)
     handlers.clues_received(batch, ctx)
-    assert handlers.cases().count_documents({}) == 4
+    assert len(stored()) == 4
     assert sum(c.load for c in CadreSlot.objects) == 4
     assert len(data(broker, events.CASE_ASSIGNED)) == 8
     assert sorted(a["action"] for a in opening_entries()) == ["assigned"] * 4 + ["received"] * 4
-    assert CaseAudit._get_collection().count_documents({}) == 0
+    assert audits() == []
 
 
 def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
@@ -553,9 +572,9 @@ def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
     handlers.clues_received([clue("s1", jurisdiction="foshan/d1/t1")], ctx)
     again = [clue("s1", jurisdiction="foshan/d1/t1"), clue("s2", jurisdiction="foshan/d1/t1", name="王某")]
     news = [handlers.decide_case(e.data, *subject_and_key(e), 1, ctx) for e in again]
-    stored, refused = handlers.store_new_cases(news, ctx)
-    assert [d["clue_id"] for d in stored] == ["s2"] and refused == [0]
-    assert sum(c.load for c in CadreSlot.objects) == 2 and handlers.cases().count_documents({}) == 2
+    kept, refused = handlers.store_new_cases(news, ctx)
+    assert [d["clue_id"] for d in kept] == ["s2"] and refused == [0]
+    assert sum(c.load for c in CadreSlot.objects) == 2 and len(stored()) == 2
 
 
 def subject_and_key(event) -> tuple[object, str]:
@@ -575,12 +594,12 @@ def test_slots_of_a_worker_that_died_before_storing_are_swept_and_drained(mock_d
     """Claims journaled, then the worker dies: one of its three cases was stored, two never were."""
     from services.assignment import workload
 
-    ctx, _, clock = make_world(parse_registry(small_registry_yaml([2, 1]), "tiny3.yaml"))
+    ctx, _, clock = make_world(parse_registry(small_registry_yaml([2, 1]), "tiny3.yaml"), on_database=True)
     unit = "foshan/d1/t1#commission"
     claims = workload.claim_for_cases(unit, ["x1", "x2", "x3"], T0)
     assert len(claims.cadre_of) == 3 and sum(c.load for c in CadreSlot.objects(unit=unit)) == 3
-    handlers.cases().insert_one({"_id": "x2", "clue_id": "x2", "unit": unit, "status": "assigned",
-                                 "cadre_id": claims.cadre_of["x2"], "holds_slot": True})
+    case_store().insert([{"_id": "x2", "clue_id": "x2", "unit": unit, "status": "assigned",
+                          "cadre_id": claims.cadre_of["x2"], "holds_slot": True}])
     # meanwhile a clue waits in the queue (the unit was full)
     handlers.clue_received(clue("waiting", jurisdiction="foshan/d1/t1", name="等某"), ctx)
     assert one_case("waiting")["status"] == "queued"
@@ -621,7 +640,7 @@ def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journale
     def stale_first(u):
         docs = real(u)
         if not reads:
-            docs = [{**d, "load": 0} if d["_id"] == "t-001" else d for d in docs]
+            docs = [dataclasses.replace(d, load=0) if d.id == "t-001" else d for d in docs]
         reads.append(u)
         return docs
 
@@ -655,7 +674,7 @@ def test_a_clue_whose_subject_got_a_case_meanwhile_is_linked_to_it(mock_db, monk
     handlers.clues_received([clue("w1", jurisdiction="foshan/d1/t1"), clue("x1", name="王某")], ctx)
     linked = one_case("w1")
     assert linked["clue_id"] == "w2" and linked["linked_clue_ids"] == ["w1"]
-    assert handlers.cases().count_documents({}) == 2
+    assert len(stored()) == 2
     assert sum(c.load for c in CadreSlot.objects) == 1  # w2's case; x1 went to triage
     assert {d["clue_id"] for d in data(broker, events.CASE_ASSIGNED)} == {"w1", "w2", "x1"}
 
@@ -693,13 +712,14 @@ def test_backfill_gives_earlier_open_cases_their_key_the_older_first(tiny):
     ctx, _, _ = tiny
     for clue_id, category in (("c1", "solicitation"), ("c2", "tip_off")):
         handlers.clue_received(clue(clue_id, jurisdiction="foshan/d1/t1", category=category), ctx)
-    handlers.cases().update_many({}, {"$unset": {"open_key": ""}})
+    for case in stored():
+        del case_store().cases[case["_id"]]["open_key"]
     # a case from before open keys on c1's subject and category, newer than c1's
     twin = {**one_case("c1"), "_id": "twin", "clue_id": "c0", "received_at": T0 + timedelta(hours=1)}
-    handlers.cases().insert_one(twin)
+    case_store().insert([twin])
     assert handlers.backfill_open_keys() == 2
     assert one_case("c1")["open_key"] and one_case("c2")["open_key"] != one_case("c1")["open_key"]
-    assert "open_key" not in handlers.cases().find_one({"_id": "twin"})
+    assert "open_key" not in case_store().get("twin")
     assert handlers.backfill_open_keys() == 0
 
 
@@ -717,7 +737,7 @@ def closed_with_a_queue(ctx):
 
 
 def loads_match_holders() -> bool:
-    held = {c["cadre_id"] for c in handlers.cases().find({"holds_slot": True}, {"cadre_id": 1})}
+    held = {c["cadre_id"] for c in stored() if c.get("holds_slot")}
     return all(c.load == (1 if c.id in held else 0) for c in CadreSlot.objects)
 
 
@@ -741,7 +761,7 @@ def test_a_drain_killed_between_its_claim_and_the_case_gives_the_slot_back_at_th
 
 
 def test_a_drain_killed_after_the_case_took_the_slot_keeps_it_at_the_sweep(mock_db, monkeypatch):
-    ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"))
+    ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"), on_database=True)
     close, cadre = closed_with_a_queue(ctx)
     with killed_before_settling(monkeypatch):
         close()

@@ -19,7 +19,6 @@ from services.assignment.model import (
 )
 from services.assignment.problems import problem_for
 from shared import events
-from shared.times import to_ms
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 DUE = T0 + timedelta(days=90)
@@ -36,7 +35,7 @@ def case(**overrides) -> dict:
         "cadre_id": "t-002",
         "lead_cadre_id": None,
         "holds_slot": True,
-        "due_at": to_ms(DUE),
+        "due_at": DUE,
         "triage_reason": None,
         "escalation_reasons": [],
         "subject_rank": "staff",
@@ -130,7 +129,7 @@ def types(transition) -> list[str]:
 def test_route_accepts_the_triage_case_and_publishes_assigned_per_clue():
     done = route(case(**TRIAGE, linked_clue_ids=["c2"]))
     assert done.changes["triage_reason"] is None and done.changes["status"] == "assigned"
-    assert done.changes["accepted_at"] == to_ms(T0) and done.changes["route_mode"] == "manual"
+    assert done.changes["accepted_at"] == T0 and done.changes["route_mode"] == "manual"
     assert types(done) == ["case-assigned", "case-assigned"]
     assert [e["data"]["clue_id"] for e in done.events] == ["c1", "c2"]
     assert "reason" not in done.events[0]["data"]  # no longer triage: the reporter hears "accepted"
@@ -146,15 +145,15 @@ def test_route_with_an_escalation_publishes_it_before_the_assignment():
 
 # (deadline given to supervise, the deadline after, audit lines)
 SUPERVISION_DEADLINES = [
-    (None, to_ms(DUE), []),
-    (DUE - timedelta(days=30), to_ms(DUE - timedelta(days=30)), ["deadline_changed"]),
+    (None, DUE, []),
+    (DUE - timedelta(days=30), DUE - timedelta(days=30), ["deadline_changed"]),
 ]
 
 
 @pytest.mark.parametrize(("due", "after", "audit"), SUPERVISION_DEADLINES)
 def test_supervision_keeps_the_case_and_may_shorten_its_deadline(due, after, audit):
     done = supervise(case(), due)
-    assert done.changes.get("due_at", to_ms(DUE)) == after
+    assert done.changes.get("due_at", DUE) == after
     assert [a for a, _ in done.audit] == audit
     assert done.changes["status"] == "supervised" and "unit" not in done.changes
     [event] = done.events

@@ -1,14 +1,14 @@
-import mongomock
 import pytest
 
-from shared import mongo
+from services.notify.memory_store import MemoryNotificationStore
+from services.notify.notification_store import use
 
 
 @pytest.fixture
-def mock_db():
-    """mongoengine's default alias on a throw-away mongomock database (one thread only)."""
-    mongo.me.disconnect()
-    mongo.me.connect("notify_unit", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
-                     tz_aware=True, uuidRepresentation="standard")
-    yield
-    mongo.me.disconnect()
+def store():
+    """Notify's in-memory store, in use for the test (its contract with the database's:
+    tests/integration/notify/test_notification_store.py)."""
+    mine = MemoryNotificationStore()
+    previous = use(mine)
+    yield mine
+    use(previous)

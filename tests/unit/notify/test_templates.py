@@ -81,7 +81,7 @@ def test_every_kind_renders_in_every_language(kind, lang):
     if lang == "zh":
         assert "2024年3月1日 10:05" in message.text  # shown in Beijing time
     else:
-        assert "2024-03-01 10:05" in message.text
+        assert "2024-03-01 10:05 (UTC+08:00)" in message.text
 
 
 @pytest.mark.parametrize(
@@ -262,6 +262,7 @@ def test_bad_input_is_a_value_error(kwargs, fragment):
 def test_any_offset_is_shown_in_beijing_time():
     at = datetime(2024, 3, 1, 3, 5, tzinfo=timezone(timedelta(hours=3)))
     assert "2024年3月1日 08:05" in render("received", "zh", clue_ref=REF, at=at).text
+    assert "2024-03-01 08:05 (UTC+08:00)" in render("received", "en", clue_ref=REF, at=at).text
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,61 @@
+"""The statistics counters as stored: a mark per counted fact (`stat_marks`) and one counter
+document per quarter, basis and jurisdiction (`stat_counters`, id `quarter|basis|jurisdiction`).
+The rules of what counts where are in counters.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
+from .documents import StatCounter, StatMark
+
+CounterKey = tuple[str, str, str]  # (quarter, basis, jurisdiction)
+_NAMES = ("_id", "quarter", "basis", "jurisdiction")
+
+
+def counter_id(quarter: str, basis: str, jurisdiction: str) -> str:
+    return f"{quarter}|{basis}|{jurisdiction}"
+
+
+def new_marks(marks: Mapping[str, datetime]) -> set[str]:
+    """Insert the marks (id -> the fact's time) in one write; the ids that were not marked before.
+    A write error other than a taken id is raised."""
+    ids = list(marks)
+    try:
+        StatMark._get_collection().insert_many([{"_id": i, "at": marks[i]} for i in ids], ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        seen = {e["index"] for e in errors}
+        return {i for n, i in enumerate(ids) if n not in seen}
+    return set(ids)
+
+
+def add(sums: Mapping[CounterKey, Mapping[str, float]]) -> None:
+    """Add the increments to their counter documents (created as needed), in one bulk write."""
+    if not sums:
+        return
+    StatCounter._get_collection().bulk_write(
+        [
+            UpdateOne(
+                {"_id": counter_id(*key)},
+                {"$set": {"quarter": key[0], "basis": key[1], "jurisdiction": key[2]}, "$inc": dict(counts)},
+                upsert=True,
+            )
+            for key, counts in sums.items()
+        ],
+        ordered=False,
+    )
+
+
+def read(keys: Iterable[CounterKey]) -> dict[CounterKey, dict[str, float]]:
+    """The counts of those counter documents that exist, by key: one read by id."""
+    ids = [counter_id(*key) for key in keys]
+    return {
+        (doc["quarter"], doc["basis"], doc["jurisdiction"]): {k: v for k, v in doc.items() if k not in _NAMES}
+        for doc in StatCounter._get_collection().find({"_id": {"$in": ids}})
+    }
