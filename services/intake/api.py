@@ -216,12 +216,13 @@ class IntakeParser(ProblemParser):
 class IntakeBlueprint(ApiBlueprint):
     ARGUMENTS_PARSER = IntakeParser()
 
-    def public(self, method: str, rule: str):
+    def public(self, method: str, rule: str, parameters: list[dict[str, Any]] | None = None):
         """Route `rule` for `method` with no key, counted against the receipt limit (`limited`)
         before the arguments are parsed."""
 
         def decorate(view: Any) -> Any:
-            return self.route(rule, methods=[method])(self.doc(security=[])(limited(view)))
+            route = self.route(rule, methods=[method], parameters=parameters)
+            return route(self.doc(security=[])(limited(view)))
 
         return decorate
 

@@ -35,6 +35,11 @@ from shared.vocabulary import OBSERVER_BACKGROUNDS, OUTCOME_LABELS, PLACE_KIND_L
 from shared.web import BEARER
 
 SHEET_DAYS = 30
+# The path's variables as documented: a card's code, a batch's id (each one's maxLength).
+CODE = [{"name": "code", "in": "path", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 40}}]
+BATCH_ID = [{"name": "batch_id", "in": "path", "required": True,
+             "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]
 SHEET_PAGE = 100
 
 
@@ -212,7 +217,7 @@ def funnel_by_bureau():
     return {"items": items, "next": None}
 
 
-@bp.operation("GET", "/v1/card-batches/<batch_id>", require("supervisor"))
+@bp.operation("GET", "/v1/card-batches/<batch_id>", require("supervisor"), parameters=BATCH_ID)
 @bp.response(200, CardBatchDetail)
 def get_batch(batch_id: str):
     """A batch, its funnel and its cards (supervisor)"""
@@ -264,7 +269,7 @@ def sheet(batch_id: str):
     )
 
 
-@bp.public("GET", "/v1/cards/<code>")
+@bp.public("GET", "/v1/cards/<code>", parameters=CODE)
 @bp.response(200, CardView)
 def get_card(code: str):
     """A card's bureau, place kind and number (public, rate limited)"""
@@ -282,7 +287,7 @@ def get_card(code: str):
     }
 
 
-@bp.public("POST", "/v1/cards/<code>/feedback")
+@bp.public("POST", "/v1/cards/<code>/feedback", parameters=CODE)
 @bp.response(202, ClueAccepted, description="accepted: the receipt is shown this once")
 @bp.doc(requestBody=_clue_body("A Clue without source, jurisdiction and subject.employer (the card's); "
                                "subject.name may be left out."))

@@ -173,3 +173,6 @@ def test_the_spec_comes_from_the_schemas(client):
     assert {p["name"] for p in imported["parameters"]} == {"Idempotency-Key", "batch", "deadline"}
     assert "application/x-ndjson" in imported["responses"]["200"]["content"]
     assert spec["components"]["schemas"]["CardBatchBody"]["additionalProperties"] is False
+    card = spec["paths"]["/v1/cards/{code}"]["get"]
+    assert card["parameters"] == [{"name": "code", "in": "path", "required": True,
+                                   "schema": {"type": "string", "minLength": 1, "maxLength": 40}}]
