@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import IO, Any
 
 from flask import Request, Response, current_app, g, request, stream_with_context
@@ -214,7 +215,20 @@ class IntakeParser(ProblemParser):
 
 
 class IntakeBlueprint(ApiBlueprint):
+    """Intake's routes: documented with every problem+json answer (PROBLEMS) an intake route gives."""
+
     ARGUMENTS_PARSER = IntakeParser()
+    PROBLEMS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+
+    def problems(self, view: Any) -> Any:
+        for code in self.PROBLEMS:
+            view = self.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+
+    def operation(self, method: str, rule: str, require: Any,
+                  parameters: list[dict[str, Any]] | None = None):
+        keyed = super().operation(method, rule, require, parameters)
+        return lambda view: keyed(self.problems(view))
 
     def public(self, method: str, rule: str, parameters: list[dict[str, Any]] | None = None):
         """Route `rule` for `method` with no key, counted against the receipt limit (`limited`)
@@ -222,7 +236,7 @@ class IntakeBlueprint(ApiBlueprint):
 
         def decorate(view: Any) -> Any:
             route = self.route(rule, methods=[method], parameters=parameters)
-            return route(self.doc(security=[])(limited(view)))
+            return route(self.doc(security=[])(limited(self.problems(view))))
 
         return decorate
 

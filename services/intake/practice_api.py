@@ -336,6 +336,7 @@ def observer_summary():
 
 
 @bp.route("/v1/observer-reports", methods=["POST"])
+@bp.problems
 @bp.response(202, ClueAccepted, description="accepted: the receipt is shown this once")
 @bp.doc(security=BEARER, requestBody=_clue_body(
     "A Clue without source and reporter; jurisdiction defaults to the observer's town and must lie in it."))

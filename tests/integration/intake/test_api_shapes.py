@@ -168,6 +168,12 @@ def test_the_spec_comes_from_the_schemas(client):
     assert post["security"] == [{"bearer": []}]
     assert post["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/ClueAccepted")
     assert [p["name"] for p in post["parameters"]] == ["Idempotency-Key"]
+    problems = {"400", "401", "403", "404", "409", "413", "415", "422", "429", "503"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():  # every problem+json answer, as before
+            assert {code for code in operation["responses"] if code >= "400"} == problems, (path, method)
+    unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]["content"]["application/problem+json"]
+    assert unauthorized["schema"]["$ref"] == "#/components/schemas/Problem"
     assert spec["paths"]["/v1/receipts/lookup"]["post"]["security"] == []
     imported = spec["paths"]["/v1/clues:import"]["post"]
     assert {p["name"] for p in imported["parameters"]} == {"Idempotency-Key", "batch", "deadline"}
