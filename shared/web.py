@@ -165,8 +165,12 @@ class ProblemParser(FlaskParser):
 
     DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {}
 
+    def read_json(self, req: Request) -> Any:
+        """The JSON body as sent (a service may check more of it than `json_body` does)."""
+        return json_body(req)
+
     def load_json(self, req: Request, schema: Schema) -> Any:
-        body = json_body(req)
+        body = self.read_json(req)
         if not isinstance(body, dict):
             raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
                           errors={"_body": ["must be an object"]})
@@ -183,13 +187,16 @@ class ApiBlueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = ProblemParser()
 
-    def operation(self, method: str, rule: str, require: Callable):
+    def operation(self, method: str, rule: str, require: Callable,
+                  parameters: list[dict[str, Any]] | None = None):
         """Route `rule` for `method`, documented as needing a bearer key. `require` (shared.auth's
         decorator) runs before the arguments are parsed: a request without a key gets its 401 first.
-        The view's docstring gives the operation's summary."""
+        The view's docstring gives the operation's summary; `parameters` documents those no
+        argument schema parses (a header the view reads itself)."""
 
         def decorate(view: Callable) -> Callable:
-            return self.route(rule, methods=[method])(self.doc(security=BEARER)(require(view)))
+            route = self.route(rule, methods=[method], parameters=parameters)
+            return route(self.doc(security=BEARER)(require(view)))
 
         return decorate
 
@@ -202,6 +209,19 @@ class PathsToo(FlaskPlugin):
         if rule is None:
             return None
         return super().path_helper(rule, operations, parameters, **kwargs)
+
+
+class ParametersInOperations(PathsToo):
+    """PathsToo, writing a path's parameters (its variables, a header a route documents) into each
+    of its operations, so that a path's keys are its methods only."""
+
+    def path_helper(self, rule=None, operations=None, parameters=None, **kwargs):
+        path = super().path_helper(rule, operations, parameters, **kwargs)
+        if path is not None and parameters:
+            for operation in operations.values():
+                operation["parameters"] = [*parameters, *operation.get("parameters", [])]
+            parameters.clear()
+        return path
 
 
 class Api(flask_smorest.Api):
@@ -220,11 +240,13 @@ class Api(flask_smorest.Api):
             del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
 
-def api_for(app: Flask, title: str) -> Api:
-    """The app's OpenAPI 3.1 document at /openapi.json, built by flask-smorest from its blueprints."""
+def api_for(app: Flask, title: str, *, parameters_in_operations: bool = False) -> Api:
+    """The app's OpenAPI 3.1 document at /openapi.json, built by flask-smorest from its blueprints
+    (`parameters_in_operations`: see ParametersInOperations)."""
     app.config.update(API_TITLE=title, API_VERSION="1.0.0", OPENAPI_VERSION="3.1.0",
                       OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json")
-    api = Api(app, spec_kwargs={"flask_plugin": PathsToo()})
+    plugin = ParametersInOperations() if parameters_in_operations else PathsToo()
+    api = Api(app, spec_kwargs={"flask_plugin": plugin})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)  # after flask-smorest's own: problem+json answers every error
     return api

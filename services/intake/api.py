@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import IO, Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Request, Response, current_app, g, request, stream_with_context
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from services.intake import follow_ups, handlers, receipts, timeline
+from services.intake.api_schemas import ClueAccepted, ClueView, FollowUpAnswer, ImportResult, LookupAnswer
 from services.intake.limits import limited, receipt_limit
 from services.intake.relay import IntakeOutbox
 from services.intake.schemas import (
     ClueSchema,
     FollowUpSchema,
-    ImportBatchSchema,
+    ImportBatchQuery,
     ImportLineSchema,
     LookupSchema,
 )
 from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
 from shared.kafka import DependencyDown
-from shared.problems import Problem, flatten, json_body, load
+from shared.problems import Problem, flatten, json_body
+from shared.web import ApiBlueprint, ProblemParser
 
 MAX_IDEMPOTENCY_KEY = 200
 # Schemas hold no per-load state: one instance each serves every request (and saves building one).
 CLUE_SCHEMA, LOOKUP_SCHEMA, FOLLOW_UP_SCHEMA = ClueSchema(), LookupSchema(), FollowUpSchema()
-IMPORT_LINE_SCHEMA, IMPORT_BATCH_SCHEMA = ImportLineSchema(), ImportBatchSchema()
+IMPORT_LINE_SCHEMA = ImportLineSchema()
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -190,11 +194,10 @@ def import_line(line: bytes | None, number: int, ctx: IntakeContext, unit: str,
     return {**result, "result": "accepted", "code": 202, "replayed": replayed, **response}
 
 
-def _review_batch(unit: str) -> dict[str, str] | None:
+def _review_batch(unit: str, query: dict[str, Any]) -> dict[str, str] | None:
     """The review batch (大起底/回头看) the import's query names (`?batch=&deadline=`), or None."""
-    if not request.args:
+    if not query:
         return None
-    query = load(IMPORT_BATCH_SCHEMA, request.args.to_dict())
     try:
         return handlers.review_batch(unit, query["batch"], query["deadline"])
     except handlers.BatchConflict:
@@ -202,53 +205,119 @@ def _review_batch(unit: str) -> dict[str, str] | None:
                       errors={"deadline": ["The batch exists with another deadline."]}) from None
 
 
+class IntakeParser(ProblemParser):
+    """The project's parser, refusing text that is not valid Unicode (`json_payload`); the body
+    as sent stays on `g.json_payload` (an Idempotency-Key's body hash is of it)."""
+
+    def read_json(self, req: Request) -> Any:
+        g.json_payload = payload = json_payload()
+        return payload
+
+
+class IntakeBlueprint(ApiBlueprint):
+    """Intake's routes: documented with every problem+json answer (PROBLEMS) an intake route gives."""
+
+    ARGUMENTS_PARSER = IntakeParser()
+    PROBLEMS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+
+    def problems(self, view: Any) -> Any:
+        for code in self.PROBLEMS:
+            view = self.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+
+    def operation(self, method: str, rule: str, require: Any,
+                  parameters: list[dict[str, Any]] | None = None):
+        keyed = super().operation(method, rule, require, parameters)
+        return lambda view: keyed(self.problems(view))
+
+    def public(self, method: str, rule: str, parameters: list[dict[str, Any]] | None = None):
+        """Route `rule` for `method` with no key, counted against the receipt limit (`limited`)
+        before the arguments are parsed."""
+
+        def decorate(view: Any) -> Any:
+            route = self.route(rule, methods=[method], parameters=parameters)
+            return route(self.doc(security=[])(limited(self.problems(view))))
+
+        return decorate
+
+
+def idempotency_key_first(view: Any) -> Any:
+    """The Idempotency-Key header checked (`g.idempotency_key`) before the body is parsed."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        g.idempotency_key = _idempotency_key()
+        return view(*args, **kwargs)
+
+    return checked
+
+
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY}}
+
 # The intake routes; the receipt routes share one rate limit per client and count wrong secrets
 # per receipt code (see `limits`).
-bp = Blueprint("intake", __name__)
+bp = IntakeBlueprint("intake", __name__, description="Clues and receipts")
 
 
-@bp.post("/v1/clues")
-@require("frontline")
-def post_clue():
-    key = _idempotency_key()
-    payload = json_payload()
-    data = load(CLUE_SCHEMA, payload)
-    ctx = _ctx()
+@bp.operation("POST", "/v1/clues", require("frontline"), parameters=[IDEMPOTENCY_KEY])
+@idempotency_key_first
+@bp.arguments(CLUE_SCHEMA)
+@bp.response(202, ClueAccepted, description="accepted: the receipt is shown this once")
+def post_clue(data: dict[str, Any]):
+    """Post a clue (frontline)"""
+    key, ctx = g.idempotency_key, _ctx()
     try:
         body, replayed = handlers.post_clue(
             data, g.principal.scope, ctx.keys, idempotency_key=key,
-            request_hash=handlers.body_hash(payload, ctx.keys.request_key) if key else None,
+            request_hash=handlers.body_hash(g.json_payload, ctx.keys.request_key) if key else None,
             outbox=ctx.outbox)
     except handlers.IdempotencyConflict:
         raise Problem(409, "Conflict", "this Idempotency-Key was used with a different body") from None
-    resp = jsonify(body)
-    resp.status_code = 202
-    resp.headers["Location"] = f"/v1/clues/{body['clue_id']}"
+    headers = {"Location": f"/v1/clues/{body['clue_id']}"}
     if replayed:
-        resp.headers["Idempotent-Replayed"] = "true"
-    return resp
+        headers["Idempotent-Replayed"] = "true"
+    return body, headers
 
 
-@bp.get("/v1/clues/<clue_id>")
-@require("frontline", "supervisor")
+@bp.operation("GET", "/v1/clues/<clue_id>", require("frontline", "supervisor"))
+@bp.response(200, ClueView)
 def get_clue(clue_id: str):
+    """A clue's status and reporter-safe timeline (posting unit, supervisor above it)"""
     clue = handlers.find_clue(clue_id) if len(clue_id) <= 64 else None
     if clue is None or not _visible(clue):
         raise Problem(404, "Not Found", "no such clue")
-    return jsonify(clue_view(clue))
+    return clue_view(clue)
 
 
-@bp.post("/v1/clues:import")
-@require("frontline", "supervisor")
-def import_clues():
-    if request.mimetype not in NDJSON_TYPES:
-        raise Problem(415, "Unsupported Media Type", "send the body as application/x-ndjson")
-    # Streamed line by line with a limit per line; None would fall back to the 1 MiB app limit.
-    request.max_content_length = sys.maxsize
+def ndjson_first(view: Any) -> Any:
+    """An import's body must be NDJSON (415), and its Idempotency-Key valid, before its query is parsed."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if request.mimetype not in NDJSON_TYPES:
+            raise Problem(415, "Unsupported Media Type", "send the body as application/x-ndjson")
+        # Streamed line by line with a limit per line; None would fall back to the 1 MiB app limit.
+        request.max_content_length = sys.maxsize
+        g.idempotency_key = _idempotency_key()
+        return view(*args, **kwargs)
+
+    return checked
+
+
+@bp.operation("POST", "/v1/clues:import", require("frontline", "supervisor"), parameters=[IDEMPOTENCY_KEY])
+@ndjson_first
+@bp.arguments(ImportBatchQuery, location="query")
+@bp.response(200, ImportResult, content_type="application/x-ndjson", description="one result per line")
+@bp.doc(requestBody={"required": True, "content": {
+    "application/x-ndjson": {"schema": ImportLineSchema}}})
+def import_clues(query: dict[str, Any]):
+    """Import old clues, one JSON clue per line (frontline, supervisor); a review batch (大起底/回头看)
+    is named by ?batch= with its 限期处置 ?deadline="""
     ctx = _ctx()
-    unit, base_key = _posting_unit(), _idempotency_key()
+    unit, base_key = _posting_unit(), g.idempotency_key
     limit = ctx.settings.import_line_max_bytes
-    batch = _review_batch(unit)
+    batch = _review_batch(unit, query)
 
     def results() -> Iterator[str]:
         number, read = 0, 0
@@ -280,21 +349,21 @@ def by_receipt(code: str, use: Any) -> Any:
         raise Problem(404, "Not Found", "no clue has this receipt") from None
 
 
-@bp.post("/v1/receipts/lookup")
-@limited
-def lookup():
-    data = load(LOOKUP_SCHEMA, json_payload())
+@bp.public("POST", "/v1/receipts/lookup")
+@bp.arguments(LOOKUP_SCHEMA)
+@bp.response(200, LookupAnswer)
+def lookup(data: dict[str, Any]):
+    """Status and updates of a clue by its receipt (public, rate limited)"""
     ctx = _ctx()
-    return jsonify(by_receipt(data["code"], lambda: follow_ups.lookup(
-        data["code"], data["secret"], ctx.keys, quiet_days=ctx.settings.common.still_handling_days)))
+    return by_receipt(data["code"], lambda: follow_ups.lookup(
+        data["code"], data["secret"], ctx.keys, quiet_days=ctx.settings.common.still_handling_days))
 
 
-@bp.post("/v1/receipts/messages")
-@limited
-def message():
-    data = load(FOLLOW_UP_SCHEMA, json_payload())
+@bp.public("POST", "/v1/receipts/messages")
+@bp.arguments(FOLLOW_UP_SCHEMA)
+@bp.response(202, FollowUpAnswer, description="passed on")
+def message(data: dict[str, Any]):
+    """Add information or object to the result (public, rate limited)"""
     ctx = _ctx()
-    body = by_receipt(data["code"], lambda: follow_ups.follow_up(
+    return by_receipt(data["code"], lambda: follow_ups.follow_up(
         data["code"], data["secret"], data["message"], data["objection"], ctx.keys, outbox=ctx.outbox))
-    return jsonify(body), 202
-

@@ -7,13 +7,12 @@ import threading
 import mongoengine as me
 from flask import Flask
 
-from services.intake import api, limits, pages, practice_api
+from services.intake import api, api_schemas, limits, pages, practice_api
 from services.intake.api import IntakeContext
 from services.intake.clue_store import clues
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.handlers import Keys
 from services.intake.limits import TooManyAttempts
-from services.intake.openapi import build_spec
 from services.intake.outbox_store import outbox_collections
 from services.intake.relay import IntakeOutbox
 from services.intake.settings import IntakeSettings
@@ -29,7 +28,7 @@ from shared.metrics import (
 )
 from shared.problems import problem_response
 from shared.sealing import ReporterVault
-from shared.web import create_base_app
+from shared.web import api_for, create_base_app
 
 
 def _connect(settings: IntakeSettings) -> None:
@@ -57,14 +56,17 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     settings = settings or IntakeSettings.from_env()
     _connect(settings)
     outbox = IntakeOutbox(publisher or EventProducer(settings.common))
-    app = create_base_app("intake", settings.common, spec=build_spec)
+    app = create_base_app("intake", settings.common)
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
     limits.init_app(app, me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
                     settings.receipt_code_failures)
-    app.register_blueprint(api.bp)
+    # /openapi.json, built from the blueprints; a path's keys are its methods (test_api.py checks)
+    rest = api_for(app, "Intake: clues and receipts", parameters_in_operations=True)
+    api_schemas.register_components(rest.spec)
+    rest.register_blueprint(api.bp)
     pages.init_app(app, settings)
-    practice_api.init_app(app, settings)  # cards, observers
+    practice_api.init_app(app, rest, settings)  # cards, observers
 
     @app.errorhandler(TooManyAttempts)
     def _too_many(exc: TooManyAttempts):

@@ -10,23 +10,40 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask_smorest import Api
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.intake import cards, handlers, observers, practice_store
-from services.intake.api import CLUE_SCHEMA, IntakeContext, json_payload
-from services.intake.limits import limited
-from services.intake.schemas import PATH_PATTERN, Text
+from services.intake.api import CLUE_SCHEMA, IntakeBlueprint, IntakeContext, json_payload
+from services.intake.api_schemas import (
+    BureauFunnelPage,
+    CardBatchDetail,
+    CardBatchPage,
+    CardBatchView,
+    CardView,
+    ClueAccepted,
+    ObserverPage,
+    ObserverRegistered,
+    TownSummaryPage,
+)
+from services.intake.schemas import PATH_PATTERN, ClueSchema, Text
 from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
 from shared.problems import Problem, flatten, load
 from shared.vocabulary import OBSERVER_BACKGROUNDS, OUTCOME_LABELS, PLACE_KIND_LABELS, PLACE_KINDS
+from shared.web import BEARER
 
 SHEET_DAYS = 30
+# The path's variables as documented: a card's code, a batch's id (each one's maxLength).
+CODE = [{"name": "code", "in": "path", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 40}}]
+BATCH_ID = [{"name": "batch_id", "in": "path", "required": True,
+             "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]
 SHEET_PAGE = 100
 
 
-class BatchBody(Schema):
+class CardBatchBody(Schema):
     class Meta:
         unknown = RAISE
 
@@ -132,20 +149,30 @@ def post_card_opinion(code: str, payload: Any) -> dict[str, Any]:
 
 
 # The card and observer routes; the public card routes share the receipt routes' rate limit.
-bp = Blueprint("practice", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/assets/practice")
+bp = IntakeBlueprint("cards_observers", __name__, description="Supervision cards and integrity observers")
+# The printable sheet of a batch (HTML, not in the API) and the assets of the card pages.
+sheets = Blueprint("practice", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/assets/practice")
 
 
-def init_app(app: Flask, settings: IntakeSettings) -> None:
-    """The registry's places for these routes, and the routes on `app`."""
+def init_app(app: Flask, rest: Api, settings: IntakeSettings) -> None:
+    """The registry's places for these routes, and the routes on `app` (the API's on `rest`)."""
     app.extensions["intake.places"] = practice_store.load_places(settings.registry_file)
-    app.register_blueprint(bp)
+    rest.register_blueprint(bp)
+    app.register_blueprint(sheets)
 
 
-@bp.post("/v1/card-batches")
-@require("supervisor")
-def issue_batch():
-    data = load(BatchBody(), json_payload())
+def _clue_body(description: str) -> dict[str, Any]:
+    """The doc of a body that becomes a clue once the card or observer has filled it in."""
+    return {"description": description, "required": True,
+            "content": {"application/json": {"schema": ClueSchema}}}
+
+
+@bp.operation("POST", "/v1/card-batches", require("supervisor"))
+@bp.arguments(CardBatchBody)
+@bp.response(201, CardBatchView, description="the batch with its funnel and sheet_url")
+def issue_batch(data: dict[str, Any]):
+    """Issue a batch of numbered supervision cards (supervisor)"""
     bureau = _places().bureaus.get(data["bureau"])
     if bureau is None:
         raise Problem(
@@ -164,20 +191,22 @@ def issue_batch():
     batch = practice_store.issue_batch(
         data["bureau"], data["place_kind"], place, data["count"], prefix, data["label"], g.principal.actor
     )
-    return jsonify(batch_view(batch, cards.Funnel(issued=batch.count))), 201
+    return batch_view(batch, cards.Funnel(issued=batch.count))
 
 
-@bp.get("/v1/card-batches")
-@require("supervisor")
+@bp.operation("GET", "/v1/card-batches", require("supervisor"))
+@bp.response(200, CardBatchPage)
 def list_batches():
+    """Card batches in scope, each with its funnel (supervisor)"""
     batches = practice_store.batches_within(g.principal.scope)
     funnels = practice_store.batch_funnels(batches)
-    return jsonify({"items": [batch_view(b, funnels[b.id]) for b in batches], "next": None})
+    return {"items": [batch_view(b, funnels[b.id]) for b in batches], "next": None}
 
 
-@bp.get("/v1/card-batches/funnel")
-@require("supervisor")
+@bp.operation("GET", "/v1/card-batches/funnel", require("supervisor"))
+@bp.response(200, BureauFunnelPage)
 def funnel_by_bureau():
+    """The card funnel per bureau: issued, opinions, led to a case, outcomes (supervisor)"""
     batches = practice_store.batches_within(g.principal.scope)
     funnels = practice_store.batch_funnels(batches)
     total = cards.by_bureau((b.bureau, funnels[b.id]) for b in batches)
@@ -185,12 +214,13 @@ def funnel_by_bureau():
         {"bureau": code, "bureau_name": _places().name(code), **row.as_dict()}
         for code, row in sorted(total.items())
     ]
-    return jsonify({"items": items, "next": None})
+    return {"items": items, "next": None}
 
 
-@bp.get("/v1/card-batches/<batch_id>")
-@require("supervisor")
+@bp.operation("GET", "/v1/card-batches/<batch_id>", require("supervisor"), parameters=BATCH_ID)
+@bp.response(200, CardBatchDetail)
 def get_batch(batch_id: str):
+    """A batch, its funnel and its cards (supervisor)"""
     batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
     if batch is None or not jurisdiction_within(batch.jurisdiction, g.principal.scope):
         raise Problem(404, "Not Found", "no such card batch")
@@ -199,10 +229,10 @@ def get_batch(batch_id: str):
         {"code": c.id, "number": cards.serial(batch.prefix, c.number)}
         for c in practice_store.batch_cards(batch.id, 0, cards.MAX_BATCH)
     ]
-    return jsonify(view)
+    return view
 
 
-@bp.get("/cards/batches/<batch_id>/sheet")
+@sheets.get("/cards/batches/<batch_id>/sheet")
 def sheet(batch_id: str):
     batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
     token = request.args.get("t", "")
@@ -239,37 +269,38 @@ def sheet(batch_id: str):
     )
 
 
-@bp.get("/v1/cards/<code>")
-@limited
+@bp.public("GET", "/v1/cards/<code>", parameters=CODE)
+@bp.response(200, CardView)
 def get_card(code: str):
+    """A card's bureau, place kind and number (public, rate limited)"""
     found = practice_store.find_card(code)
     if found is None:
         raise Problem(404, "Not Found", "no card has this code")
     card, batch = found
-    return jsonify(
-        {
-            "code": card.id,
-            "number": cards.serial(batch.prefix, card.number),
-            "bureau": batch.bureau,
-            "bureau_name": _places().name(batch.bureau),
-            "place_kind": batch.place_kind,
-            "jurisdiction": batch.jurisdiction,
-        }
-    )
+    return {
+        "code": card.id,
+        "number": cards.serial(batch.prefix, card.number),
+        "bureau": batch.bureau,
+        "bureau_name": _places().name(batch.bureau),
+        "place_kind": batch.place_kind,
+        "jurisdiction": batch.jurisdiction,
+    }
 
 
-@bp.post("/v1/cards/<code>/feedback")
-@limited
+@bp.public("POST", "/v1/cards/<code>/feedback", parameters=CODE)
+@bp.response(202, ClueAccepted, description="accepted: the receipt is shown this once")
+@bp.doc(requestBody=_clue_body("A Clue without source, jurisdiction and subject.employer (the card's); "
+                               "subject.name may be left out."))
 def card_feedback(code: str):
-    resp = jsonify(post_card_opinion(code, json_payload()))
-    resp.status_code = 202
-    return resp
+    """An opinion through a card: a clue with source supervision_card (public, rate limited)"""
+    return post_card_opinion(code, json_payload())
 
 
-@bp.post("/v1/observers")
-@require("supervisor")
-def register_observer():
-    data = load(ObserverBody(), json_payload())
+@bp.operation("POST", "/v1/observers", require("supervisor"))
+@bp.arguments(ObserverBody)
+@bp.response(201, ObserverRegistered, description="the observer and observer_key")
+def register_observer(data: dict[str, Any]):
+    """Register an integrity observer of a town; the observer key is shown once (supervisor)"""
     town = _places().jurisdictions.get(data["town"])
     if town is None or town.get("level") != "town":
         raise Problem(422, "Unprocessable Content", "not a town", errors={"town": ["Not a known town."]})
@@ -285,29 +316,32 @@ def register_observer():
     observer, token = practice_store.register_observer(
         data["town"], data["background"], data["liaison_cadre_id"], identity, _ctx().keys.vault
     )
-    return jsonify({**observer_view(observer), "observer_key": token}), 201
+    return {**observer_view(observer), "observer_key": token}
 
 
-@bp.get("/v1/observers")
-@require("supervisor")
+@bp.operation("GET", "/v1/observers", require("supervisor"))
+@bp.response(200, ObserverPage)
 def roster():
-    return jsonify(
-        {
-            "items": [observer_view(o) for o in practice_store.observers_within(g.principal.scope)],
-            "next": None,
-        }
-    )
+    """The roster in scope, without identities (supervisor)"""
+    return {"items": [observer_view(o) for o in practice_store.observers_within(g.principal.scope)],
+            "next": None}
 
 
-@bp.get("/v1/observers/summary")
-@require("supervisor")
+@bp.operation("GET", "/v1/observers/summary", require("supervisor"))
+@bp.response(200, TownSummaryPage)
 def observer_summary():
+    """Per town: observers by background, reports, led to a case, outcomes (supervisor)"""
     rows = practice_store.observer_summary(g.principal.scope)
-    return jsonify({"items": [{**r, "town_name": _places().name(r["town"])} for r in rows], "next": None})
+    return {"items": [{**r, "town_name": _places().name(r["town"])} for r in rows], "next": None}
 
 
-@bp.post("/v1/observer-reports")
+@bp.route("/v1/observer-reports", methods=["POST"])
+@bp.problems
+@bp.response(202, ClueAccepted, description="accepted: the receipt is shown this once")
+@bp.doc(security=BEARER, requestBody=_clue_body(
+    "A Clue without source and reporter; jurisdiction defaults to the observer's town and must lie in it."))
 def observer_report():
+    """The liaison posts an observer's report with the observer key: a clue with source observer"""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     observer = practice_store.observer_by_key(token.strip()) if scheme.lower() == "bearer" else None
     if observer is None:
@@ -343,8 +377,7 @@ def observer_report():
         outbox=ctx.outbox,
         extra={"observer_id": observer.id},
     )
-    return jsonify(answer), 202
-
+    return answer
 
 
 def observer_view(observer: practice_store.Observer) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Marshmallow schemas for intake's HTTP bodies (API.md, Intake), and error flattening.
+"""Marshmallow schemas for intake's HTTP bodies and queries (API.md, Intake); the answers' are api_schemas'.
 
 Every input schema raises on unknown fields, nested ones included. Strings are stripped of
 surrounding whitespace before their length is checked; booleans and integers must be JSON
@@ -19,7 +19,6 @@ from shared.times import today_in_china
 from shared.vocabulary import (
     CATEGORIES,
     CHANNELS,
-    CLUE_STATUSES,
     PARTY_KINDS,
     PRIOR_DISPOSITIONS,
     RANKS,
@@ -256,6 +255,20 @@ class ImportBatchSchema(StrictSchema):
     deadline = fields.AwareDateTime(required=True)
 
 
+_IMPORT_BATCH = ImportBatchSchema()
+
+
+class ImportBatchQuery(StrictSchema):
+    """The query of POST /v1/clues:import: empty (no review batch), or a review batch's name and
+    deadline, both required then (ImportBatchSchema)."""
+
+    batch = Text(validate=validate.Length(min=1, max=100))
+    deadline = fields.AwareDateTime()
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        return _IMPORT_BATCH.load(data, **kwargs) if data else {}
+
+
 class LookupSchema(StrictSchema):
     """Body of POST /v1/receipts/lookup."""
 
@@ -268,33 +281,3 @@ class FollowUpSchema(LookupSchema):
 
     message = Text(required=True, validate=validate.Length(min=1, max=5_000))
     objection = StrictBoolean(load_default=False)
-
-
-class ReceiptSchema(Schema):
-    """The receipt, returned once in the 202 answer to POST /v1/clues."""
-
-    code = fields.String(required=True, metadata={"example": "4F7K-9QXM-2H8D-T6WB"})
-    secret = fields.String(required=True)
-
-
-class ClueResponseSchema(Schema):
-    """The 202 answer to POST /v1/clues."""
-
-    clue_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(CLUE_STATUSES))
-    received_at = fields.DateTime(required=True)
-    receipt = fields.Nested(ReceiptSchema, required=True)
-
-
-class UpdateSchema(Schema):
-    """One reporter-safe line of a clue's timeline."""
-
-    at = fields.DateTime(required=True)
-    message = fields.String(required=True)
-
-
-class LookupResponseSchema(Schema):
-    """The answer to POST /v1/receipts/lookup."""
-
-    status = fields.String(required=True, validate=validate.OneOf(CLUE_STATUSES))
-    updates = fields.List(fields.Nested(UpdateSchema), required=True)
