@@ -30,6 +30,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.current import Current
 from shared.mongo import new_id, utcnow
 from shared.outbox import staged_update
 from shared.times import from_ms, to_ms
@@ -348,19 +349,10 @@ class CaseStore:
         WaitingFollowUp._get_collection().delete_one({"_id": event_id})
 
 
-_current: Any = CaseStore()
-
-
-def case_store() -> CaseStore:
-    """The store the use cases use."""
-    return _current
-
-
-def use(store: Any) -> Any:
-    """Make `store` the one the use cases use (a `MemoryCaseStore` in unit tests); the one before."""
-    global _current
-    previous, _current = _current, store
-    return previous
+# The store the use cases use; `use(other)` swaps in a stand-in, returning the one before.
+_current: Current[Any] = Current(CaseStore())
+case_store = _current.get
+use = _current.use
 
 
 # ---- what the modules outside the case use cases still call (pages, networks) -----------------
