@@ -148,6 +148,17 @@ def refused() -> Response | None:
     return message(400, "页面已过期", "为了安全，请返回并重新打开页面后再提交。", current())
 
 
+def csrf_checked(view: Callable) -> Callable:
+    """Decorator for a form's POST view (under `signed_in`): `refused()`'s page instead of the
+    view when the form's CSRF token fails."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        return refused() or view(*args, **kwargs)
+
+    return checked
+
+
 @bp.after_request
 def _headers(resp: Response) -> Response:
     resp.headers["Cache-Control"] = "no-store"
