@@ -34,6 +34,7 @@ from shared.vocabulary import (
     RANK_LABELS,
     SOURCE_LABELS,
 )
+from shared.web import serve_base_stylesheet
 
 from . import handlers
 from .errors import DomainError
@@ -67,6 +68,7 @@ LABELS = {
 
 bp = Blueprint("workspace", __name__, template_folder="templates", static_folder="static",
                static_url_path="/workspace/assets")
+serve_base_stylesheet(bp)
 
 
 class Workspace:
