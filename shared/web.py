@@ -6,12 +6,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import flask_smorest
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Request, Response, g, jsonify, request
+from flask import Blueprint, Flask, Request, Response, g, jsonify, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.spec.plugins import FlaskPlugin
 from marshmallow import Schema, fields
@@ -39,6 +40,16 @@ class JsonProvider(DefaultJSONProvider):
         if isinstance(o, date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+
+PAGES_STATIC = Path(__file__).with_name("static")
+
+
+def serve_base_stylesheet(bp: Blueprint) -> None:
+    """Serve shared/static/base.css, the rules every service's pages share, beside `bp`'s own
+    static files (`url_for(f"{bp.name}.base_css")`), so it comes under the blueprint's headers."""
+    bp.add_url_rule(f"{bp.static_url_path}/base.css", "base_css",
+                    lambda: send_from_directory(PAGES_STATIC, "base.css"))
 
 
 def new_spec(title: str, version: str = "1.0.0") -> APISpec:

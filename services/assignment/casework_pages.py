@@ -21,7 +21,7 @@ from .casework_api import RouteBody, SuperviseBody
 from .model import OPEN_STATUSES, CaseError, CaseNotFound
 from .problems import problem_for
 from .registry import Registry
-from .workspace import bp, ctx, deadline_text, refused, render, signed_in
+from .workspace import bp, csrf_checked, ctx, deadline_text, render, signed_in
 
 ROUTE_TEXT = {
     409: "此案件已不在待分办队列中（可能刚被他人分办），请刷新后再看。",
@@ -94,17 +94,15 @@ def triage(principal: Principal):
 
 @bp.post("/workspace/cases/<case_id>/route")
 @signed_in("supervisor")
+@csrf_checked
 def route(principal: Principal, case_id: str):
-    if bad := refused():
-        return bad
     return route_form(principal, case_id, ctx(), case_page)
 
 
 @bp.post("/workspace/cases/<case_id>/supervise")
 @signed_in("supervisor")
+@csrf_checked
 def supervise(principal: Principal, case_id: str):
-    if bad := refused():
-        return bad
     return supervise_form(principal, case_id, ctx(), case_page)
 
 

@@ -12,20 +12,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.outbox import staged_update
 from shared.times import to_ms
 
-from . import workload
 from .model import OPEN_STATUSES, Transition
 from .store import (
     Doc,
     audit_entry,
     follow_up_view,
     give_back,
-    release_changes,
     stale_marks,
     unmark,
     waiting_doc,
+    write_case,
 )
 
 _UNIQUE = ("_id", "clue_id", "open_key")  # what the database's unique indexes refuse twice
@@ -189,23 +187,12 @@ class MemoryCaseStore:
         now: datetime | None = None,
     ) -> Doc | None:
         """store.CaseStore.update, in memory."""
-        if doc.get("release_key") and any(release):
-            self.finish_release(doc)
-        update = staged_update(doc, *envelopes)
-        del update["$inc"]
-        update["$set"].update(changes)
-        if slot:
-            update["$set"][f"slot_keys.{slot[1]}"] = True
-        if any(release):
-            update["$set"].update(release_changes(release, now))
-        if unset := list(unset):
-            update["$unset"] = dict.fromkeys(unset, "")
-        updated = self._write(doc, update, expect or {})
-        if slot:
-            workload.settle_slot(*slot, taken=updated is not None)
-        if updated is not None and updated.get("release_key") and any(release):
-            self.finish_release(updated)
-        return updated
+
+        def write(update: Doc) -> Doc | None:
+            del update["$inc"]
+            return self._write(doc, update, expect or {})
+
+        return write_case(self, doc, changes, envelopes, write, unset, slot, release, now)
 
     def save(self, doc: Doc, transition: Transition, expect: Mapping[str, Any] | None = None,
              **kw: Any) -> Doc | None:

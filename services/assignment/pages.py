@@ -40,11 +40,11 @@ from .sessions import SESSION_COOKIE  # noqa: F401 - for callers
 from .workspace import (
     bp,
     by_deadline,
+    csrf_checked,
     ctx,
     current,
     deadline_text,
     message,
-    refused,
     render,
     signed_in,
     unit_name,
@@ -109,10 +109,8 @@ def sign_in():
     return render("sign_in.html")
 
 @bp.post("/workspace/sign-in")
+@csrf_checked
 def sign_in_post():
-    bad = refused()
-    if bad:
-        return bad
     wait = failures_wait()
     if wait:  # the same limit on guessing keys as the API's
         resp = message(429, "尝试次数过多", f"请 {wait} 秒后再试。")
@@ -137,10 +135,8 @@ def sign_in_post():
     return redirect(url_for("workspace.home"), 303)
 
 @bp.post("/workspace/sign-out")
+@csrf_checked
 def sign_out():
-    bad = refused()
-    if bad:
-        return bad
     workspace().sessions.sign_out()
     return redirect(url_for("workspace.sign_in", out="yes"), 303)
 
@@ -175,10 +171,8 @@ def case(principal: Principal, case_id: str):
 
 @bp.post("/workspace/cases/<case_id>/close")
 @signed_in("cadre")
+@csrf_checked
 def close(principal: Principal, case_id: str):
-    bad = refused()
-    if bad:
-        return bad
     form = request.form
     shown = {
         "disposition": form.get("disposition", ""),

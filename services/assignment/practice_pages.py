@@ -21,7 +21,7 @@ from . import recommendations as rules
 from .errors import DomainError
 from .practice_api import AnswerBody, RecommendationBody
 from .problems import problem_for
-from .workspace import bp, ctx, refused, render, signed_in
+from .workspace import bp, csrf_checked, ctx, render, signed_in
 
 WHY_LABELS = {"several_firms": "一人关联多家企业/中介", "several_units": "一家企业关联多个单位的人员"}
 REC_STATUS_LABELS = {
@@ -132,10 +132,8 @@ def recommendations(principal: Principal):
 
 @bp.post("/workspace/recommendations")
 @signed_in("supervisor")
+@csrf_checked
 def issue(principal: Principal):
-    bad = refused()
-    if bad:
-        return bad
     form = request.form
     payload = {
         k: form.get(k, "").strip()
@@ -161,10 +159,8 @@ def issue(principal: Principal):
 
 @bp.post("/workspace/recommendations/<rec_id>/answer")
 @signed_in("supervisor")
+@csrf_checked
 def answer(principal: Principal, rec_id: str):
-    bad = refused()
-    if bad:
-        return bad
     form = request.form
     payload = {k: form.get(k, "").strip() for k in ("answer", "answered_on") if form.get(k, "").strip()}
     prefix = f"r{rec_id}-"

@@ -19,35 +19,28 @@ from .registry_file import load_registry, registry_from_dict, registry_to_dict
 STATE_ID = "current"
 
 
+# The registry's places as documents: the Registry method listing them, the fields stored besides
+# the code and the position.
+_PLACES = (
+    (JurisdictionDoc, "jurisdictions", ("name", "level", "parent", "leaders")),
+    (EmployerDoc, "employers", ("name", "jurisdiction", "leaders")),
+    (UnitDoc, "units", ("name", "jurisdiction", "kind", "serves_employer")),
+)
+
+
+def _upsert(document: Any, items: Any, names: tuple[str, ...]) -> None:
+    """Write each of `items` (by its code) with the fields `names` and its position in the list."""
+    for pos, item in enumerate(items):
+        values = {f"set__{name}": getattr(item, name) for name in names}
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}  # leaders
+        document.objects(id=item.code).update_one(upsert=True, **values, set__position=pos)
+
+
 def save_registry(registry: Registry, source: str = "api") -> int:
     """Write a validated registry; items no longer present are removed (cadres are deactivated,
     since they may still hold cases). Returns the new registry version."""
-    for pos, j in enumerate(registry.jurisdictions()):
-        JurisdictionDoc.objects(id=j.code).update_one(
-            upsert=True,
-            set__name=j.name,
-            set__level=j.level,
-            set__parent=j.parent,
-            set__leaders=list(j.leaders),
-            set__position=pos,
-        )
-    for pos, e in enumerate(registry.employers()):
-        EmployerDoc.objects(id=e.code).update_one(
-            upsert=True,
-            set__name=e.name,
-            set__jurisdiction=e.jurisdiction,
-            set__leaders=list(e.leaders),
-            set__position=pos,
-        )
-    for pos, u in enumerate(registry.units()):
-        UnitDoc.objects(id=u.code).update_one(
-            upsert=True,
-            set__name=u.name,
-            set__jurisdiction=u.jurisdiction,
-            set__kind=u.kind,
-            set__serves_employer=u.serves_employer,
-            set__position=pos,
-        )
+    for document, items, names in _PLACES:
+        _upsert(document, getattr(registry, items)(), names)
     slots = CadreSlot._get_collection()
     for pos, c in enumerate(registry.cadres()):
         slots.update_one(
@@ -65,9 +58,8 @@ def save_registry(registry: Registry, source: str = "api") -> int:
             upsert=True,
         )
         slots.update_one({"_id": c.id, "load": None}, {"$set": {"load": 0, "leads": 0}})
-    JurisdictionDoc.objects(id__nin=[j.code for j in registry.jurisdictions()]).delete()
-    EmployerDoc.objects(id__nin=[e.code for e in registry.employers()]).delete()
-    UnitDoc.objects(id__nin=[u.code for u in registry.units()]).delete()
+    for document, items, _ in _PLACES:
+        document.objects(id__nin=[item.code for item in getattr(registry, items)()]).delete()
     slots.update_many({"_id": {"$nin": [c.id for c in registry.cadres()]}}, {"$set": {"active": False}})
     RegistryState.objects(id=STATE_ID).update_one(
         upsert=True, inc__version=1, set__source=source, set__changed_at=utcnow()

@@ -23,13 +23,14 @@ converted on the way in (documents, changes, filters) and out.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.current import Current
 from shared.mongo import new_id, utcnow
 from shared.outbox import staged_update
 from shared.times import from_ms, to_ms
@@ -88,6 +89,31 @@ def release_changes(release: tuple[str | None, str | None], now: datetime | None
     """The journal fields of a write giving up `release`'s (cadre, lead cadre)."""
     return {"release_key": f"r{secrets.token_hex(6)}", "release_at": to_ms(now or utcnow()),
             "release_slot": release[0], "release_lead": release[1]}
+
+
+def write_case(store: Any, doc: Doc, changes: Doc, envelopes: Iterable[Doc],
+               write: Callable[[Doc], Doc | None], unset: Iterable[str],
+               slot: tuple[str, str] | None, release: tuple[str | None, str | None],
+               now: datetime | None) -> Doc | None:
+    """The steps of `CaseStore.update` (and its in-memory twin's) around `write`, which applies the
+    update document to the case only if it is still the version `doc` was read at: the release
+    journaled before finished first, the slot settled and this write's release finished after."""
+    if doc.get("release_key") and any(release):
+        store.finish_release(doc)
+    update = staged_update(doc, *envelopes)
+    update["$set"].update(changes)
+    if slot:
+        update["$set"][f"slot_keys.{slot[1]}"] = True
+    if any(release):
+        update["$set"].update(release_changes(release, now))
+    if unset := list(unset):
+        update["$unset"] = dict.fromkeys(unset, "")
+    updated = write(update)
+    if slot:
+        workload.settle_slot(*slot, taken=updated is not None)
+    if updated is not None and updated.get("release_key") and any(release):
+        store.finish_release(updated)
+    return updated
 
 
 def give_back(doc: Mapping[str, Any]) -> list[str]:
@@ -209,27 +235,16 @@ class CaseStore:
         the write records the key (what tells the sweep the case took the slot), and the claim is
         settled after it, the slot given back if the write missed. `release`, the (cadre, lead
         cadre) whose slot and lead this write gives up: journaled in the write, given back after."""
-        if doc.get("release_key") and any(release):
-            self.finish_release(doc)
-        update = staged_update(doc, *envelopes)
-        update["$set"].update(to_db(changes))
-        if slot:
-            update["$set"][f"slot_keys.{slot[1]}"] = True
-        if any(release):
-            update["$set"].update(release_changes(release, now))
-        if unset := list(unset):
-            update["$unset"] = dict.fromkeys(unset, "")
-        version = doc.get("outbox_version", 0)
-        wanted = {"_id": doc["_id"], "outbox_version": version, **_db_filter(expect or {})}
-        try:
-            updated = cases().find_one_and_update(wanted, update, return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:  # MongoDB: another case took the open key meanwhile
-            updated = None
-        if slot:
-            workload.settle_slot(*slot, taken=updated is not None)
-        if updated is not None and updated.get("release_key") and any(release):
-            self.finish_release(updated)
-        return from_db(updated)
+
+        def write(update: Doc) -> Doc | None:
+            version = doc.get("outbox_version", 0)
+            wanted = {"_id": doc["_id"], "outbox_version": version, **_db_filter(expect or {})}
+            try:
+                return cases().find_one_and_update(wanted, update, return_document=ReturnDocument.AFTER)
+            except DuplicateKeyError:  # MongoDB: another case took the open key meanwhile
+                return None
+
+        return from_db(write_case(self, doc, to_db(changes), envelopes, write, unset, slot, release, now))
 
     def save(self, doc: Doc, transition: Transition, expect: Mapping[str, Any] | None = None,
              **kw: Any) -> Doc | None:
@@ -348,19 +363,10 @@ class CaseStore:
         WaitingFollowUp._get_collection().delete_one({"_id": event_id})
 
 
-_current: Any = CaseStore()
-
-
-def case_store() -> CaseStore:
-    """The store the use cases use."""
-    return _current
-
-
-def use(store: Any) -> Any:
-    """Make `store` the one the use cases use (a `MemoryCaseStore` in unit tests); the one before."""
-    global _current
-    previous, _current = _current, store
-    return previous
+# The store the use cases use; `use(other)` swaps in a stand-in, returning the one before.
+_current: Current[Any] = Current(CaseStore())
+case_store = _current.get
+use = _current.use
 
 
 # ---- what the modules outside the case use cases still call (pages, networks) -----------------

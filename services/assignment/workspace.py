@@ -34,6 +34,7 @@ from shared.vocabulary import (
     RANK_LABELS,
     SOURCE_LABELS,
 )
+from shared.web import serve_base_stylesheet
 
 from . import handlers
 from .errors import DomainError
@@ -67,6 +68,7 @@ LABELS = {
 
 bp = Blueprint("workspace", __name__, template_folder="templates", static_folder="static",
                static_url_path="/workspace/assets")
+serve_base_stylesheet(bp)
 
 
 class Workspace:
@@ -146,6 +148,17 @@ def refused() -> Response | None:
     if workspace().csrf.passes():
         return None
     return message(400, "页面已过期", "为了安全，请返回并重新打开页面后再提交。", current())
+
+
+def csrf_checked(view: Callable) -> Callable:
+    """Decorator for a form's POST view (under `signed_in`): `refused()`'s page instead of the
+    view when the form's CSRF token fails."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        return refused() or view(*args, **kwargs)
+
+    return checked
 
 
 @bp.after_request

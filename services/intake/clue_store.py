@@ -24,6 +24,7 @@ from services.intake import status
 from services.intake.documents import Clue as ClueDocument
 from services.intake.documents import ClueUpdate, FollowUp, ImportBatch
 from services.intake.model import Clue, Line, Move
+from shared.current import Current
 from shared.mongo import count_exact, exact, insert_new
 from shared.times import to_ms
 
@@ -302,16 +303,7 @@ class MemoryClueStore:
         return self.batches.setdefault(batch_id, {"_id": batch_id, **wanted})
 
 
-_current: ClueStore | MemoryClueStore = ClueStore()
-
-
-def clues() -> ClueStore | MemoryClueStore:
-    """The store the use cases use."""
-    return _current
-
-
-def use(store: ClueStore | MemoryClueStore) -> ClueStore | MemoryClueStore:
-    """Make `store` the use cases' store; returns the one it replaces."""
-    global _current
-    previous, _current = _current, store
-    return previous
+# The store the use cases use; `use(other)` swaps in a stand-in, returning the one before.
+_current: Current[ClueStore | MemoryClueStore] = Current(ClueStore())
+clues = _current.get
+use = _current.use

@@ -15,6 +15,7 @@ from typing import Protocol
 from pymongo import UpdateOne
 
 from services.intake.documents import ClueOutcome
+from shared.current import Current
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,7 @@ class Store(Protocol):
     def of_clues(self, clue_ids: list[str]) -> dict[str, Outcome]: ...
 
 
-_current: Store = OutcomeStore()
-
-
-def outcome_store() -> Store:
-    """The store outcomes.py uses."""
-    return _current
-
-
-def use(store: Store) -> Store:
-    """Make `store` the one in use; returns the one it replaces."""
-    global _current
-    previous, _current = _current, store
-    return previous
+# The store outcomes.py uses; `use(other)` swaps in a stand-in, returning the one before.
+_current: Current[Store] = Current(OutcomeStore())
+outcome_store = _current.get
+use = _current.use

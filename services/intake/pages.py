@@ -42,6 +42,7 @@ from shared.kafka import DependencyDown
 from shared.problems import flatten
 from shared.times import CHINA_TIME as CHINA
 from shared.vocabulary import CATEGORY_LABELS, CLUE_STATUS_LABELS, RANK_LABELS
+from shared.web import serve_base_stylesheet
 
 LANG_COOKIE = "reporter_lang"
 CSRF_COOKIE = "reporter_csrf"
@@ -62,6 +63,7 @@ def china_time(iso: str) -> str:
 
 bp = Blueprint("reporter", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets/reporter")
+serve_base_stylesheet(bp)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notify.documents import ClueContact, ClueProgress, DeliveryAttempt, Notification
 from services.notify.progress import Progress
+from shared.current import Current
 from shared.mongo import exact
 from shared.times import from_ms, to_ms
 
@@ -298,16 +299,7 @@ class Store(Protocol):
     def attempts_of(self, notification_ids: list[str]) -> dict[str, list[dict[str, Any]]]: ...
 
 
-_current: Store = NotificationStore()
-
-
-def notifications() -> Store:
-    """The store notify's use cases use."""
-    return _current
-
-
-def use(store: Store) -> Store:
-    """Make `store` the one in use; returns the one it replaces."""
-    global _current
-    previous, _current = _current, store
-    return previous
+# The store notify's use cases use; `use(other)` swaps in a stand-in, returning the one before.
+_current: Current[Store] = Current(NotificationStore())
+notifications = _current.get
+use = _current.use

@@ -27,7 +27,7 @@ LOCAL = {"shared", "services", "deploy", "bench", "tests", "__future__"}
 # outbox, web → entry, cli.
 LAYERS: list[set[str]] = [
     {"settings", "dependencies", "logs", "i18n", "vocabulary", "forms", "sealing", "times", "workdays",
-     "clients"},
+     "clients", "current"},
     {"events", "mongo", "kafka", "kafka_admin"},
     {"metrics"},
     {"consumer", "outbox", "fakes", "web", "problems", "auth", "csrf", "serve",
