@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Response, current_app, g
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared.auth import require
-from shared.problems import load
+from shared.web import ApiBlueprint
 
 from . import duty_store, reports, review, statistics
 from .duties import STATES
+from .report_schemas import DutyPage, ReviewBatchPage, ReviewBatchView, StatsReport
 
-bp = Blueprint("assignment_reports", __name__)
+bp = ApiBlueprint("reports", __name__, description="Statistics, duties and review batches")
+OVERSIGHT = require("supervisor", "admin")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _quarter(value: str) -> None:
@@ -53,12 +56,7 @@ def _ctx():
     return current_app.extensions["assignment.ctx"]
 
 
-def _args(schema: Schema) -> dict[str, Any]:
-    return load(schema, dict(request.args.items()))
-
-
-def _report() -> dict[str, Any]:
-    q = _args(StatsQuery())
+def _report(q: dict[str, Any]) -> dict[str, Any]:
     ctx = _ctx()
     return reports.report(g.principal, ctx.registry(), ctx.clock(), q.get("jurisdiction"), q.get("from_"),
                           q.get("to"), q.get("quarter"))
@@ -71,64 +69,62 @@ def _download(body: bytes, mimetype: str, data: dict[str, Any], ext: str) -> Res
     return resp
 
 
-@bp.get("/v1/stats")
-@require("supervisor", "admin")
-def stats():
-    return jsonify(_report())
+def _file(content_type: str, description: str):
+    """The documented answer of a download: the file, named in its Content-Disposition."""
+    disposition = {"description": 'attachment; filename="stats-<jurisdiction>-<quarters>.<ext>"',
+                   "schema": {"type": "string"}}
+    return bp.response(200, {"type": "string", "format": "binary"}, content_type=content_type,
+                       description=description, headers={"Content-Disposition": disposition})
 
 
-@bp.get("/v1/stats.csv")
-@require("supervisor", "admin")
-def stats_csv():
-    data = _report()
+@bp.operation("GET", "/v1/stats", OVERSIGHT)
+@bp.arguments(StatsQuery, location="query")
+@bp.response(200, StatsReport)
+def stats(q: dict[str, Any]):
+    """The quarter's figures per child jurisdiction, on both bases"""
+    return _report(q)
+
+
+@bp.operation("GET", "/v1/stats.csv", OVERSIGHT)
+@bp.arguments(StatsQuery, location="query")
+@_file("text/csv", "the table with Chinese headers, UTF-8 with a byte-order mark")
+def stats_csv(q: dict[str, Any]):
+    """The same table as CSV (Chinese headers, UTF-8)"""
+    data = _report(q)
     return _download(reports.as_csv(data), "text/csv", data, "csv")
 
 
-@bp.get("/v1/stats.xlsx")
-@require("supervisor", "admin")
-def stats_xlsx():
-    data = _report()
-    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return _download(reports.as_xlsx(data), xlsx, data, "xlsx")
+@bp.operation("GET", "/v1/stats.xlsx", OVERSIGHT)
+@bp.arguments(StatsQuery, location="query")
+@_file(XLSX, "the table as an Excel workbook, one sheet")
+def stats_xlsx(q: dict[str, Any]):
+    """The same table as an Excel workbook"""
+    data = _report(q)
+    return _download(reports.as_xlsx(data), XLSX, data, "xlsx")
 
 
-@bp.get("/v1/duties")
-@require("supervisor", "admin")
-def duties():
-    q = _args(DutiesQuery())
+@bp.operation("GET", "/v1/duties", OVERSIGHT)
+@bp.arguments(DutiesQuery, location="query")
+@bp.response(200, DutyPage)
+def duties(q: dict[str, Any]):
+    """Duties of cases under a jurisdiction: due, missed or met"""
     ctx = _ctx()
-    return jsonify(duty_store.list_duties(
+    return duty_store.list_duties(
         g.principal, ctx.registry(), ctx.clock(), jurisdiction=q.get("jurisdiction"), state=q.get("state"),
-        limit=q["limit"], cursor=q.get("cursor")))
+        limit=q["limit"], cursor=q.get("cursor"))
 
 
-@bp.get("/v1/review-batches")
-@require("supervisor", "admin")
+@bp.operation("GET", "/v1/review-batches", OVERSIGHT)
+@bp.response(200, ReviewBatchPage)
 def review_batches():
+    """Review batches (大起底/回头看) with their progress"""
     ctx = _ctx()
-    return jsonify({"items": review.batches(g.principal, ctx.registry(), ctx.clock()), "next": None})
+    return {"items": review.batches(g.principal, ctx.registry(), ctx.clock()), "next": None}
 
 
-@bp.get("/v1/review-batches/<batch_id>")
-@require("supervisor", "admin")
+@bp.operation("GET", "/v1/review-batches/<batch_id>", OVERSIGHT)
+@bp.response(200, ReviewBatchView)
 def review_batch(batch_id: str):
+    """One review batch: total, in hand, closed, overdue, by unit"""
     ctx = _ctx()
-    return jsonify(review.batch(batch_id, g.principal, ctx.registry(), ctx.clock()))
-
-
-def register_paths(spec) -> None:
-    """Describe these routes in the OpenAPI document."""
-    ok = {"200": {"description": "OK"}}
-    secured = [{"bearer": []}]
-    stats_query = [{"in": "query", "schema": StatsQuery}]
-    for path, summary, params in (
-        ("/v1/stats", "The quarter's figures per child jurisdiction, on both bases", stats_query),
-        ("/v1/stats.csv", "The same table as CSV (Chinese headers, UTF-8)", stats_query),
-        ("/v1/stats.xlsx", "The same table as an Excel workbook", stats_query),
-        ("/v1/duties", "Duties of cases under a jurisdiction: due, missed or met",
-         [{"in": "query", "schema": DutiesQuery}]),
-        ("/v1/review-batches", "Review batches (大起底/回头看) with their progress", []),
-        ("/v1/review-batches/{batch_id}", "One review batch: total, in hand, closed, overdue, by unit", []),
-    ):
-        spec.path(path, operations={"get": {"summary": summary, "security": secured, "parameters": params,
-                                            "responses": ok}})
+    return review.batch(batch_id, g.principal, ctx.registry(), ctx.clock())

@@ -51,10 +51,8 @@ def create_app(
     rest = api_for(app, "Assignment service")  # serves /openapi.json, built from the blueprints
     rest.register_blueprint(api.bp)
     rest.register_blueprint(practice_api.bp)  # relationship map, networks, recommendations
-    app.register_blueprint(casework_api.bp)
-    app.register_blueprint(api_reports.bp)
-    casework_api.register_paths(rest.spec)
-    api_reports.register_paths(rest.spec)
+    rest.register_blueprint(casework_api.bp)  # route a triage case, supervise a case
+    rest.register_blueprint(api_reports.bp)  # statistics, duties, review batches
     session_key = settings.session_key or os.urandom(32)  # development: this process only
     pages.init_app(app, session_key, secure=settings.common.production)
     app.extensions["assignment.metrics"] = register_metrics(settings, cache.get)

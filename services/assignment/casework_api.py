@@ -3,15 +3,18 @@ call the use case, render; domain errors become problem+json in problems.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from typing import Any
+
+from flask import current_app, g
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.auth import require
-from shared.problems import json_body, load
+from shared.web import ApiBlueprint, ProblemSchema
 
 from . import handlers, queries
+from .api_schemas import CaseView
 
-bp = Blueprint("casework", __name__)
+bp = ApiBlueprint("casework", __name__, description="Casework: route a triage case, supervise a case")
 
 
 class RouteBody(Schema):
@@ -30,69 +33,45 @@ class SuperviseBody(Schema):
     due_at = fields.AwareDateTime(load_default=None)
 
 
-SCHEMAS = (RouteBody, SuperviseBody)
-
-
 def _ctx() -> handlers.Context:
     return current_app.extensions["assignment.ctx"]
 
 
-@bp.post("/v1/cases/<case_id>/route")
-@require("supervisor", "admin")
-def route_case(case_id: str):
-    body = load(RouteBody(), json_body(request))
+def _refusals(by_status: dict[int, str]):
+    """Document the problem+json answers a route gives besides smorest's 422, each with its reason."""
+
+    def decorate(view):
+        for status, description in by_status.items():
+            view = bp.alt_response(status, schema=ProblemSchema, description=description,
+                                   content_type="application/problem+json")(view)
+        return view
+
+    return decorate
+
+
+@bp.operation("POST", "/v1/cases/<case_id>/route", require("supervisor", "admin"))
+@bp.arguments(RouteBody)
+@bp.response(200, CaseView, description="the case")
+@_refusals({404: "no such case in your jurisdiction", 409: "not in triage"})
+def route_case(body: dict[str, Any], case_id: str):
+    """Route a case waiting in triage to a unit (city supervisor, admin)
+
+    An unknown unit is a 422 naming `unit`.
+    """
     ctx = _ctx()
     doc = handlers.route_case(case_id, g.principal, body["unit"], body["note"], ctx)
-    return jsonify(queries.case_view(doc, ctx.clock()))
+    return queries.case_view(doc, ctx.clock())
 
 
-@bp.post("/v1/cases/<case_id>/supervise")
-@require("supervisor")
-def supervise_case(case_id: str):
-    body = load(SuperviseBody(), json_body(request))
+@bp.operation("POST", "/v1/cases/<case_id>/supervise", require("supervisor"))
+@bp.arguments(SuperviseBody)
+@bp.response(200, CaseView, description="the case")
+@_refusals({404: "no such case in your jurisdiction", 409: "the case is closed"})
+def supervise_case(body: dict[str, Any], case_id: str):
+    """重点督办: supervise a case by hand, optionally with an earlier deadline
+
+    A deadline not earlier than the case's is a 422 naming `due_at`.
+    """
     ctx = _ctx()
     doc = handlers.supervise_case(case_id, g.principal, body["note"], body["due_at"], ctx)
-    return jsonify(queries.case_view(doc, ctx.clock()))
-
-
-def _operation(summary: str, schema: str, errors: dict[str, str]) -> dict:
-    return {
-        "post": {
-            "summary": summary,
-            "security": [{"bearer": []}],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-            },
-            "responses": {
-                "200": {"description": "the case"},
-                **{code: {"description": text} for code, text in errors.items()},
-            },
-        }
-    }
-
-
-def register_paths(spec) -> None:
-    """Describe the casework routes in the OpenAPI document."""
-    for schema in SCHEMAS:
-        spec.components.schema(schema.__name__, schema=schema)
-    spec.path(
-        "/v1/cases/{case_id}/route",
-        operations=_operation(
-            "Route a case waiting in triage to a unit (city supervisor, admin)",
-            "RouteBody",
-            {"404": "no such case in your jurisdiction", "409": "not in triage", "422": "unknown unit"},
-        ),
-    )
-    spec.path(
-        "/v1/cases/{case_id}/supervise",
-        operations=_operation(
-            "重点督办: supervise a case by hand, optionally with an earlier deadline",
-            "SuperviseBody",
-            {
-                "404": "no such case in your jurisdiction",
-                "409": "the case is closed",
-                "422": "a deadline not earlier than the case's",
-            },
-        ),
-    )
+    return queries.case_view(doc, ctx.clock())

@@ -4,13 +4,15 @@ would drop it), and bad input is answered with the project's problem+json, never
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 import schemathesis
 
-from services.assignment import consumer, handlers
+from services.assignment import consumer, duty_store, handlers, reports, review
 from shared import events
+from shared.auth import Principal
 
 from .test_api import auth, client  # noqa: F401 - the fixture
 from .workers import clue_event
@@ -110,6 +112,73 @@ def test_practice_answers_keep_every_field(client):  # noqa: F811
     assert [set(r) for r in quarter["items"]] == [QUARTER_ROW]
 
 
+STATS_ROW = set(
+    "accepted closed closed_by_disposition closed_by_outcome days_to_accept days_to_close duties_missed "
+    "escalated escalated_by_reason jurisdiction name overdue received supervised".split()
+)
+STATS = set(
+    "accepted bases closed days_to_accept days_to_close duties_missed escalated from jurisdiction overdue "
+    "quarters queued received supervised to".split()
+)
+DUTY = set(
+    "case_id channel clue_id due_at duty_id failed_at failure jurisdiction kind kind_label met_at state "
+    "unit unit_name".split()
+)
+BATCH = set("batch_id by_unit closed deadline in_hand name overdue reviews total".split())
+
+
+def _as_served(app, answer):
+    """An answer as the app's JSON provider writes it: what the route gave before any schema."""
+    return app.json.loads(app.json.dumps(answer))
+
+
+def test_casework_answers_keep_every_field(client):  # noqa: F811
+    http, app = client
+    case, served = receive(app, "t1", jurisdiction="foshan/nowhere"), Conforming(http)
+    url, city = f"/v1/cases/{case['_id']}", auth("supervisor", "foshan")
+    routed = served("POST", "/v1/cases/{case_id}/route", url + "/route",
+                    json={"unit": "foshan/d1/t1#commission"}, headers=city)
+    assert routed.status_code == 200 and set(routed.get_json()) == CASE
+    assert routed.get_json()["status"] == "assigned" and routed.get_json()["review"] is False
+    due_at = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    supervised = served("POST", "/v1/cases/{case_id}/supervise", url + "/supervise",
+                        json={"note": "限期办结", "due_at": due_at.isoformat()},
+                        headers=auth("supervisor", "foshan/d1"))
+    assert supervised.status_code == 200 and set(supervised.get_json()) == CASE
+    assert supervised.get_json()["status"] == "supervised"
+    assert datetime.fromisoformat(supervised.get_json()["due_at"]) == due_at
+
+
+def test_report_answers_keep_every_field(client):  # noqa: F811
+    http, app = client
+    deadline = datetime.now(UTC) + timedelta(days=90)
+    batch = {"source": "review", "batch": {"id": "b-1", "name": "大起底", "deadline": deadline},
+             "original_unit": "foshan/d1/t1#commission", "prior_disposition": "handled"}
+    receive(app, "r1", anonymous=False, reporter_contact_sealed="sealed", **batch)
+    _network_case(app)
+    boss, served = auth("supervisor", "foshan/d1"), Conforming(http)
+    principal, ctx = Principal("supervisor", "foshan/d1", "k"), app.extensions["assignment.ctx"]
+    stats = served("GET", "/v1/stats", headers=boss).get_json()
+    assert set(stats) == STATS and stats["received"] == 2 and stats["escalated"]["cases"] == 1
+    rows = [*stats["bases"]["handled"]["rows"], stats["bases"]["received"]["total"]]
+    assert len(rows) > 2 and [set(r) for r in rows] == [STATS_ROW] * len(rows)
+    with app.app_context():
+        assert stats == _as_served(app, reports.report(principal, ctx.registry(), ctx.clock()))
+    listed = served("GET", "/v1/duties", headers=boss).get_json()
+    assert listed["next"] is None and [set(d) for d in listed["items"]] == [DUTY] * 2
+    with app.app_context():
+        assert listed == _as_served(app, duty_store.list_duties(principal, ctx.registry(), ctx.clock()))
+    batches = served("GET", "/v1/review-batches", headers=boss).get_json()
+    assert [set(b) for b in batches["items"]] == [BATCH] and batches["next"] is None
+    one = served("GET", "/v1/review-batches/{batch_id}", f"/v1/review-batches/{quote('b-1')}", headers=boss)
+    assert one.get_json() == batches["items"][0] and one.get_json()["by_unit"][0]["reviews"] == 1
+    with app.app_context():
+        assert one.get_json() == _as_served(app, review.batch("b-1", principal, ctx.registry(), ctx.clock()))
+    table = served("GET", "/v1/stats.csv?quarter=2025Q4", headers=boss)
+    assert table.mimetype == "text/csv" and table.headers["Content-Disposition"] == (
+        'attachment; filename="stats-foshan-d1-2025Q4.csv"')
+
+
 def _problem(resp, status: int) -> dict:
     assert resp.status_code == status and resp.mimetype == "application/problem+json"
     body = resp.get_json()
@@ -132,6 +201,18 @@ def test_bad_input_is_answered_with_problem_json(client):  # noqa: F811
     _problem(http.post(url, data="{", content_type="application/json", headers=supervisor), 400)
     _problem(http.post(url, data="x", content_type="text/plain", headers=supervisor), 415)
     _problem(http.post(url, json={"x": 1}), 401)  # the key is checked before the body
+    for moved in ("/v1/cases/x/route", "/v1/cases/x/supervise"):  # and before the moved routes' bodies
+        _problem(http.post(moved, data="{", content_type="application/json"), 401)
+        assert _problem(http.post(moved, json=[1], headers=supervisor), 422)["errors"] == {
+            "_body": ["must be an object"]}
+    for query in ("/v1/stats?quarter=2025Q5", "/v1/duties?limit=0", "/v1/stats.csv?colour=red"):
+        _problem(http.get(query), 401)  # the key is checked before the query
+    assert _problem(http.get("/v1/stats?quarter=2025Q5&colour=red", headers=admin), 422)["errors"] == {
+        "quarter": ["Must be a quarter such as 2026Q4."], "colour": ["Unknown field."]}
+    assert set(_problem(http.get("/v1/duties?limit=0&state=late", headers=admin), 422)["errors"]) == {
+        "limit", "state"}
+    too_many = _problem(http.get("/v1/stats.xlsx?from=2001-01-01T00:00:00Z", headers=admin), 422)
+    assert too_many["errors"] == {"from": ["at most 40 quarters at once"]}
     _problem(http.put("/v1/registry/owners/x", json={}, headers=admin), 404)
     cadre = {"name": "新", "unit": "nowhere#commission", "role": "cadre", "capacity": 1}
     unknown_unit = _problem(http.put("/v1/registry/cadres/t-x", json=cadre, headers=admin), 422)
@@ -149,7 +230,21 @@ def test_the_spec_comes_from_the_schemas(client):  # noqa: F811
     problem = spec["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
     assert problem["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
     assert {"/v1/registry/cadres/{key}", "/v1/recommendations/{recommendation_id}/answer",
-            "/v1/cases/{case_id}/route", "/v1/stats"} <= set(spec["paths"])  # smorest's and by hand
+            "/v1/cases/{case_id}/route", "/v1/stats"} <= set(spec["paths"])
+    for path in ("/v1/cases/{case_id}/route", "/v1/cases/{case_id}/supervise"):
+        operation = spec["paths"][path]["post"]
+        assert operation["security"] == [{"bearer": []}]
+        answer = operation["responses"]["200"]["content"]["application/json"]
+        assert answer["schema"]["$ref"].endswith("/CaseView")
+        assert {"404", "409", "422"} <= set(operation["responses"])
+    for path, schema in (("/v1/stats", "StatsReport"), ("/v1/duties", "DutyPage"),
+                         ("/v1/review-batches", "ReviewBatchPage"),
+                         ("/v1/review-batches/{batch_id}", "ReviewBatchView")):
+        answer = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert answer["schema"]["$ref"].endswith(f"/{schema}"), path
+    stats_query = {p["name"] for p in spec["paths"]["/v1/stats.csv"]["get"]["parameters"]}
+    assert stats_query == {"jurisdiction", "quarter", "from", "to"}
+    assert "text/csv" in spec["paths"]["/v1/stats.csv"]["get"]["responses"]["200"]["content"]
     listing = spec["paths"]["/v1/cases"]["get"]["parameters"]
     assert {p["name"] for p in listing} == {"status", "unit", "cadre", "overdue", "limit", "cursor"}
 
