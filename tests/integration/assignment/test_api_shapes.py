@@ -140,6 +140,7 @@ def test_casework_answers_keep_every_field(client):  # noqa: F811
                     json={"unit": "foshan/d1/t1#commission"}, headers=city)
     assert routed.status_code == 200 and set(routed.get_json()) == CASE
     assert routed.get_json()["status"] == "assigned" and routed.get_json()["review"] is False
+    assert routed.get_json()["serious"] is False  # 0 in the updated case: a boolean, as in every case answer
     due_at = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
     supervised = served("POST", "/v1/cases/{case_id}/supervise", url + "/supervise",
                         json={"note": "限期办结", "due_at": due_at.isoformat()},
