@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import flask_smorest
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Request, Response, g, jsonify, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.spec.plugins import FlaskPlugin
@@ -52,17 +50,9 @@ def serve_base_stylesheet(bp: Blueprint) -> None:
                     lambda: send_from_directory(PAGES_STATIC, "base.css"))
 
 
-def new_spec(title: str, version: str = "1.0.0") -> APISpec:
-    """An OpenAPI 3.1 spec that marshmallow schemas can be registered on."""
-    spec = APISpec(title=title, version=version, openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin()])
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    return spec
-
-
-def create_base_app(service: str, settings: CommonSettings,
-                    spec: Callable[[], dict[str, Any]] | None = None) -> Flask:
-    """A Flask app with /healthz, /readyz, /metrics, /openapi.json and problem+json errors."""
+def create_base_app(service: str, settings: CommonSettings) -> Flask:
+    """A Flask app with /healthz, /readyz, /metrics and problem+json errors (/openapi.json comes
+    with `api_for`)."""
     app = Flask(service)
     app.json_provider_class = JsonProvider
     app.json = JsonProvider(app)
@@ -96,15 +86,6 @@ def create_base_app(service: str, settings: CommonSettings,
     def metrics():
         body, content_type = exposition()
         return Response(body, content_type=content_type)
-
-    if spec is not None:
-        cached: dict[str, Any] = {}
-
-        @app.get("/openapi.json")
-        def openapi():
-            if not cached:
-                cached.update(spec())
-            return jsonify(cached)
 
     return app
 
@@ -212,19 +193,9 @@ class ApiBlueprint(flask_smorest.Blueprint):
         return decorate
 
 
-class PathsToo(FlaskPlugin):
-    """flask-smorest's Flask plugin that also takes a path described by hand (`spec.path(path, ...)`
-    with no Flask rule) as it is, for routes not on a smorest blueprint yet."""
-
-    def path_helper(self, rule=None, operations=None, parameters=None, **kwargs):
-        if rule is None:
-            return None
-        return super().path_helper(rule, operations, parameters, **kwargs)
-
-
-class ParametersInOperations(PathsToo):
-    """PathsToo, writing a path's parameters (its variables, a header a route documents) into each
-    of its operations, so that a path's keys are its methods only."""
+class ParametersInOperations(FlaskPlugin):
+    """flask-smorest's Flask plugin, writing a path's parameters (its variables, a header a route
+    documents) into each of its operations, so that a path's keys are its methods only."""
 
     def path_helper(self, rule=None, operations=None, parameters=None, **kwargs):
         path = super().path_helper(rule, operations, parameters, **kwargs)
@@ -256,7 +227,7 @@ def api_for(app: Flask, title: str, *, parameters_in_operations: bool = False) -
     (`parameters_in_operations`: see ParametersInOperations)."""
     app.config.update(API_TITLE=title, API_VERSION="1.0.0", OPENAPI_VERSION="3.1.0",
                       OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json")
-    plugin = ParametersInOperations() if parameters_in_operations else PathsToo()
+    plugin = ParametersInOperations() if parameters_in_operations else FlaskPlugin()
     api = Api(app, spec_kwargs={"flask_plugin": plugin})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)  # after flask-smorest's own: problem+json answers every error
