@@ -12,9 +12,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import mongoengine as me
 from limits.storage import Storage
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
+
+
+def counters_collection() -> Collection:
+    """The collection the receipt limit counts in, in intake's database."""
+    return me.get_db()["rate_limits"]
 
 
 class MongoCounters(Storage):
