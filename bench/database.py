@@ -77,6 +77,7 @@ def mark_sent(pid: int, marked, pending: list[dict], operations: int) -> dict[st
 
 def run(uri: str, pid: int, operations: int) -> int:
     from services.intake import handlers, receipts
+    from services.intake.clue_store import as_stored
     from services.intake.documents import Clue
     from services.intake.model import received_clue
     from services.intake.schemas import ClueSchema
@@ -99,8 +100,8 @@ def run(uri: str, pid: int, operations: int) -> int:
     plain_body = {**data, "occurred_on": data["occurred_on"].isoformat()}
 
     def intake_clue() -> dict:
-        return received_clue(data, "foshan/chancheng/shiwan/contact", keys, receipts.new_receipt(),
-                                  None, None, mongo.utcnow())
+        return as_stored(received_clue(data, "foshan/chancheng/shiwan/contact", keys,
+                                       receipts.new_receipt(), None, None, mongo.utcnow()))
 
     def outbox_doc() -> dict:
         doc = intake_clue()

@@ -21,9 +21,16 @@ from .documents import DutyDoc
 from .errors import Forbidden, UnknownJurisdiction
 from .registry import Registry
 
+_TIMES = ("start_at", "due_at", "met_at", "failed_at")  # epoch milliseconds in the documents
+
 
 def collection():
     return DutyDoc._get_collection()
+
+
+def _read(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored duty with its times as aware datetimes (None where not set)."""
+    return {**doc, **{name: from_ms(doc.get(name)) for name in _TIMES}}
 
 
 def add(case: Mapping[str, Any], items: Iterable[duties.Duty], now: datetime) -> int:
@@ -69,9 +76,9 @@ def follow_case(case_id: str, unit: str) -> None:
 def meet(
     duty: Mapping[str, Any], at: datetime, registry: Registry, channel: str | None = None
 ) -> str | None:
-    """Mark an open duty met at `at` (missed if late: then it counts); its new state, or None if
-    it was met already."""
-    state = duties.state_when_met(from_ms(duty["due_at"]), at)
+    """Mark an open duty (as `open_duties` gives it) met at `at` (missed if late: then it counts);
+    its new state, or None if it was met already."""
+    state = duties.state_when_met(duty["due_at"], at)
     changes = {"met_at": to_ms(at), "state": state, **({"channel": channel} if channel else {})}
     done = collection().update_one({"_id": duty["_id"], "met_at": None}, {"$set": changes})
     if not done.modified_count:
@@ -90,16 +97,16 @@ def fail(duty: Mapping[str, Any], at: datetime, reason: str, channel: str | None
 
 
 def open_duties(clue_id: str, kinds: Iterable[str]) -> list[dict[str, Any]]:
-    """The clue's duties of these kinds not met yet, oldest first."""
+    """The clue's duties of these kinds not met yet, oldest first, their times as datetimes."""
     found = collection().find({"clue_id": {"$eq": clue_id}, "met_at": None})
     wanted = set(kinds)
-    return sorted((d for d in found if d["kind"] in wanted), key=lambda d: d["start_at"])
+    return sorted((_read(d) for d in found if d["kind"] in wanted), key=lambda d: d["start_at"])
 
 
 def missed_fact(duty: Mapping[str, Any], registry: Registry) -> counters.Fact:
     return counters.Fact(
         f"{duty['_id']}:missed",
-        from_ms(duty["due_at"]),
+        duty["due_at"],
         {"received": duty["jurisdiction"], "handled": counters.unit_jurisdiction(registry, duty["unit"])},
         {"duties_missed": 1},
     )
@@ -112,7 +119,7 @@ def sweep_missed(now: datetime, registry: Registry, batch: int = 500) -> int:
     for duty in found:
         still_due = {"_id": duty["_id"], "state": {"$eq": "due"}}
         if collection().update_one(still_due, {"$set": {"state": "missed"}}).modified_count:
-            turned.append(duty)
+            turned.append(_read(duty))
     counters.record(missed_fact(d, registry) for d in turned)
     return len(turned)
 
@@ -143,16 +150,17 @@ def state_filters(state: str | None, now: datetime) -> list[dict[str, Any]]:
     return [{}]
 
 
-def view(duty: Mapping[str, Any], now: datetime, registry: Registry | None = None) -> dict[str, Any]:
+def view(stored: Mapping[str, Any], now: datetime, registry: Registry | None = None) -> dict[str, Any]:
+    duty = _read(stored)
     unit = registry.unit(duty["unit"]) if registry else None
     return {
         "duty_id": duty["_id"], "case_id": duty["case_id"], "clue_id": duty["clue_id"],
         "kind": duty["kind"], "kind_label": duties.LABELS.get(duty["kind"], duty["kind"]),
-        "state": duties.state_now(duty["state"], from_ms(duty["due_at"]), now),
-        "due_at": from_ms(duty["due_at"]), "met_at": from_ms(duty.get("met_at")),
+        "state": duties.state_now(duty["state"], duty["due_at"], now),
+        "due_at": duty["due_at"], "met_at": duty["met_at"],
         "unit": duty["unit"], "unit_name": unit.name if unit else None,
         "jurisdiction": duty["jurisdiction"], "failure": duty.get("failure"),
-        "failed_at": from_ms(duty.get("failed_at")), "channel": duty.get("channel"),
+        "failed_at": duty["failed_at"], "channel": duty.get("channel"),
     }
 
 

@@ -25,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from shared.auth import Principal, failed_authentication, failures_wait
 from shared.forms import FormErrors, error_text
+from shared.i18n import N_
 from shared.problems import flatten
 
 from . import handlers, pages_reports, practice_pages, queries, store  # noqa: F401 - views join bp
@@ -64,7 +65,7 @@ FIELD_LABELS = {
     "f-reporter_summary": "向举报人反馈的内容",
 }
 # Here the only length limit with a maximum alone is the outcomes list's.
-_WORDING = [(re.compile(r"Longer than maximum length (\d+)\."), "最多选择 {0} 项。")]
+_WORDING = [(re.compile(r"Longer than maximum length (\d+)\."), N_("最多选择 {0} 项。"))]
 
 
 def init_app(app: Flask, secret_key: bytes, secure: bool = False) -> None:

@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 
 from shared.auth import Principal
 from shared.forms import FormErrors, error_text
+from shared.i18n import N_
 from shared.problems import flatten
 from shared.vocabulary import PARTY_KIND_LABELS, RECOMMENDATION_KIND_LABELS
 
@@ -55,9 +56,9 @@ def _errors(flat: dict[str, list[str]], prefix: str = "") -> FormErrors:
         input_id = prefix + FIELD_IDS.get(path.split(".")[0], "f-form")
         for message in messages:
             shown = {
-                "Not a valid date.": "请填写日期，如 2026-12-31。",
-                "Must not be in the past.": "不能早于今天。",
-                "Must not be in the future.": "不能晚于今天。",
+                "Not a valid date.": N_("请填写日期，如 2026-12-31。"),
+                "Must not be in the past.": N_("不能早于今天。"),
+                "Must not be in the future.": N_("不能晚于今天。"),
             }.get(message, error_text(message))
             errors.by_input.setdefault(input_id, []).append(shown)
             errors.summary.append((input_id, "", shown))

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import events
-from shared.times import from_ms, to_ms
+from shared.times import to_ms
 
 from . import counters, duties, duty_store, review, statistics
 from .store import case_store
@@ -146,7 +146,7 @@ def notified(event: events.Event, ctx) -> None:
         if data["outcome"] != "delivered":
             duty_store.fail(duty, at, data.get("reason") or "failed", data.get("channel"))
             continue
-        if from_ms(duty["start_at"]) > at:
+        if duty["start_at"] > at:
             continue  # a duty that started after this notification was made
         duty_store.meet(duty, at, registry, data.get("channel"))
         if duty["kind"] == "still_handling" and data["kind"] != "closed":

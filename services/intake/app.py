@@ -12,6 +12,7 @@ from services.intake.api import IntakeContext
 from services.intake.clue_store import clues
 from services.intake.consumer import CASE_TOPICS, GROUP_ID
 from services.intake.handlers import Keys
+from services.intake.limit_store import counters_collection
 from services.intake.limits import TooManyAttempts
 from services.intake.outbox_store import outbox_collections
 from services.intake.relay import IntakeOutbox
@@ -59,7 +60,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     app = create_base_app("intake", settings.common)
     keys = Keys(settings.receipt_key, ReporterVault(settings.reporter_key), settings.notify_public_key)
     app.extensions["intake"] = IntakeContext(settings, keys, outbox)
-    limits.init_app(app, me.get_db()["rate_limits"], settings.receipt_key, settings.receipt_rate_limit,
+    limits.init_app(app, counters_collection(), settings.receipt_key, settings.receipt_rate_limit,
                     settings.receipt_code_failures)
     # /openapi.json, built from the blueprints; a path's keys are its methods (test_api.py checks)
     rest = api_for(app, "Intake: clues and receipts", parameters_in_operations=True)

@@ -26,12 +26,26 @@ from services.intake.documents import ClueUpdate, FollowUp, ImportBatch
 from services.intake.model import Clue, Line, Move
 from shared.current import Current
 from shared.mongo import count_exact, exact, insert_new
-from shared.times import to_ms
+from shared.times import from_ms, to_ms
 
 # What no use case reads back unless it needs it: the reporter's ciphertexts and the receipt's secrets.
 _SECRETS = ("reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
             "replay_sealed")
 PendingFollowUp = tuple[str, str, bool, datetime]  # id, clue id, objection, at
+# A received clue's times that change after its insert: datetimes in the model, epoch milliseconds
+# in the documents (shared/times.py says why), under these names.
+_MS_FIELDS = {"last_staged_at": "last_staged_ms", "replay_until": "replay_until_ms"}
+_TIME_FIELDS = {stored: name for name, stored in _MS_FIELDS.items()}
+
+
+def as_stored(doc: dict[str, Any]) -> dict[str, Any]:
+    """A received clue (`model.received_clue`) as its document is stored, in the same key order."""
+    return {_MS_FIELDS.get(k, k): to_ms(v) if k in _MS_FIELDS else v for k, v in doc.items()}
+
+
+def _as_read(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored clue document with its millisecond times as datetimes again."""
+    return {_TIME_FIELDS.get(k, k): from_ms(v) if k in _TIME_FIELDS else v for k, v in stored.items()}
 
 
 def _changes(move: Move) -> dict[str, Any]:
@@ -111,16 +125,18 @@ class ClueStore:
         """Store a new clue in one insert; False if its receipt code or Idempotency-Key is taken."""
         try:
             # pymongo directly: mongoengine's bookkeeping cost more than the rest of the request.
-            ClueDocument._get_collection().insert_one(doc)
+            ClueDocument._get_collection().insert_one(as_stored(doc))
         except (me.NotUniqueError, DuplicateKeyError):
             return False
         return True
 
     def replay_of(self, frontline_unit: str, key_digest: str) -> dict[str, Any] | None:
-        """The replay fields of the unit's clue posted with this Idempotency-Key's digest."""
-        return ClueDocument._get_collection().find_one(
+        """The replay fields (`request_hash`, `replay_sealed`, `replay_until`) of the unit's clue
+        posted with this Idempotency-Key's digest."""
+        found = ClueDocument._get_collection().find_one(
             exact(frontline_unit=frontline_unit, idempotency_key=key_digest),
             {"request_hash": 1, "replay_sealed": 1, "replay_until_ms": 1})
+        return _as_read(found) if found is not None else None
 
     def view(self, clue_id: str) -> Any:
         """The clue without reporter ciphertext, receipt digests or sealed replay, or None."""
@@ -130,8 +146,8 @@ class ClueStore:
         """Clues no case event acknowledged whose event last went out before then (as stored,
         without the reporter's and the replay's ciphertexts)."""
         due = {**exact(acknowledged=False), "last_staged_ms": {"$lt": to_ms(staged_before)}}
-        return list(ClueDocument._get_collection().find(due, {"reporter_sealed": 0, "replay_sealed": 0})
-                    .limit(limit))
+        found = ClueDocument._get_collection().find(due, {"reporter_sealed": 0, "replay_sealed": 0})
+        return [_as_read(d) for d in found.limit(limit)]
 
     def count_unacknowledged(self) -> int:
         return count_exact(ClueDocument._get_collection(), acknowledged=False)
@@ -252,15 +268,16 @@ class MemoryClueStore:
                  if f["code"] == code or (f.get("frontline_unit"), f.get("idempotency_key")) == key]
         if taken or doc["_id"] in self.clues:
             return False
-        self.clues[doc["_id"]] = {**doc, "code": code, "secret": doc["receipt_secret_digest"]}
+        self.clues[doc["_id"]] = {**as_stored(doc), "code": code, "secret": doc["receipt_secret_digest"]}
         return True
 
     def _docs(self) -> list[dict[str, Any]]:
         return [{"_id": i, **f} for i, f in self.clues.items()]
 
     def replay_of(self, frontline_unit: str, key_digest: str) -> dict[str, Any] | None:
-        return next((d for d in self._docs() if d.get("frontline_unit") == frontline_unit
-                     and d.get("idempotency_key") == key_digest), None)
+        found = next((d for d in self._docs() if d.get("frontline_unit") == frontline_unit
+                      and d.get("idempotency_key") == key_digest), None)
+        return _as_read(found) if found is not None else None
 
     def view(self, clue_id: str) -> Any:
         found = self.clues.get(clue_id)
@@ -271,7 +288,7 @@ class MemoryClueStore:
         cutoff = to_ms(staged_before)
         due = [d for d in self._docs() if not d["acknowledged"] and d["last_staged_ms"] < cutoff]
         hidden = ("reporter_sealed", "replay_sealed")
-        return [{k: v for k, v in d.items() if k not in hidden} for d in due][:limit]
+        return [_as_read({k: v for k, v in d.items() if k not in hidden}) for d in due][:limit]
 
     def count_unacknowledged(self) -> int:
         return sum(not found["acknowledged"] for found in self.clues.values())

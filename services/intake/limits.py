@@ -1,7 +1,8 @@
 """Intake's rate limits on the receipt routes, counted in MongoDB through the `limits` package.
 
-Two limits, both fixed windows of `limits`' FixedWindowRateLimiter on `MongoCounters`, a `limits`
-storage on a plain MongoDB collection (shared by every worker and every web process):
+Two limits, both fixed windows of `limits`' FixedWindowRateLimiter on `MongoCounters`
+(limit_store.py), a `limits` storage on a plain MongoDB collection (shared by every worker and
+every web process):
 
 - per client: `INTAKE_RECEIPT_RATE_LIMIT` (20/minute) for every receipt route, API and pages.
   The client is the address the trusted proxies saw (`TRUSTED_PROXY_HOPS`, applied by
@@ -13,8 +14,6 @@ storage on a plain MongoDB collection (shared by every worker and every web proc
 
 Keys are HMACs of the address or the code under a key of this purpose: the collection holds no
 address and no code (an anonymous reporter's address beside a time would unmask them).
-`limits`' own MongoDB storage uses pipeline updates and `$not`, which the local stand-in lacks;
-`MongoCounters` uses only inserts, `$inc` and deletes, the same on MongoDB 7 and nx-27017.
 """
 
 from __future__ import annotations
@@ -26,16 +25,15 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, request
 from limits import RateLimitItem, RateLimitItemPerHour, parse
-from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from services.intake.limit_store import MongoCounters
 from shared.clients import client_network
 
 View = Callable[..., Any]
@@ -48,61 +46,6 @@ class TooManyAttempts(Exception):
         super().__init__("too many attempts")
         self.retry_after = retry_after
         self.limit = limit
-
-
-class MongoCounters(Storage):
-    """A `limits` storage for fixed windows on one MongoDB collection: one document per key, with
-    `count`, `expire_ms` (compared) and `expireAt` (the TTL index's, written at insert only)."""
-
-    STORAGE_SCHEME = ["campaign+mongodb"]
-
-    def __init__(self, collection: Collection, **options: Any) -> None:
-        super().__init__(None, wrap_exceptions=False, **options)
-        self.collection = collection
-        collection.create_index("expireAt", expireAfterSeconds=0)
-
-    @property
-    def base_exceptions(self) -> type[Exception]:
-        return PyMongoError
-
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now_ms = int(time.time() * 1000)
-        self.collection.delete_one({"_id": key, "expire_ms": {"$lte": now_ms}})  # the window ended
-        for _attempt in range(3):
-            doc = self.collection.find_one_and_update({"_id": key}, {"$inc": {"count": amount}},
-                                                      return_document=True)
-            if doc is not None:
-                return int(doc["count"])
-            expire_ms = now_ms + expiry * 1000
-            try:
-                self.collection.insert_one({"_id": key, "count": amount, "expire_ms": expire_ms,
-                                            "expireAt": datetime.fromtimestamp(expire_ms / 1000, UTC)})
-                return amount
-            except DuplicateKeyError:
-                continue  # another worker started the window first: count in it
-        raise RuntimeError("rate limit counter kept changing")
-
-    def get(self, key: str) -> int:
-        doc = self.collection.find_one({"_id": key, "expire_ms": {"$gt": int(time.time() * 1000)}},
-                                       {"count": 1})
-        return int(doc["count"]) if doc else 0
-
-    def get_expiry(self, key: str) -> float:
-        doc = self.collection.find_one({"_id": key}, {"expire_ms": 1})
-        return doc["expire_ms"] / 1000 if doc else time.time()
-
-    def check(self) -> bool:
-        try:
-            self.collection.database.command("ping")
-            return True
-        except PyMongoError:
-            return False
-
-    def reset(self) -> int | None:
-        return self.collection.delete_many({}).deleted_count
-
-    def clear(self, key: str) -> None:
-        self.collection.delete_one({"_id": key})
 
 
 class ReceiptLimit:

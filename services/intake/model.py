@@ -19,7 +19,6 @@ from services.intake import receipts, status
 from services.intake.keys import Keys, key_digest
 from shared import events
 from shared.sealing import ReporterVault, contact_for_notify, seal_for_notify
-from shared.times import to_ms
 
 SOURCE = "/services/intake"
 SUBJECT_FIELDS = ("name", "position", "employer", "rank", "party_member")
@@ -124,9 +123,11 @@ def _review_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 def received_clue(data: Mapping[str, Any], frontline_unit: str, keys: Keys, receipt: receipts.Receipt,
                   idempotency_key: str | None, request_hash: str | None, now: datetime,
                   extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A clue received from a body ClueSchema accepted, as stored: it holds everything its
-    clue-received event says (`received_event`) and the reporter only sealed (built directly:
-    this is the hot path). `extra`: a card's or an observer's reference (cards.py, observers.py)."""
+    """A clue received from a body ClueSchema accepted, as a ClueStore stores it: it holds
+    everything its clue-received event says (`received_event`) and the reporter only sealed (built
+    directly: this is the hot path). Its times are datetimes; `last_staged_at` (when its event last
+    went out) and `replay_until` (the end of its Idempotency-Key's replay) are the store's to keep
+    as it must. `extra`: a card's or an observer's reference (cards.py, observers.py)."""
     clue_id = new_id()
     reporter = data["reporter"]
     contact = contact_for_notify(reporter)
@@ -142,11 +143,11 @@ def received_clue(data: Mapping[str, Any], frontline_unit: str, keys: Keys, rece
         "contact_sealed": seal_for_notify(contact, keys.notify_public_key) if contact else None,
         "receipt_code_digest": code_digest, "receipt_secret_digest": secret_digest,
         "status": status.INITIAL_STATUS, "received_at": now, "received_event_id": new_id(),
-        "acknowledged": False, "last_staged_ms": to_ms(now),
+        "acknowledged": False, "last_staged_at": now,
         "idempotency_key": (key_digest(idempotency_key, keys.request_key) if idempotency_key
                             else f"none:{clue_id}"),
         "request_hash": request_hash, "parties": data.get("parties") or None, **_review_fields(data),
-        "replay_until_ms": to_ms(now + REPLAY_TTL) if idempotency_key else None,
+        "replay_until": now + REPLAY_TTL if idempotency_key else None,
         **(extra or {}),
     }
     # As mongoengine stores a document: no key for a field that is None.
@@ -181,7 +182,8 @@ def replayed_answer(first: Mapping[str, Any], request_hash: str | None, now: dat
                     vault: ReporterVault) -> dict[str, Any]:
     """The first answer again for a request with the Idempotency-Key of the clue `first` (its
     replay fields); IdempotencyConflict for another body, or a key used more than 24 h ago."""
-    if not first.get("replay_sealed") or first.get("replay_until_ms", 0) <= to_ms(now):
+    until = first.get("replay_until")
+    if not first.get("replay_sealed") or until is None or until <= now:
         raise IdempotencyConflict("this Idempotency-Key was used more than 24 hours ago")
     if not hmac.compare_digest(first.get("request_hash") or "", request_hash or ""):
         raise IdempotencyConflict("this Idempotency-Key was used with a different body")

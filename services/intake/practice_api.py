@@ -221,7 +221,7 @@ def funnel_by_bureau():
 @bp.response(200, CardBatchDetail)
 def get_batch(batch_id: str):
     """A batch, its funnel and its cards (supervisor)"""
-    batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
+    batch = practice_store.batch(batch_id)
     if batch is None or not jurisdiction_within(batch.jurisdiction, g.principal.scope):
         raise Problem(404, "Not Found", "no such card batch")
     view = batch_view(batch, practice_store.batch_funnels([batch])[batch.id])
@@ -234,7 +234,7 @@ def get_batch(batch_id: str):
 
 @sheets.get("/cards/batches/<batch_id>/sheet")
 def sheet(batch_id: str):
-    batch = practice_store.CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
+    batch = practice_store.batch(batch_id)
     token = request.args.get("t", "")
     if batch is None or not cards.sheet_token_valid(
         _ctx().keys.receipt_key, batch_id, token, int(time.time())

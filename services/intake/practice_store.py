@@ -146,6 +146,11 @@ def find_card(code: str) -> tuple[Card, CardBatch] | None:
     return (card, batch) if batch else None
 
 
+def batch(batch_id: str) -> CardBatch | None:
+    """The card batch with this id, or None (an id over 64 characters is no batch's)."""
+    return CardBatch.objects(id=batch_id).first() if len(batch_id) <= 64 else None
+
+
 def batch_cards(batch_id: str, offset: int, limit: int) -> list[Card]:
     return list(Card.objects(__raw__=exact(batch_id=batch_id)).order_by("number").skip(offset).limit(limit))
 

@@ -16,10 +16,7 @@ SERVICES = ROOT / "services"
 ALLOWED: dict[str, str] = {}
 
 # Modules that still query documents themselves (`<Document>.objects`), and why they may for now.
-QUERYING_ALLOWED: dict[str, str] = {
-    "services/intake/practice_api.py": "reads a card batch by id for its sheet and funnel; "
-    "to move into practice_store.py",
-}
+QUERYING_ALLOWED: dict[str, str] = {}
 
 
 def is_store(path: Path) -> bool:

@@ -245,3 +245,26 @@ def test_a_redelivered_clue_restores_what_a_failure_left_out(client):  # noqa: F
     receive(app, "x1", **real_name())
     figures = http.get("/v1/stats?quarter=2025Q4", headers=auth(*BOSS)).get_json()
     assert (figures["received"], figures["accepted"]) == (1, 1)
+
+
+def test_the_duty_store_keeps_milliseconds_and_hands_out_datetimes(client):  # noqa: F811
+    from services.assignment import duty_store
+    from services.assignment.duties import Duty
+    from shared.times import to_ms
+
+    _http, app = client
+    registry = app.extensions["assignment.ctx"].registry()
+    case = {"_id": "case-t", "unit": "no-such-unit", "jurisdiction": "foshan/d1"}
+    late, swept = Duty("transfer", "clue-t", T0, T0 + timedelta(days=1)), Duty("transfer", "clue-u", T0, T0)
+    assert duty_store.add(case, [late, swept], T0) == 2
+    raw = duty_store.collection().find_one({"_id": late.key("case-t")})
+    assert (raw["start_at"], raw["due_at"], raw["met_at"]) == (to_ms(T0), to_ms(T0 + timedelta(days=1)), None)
+    [duty] = duty_store.open_duties("clue-t", ("transfer",))
+    assert (duty["start_at"], duty["due_at"], duty["met_at"]) == (T0, T0 + timedelta(days=1), None)
+    assert duty_store.meet(duty, T0 + timedelta(days=2), registry) == "missed"
+    assert duty_store.meet(duty, T0 + timedelta(days=2), registry) is None
+    met = duty_store.collection().find_one({"_id": late.key("case-t")})
+    assert (met["met_at"], met["state"]) == (to_ms(T0 + timedelta(days=2)), "missed")
+    assert duty_store.sweep_missed(T0 + timedelta(seconds=1), registry) == 1
+    [shown] = [d for d in duty_store.case_duties("case-t", T0, registry) if d["clue_id"] == "clue-u"]
+    assert (shown["state"], shown["due_at"], shown["met_at"]) == ("missed", T0, None)

@@ -14,6 +14,7 @@ from services.intake.documents import FollowUp
 from services.intake.model import Clue, Step, received_clue, received_event
 from shared import events
 from shared.sealing import ReporterVault
+from shared.times import to_ms
 
 pytestmark = pytest.mark.stack
 
@@ -121,6 +122,32 @@ def test_insert_refuses_a_taken_receipt_or_idempotency_key(store):
     assert store.replay_of("other/unit", first["idempotency_key"]) is None
     found, secret = store.by_receipt(first["receipt_code_digest"])
     assert found.id == first["_id"] and secret == first["receipt_secret_digest"]
+
+
+def stored_document(store, clue_id):
+    """The clue's document as the store keeps it."""
+    if isinstance(store, MemoryClueStore):
+        return store.clues[clue_id]
+    from services.intake.documents import Clue as ClueDocument
+
+    return ClueDocument._get_collection().find_one({"_id": clue_id})
+
+
+def test_changing_times_are_datetimes_in_the_model_and_milliseconds_in_the_documents(store):
+    keyed, plain = received("k-1"), received()
+    assert keyed["last_staged_at"] == AT and keyed["replay_until"] == AT + timedelta(hours=24)
+    assert store.insert(keyed) and store.insert(plain)
+    doc = stored_document(store, keyed["_id"])
+    assert (doc["last_staged_ms"], doc["replay_until_ms"]) == (to_ms(AT), to_ms(AT + timedelta(hours=24)))
+    assert not {"last_staged_at", "replay_until"} & set(doc)
+    assert "replay_until_ms" not in stored_document(store, plain["_id"])  # no key, no replay
+    replay = store.replay_of(UNIT, keyed["idempotency_key"])
+    assert replay["replay_until"] == AT + timedelta(hours=24) and "replay_until_ms" not in replay
+    due = {d["_id"]: d for d in store.unacknowledged(AT + timedelta(milliseconds=1), 10)}
+    assert due[keyed["_id"]]["last_staged_at"] == AT and "last_staged_ms" not in due[keyed["_id"]]
+    assert "replay_until" not in due[plain["_id"]]
+    store.note_staged([keyed["_id"]], AT + timedelta(minutes=1))
+    assert stored_document(store, keyed["_id"])["last_staged_ms"] == to_ms(AT + timedelta(minutes=1))
 
 
 def test_a_clue_reads_back_to_the_same_event_and_its_view_hides_the_secrets(store):

@@ -1,4 +1,4 @@
-"""A schema's error messages as a Chinese form shows them (shared/forms.py)."""
+"""A schema's error messages as a form shows them, in Chinese or English (shared/forms.py)."""
 
 import re
 
@@ -31,9 +31,22 @@ def test_marshmallow_messages_read_in_chinese_with_their_figures():
     assert error_text(messages({})["summary"]) == "此项为必填项。"
 
 
-def test_an_english_page_keeps_the_schema_message_and_an_unknown_one_is_shown_as_it_is():
-    assert error_text("Not a valid date.", "en") == "Not a valid date."
+def test_an_english_page_reads_the_same_wording_from_the_catalog_with_its_figures():
+    shown = {field: error_text(message, "en") for field, message in messages(
+        {"summary": "", "witnesses": 12, "category": "x", "code": "ab", "email": "no"}).items()}
+    assert shown == {"summary": "Length must be between 1 and 50.",
+                     "witnesses": "Must be greater than or equal to 0 and less than or equal to 9.",
+                     "category": "Choose one from the list.", "code": "Length must be between 4 and 8.",
+                     "email": "Not a valid email address."}
+    # the catalog, not the message itself: both wordings of "choose from the list" read the same
+    assert error_text("Not a valid list.", "en") == shown["category"]
+    assert error_text("Required for channel sms.", "en") == (
+        "Enter the contact details for the feedback channel you chose.")
+
+
+def test_an_unknown_message_is_shown_as_it_is():
     assert error_text("Something new.") == "Something new."
+    assert error_text("Something new.", "en") == "Something new."
 
 
 def test_a_page_s_own_wording_comes_first():
