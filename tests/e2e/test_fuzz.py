@@ -6,7 +6,8 @@ the routes accept (intake: the shiwan frontline contact point; assignment and no
 the requests get past authentication into the handlers.
 
 Checks: schemathesis's `not_a_server_error` and `response_schema_conformance`. Status codes are not
-checked against the document (assignment documents only its 200s).
+checked against the document: an operation documents its usual answers, not every refusal the
+edge may give (a 413 body, a 429 of the receipt limit).
 
 The registry PUT routes of assignment are left out: a generated registry that happens to be valid
 would replace the one every other e2e test routes by.
