@@ -16,12 +16,15 @@ def foshan() -> Registry:
 
 @pytest.fixture(autouse=True)
 def _case_store_kept():
-    """A test may put a MemoryCaseStore in place of the database's (test_handlers.make_world)."""
+    """A test may put a MemoryCaseStore and a MemoryCounterStore in place of the database's
+    (test_handlers.make_world)."""
+    from services.assignment import counter_store
     from services.assignment.store import case_store, use
 
-    previous = case_store()
+    previous, previous_counters = case_store(), counter_store.counter_store()
     yield
     use(previous)
+    counter_store.use(previous_counters)
 
 
 @pytest.fixture

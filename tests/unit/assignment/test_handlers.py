@@ -1,4 +1,4 @@
-"""The use cases on the in-memory case store (the cadres' slots, duties and counters on mongomock,
+"""The use cases on the in-memory case and counter stores (the cadres' slots and duties on mongomock,
 one thread): routing, queue, linking, close, deadlines. The store's contract on the real database:
 tests/integration/assignment/test_case_store.py."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment import handlers, queries, receiving
+from services.assignment import counter_store, handlers, queries, receiving
 from services.assignment.documents import CadreSlot, Case
 from services.assignment.errors import DomainError, Forbidden
 from services.assignment.memory_store import MemoryCaseStore
@@ -43,12 +43,14 @@ def world(mock_db, foshan):
 
 
 def make_world(registry, on_database: bool = False):
-    """The use cases on a fresh MemoryCaseStore; `on_database`, on the database's (mongomock) for
-    the tests of workload.py's sweep, which reads the cases' collection itself."""
+    """The use cases on a fresh MemoryCaseStore and MemoryCounterStore; `on_database`, on the
+    database's (mongomock) for the tests of workload.py's sweep, which reads the cases' collection itself."""
     save_registry(registry, "test")
     broker = FakeBroker()
     cases = CaseStore() if on_database else MemoryCaseStore()
     use(cases)
+    counters = counter_store.MongoCounterStore() if on_database else counter_store.MemoryCounterStore()
+    counter_store.use(counters)
     relay = OutboxRelay(Case._get_collection() if on_database else cases.outbox, broker)
     clock = Clock(T0)
     ctx = handlers.Context(registry=RegistryCache(0).get, wake=lambda doc: relay.publish_docs([doc]),
