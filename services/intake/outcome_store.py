@@ -9,13 +9,14 @@ unit tests. tests/integration/intake/test_outcome_store.py runs one contract on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from pymongo import UpdateOne
 
 from services.intake.documents import ClueOutcome
 from shared.current import Current
+from shared.times import from_ms, to_ms
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,6 @@ class Outcome:
     closed_at: datetime
 
 
-def _ms(at: datetime) -> int:
-    # Truncated to the millisecond, as intake has always stored this time.
-    return int(at.timestamp() * 1000)
-
-
 class OutcomeStore:
     """The clues' outcomes on the database."""
 
@@ -40,7 +36,7 @@ class OutcomeStore:
         """Keep each clue's outcome, replacing what an earlier close left."""
         writes = [UpdateOne({"_id": c.clue_id}, {"$set": {"disposition": c.disposition,
                                                           "outcomes": list(c.outcomes),
-                                                          "closed_ms": _ms(c.closed_at)}}, upsert=True)
+                                                          "closed_ms": to_ms(c.closed_at)}}, upsert=True)
                   for c in closes]
         if writes:
             ClueOutcome._get_collection().bulk_write(writes, ordered=False)
@@ -51,7 +47,7 @@ class OutcomeStore:
             return {}
         found = ClueOutcome._get_collection().find({"_id": {"$in": list(clue_ids)}})
         return {d["_id"]: Outcome(d["_id"], d["disposition"], list(d.get("outcomes") or []),
-                                  datetime.fromtimestamp(d["closed_ms"] / 1000, UTC)) for d in found}
+                                  from_ms(d["closed_ms"])) for d in found}
 
 
 class MemoryOutcomeStore:
@@ -62,7 +58,7 @@ class MemoryOutcomeStore:
 
     def record(self, closes: list[Outcome]) -> None:
         for close in closes:
-            at = datetime.fromtimestamp(_ms(close.closed_at) / 1000, UTC)
+            at = from_ms(to_ms(close.closed_at))  # as the database keeps it: to the millisecond
             self.outcomes[close.clue_id] = Outcome(close.clue_id, close.disposition, list(close.outcomes), at)
 
     def of_clues(self, clue_ids: list[str]) -> dict[str, Outcome]:
