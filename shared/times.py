@@ -27,6 +27,18 @@ def from_ms(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, UTC) if value else None
 
 
+def to_stored_datetime(value: datetime) -> datetime:
+    """`value` cut to the millisecond, as a BSON datetime keeps it (MongoDB truncates), so what is
+    built from it before the write equals what is read back after."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def to_nearest_ms(value: datetime) -> datetime:
+    """`value` to the nearest millisecond, as `to_ms` rounds it, so a time kept as a datetime and
+    the same time kept as `to_ms`' integer agree."""
+    return value.replace(microsecond=0) + timedelta(milliseconds=(value.microsecond + 500) // 1000)
+
+
 def today_in_china() -> date:
     """Today's date in China Standard Time."""
     return datetime.now(CHINA_TIME).date()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+
+from shared.times import to_nearest_ms
 
 from .case_events import assigned_event, closed_event, escalated_event
 from .errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -81,11 +83,6 @@ class Transition:
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     unset: tuple[str, ...] = ()
-
-
-def instant(at: datetime) -> datetime:
-    """A case's time as it keeps it: to the nearest millisecond (what its events always carried)."""
-    return at.replace(microsecond=0) + timedelta(milliseconds=(at.microsecond + 500) // 1000)
 
 
 def clue_record(data: dict[str, Any]) -> dict[str, Any]:
@@ -161,10 +158,10 @@ class Case:
 
     def _deadline(self, due: datetime | None, why: str) -> tuple[dict[str, Any], list]:
         """The change and audit line of a new deadline (none when it does not change)."""
-        if due is None or instant(due) == self.doc.get("due_at"):
+        if due is None or to_nearest_ms(due) == self.doc.get("due_at"):
             return {}, []
         line = ("deadline_changed", {"from": self.doc.get("due_at"), "to": due, "why": why})
-        return {"due_at": instant(due)}, [line]
+        return {"due_at": to_nearest_ms(due)}, [line]
 
     def route(
         self,
@@ -193,8 +190,8 @@ class Case:
             "holds_lead": lead is not None,
             "serious": serious,
             "status": "assigned" if cadre else "queued",
-            "accepted_at": instant(now),
-            "assigned_at": instant(now) if cadre else None,
+            "accepted_at": to_nearest_ms(now),
+            "assigned_at": to_nearest_ms(now) if cadre else None,
             "escalation_reasons": list(reasons),
         }
         new = {**self.doc, **changes}
@@ -237,7 +234,7 @@ class Case:
             "holds_lead": lead is not None,
             "serious": True,
             "status": ("reopened" if self.doc.get("review") else "assigned") if cadre else "queued",
-            "assigned_at": instant(now) if cadre else None,
+            "assigned_at": to_nearest_ms(now) if cadre else None,
             "supervised_at": None,
             "watched_by": None,
             "escalation_reasons": merged,
@@ -272,7 +269,7 @@ class Case:
         changes = {
             "watched_by": watcher,
             "escalation_reasons": _merge(self.doc.get("escalation_reasons"), reasons),
-            "supervised_at": instant(now) if overdue else None,
+            "supervised_at": to_nearest_ms(now) if overdue else None,
             **deadline,
         }
         if self.doc["status"] not in ("queued", "reopened"):
@@ -292,7 +289,7 @@ class Case:
             raise CaseClosed("the case is already closed")
         changes = {
             "status": "closed",
-            "closed_at": instant(now),
+            "closed_at": to_nearest_ms(now),
             "closed_by": closer,
             "disposition": disposition,
             "outcomes": list(outcomes),
@@ -326,12 +323,12 @@ class Case:
         changes = {
             "status": "reopened" if cadre else "queued",
             "review": True,
-            "reopened_at": instant(now),
+            "reopened_at": to_nearest_ms(now),
             "cadre_id": cadre,
             "lead_cadre_id": lead,
             "holds_slot": cadre is not None,
             "holds_lead": lead is not None,
-            "assigned_at": instant(now) if cadre else None,
+            "assigned_at": to_nearest_ms(now) if cadre else None,
             "supervised_at": None,
             "watched_by": None,
             **deadline,

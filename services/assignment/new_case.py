@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from shared.outbox import pending as outbox_fields
+from shared.times import to_nearest_ms
 
 from . import deadlines, escalation, store, tracking
 from .case_events import assigned_event, escalated_event
 from .context import SYSTEM, Context, open_key
 from .escalation import Subject
-from .model import clue_record, instant
+from .model import clue_record
 from .routing import Route, is_serious, route
 
 
@@ -114,9 +115,9 @@ def case_document(
         "holds_lead": lead is not None,
         "serious": new.serious,
         "status": "queued" if cadre is None else ("supervised" if supervised else "assigned"),
-        "due_at": instant(_due(data, received, ctx)),
-        "accepted_at": None if new.triage else instant(now),
-        "assigned_at": instant(now) if cadre else None,
+        "due_at": to_nearest_ms(_due(data, received, ctx)),
+        "accepted_at": None if new.triage else to_nearest_ms(now),
+        "assigned_at": to_nearest_ms(now) if cadre else None,
         "supervised_at": None,
         "watched_by": new.unit if supervised else None,
         "escalation_reasons": reasons,

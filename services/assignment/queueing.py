@@ -7,9 +7,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from shared.times import to_nearest_ms
+
 from .case_events import assigned_event
 from .context import SYSTEM, Context, clue_ids, subject_cadres
-from .model import OPEN_STATUSES, instant
+from .model import OPEN_STATUSES
 from .registry import Registry
 from .store import case_store
 from .workload import claim_cadre, release_stranded
@@ -54,7 +56,7 @@ def drain(unit: str, ctx: Context) -> int:
             changes = {
                 "cadre_id": slot[0],
                 "holds_slot": True,
-                "assigned_at": instant(now),
+                "assigned_at": to_nearest_ms(now),
                 "status": _drained_status(doc),
             }
             new = {**doc, **changes}
@@ -133,7 +135,7 @@ def reassign(case_id: str, cadre_id: str, ctx: Context, actor: str) -> bool:
         changes = {
             "cadre_id": cadre,
             "holds_slot": cadre is not None,
-            "assigned_at": instant(now) if cadre else None,
+            "assigned_at": to_nearest_ms(now) if cadre else None,
             "status": _drained_status(doc) if cadre else "queued",
         }
         new = {**doc, **changes}

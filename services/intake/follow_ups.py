@@ -10,11 +10,12 @@ from typing import Any
 from services.intake import receipts, status
 from services.intake.clue_store import clues
 from services.intake.documents import FollowUp
-from services.intake.handlers import SOURCE, Keys, Outbox, ReceiptNotFound, iso, millis
+from services.intake.handlers import SOURCE, Keys, Outbox, ReceiptNotFound, iso
 from services.intake.model import Clue, Step
 from services.intake.timeline import move_clue, timeline
 from shared import events
 from shared.mongo import new_id, utcnow
+from shared.times import to_stored_datetime
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys,
     finishes that), so no 503 ever makes a reporter send a stored message twice.
     """
     clue = by_receipt(code, secret, keys)
-    at = millis(now or utcnow())
+    at = to_stored_datetime(now or utcnow())
     item = FollowUp(id=new_id(), clue_id=clue.id, message=message, objection=objection, at=at,
                     applied=False)
     item.stage(events.make_event(events.CLUE_FOLLOWED_UP, {

@@ -23,13 +23,12 @@ from services.intake.model import (
     IdempotencyConflict,
     ReceiptNotFound,
     iso,
-    millis,
     received_event,
 )
 from services.intake.receiving import Outbox, find_clue, post_clue, review_batch
 
 __all__ = [
     "RECONCILE_BATCH", "REPLAY_TTL", "REVIEW_FIELDS", "SOURCE", "BatchConflict", "IdempotencyConflict",
-    "Keys", "Outbox", "ReceiptNotFound", "body_hash", "expire_replays", "find_clue", "iso", "millis",
+    "Keys", "Outbox", "ReceiptNotFound", "body_hash", "expire_replays", "find_clue", "iso",
     "post_clue", "purpose_key", "received_event", "reconcile", "review_batch",
 ]

@@ -47,11 +47,6 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def millis(value: datetime) -> datetime:
-    """`value` cut to milliseconds, the precision MongoDB keeps, so a rebuilt event is identical."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
 @dataclass(frozen=True)
 class Line:
     """One line of the reporter's timeline; its id is the id of the event that wrote it, so an

@@ -17,13 +17,13 @@ from services.intake.keys import Keys, key_digest
 from services.intake.model import (
     BatchConflict,
     iso,
-    millis,
     received_clue,
     received_event,
     replayed_answer,
     review_batch_fields,
 )
 from shared.outbox import OutboxDocument
+from shared.times import to_stored_datetime
 
 
 class Outbox(Protocol):
@@ -49,7 +49,7 @@ def post_clue(data: dict[str, Any], frontline_unit: str, keys: Keys, *,
     if idempotency_key and request_hash is None:
         raise ValueError("an Idempotency-Key needs the request's body_hash")
     store = clues()
-    received_at = millis(now or datetime.now(UTC))
+    received_at = to_stored_datetime(now or datetime.now(UTC))
     for _attempt in range(3):
         receipt = receipts.new_receipt()
         clue = received_clue(data, frontline_unit, keys, receipt, idempotency_key, request_hash,

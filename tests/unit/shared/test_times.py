@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.times import CHINA_TIME, from_ms, to_ms
+from shared.times import CHINA_TIME, from_ms, to_ms, to_nearest_ms, to_stored_datetime
 
 T = datetime(2026, 3, 2, 8, 30, 15, 123000, tzinfo=UTC)
 T_MS = 1772440215123
@@ -43,3 +43,17 @@ def test_from_ms_is_utc_and_undoes_to_ms():
 ])
 def test_china_time_is_utc_plus_8(utc, china_date):
     assert utc.astimezone(CHINA_TIME).date().isoformat() == china_date
+
+
+@pytest.mark.parametrize(("micros", "stored", "nearest"), [
+    (123000, 123000, 123000),
+    (123499, 123000, 123000),
+    (123500, 123000, 124000),  # the stored datetime cuts, the nearest rounds up
+    (999999, 999000, 0),       # rounding carries into the next second
+])
+def test_the_two_millisecond_precisions(micros, stored, nearest):
+    value = T.replace(microsecond=micros)
+    assert to_stored_datetime(value) == T.replace(microsecond=stored)
+    carried = T + timedelta(seconds=1) if nearest == 0 and micros > 500000 else T
+    assert to_nearest_ms(value) == carried.replace(microsecond=nearest)
+    assert to_ms(to_nearest_ms(value)) == to_ms(value)  # the datetime and the integer agree
