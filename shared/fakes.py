@@ -1,4 +1,6 @@
-"""An in-memory broker behind the same interface as the real producer, for fast handler tests."""
+"""In-memory stand-ins for fast handler tests: a broker behind the same interface as the real
+producer, and a consumer's processed-event record behind `shared.mongo.ProcessedEvents`'s
+(tests/integration/shared/test_processed_events.py runs their one contract on both)."""
 
 from __future__ import annotations
 
@@ -47,3 +49,28 @@ class FakeBroker:
 
     def events(self, topic: str) -> list[events.Event]:
         return [events.decode(r.value) for r in self.topics[topic]]
+
+
+class MemoryProcessedEvents:
+    """`shared.mongo.ProcessedEvents` in a set: the events one consumer has handled.
+
+    The real record keeps every consumer's marks in one collection, apart by name; here each
+    instance holds its own consumer's marks (`marked`)."""
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+        self.marked: set[str] = set()
+
+    def seen(self, event_id: str) -> bool:
+        return event_id in self.marked
+
+    def mark(self, event_id: str) -> None:
+        self.mark_many([event_id])
+
+    def seen_many(self, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` seen before."""
+        return self.marked.intersection(event_ids)
+
+    def mark_many(self, event_ids: list[str]) -> None:
+        """`mark` for each of `event_ids` (marked before: no change)."""
+        self.marked.update(event_ids)
