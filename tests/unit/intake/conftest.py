@@ -1,23 +1,11 @@
 import base64
 import os
 
-import mongoengine as me
-import mongomock
 import pytest
 
 from services.intake.handlers import Keys
 from shared.fakes import FakeBroker
 from shared.sealing import ReporterVault, generate_keypair
-
-
-@pytest.fixture
-def db():
-    """mongoengine's default alias on a fresh mongomock database (one thread only)."""
-    me.disconnect()
-    me.connect("intake_unit", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
-               tz_aware=True, uuidRepresentation="standard")
-    yield
-    me.disconnect()
 
 
 @pytest.fixture

@@ -1,19 +1,38 @@
-"""Intake's look-up, follow-ups and case events on mongomock, behind the Mongo ClueStore.
-(Receiving and the relay's backstops: test_receiving.py, on the in-memory store.)"""
+"""Intake's look-up, follow-ups and case events on the in-memory clue store and processed-event
+record (their contracts on the real database: tests/integration/intake/test_clue_store.py and
+tests/integration/shared/test_processed_events.py). Receiving and the relay's backstops:
+test_receiving.py."""
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake import case_events, follow_ups, handlers, status, timeline
-from services.intake.documents import Clue, ClueUpdate, FollowUp
+from services.intake import case_events, clue_store, follow_ups, handlers, status, timeline
+from services.intake.clue_store import MemoryClueStore
+from services.intake.model import Move
 from services.intake.schemas import ClueSchema
 from shared import events
-from shared.mongo import ProcessedEvent, ProcessedEvents
+from shared.fakes import MemoryProcessedEvents
 from tests.unit.intake.clues import clue
 
 NOW = datetime(2026, 3, 2, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def store():
+    """A fresh in-memory clue store in place for the test; the one before is put back after it."""
+    mine = MemoryClueStore()
+    previous = clue_store.use(mine)
+    yield mine
+    clue_store.use(previous)
+
+
+def held(store, clue_id):
+    """(status, acknowledged) of a clue the store holds, read through the store."""
+    found = store.view(clue_id)
+    return found.status, found.acknowledged
 
 
 def post(keys, body=None, *, unit="foshan/chancheng/shiwan/contact", key=None, outbox=None, now=NOW):
@@ -36,7 +55,7 @@ def case_event(topic, clue_id, **data):
     return events.decode(events.encode(events.make_event(topic, {**base, **defaults, **data}, source="/t")))
 
 
-def test_lookup_by_receipt_and_typing_slack(db, keys):
+def test_lookup_by_receipt_and_typing_slack(keys):
     body, _ = post(keys)
     code, secret = body["receipt"]["code"], body["receipt"]["secret"]
     answer = follow_ups.lookup(code.lower().replace("-", " "), secret, keys, now=NOW)
@@ -46,7 +65,7 @@ def test_lookup_by_receipt_and_typing_slack(db, keys):
 
 
 @pytest.mark.parametrize("which", ["code", "secret", "both", "malformed"])
-def test_wrong_code_or_secret_is_the_same_not_found(db, keys, which):
+def test_wrong_code_or_secret_is_the_same_not_found(keys, which):
     body, _ = post(keys)
     code, secret = body["receipt"]["code"], body["receipt"]["secret"]
     wrong = {"code": ("0000-0000-0000-0000", secret), "secret": (code, secret + "x"),
@@ -56,15 +75,14 @@ def test_wrong_code_or_secret_is_the_same_not_found(db, keys, which):
     assert str(caught.value) == "no clue has this receipt"
 
 
-def test_case_events_move_status_acknowledge_and_tolerate_duplicates(db, keys):
+def test_case_events_move_status_acknowledge_and_tolerate_duplicates(store, keys):
     body, _ = post(keys)
     clue_id = body["clue_id"]
     assigned = case_event(events.CASE_ASSIGNED, clue_id)
     case_events.apply_case_event(assigned)
     case_events.apply_case_event(assigned)
-    stored = Clue.objects.get(id=clue_id)
-    assert stored.status == "accepted" and stored.acknowledged
-    assert ClueUpdate.objects(clue_id=clue_id).count() == 1
+    assert held(store, clue_id) == ("accepted", True)
+    assert len(store.lines(clue_id)) == 1
     case_events.apply_case_event(case_event(events.CASE_CLOSED, clue_id))
     case_events.apply_case_event(case_event(events.CASE_ASSIGNED, clue_id))  # late: ignored
     answer = follow_ups.lookup(body["receipt"]["code"], body["receipt"]["secret"], keys, now=NOW)
@@ -74,38 +92,38 @@ def test_case_events_move_status_acknowledge_and_tolerate_duplicates(db, keys):
     assert "c1" not in json.dumps(answer)  # never the cadre
 
 
-def test_supervised_escalation_acknowledges_without_a_reporter_update(db, keys):
+def test_supervised_escalation_acknowledges_without_a_reporter_update(store, keys):
     body, _ = post(keys)
     case_events.apply_case_event(case_event(events.CASE_ESCALATED, body["clue_id"], mode="supervised"))
-    stored = Clue.objects.get(id=body["clue_id"])
-    assert stored.acknowledged and stored.status == "received"
-    assert ClueUpdate.objects(clue_id=body["clue_id"]).count() == 0
+    assert held(store, body["clue_id"]) == ("received", True)
+    assert store.lines(body["clue_id"]) == []
 
 
-def test_case_event_for_an_unknown_clue_changes_nothing(db, keys):
+def test_case_event_for_an_unknown_clue_changes_nothing(store, keys):
     case_events.apply_case_event(case_event(events.CASE_ASSIGNED, "not-ours"))
-    assert Clue.objects.count() == 0 and ClueUpdate.objects.count() == 0
+    assert store.get("not-ours") is None and store.lines("not-ours") == []
+    assert store.clues == {} and store.line_docs == {}
 
 
-def test_follow_up_stages_event_and_objection_reopens_closed_clue(db, keys, outbox):
+def test_follow_up_stages_event_and_objection_reopens_closed_clue(store, keys, outbox):
     body, _ = post(keys)
     receipt = body["receipt"]
     case_events.apply_case_event(case_event(events.CASE_CLOSED, body["clue_id"]))
     answer = follow_ups.follow_up(receipt["code"], receipt["secret"], "结果不对", True, keys, outbox=outbox,
                                 now=NOW + timedelta(days=5))
     assert answer["status"] == "accepted"
-    item = FollowUp.objects.get(clue_id=body["clue_id"])
-    envelope = json.loads(item.outbox[0]["value"])
+    [(item_id, item)] = [(i, f) for i, f in store.follow_ups.items() if f["clue_id"] == body["clue_id"]]
+    envelope = json.loads(item["outbox"][0]["value"])
     assert envelope["type"] == "campaign.clue.followed_up.v1"
     assert envelope["data"] == {"clue_id": body["clue_id"], "message": "结果不对", "objection": True,
                                 "at": envelope["data"]["at"]}
-    assert outbox.woken[-1][1]["_id"] == item.id
+    assert outbox.woken[-1][1]["_id"] == item_id and item["applied"] is True
     later = NOW + timedelta(days=6)
     kinds = [u["kind"] for u in follow_ups.lookup(receipt["code"], receipt["secret"], keys, later)["updates"]]
     assert kinds[-1] == "clue-followed-up"
 
 
-def test_a_stored_follow_up_is_never_answered_with_a_failure(db, keys, outbox, monkeypatch):
+def test_a_stored_follow_up_is_never_answered_with_a_failure(store, keys, outbox, monkeypatch):
     """One write: once the follow-up is stored, a failure noting it on the clue does not turn into
     a 503 (the reporter would send it twice); the relay's apply_follow_ups notes it later, once."""
     from pymongo.errors import AutoReconnect
@@ -122,22 +140,23 @@ def test_a_stored_follow_up_is_never_answered_with_a_failure(db, keys, outbox, m
     answer = follow_ups.follow_up(receipt["code"], receipt["secret"], "补充", True, keys, outbox=outbox,
                                 now=NOW + timedelta(days=5))
     assert answer["status"] == "accepted"  # what noting it will give
-    assert FollowUp.objects.count() == 1 and FollowUp.objects.get().applied is False
-    assert Clue.objects.get(id=body["clue_id"]).status == "closed"
+    [item] = store.follow_ups.values()
+    assert item["applied"] is False and len(store.pending_follow_ups(10)) == 1
+    assert store.get(body["clue_id"]).status == "closed"
     monkeypatch.setattr(follow_ups, "move_clue", real_move)
     assert follow_ups.apply_follow_ups() == 1 and follow_ups.apply_follow_ups() == 0
-    assert Clue.objects.get(id=body["clue_id"]).status == "accepted"
-    assert ClueUpdate.objects(kind="clue-followed-up").count() == 1
+    assert store.get(body["clue_id"]).status == "accepted"
+    assert [line.kind for line in store.lines(body["clue_id"])].count("clue-followed-up") == 1
 
 
-def test_follow_up_with_wrong_secret_stores_nothing(db, keys):
+def test_follow_up_with_wrong_secret_stores_nothing(store, keys):
     body, _ = post(keys)
     with pytest.raises(handlers.ReceiptNotFound):
         follow_ups.follow_up(body["receipt"]["code"], "wrong", "m", False, keys)
-    assert FollowUp.objects.count() == 0
+    assert store.follow_ups == {}
 
 
-def test_still_handling_note_after_thirty_quiet_days(db, keys):
+def test_still_handling_note_after_thirty_quiet_days(keys):
     body, _ = post(keys, now=NOW)
     receipt = body["receipt"]
     later = follow_ups.lookup(receipt["code"], receipt["secret"], keys, now=NOW + timedelta(days=31))
@@ -160,44 +179,45 @@ def story(ids):
             case_event(events.CASE_ASSIGNED, "not-ours"), case_event(events.CASE_ASSIGNED, d)]
 
 
-def outcome(ids):
-    clues = {c.id: (c.status, c.acknowledged) for c in Clue.objects(id__in=ids)}
-    lines = sorted((u.clue_id, u.kind, u.message_zh, u.at) for u in ClueUpdate.objects)
+def outcome(store, ids):
+    """The clues' (status, acknowledged), and every timeline line the store holds."""
+    clues = {i: held(store, i) for i in ids if store.get(i) is not None}
+    lines = sorted((u.clue_id, u.kind, u.zh, u.at) for u in store.line_docs.values())
     return clues, lines
 
 
-def test_a_batch_of_case_events_ends_as_one_by_one(db, keys):
+def test_a_batch_of_case_events_ends_as_one_by_one(store, keys):
     ids = [post(keys)[0]["clue_id"] for _ in range(4)]
+    before = copy.deepcopy(store)  # the same four clues, as no case event has touched them yet
     events_ = story(ids)
-    seen = ProcessedEvents("one")
+    seen = MemoryProcessedEvents("one")
     for event in events_:  # what the consumer loop did before: check, handle, mark
         if not seen.seen(event.id):
             case_events.apply_case_event(event)
             seen.mark(event.id)
-    expected = outcome(ids)
-    ClueUpdate.objects.delete()
-    Clue.objects.update(set__status="received", set__acknowledged=False)
-    case_events.apply_case_events(events_, ProcessedEvents("batch"))
-    assert outcome(ids) == expected
+    expected = outcome(store, ids)
+    clue_store.use(before)  # the autouse fixture puts the store before the test back afterwards
+    case_events.apply_case_events(events_, MemoryProcessedEvents("batch"))
+    assert outcome(before, ids) == expected
     assert expected[0][ids[0]] == ("closed", True) and expected[0][ids[1]] == ("received", True)
     assert expected[0][ids[2]] == ("transferred", True) and len(expected[1]) == 4
 
 
-def test_a_redelivered_batch_writes_nothing_twice(db, keys):
+def test_a_redelivered_batch_writes_nothing_twice(store, keys):
     ids = [post(keys)[0]["clue_id"] for _ in range(4)]
-    processed = ProcessedEvents("intake")
+    processed = MemoryProcessedEvents("intake")
     delivered = story(ids)
     case_events.apply_case_events(delivered, processed)
-    first = outcome(ids)
+    first = outcome(store, ids)
     # the same events again, plus a case-closed for the supervised clue: only that one counts
     again = [*delivered, case_event(events.CASE_CLOSED, ids[1])]
     case_events.apply_case_events(again, processed)
-    clues, lines = outcome(ids)
+    clues, lines = outcome(store, ids)
     assert clues == {**first[0], ids[1]: ("closed", True)} and len(lines) == len(first[1]) + 1
-    assert ProcessedEvent.objects.count() == len({e.id for e in again})
+    assert processed.seen_many([e.id for e in again]) == processed.marked == {e.id for e in again}
 
 
-def test_a_clue_changed_meanwhile_takes_its_events_one_by_one(db, keys, monkeypatch):
+def test_a_clue_changed_meanwhile_takes_its_events_one_by_one(store, keys, monkeypatch):
     """A reporter's objection reopens the clue between the batch's read and its write: the guarded
     update misses, and that clue's events are applied again on what it is now."""
     body, _ = post(keys)
@@ -206,13 +226,13 @@ def test_a_clue_changed_meanwhile_takes_its_events_one_by_one(db, keys, monkeypa
     real_apply = status.apply
 
     def objection_meanwhile(current, event_type, data):
-        Clue.objects(id=clue_id).update(set__status="accepted")  # as follow_up's reopening does
+        now = store.get(clue_id).status  # reopened, as follow_up's reopening does: through the store
+        assert store.save([Move(clue_id, now, "accepted", (), acknowledge=False, closed_at=None)])
         return real_apply(current, event_type, data)
 
     monkeypatch.setattr(status, "apply", objection_meanwhile)
     later_close = case_event(events.CASE_CLOSED, clue_id, reporter_summary="复查后维持原结论")
-    case_events.apply_case_events([later_close], ProcessedEvents("intake"))
+    case_events.apply_case_events([later_close], MemoryProcessedEvents("intake"))
     monkeypatch.setattr(status, "apply", real_apply)
-    stored = Clue.objects.get(id=clue_id)
-    assert stored.status == "closed" and stored.acknowledged
-    assert ClueUpdate.objects(id=later_close.id).count() == 1
+    assert held(store, clue_id) == ("closed", True)
+    assert [line.id for line in store.lines(clue_id)].count(later_close.id) == 1
