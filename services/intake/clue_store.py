@@ -11,7 +11,7 @@ runs the same contract on both. `clues()` is the store the use cases use; `use()
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -26,12 +26,15 @@ from services.intake.documents import ClueUpdate, FollowUp, ImportBatch
 from services.intake.model import Clue, Line, Move
 from shared.current import Current
 from shared.mongo import count_exact, exact, insert_new
+from shared.outbox import pending
 from shared.times import from_ms, to_ms
 
 # What no use case reads back unless it needs it: the reporter's ciphertexts and the receipt's secrets.
 _SECRETS = ("reporter_sealed", "contact_sealed", "receipt_code_digest", "receipt_secret_digest",
             "replay_sealed")
 PendingFollowUp = tuple[str, str, bool, datetime]  # id, clue id, objection, at
+# The outbox the follow-ups' clue-followed-up events go out from: the relay to wake (Outbox.wake).
+FOLLOW_UP_OUTBOX = FollowUp
 # A received clue's times that change after its insert: datetimes in the model, epoch milliseconds
 # in the documents (shared/times.py says why), under these names.
 _MS_FIELDS = {"last_staged_at": "last_staged_ms", "replay_until": "replay_until_ms"}
@@ -108,8 +111,15 @@ class ClueStore:
         ClueDocument._get_collection().update_one({"_id": clue_id},
                                                   {"$set": {"conflict_moved_to": jurisdiction}})
 
-    def add_follow_up(self, item: FollowUp) -> None:
+    def add_follow_up(self, follow_up_id: str, clue_id: str, message: str, objection: bool, at: datetime,
+                      event: dict[str, Any]) -> Mapping[str, Any]:
+        """Store a reporter's follow-up, not yet noted on its clue, with its event staged in its
+        outbox; returns it as stored (what the relay is woken with)."""
+        item = FollowUp(id=follow_up_id, clue_id=clue_id, message=message, objection=objection, at=at,
+                        applied=False)
+        item.stage(event)
         item.save(force_insert=True)
+        return item.to_mongo()
 
     def follow_up_applied(self, follow_up_id: str) -> None:
         FollowUp._get_collection().update_one({"_id": follow_up_id}, {"$set": {"applied": True}})
@@ -244,11 +254,13 @@ class MemoryClueStore:
     def note_conflict(self, clue_id: str, jurisdiction: str) -> None:
         self.clues[clue_id]["conflict_moved_to"] = jurisdiction
 
-    def add_follow_up(self, item: FollowUp) -> None:
-        if item.id in self.follow_ups:
-            raise ValueError(f"follow-up {item.id} exists")
-        self.follow_ups[item.id] = {"clue_id": item.clue_id, "objection": item.objection, "at": item.at,
-                                    "applied": item.applied, "outbox": list(item.outbox or [])}
+    def add_follow_up(self, follow_up_id: str, clue_id: str, message: str, objection: bool, at: datetime,
+                      event: dict[str, Any]) -> Mapping[str, Any]:
+        if follow_up_id in self.follow_ups:
+            raise me.NotUniqueError(f"follow-up {follow_up_id} exists")  # as the database's insert
+        self.follow_ups[follow_up_id] = {"clue_id": clue_id, "message": message, "objection": objection,
+                                         "at": at, "applied": False, **pending(event), "outbox_version": 0}
+        return {"_id": follow_up_id, **self.follow_ups[follow_up_id]}
 
     def follow_up_applied(self, follow_up_id: str) -> None:
         self.follow_ups[follow_up_id]["applied"] = True

@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake import receipts, status
-from services.intake.clue_store import clues
-from services.intake.documents import FollowUp
+from services.intake.clue_store import FOLLOW_UP_OUTBOX, clues
 from services.intake.handlers import SOURCE, Keys, Outbox, ReceiptNotFound, iso
 from services.intake.model import Clue, Step
 from services.intake.timeline import move_clue, timeline
@@ -46,20 +45,18 @@ def follow_up(code: str, secret: str, message: str, objection: bool, keys: Keys,
     """
     clue = by_receipt(code, secret, keys)
     at = to_stored_datetime(now or utcnow())
-    item = FollowUp(id=new_id(), clue_id=clue.id, message=message, objection=objection, at=at,
-                    applied=False)
-    item.stage(events.make_event(events.CLUE_FOLLOWED_UP, {
-        "clue_id": clue.id, "message": message, "objection": objection, "at": at},
-        source=SOURCE, at=at))
-    clues().add_follow_up(item)
+    follow_up_id = new_id()
+    event = events.make_event(events.CLUE_FOLLOWED_UP, {
+        "clue_id": clue.id, "message": message, "objection": objection, "at": at}, source=SOURCE, at=at)
+    stored = clues().add_follow_up(follow_up_id, clue.id, message, objection, at, event)
     if outbox is not None:
         try:
-            outbox.wake(FollowUp, item.to_mongo())
+            outbox.wake(FOLLOW_UP_OUTBOX, stored)
         except Exception:  # noqa: BLE001 - the relay's polling round publishes it
             log.warning("follow-up left to the relay's round", extra={"clue_id": clue.id})
     predicted, _ = status.apply(clue.status, events.TYPES[events.CLUE_FOLLOWED_UP], {"objection": objection})
     try:
-        new_status = apply_follow_up(clue, item.id, objection, at)
+        new_status = apply_follow_up(clue, follow_up_id, objection, at)
     except Exception:  # noqa: BLE001 - stored already; apply_follow_ups notes it on the clue later
         log.warning("follow-up stored, noting it on the clue is left to the relay",
                     extra={"clue_id": clue.id})

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+import mongoengine as me
 import pytest
 
 from services.intake import handlers, receipts
 from services.intake.clue_store import ClueStore, MemoryClueStore
-from services.intake.documents import FollowUp
 from services.intake.model import Clue, Step, received_clue, received_event
 from shared import events
+from shared.outbox import entry
 from shared.sealing import ReporterVault
 from shared.times import to_ms
 
@@ -80,8 +81,16 @@ def test_conflicts_and_follow_ups(stored):
     store.note_conflict(clue_id, "foshan")
     assert store.conflict_moved_to(clue_id) == (True, "foshan")
     assert store.conflict_moved_to("no-such-clue") == (False, None)
-    item = FollowUp(id="f1", clue_id=clue_id, message="补充", objection=True, at=T0, applied=False)
-    store.add_follow_up(item)
+    event = events.make_event(events.CLUE_FOLLOWED_UP, {"clue_id": clue_id, "message": "补充",
+                                                        "objection": True, "at": T0}, source="/t", at=T0)
+    kept = dict(store.add_follow_up("f1", clue_id, "补充", True, T0, event))
+    assert (kept["_id"], kept["clue_id"], kept["message"], kept["objection"]) == ("f1", clue_id, "补充", True)
+    assert kept["applied"] is False and kept["outbox_pending"] is True and kept["outbox_version"] == 0
+    assert kept["outbox"] == [entry(event)] and kept["outbox_lease_until"] > to_ms(datetime.now(UTC))
+    assert set(kept) == {"_id", "clue_id", "message", "objection", "at", "applied", "outbox",
+                         "outbox_pending", "outbox_version", "outbox_lease_until"}
+    with pytest.raises(me.NotUniqueError):  # its id is taken: nothing replaced
+        store.add_follow_up("f1", clue_id, "again", False, T0, event)
     [(follow_up_id, for_clue, objection, at)] = store.pending_follow_ups(10)
     assert (follow_up_id, for_clue, objection) == ("f1", clue_id, True) and same_time(at, T0)
     store.follow_up_applied("f1")
