@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Protocol
 
 from services.intake.clue_store import clues
 from services.intake.model import Step
 from services.intake.timeline import move_clue
 from shared import events
-from shared.mongo import ProcessedEvents
 
 log = logging.getLogger(__name__)
+
+
+class Processed(Protocol):
+    """The consumer's record of the events it handled: shared.mongo.ProcessedEvents on the database,
+    shared.fakes.MemoryProcessedEvents in unit tests."""
+
+    def seen_many(self, event_ids: list[str]) -> set[str]: ...
+
+    def mark_many(self, event_ids: list[str]) -> None: ...
 
 _EVENT_TIME = {"case-assigned": "assigned_at", "case-escalated": "escalated_at",
                "case-closed": "closed_at"}
@@ -58,7 +67,7 @@ def apply_case_event(event: events.Event) -> None:
     move_clue(clue, [step_of(event)], acknowledge=True)
 
 
-def apply_case_events(batch: list[events.Event], processed: ProcessedEvents) -> None:
+def apply_case_events(batch: list[events.Event], processed: Processed) -> None:
     """`apply_case_event` for a poll's case events, skipping those `processed` has seen and
     marking the rest, in a few writes whatever the batch's size: one read of the marks, one of the
     clues, one insert of the timeline lines, one guarded update per clue, one insert of the marks.
