@@ -38,7 +38,7 @@ def stored(duty: Mapping[str, Any]) -> dict[str, Any]:
     return {**duty, **{name: to_ms(duty.get(name)) for name in _TIMES}}
 
 
-def _read(doc: Mapping[str, Any]) -> dict[str, Any]:
+def from_stored(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A stored duty with its times as aware datetimes (None where not set)."""
     return {**doc, **{name: from_ms(doc.get(name)) for name in _TIMES}}
 
@@ -98,7 +98,7 @@ class MongoDutyStore:
         """The clue's duties of these kinds not met yet, oldest first."""
         found = collection().find({"clue_id": {"$eq": clue_id}, "met_at": None})
         wanted = set(kinds)
-        return sorted((_read(d) for d in found if d["kind"] in wanted), key=lambda d: d["start_at"])
+        return sorted((from_stored(d) for d in found if d["kind"] in wanted), key=lambda d: d["start_at"])
 
     def sweep_missed(self, now: datetime, batch: int) -> list[dict[str, Any]]:
         """Up to `batch` due duties past due turned missed, each by one conditional update: those
@@ -108,7 +108,7 @@ class MongoDutyStore:
         for duty in found:
             still_due = {"_id": duty["_id"], "state": {"$eq": "due"}}
             if collection().update_one(still_due, {"$set": {"state": "missed"}}).modified_count:
-                turned.append(_read(duty))
+                turned.append(from_stored(duty))
         return turned
 
     def newest(
@@ -123,7 +123,7 @@ class MongoDutyStore:
         for extra in state_filters(state, now):
             for doc in collection().find({**base, **extra}).sort("_id", -1).limit(limit):
                 found[doc["_id"]] = doc
-        return [_read(d) for d in sorted(found.values(), key=lambda d: d["_id"], reverse=True)[:limit]]
+        return [from_stored(d) for d in sorted(found.values(), key=lambda d: d["_id"], reverse=True)[:limit]]
 
     def count(self, units: list[str] | None, state: str, now: datetime) -> int:
         """How many duties of these units are in `state` at `now` (ids read through indexes)."""
@@ -134,7 +134,7 @@ class MongoDutyStore:
     def case_duties(self, case_id: str) -> list[dict[str, Any]]:
         """A case's duties, by due date."""
         docs = sorted(collection().find({"case_id": {"$eq": case_id}}), key=lambda d: d["due_at"])
-        return [_read(d) for d in docs]
+        return [from_stored(d) for d in docs]
 
 
 _current: Current[Any] = Current(MongoDutyStore())
