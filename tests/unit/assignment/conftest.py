@@ -27,6 +27,16 @@ def _case_store_kept():
     counter_store.use(previous_counters)
 
 
+@pytest.fixture(autouse=True)
+def _duty_store_kept():
+    """A test may put a MemoryDutyStore in place of the database's."""
+    from services.assignment import duty_store
+
+    previous = duty_store.duty_store()
+    yield
+    duty_store.use(previous)
+
+
 @pytest.fixture
 def mock_db():
     """mongoengine's default alias on a fresh in-memory mongomock database (one thread only)."""
