@@ -3,6 +3,7 @@
 The read and practice modules used to raise shared.problems.Problem themselves; each row below
 makes one of them refuse the way a request would, and checks that the app's answer is, byte for
 byte, the one the old Problem gave (status, content type, title, detail, errors and their field).
+The refusals that need a stored recommendation: tests/integration/assignment/test_recommendation_refusals.py.
 """
 
 from __future__ import annotations
@@ -160,21 +161,6 @@ def test_each_refusal_is_answered_as_the_old_problem_was(offline, foshan, name, 
     assert type(refusal) is kind
     assert not isinstance(refusal, Problem)
     assert answer_to(refusal) == old_answer(problem)
-
-
-def test_the_recommendation_refusals_that_need_a_stored_one(mock_db, foshan):
-    rec = issue(date(2026, 4, 1))(foshan)
-    future = refusal_of(lambda: recommendation_store.record_answer(
-        rec.id, "done", date(2026, 3, 9), CHANCHENG, foshan, T0))
-    assert answer_to(future) == old_answer(Problem(
-        422, "Unprocessable Content", "invalid date", errors={"answered_on": ["Must not be in the future."]}))
-    recommendation_store.record_answer(rec.id, "done", date(2026, 3, 1), CHANCHENG, foshan, T0)
-    again = refusal_of(lambda: recommendation_store.record_answer(
-        rec.id, "again", date(2026, 3, 1), CHANCHENG, foshan, T0))
-    assert answer_to(again) == old_answer(Problem(409, "Conflict", "the bureau's answer is recorded already"))
-    for rec_id, who in (("nope", CHANCHENG), (rec.id, Principal("supervisor", "foshan/nanhai", "k"))):
-        hidden = refusal_of(lambda rec_id=rec_id, who=who: recommendation_store.find(rec_id, who, foshan))
-        assert answer_to(hidden) == old_answer(Problem(404, "Not Found", "no such recommendation"))
 
 
 @pytest.mark.parametrize(("refusal", "answer"), [
