@@ -146,6 +146,10 @@ class MemoryCaseStore:
                 self.cases[doc["_id"]] = copy.deepcopy(doc)
         return refused, None
 
+    def stored_ids(self, case_ids: Iterable[str], slot_key: str | None = None) -> set[str]:
+        return {i for i in case_ids if i in self.cases
+                and (slot_key is None or slot_key in (self.cases[i].get("slot_keys") or {}))}
+
     def give_open_key(self, case_id: str, key: str) -> bool:
         doc = self.cases.get(case_id)
         if doc is None or "open_key" in doc or doc["status"] not in OPEN_STATUSES:

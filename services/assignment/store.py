@@ -208,6 +208,13 @@ class CaseStore:
             return sorted({e["index"] for e in errors}), other
         return [], None
 
+    def stored_ids(self, case_ids: Iterable[str], slot_key: str | None = None) -> set[str]:
+        """Those of the case ids that are stored (and hold `slot_key` in `slot_keys`, if given)."""
+        query: Doc = {"_id": {"$in": list(case_ids)}}
+        if slot_key:
+            query[f"slot_keys.{slot_key}"] = {"$exists": True}
+        return {d["_id"] for d in cases().find(query, {"_id": 1})}
+
     def give_open_key(self, case_id: str, key: str) -> bool:
         """Give an open case stored without an open key its key; False if another has it."""
         try:

@@ -196,3 +196,11 @@ def test_the_database_keeps_the_times_a_case_changes_as_epoch_milliseconds(mongo
     raw = cases().find_one({"_id": "a"})
     assert isinstance(raw["due_at"], int) and isinstance(raw["closed_at"], int)
     assert store.get("a")["closed_at"] == T0 + timedelta(days=1)
+
+
+def test_stored_ids_tell_which_cases_are_stored_and_which_hold_a_slot_key(store):
+    store.insert([case("a", "c1"), case("b", "c2")])
+    store.update(store.get("b"), {"status": "queued"}, [], slot=("k1", "s1_x"))  # records the key
+    assert store.stored_ids(["a", "b", "z"]) == {"a", "b"}
+    assert store.stored_ids(["a", "b", "z"], "s1_x") == {"b"}
+    assert store.stored_ids(["a"], "s1_other") == set() and store.stored_ids([]) == set()
