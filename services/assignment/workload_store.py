@@ -130,6 +130,11 @@ class MongoWorkloadStore:
         """The counters of every cadre of `unit`, one read."""
         return [slot_state(d) for d in self._slots().find(exact(unit=unit), _FIELDS)]
 
+    def journal(self, cadre_id: str) -> dict[str, list[str]]:
+        """The cadre's claim journal: key -> case ids, each claim not settled yet."""
+        found = self._slots().find_one({"_id": cadre_id}, {"inflight": 1})
+        return dict((found or {}).get("inflight") or {})
+
     def claim(
         self, read: Mapping[str, SlotState], keyed: Mapping[str, tuple[str, list[str]]], now: datetime
     ) -> set[str]:
@@ -240,6 +245,11 @@ def roster(unit: str) -> list[RosterEntry]:
 def unit_slots(unit: str) -> list[SlotState]:
     """The counters of every cadre of `unit`, one read."""
     return _current.get().unit_slots(unit)
+
+
+def journal(cadre_id: str) -> dict[str, list[str]]:
+    """The cadre's claim journal: key -> case ids, each claim not settled yet."""
+    return _current.get().journal(cadre_id)
 
 
 def claim(
