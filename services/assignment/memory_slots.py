@@ -124,6 +124,24 @@ class MemoryWorkloadStore:
         if doc is not None and (doc.get("leads") or 0) > 0:
             doc["leads"] -= 1
 
+    def give_back_once(self, cadre_id: str, counter: str, key: str, at: datetime | None) -> None:
+        doc = self.cadres.get(cadre_id)
+        if doc is None or (doc.get(counter) or 0) <= 0 or key in (doc.get("released") or {}):
+            return
+        doc[counter] -= 1
+        doc.setdefault("released", {})[key] = to_ms(at) or 0
+
+    def unmark(self, cadre_ids: list[str], key: str) -> None:
+        for cadre_id in cadre_ids:
+            ((self.cadres.get(cadre_id) or {}).get("released") or {}).pop(key, None)
+
+    def stale_marks(self, older_than: datetime) -> list[tuple[str, str]]:
+        return [(doc["_id"], key) for doc in self.cadres.values()
+                for key, at in (doc.get("released") or {}).items() if (at or 0) < to_ms(older_than)]
+
+    def marks(self, cadre_id: str) -> set[str]:
+        return set((self.cadres.get(cadre_id) or {}).get("released") or {})
+
     def release_stranded(self, older_than: datetime) -> dict[str, int]:
         freed: Counter[str] = Counter()
         cutoff = to_ms(older_than)

@@ -194,6 +194,30 @@ class MongoWorkloadStore:
         """One serious case fewer led by the cadre (never below zero)."""
         self._slots().update_one({"_id": cadre_id, "leads": {"$gt": 0}}, {"$inc": {"leads": -1}})
 
+    def give_back_once(self, cadre_id: str, counter: str, key: str, at: datetime | None) -> None:
+        """One off the cadre's `counter` ("load" or "leads", never below zero) for the case release
+        `key`, once only: the cadre keeps a mark of the key (dated `at`) until `unmark`."""
+        self._slots().update_one(
+            {"_id": cadre_id, counter: {"$gt": 0}, f"released.{key}": {"$exists": False}},
+            {"$inc": {counter: -1}, "$set": {f"released.{key}": to_ms(at) or 0}},
+        )
+
+    def unmark(self, cadre_ids: list[str], key: str) -> None:
+        """Clear the cadres' marks of the release `key`."""
+        if cadre_ids:
+            self._slots().update_many({"_id": {"$in": cadre_ids}}, {"$unset": {f"released.{key}": ""}})
+
+    def stale_marks(self, older_than: datetime) -> list[tuple[str, str]]:
+        """(cadre, release key) of the marks dated before then."""
+        found = list(self._slots().find({"released": {"$exists": True}}, {"released": 1}))
+        return [(cadre["_id"], key) for cadre in found
+                for key, at in (cadre.get("released") or {}).items() if (at or 0) < to_ms(older_than)]
+
+    def marks(self, cadre_id: str) -> set[str]:
+        """The release keys the cadre is marked with."""
+        found = self._slots().find_one({"_id": cadre_id}, {"released": 1})
+        return set((found or {}).get("released") or {})
+
     def release_stranded(self, older_than: datetime) -> dict[str, int]:
         """Give back the slots of journal entries dated before `older_than` that their cases never
         took, and clear those entries (each guarded by the entry); slots freed by unit."""
@@ -292,3 +316,23 @@ def release_lead(cadre_id: str) -> None:
 def release_stranded(older_than: datetime) -> dict[str, int]:
     """The slots of old journal entries no case took given back; slots freed by unit."""
     return _current.get().release_stranded(older_than)
+
+
+def give_back_once(cadre_id: str, counter: str, key: str, at: datetime | None) -> None:
+    """One off the cadre's `counter` ("load" or "leads") for the case release `key`, once only."""
+    _current.get().give_back_once(cadre_id, counter, key, at)
+
+
+def unmark(cadre_ids: list[str], key: str) -> None:
+    """The cadres' marks of the release `key` cleared."""
+    _current.get().unmark(cadre_ids, key)
+
+
+def stale_marks(older_than: datetime) -> list[tuple[str, str]]:
+    """(cadre, release key) of the marks dated before then."""
+    return _current.get().stale_marks(older_than)
+
+
+def marks(cadre_id: str) -> set[str]:
+    """The release keys the cadre is marked with."""
+    return _current.get().marks(cadre_id)

@@ -175,6 +175,25 @@ def test_slots_and_leads_never_go_below_zero(cadres):
     assert read()["l"].leads == 1 and read()["b"].leads == 2
 
 
+def test_a_release_gives_back_once_per_key_and_leaves_a_dated_mark(cadres):
+    key = slots.journal_key(T0, "j")
+    assert slots.claim(read(), {key: ("a", ["c1", "c2"])}, T0) == {key}
+    slots.add_leads({"l": 1})
+    slots.give_back_once("a", "load", "r1", T0)
+    slots.give_back_once("a", "load", "r1", T0)  # the same release again: nothing more
+    slots.give_back_once("l", "leads", "r1", T0)
+    slots.give_back_once("l", "leads", "r2", T0 + timedelta(minutes=5))  # none left: no mark either
+    assert load("a") == 1 and read()["l"].leads == 0
+    assert slots.marks("a") == {"r1"} == slots.marks("l") and slots.marks("b") == set()
+    assert sorted(slots.stale_marks(T0 + timedelta(minutes=1))) == [("a", "r1"), ("l", "r1")]
+    assert slots.stale_marks(T0) == []
+    slots.unmark(["a", "l"], "r1")
+    slots.unmark([], "r1")
+    assert slots.marks("a") == set() == slots.marks("l") and slots.stale_marks(T0 + timedelta(days=1)) == []
+    slots.give_back_once("a", "load", "r1", T0)  # unmarked: the key counts again
+    assert load("a") == 0 and slots.marks("a") == {"r1"}
+
+
 def test_the_sweep_frees_only_old_slots_no_case_took(cadres):
     new_cases, existing, recent = (slots.journal_key(T0, "j"), slots.journal_key(T0, "s"),
                                    slots.journal_key(T0 + timedelta(minutes=5), "j"))
