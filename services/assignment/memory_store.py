@@ -1,8 +1,8 @@
 """`MemoryCaseStore`: the case store of store.py kept in dicts, for the use cases' unit tests
 (same contract: tests/integration/assignment/test_case_store.py runs it on both).
 
-The cadres' slots stay with workload.py: a write that takes or gives up a slot settles it there,
-as the database store does.
+The cadres' slots stay with workload.py and the slot store in use (workload_store.py): a write
+that takes or gives up a slot settles it there, as the database store does.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from typing import Any
 
 from shared.times import to_ms
 
+from . import workload_store
 from .model import OPEN_STATUSES, Transition
 from .store import (
     Doc,
     audit_entry,
     follow_up_view,
     give_back,
-    stale_marks,
-    unmark,
     waiting_doc,
     write_case,
 )
@@ -146,6 +145,10 @@ class MemoryCaseStore:
                 self.cases[doc["_id"]] = copy.deepcopy(doc)
         return refused, None
 
+    def stored_ids(self, case_ids: Iterable[str], slot_key: str | None = None) -> set[str]:
+        return {i for i in case_ids if i in self.cases
+                and (slot_key is None or slot_key in (self.cases[i].get("slot_keys") or {}))}
+
     def give_open_key(self, case_id: str, key: str) -> bool:
         doc = self.cases.get(case_id)
         if doc is None or "open_key" in doc or doc["status"] not in OPEN_STATUSES:
@@ -204,16 +207,16 @@ class MemoryCaseStore:
         stored = self.cases.get(doc["_id"])
         if stored is not None and stored.get("release_key") == key:
             stored.update(release_key=None, release_at=0, release_slot=None, release_lead=None)
-        unmark(marked, key)
+        workload_store.unmark(marked, key)
 
     def finish_stranded_releases(self, older_than: datetime) -> set[str]:
         units: set[str] = set()
         for doc in [d for d in self.cases.values() if 0 < (d.get("release_at") or 0) < to_ms(older_than)]:
             self.finish_release(copy.deepcopy(doc))
             units.add(doc["unit"])
-        for cadre, key in stale_marks(older_than):
+        for cadre, key in workload_store.stale_marks(older_than):
             if not any(d.get("release_key") == key for d in self.cases.values()):
-                unmark([cadre], key)
+                workload_store.unmark([cadre], key)
         return units
 
     # ---- clues of a case ---------------------------------------------------------------------

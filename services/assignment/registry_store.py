@@ -1,7 +1,7 @@
 """The registry as documents: saved from a validated Registry, read back as one, cached per process.
 
-Cadre load counters are never touched here: changing a cadre's capacity or activity keeps the
-open cases they hold.
+The cadres are written by the slot store (workload_store.sync_roster), which keeps their load
+counters: changing a cadre's capacity or activity keeps the open cases they hold.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.mongo import utcnow
 
+from . import workload_store
 from .documents import CadreSlot, EmployerDoc, JurisdictionDoc, RegistryState, UnitDoc
 from .registry import Registry, RegistryError
 from .registry_file import load_registry, registry_from_dict, registry_to_dict
@@ -41,26 +42,9 @@ def save_registry(registry: Registry, source: str = "api") -> int:
     since they may still hold cases). Returns the new registry version."""
     for document, items, names in _PLACES:
         _upsert(document, getattr(registry, items)(), names)
-    slots = CadreSlot._get_collection()
-    for pos, c in enumerate(registry.cadres()):
-        slots.update_one(
-            {"_id": c.id},
-            {
-                "$set": {
-                    "name": c.name,
-                    "unit": c.unit,
-                    "role": c.role,
-                    "capacity": c.capacity,
-                    "active": c.active,
-                    "position": pos,
-                }
-            },
-            upsert=True,
-        )
-        slots.update_one({"_id": c.id, "load": None}, {"$set": {"load": 0, "leads": 0}})
+    workload_store.sync_roster(registry)
     for document, items, _ in _PLACES:
         document.objects(id__nin=[item.code for item in getattr(registry, items)()]).delete()
-    slots.update_many({"_id": {"$nin": [c.id for c in registry.cadres()]}}, {"$set": {"active": False}})
     RegistryState.objects(id=STATE_ID).update_one(
         upsert=True, inc__version=1, set__source=source, set__changed_at=utcnow()
     )

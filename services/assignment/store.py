@@ -35,8 +35,8 @@ from shared.mongo import new_id, utcnow
 from shared.outbox import staged_update
 from shared.times import from_ms, to_ms
 
-from . import workload
-from .documents import CadreSlot, Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp
+from . import workload, workload_store
+from .documents import Case, CaseAudit, CaseClue, EscalationEntry, WaitingFollowUp
 from .model import OPEN_STATUSES, Transition
 
 Doc = dict[str, Any]
@@ -50,10 +50,6 @@ _WITHOUT_OPEN_KEY = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exis
 def cases():
     """The cases' collection, for the modules that read it themselves (workload, networks)."""
     return Case._get_collection()
-
-
-def _cadres():
-    return CadreSlot._get_collection()
 
 
 def _ms(name: str, value: Any) -> Any:
@@ -118,28 +114,13 @@ def write_case(store: Any, doc: Doc, changes: Doc, envelopes: Iterable[Doc],
 
 def give_back(doc: Mapping[str, Any]) -> list[str]:
     """Give back the slot and lead journaled in the case: each cadre's counter moves once, in an
-    update guarded by the release key; the cadres marked (to clear once the case's journal is)."""
-    key = doc["release_key"]
-    stamp = {f"released.{key}": doc.get("release_at") or 0}
+    update guarded by the release key (workload_store.give_back_once); the cadres marked (to clear
+    once the case's journal is)."""
+    key, at = doc["release_key"], from_ms(doc.get("release_at"))
     for cadre, counter in ((doc.get("release_slot"), "load"), (doc.get("release_lead"), "leads")):
         if cadre:
-            _cadres().update_one(
-                {"_id": cadre, counter: {"$gt": 0}, f"released.{key}": {"$exists": False}},
-                {"$inc": {counter: -1}, "$set": stamp},
-            )
+            workload_store.give_back_once(cadre, counter, key, at)
     return [c for c in (doc.get("release_slot"), doc.get("release_lead")) if c]
-
-
-def unmark(cadres: list[str], key: str) -> None:
-    if cadres:
-        _cadres().update_many({"_id": {"$in": cadres}}, {"$unset": {f"released.{key}": ""}})
-
-
-def stale_marks(older_than: datetime) -> list[tuple[str, str]]:
-    """(cadre, release key) of the marks left before then."""
-    return [(cadre["_id"], key)
-            for cadre in list(_cadres().find({"released": {"$exists": True}}, {"released": 1}))
-            for key, at in (cadre.get("released") or {}).items() if (at or 0) < to_ms(older_than)]
 
 
 def audit_entry(
@@ -208,6 +189,13 @@ class CaseStore:
             return sorted({e["index"] for e in errors}), other
         return [], None
 
+    def stored_ids(self, case_ids: Iterable[str], slot_key: str | None = None) -> set[str]:
+        """Those of the case ids that are stored (and hold `slot_key` in `slot_keys`, if given)."""
+        query: Doc = {"_id": {"$in": list(case_ids)}}
+        if slot_key:
+            query[f"slot_keys.{slot_key}"] = {"$exists": True}
+        return {d["_id"] for d in cases().find(query, {"_id": 1})}
+
     def give_open_key(self, case_id: str, key: str) -> bool:
         """Give an open case stored without an open key its key; False if another has it."""
         try:
@@ -260,7 +248,7 @@ class CaseStore:
             {"_id": doc["_id"], "release_key": key},
             {"$set": {"release_key": None, "release_at": 0, "release_slot": None, "release_lead": None}},
         )
-        unmark(marked, key)
+        workload_store.unmark(marked, key)
 
     def finish_stranded_releases(self, older_than: datetime) -> set[str]:
         """Finish the releases a dead worker left half done; the units whose cadres got slots back."""
@@ -268,9 +256,9 @@ class CaseStore:
         for doc in list(cases().find({"release_at": {"$gt": 0, "$lt": to_ms(older_than)}}).limit(500)):
             self.finish_release(doc)
             units.add(doc["unit"])
-        for cadre, key in stale_marks(older_than):
+        for cadre, key in workload_store.stale_marks(older_than):
             if cases().find_one({"release_key": key}, {"_id": 1}) is None:
-                unmark([cadre], key)
+                workload_store.unmark([cadre], key)
         return units
 
     # ---- clues of a case ---------------------------------------------------------------------

@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment.documents import CadreSlot, Case
+from services.assignment import workload_store
+from services.assignment.documents import Case
+from services.assignment.memory_slots import MemoryWorkloadStore
 from services.assignment.memory_store import MemoryCaseStore
 from services.assignment.model import Transition
+from services.assignment.registry import Cadre, Registry
 from services.assignment.store import CaseStore, cases, escalation_entry
 from shared import events
 
@@ -21,14 +24,26 @@ UNIT = "foshan/chancheng/shiwan#commission"
 
 
 @pytest.fixture(params=["database", "memory"])
-def store(request, mongo_db):
-    """The store on the database or in memory; the cadres' slots (workload.py) on the database."""
-    CadreSlot(id="k1", name="甲", unit=UNIT, role="officer", capacity=5, load=1, leads=1).save()
-    CadreSlot(id="k2", name="乙", unit=UNIT, role="leader", capacity=5, load=0, leads=1).save()
+def store(request):
+    """The store on the database or in memory, the cadres' slot store (workload_store.py) in use
+    of the same kind: k1 holds a case and leads one, k2 leads one."""
+    cadres = Registry([], [], [], [Cadre("k1", "甲", UNIT, "officer", 5),
+                                   Cadre("k2", "乙", UNIT, "leader", 5)])
     if request.param == "memory":
-        return MemoryCaseStore()
-    Case.ensure_indexes()
-    return CaseStore()
+        made, slots = MemoryCaseStore(), MemoryWorkloadStore()
+    else:
+        request.getfixturevalue("mongo_db")
+        Case.ensure_indexes()
+        made, slots = CaseStore(), workload_store.MongoWorkloadStore()
+    previous = workload_store.use(slots)
+    workload_store.sync_roster(cadres)
+    key = workload_store.journal_key(T0, "j")
+    read = {s.id: s for s in workload_store.unit_slots(UNIT)}
+    assert workload_store.claim(read, {key: ("k1", ["held"])}, T0) == {key}
+    workload_store.clear_journals({"k1": [key]})
+    workload_store.add_leads({"k1": 1, "k2": 1})
+    yield made
+    workload_store.use(previous)
 
 
 def case(case_id: str, clue_id: str, **fields) -> dict:
@@ -46,7 +61,7 @@ def event(case_id: str) -> dict:
 
 
 def load(cadre: str) -> tuple[int, int]:
-    found = CadreSlot.objects(id=cadre).first()
+    found = next(s for s in workload_store.unit_slots(UNIT) if s.id == cadre)
     return found.load, found.leads
 
 
@@ -111,7 +126,7 @@ def test_a_release_gives_the_slot_and_lead_back_once(store):
     updated = store.update(doc, {"cadre_id": None, "status": "queued"}, [], release=("k1", "k2"), now=T0)
     assert load("k1") == (0, 1) and load("k2") == (0, 0)
     assert updated["release_slot"] == "k1" and store.get("a")["release_key"] is None  # journal cleared
-    assert CadreSlot.objects(id="k1").first().released == {} == CadreSlot.objects(id="k2").first().released
+    assert workload_store.marks("k1") == set() == workload_store.marks("k2")
     store.finish_release({**doc, "release_key": "r-old", "release_slot": "k1", "release_lead": "k2"})
     assert load("k1") == (0, 1) and load("k2") == (0, 0)  # never below nothing
 
@@ -196,3 +211,21 @@ def test_the_database_keeps_the_times_a_case_changes_as_epoch_milliseconds(mongo
     raw = cases().find_one({"_id": "a"})
     assert isinstance(raw["due_at"], int) and isinstance(raw["closed_at"], int)
     assert store.get("a")["closed_at"] == T0 + timedelta(days=1)
+
+
+def test_stored_ids_tell_which_cases_are_stored_and_which_hold_a_slot_key(store):
+    store.insert([case("a", "c1"), case("b", "c2")])
+    store.update(store.get("b"), {"status": "queued"}, [], slot=("k1", "s1_x"))  # records the key
+    assert store.stored_ids(["a", "b", "z"]) == {"a", "b"}
+    assert store.stored_ids(["a", "b", "z"], "s1_x") == {"b"}
+    assert store.stored_ids(["a"], "s1_other") == set() and store.stored_ids([]) == set()
+
+
+def test_the_sweep_clears_a_cadres_mark_left_by_a_release_whose_case_is_done(store):
+    store.insert([case("a", "c1", cadre_id="k1")])
+    workload_store.give_back_once("k1", "load", "r-gone", T0)  # the worker died before unmarking
+    assert workload_store.marks("k1") == {"r-gone"} and load("k1") == (0, 1)
+    assert store.finish_stranded_releases(T0 - timedelta(minutes=1)) == set()
+    assert workload_store.marks("k1") == {"r-gone"}  # too recent
+    assert store.finish_stranded_releases(T0 + timedelta(minutes=5)) == set()
+    assert workload_store.marks("k1") == set() and load("k1") == (0, 1)

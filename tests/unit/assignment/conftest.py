@@ -37,6 +37,16 @@ def _duty_store_kept():
     duty_store.use(previous)
 
 
+@pytest.fixture(autouse=True)
+def _slot_store_kept():
+    """A test may put a MemoryWorkloadStore (memory_slots.py) in place of the database's slot store."""
+    from services.assignment import workload_store
+
+    previous = workload_store.workload_store()
+    yield
+    workload_store.use(previous)
+
+
 @pytest.fixture
 def mock_db():
     """mongoengine's default alias on a fresh in-memory mongomock database (one thread only)."""
