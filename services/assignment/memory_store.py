@@ -15,14 +15,14 @@ from typing import Any
 from shared.times import to_ms
 
 from . import workload_store
-from .model import OPEN_STATUSES, Transition
+from .model import OPEN_STATUSES
 from .store import (
+    CaseWrites,
     Doc,
     audit_entry,
     follow_up_view,
     give_back,
     waiting_doc,
-    write_case,
 )
 
 _UNIQUE = ("_id", "clue_id", "open_key")  # what the database's unique indexes refuse twice
@@ -101,7 +101,7 @@ class _Outbox:
                 doc.update(copy.deepcopy(update["$set"]))
 
 
-class MemoryCaseStore:
+class MemoryCaseStore(CaseWrites):
     """The cases' store in dicts: `cases`, `clues`, `audits`, `escalations`, `waiting` by id."""
 
     def __init__(self) -> None:
@@ -159,6 +159,7 @@ class MemoryCaseStore:
         return True
 
     def _write(self, doc: Doc, update: Doc, expect: Mapping[str, Any]) -> Doc | None:
+        """CaseWrites' guarded write, in memory: the version goes up here, not by `$inc`."""
         stored = self.cases.get(doc["_id"])
         wanted = {"outbox_version": doc.get("outbox_version", 0), **expect}
         if stored is None or not matches({"outbox_version": 0, **stored}, wanted):
@@ -177,29 +178,6 @@ class MemoryCaseStore:
             return None
         self.cases[new["_id"]] = new
         return copy.deepcopy(new)
-
-    def update(
-        self,
-        doc: Doc,
-        changes: Doc,
-        envelopes: Iterable[Doc],
-        expect: Mapping[str, Any] | None = None,
-        unset: Iterable[str] = (),
-        slot: tuple[str, str] | None = None,
-        release: tuple[str | None, str | None] = (None, None),
-        now: datetime | None = None,
-    ) -> Doc | None:
-        """store.CaseStore.update, in memory."""
-
-        def write(update: Doc) -> Doc | None:
-            del update["$inc"]
-            return self._write(doc, update, expect or {})
-
-        return write_case(self, doc, changes, envelopes, write, unset, slot, release, now)
-
-    def save(self, doc: Doc, transition: Transition, expect: Mapping[str, Any] | None = None,
-             **kw: Any) -> Doc | None:
-        return self.update(doc, transition.changes, transition.events, expect, transition.unset, **kw)
 
     def finish_release(self, doc: Doc) -> None:
         key = doc["release_key"]

@@ -23,7 +23,7 @@ converted on the way in (documents, changes, filters) and out.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,11 @@ def to_db(values: Mapping[str, Any]) -> Doc:
     return {k: _ms(k, v) for k, v in values.items()}
 
 
+def to_db_update(update: Doc) -> Doc:
+    """An update document as stored: the times it sets in epoch milliseconds."""
+    return {**update, "$set": to_db(update["$set"])}
+
+
 def from_db(doc: Doc | None) -> Doc | None:
     """A case as the use cases see it: its times as datetimes."""
     if doc is not None:
@@ -85,31 +90,6 @@ def release_changes(release: tuple[str | None, str | None], now: datetime | None
     """The journal fields of a write giving up `release`'s (cadre, lead cadre)."""
     return {"release_key": f"r{secrets.token_hex(6)}", "release_at": to_ms(now or utcnow()),
             "release_slot": release[0], "release_lead": release[1]}
-
-
-def write_case(store: Any, doc: Doc, changes: Doc, envelopes: Iterable[Doc],
-               write: Callable[[Doc], Doc | None], unset: Iterable[str],
-               slot: tuple[str, str] | None, release: tuple[str | None, str | None],
-               now: datetime | None) -> Doc | None:
-    """The steps of `CaseStore.update` (and its in-memory twin's) around `write`, which applies the
-    update document to the case only if it is still the version `doc` was read at: the release
-    journaled before finished first, the slot settled and this write's release finished after."""
-    if doc.get("release_key") and any(release):
-        store.finish_release(doc)
-    update = staged_update(doc, *envelopes)
-    update["$set"].update(changes)
-    if slot:
-        update["$set"][f"slot_keys.{slot[1]}"] = True
-    if any(release):
-        update["$set"].update(release_changes(release, now))
-    if unset := list(unset):
-        update["$unset"] = dict.fromkeys(unset, "")
-    updated = write(update)
-    if slot:
-        workload.settle_slot(*slot, taken=updated is not None)
-    if updated is not None and updated.get("release_key") and any(release):
-        store.finish_release(updated)
-    return updated
 
 
 def give_back(doc: Mapping[str, Any]) -> list[str]:
@@ -154,7 +134,61 @@ def waiting_doc(event_id: str, data: Mapping[str, Any], at: datetime) -> Doc:
             "objection": bool(data.get("objection")), "sent_at": data.get("at"), "at": at}
 
 
-class CaseStore:
+class CaseWrites:
+    """The write both case stores share (`CaseStore` here, `MemoryCaseStore` in memory_store.py):
+    `update` and `save` around the store's own `_write`, which applies an update document to the
+    case only if it is still the version `doc` was read at and matches `expect`."""
+
+    def _write(self, doc: Doc, update: Doc, expect: Mapping[str, Any]) -> Doc | None:
+        raise NotImplementedError
+
+    def finish_release(self, doc: Doc) -> None:
+        raise NotImplementedError
+
+    def update(
+        self,
+        doc: Doc,
+        changes: Doc,
+        envelopes: Iterable[Doc],
+        expect: Mapping[str, Any] | None = None,
+        unset: Iterable[str] = (),
+        slot: tuple[str, str] | None = None,
+        release: tuple[str | None, str | None] = (None, None),
+        now: datetime | None = None,
+    ) -> Doc | None:
+        """Apply `changes` (and remove the `unset` fields) and stage `envelopes` in one write, only if
+        the case is still the version `doc` was read at (and matches `expect`); the updated case,
+        or None if it changed (or a change would take an open key another case holds).
+
+        `slot`, a (cadre, journal key) from `workload.claim_cadre` that this write gives the case:
+        the write records the key (what tells the sweep the case took the slot), and the claim is
+        settled after it, the slot given back if the write missed. `release`, the (cadre, lead
+        cadre) whose slot and lead this write gives up: journaled in the write (the release
+        journaled before is finished first), given back after."""
+        if doc.get("release_key") and any(release):
+            self.finish_release(doc)
+        update = staged_update(doc, *envelopes)
+        update["$set"].update(changes)
+        if slot:
+            update["$set"][f"slot_keys.{slot[1]}"] = True
+        if any(release):
+            update["$set"].update(release_changes(release, now))
+        if unset := list(unset):
+            update["$unset"] = dict.fromkeys(unset, "")
+        updated = self._write(doc, update, expect or {})
+        if slot:
+            workload.settle_slot(*slot, taken=updated is not None)
+        if updated is not None and updated.get("release_key") and any(release):
+            self.finish_release(updated)
+        return updated
+
+    def save(self, doc: Doc, transition: Transition, expect: Mapping[str, Any] | None = None,
+             **kw: Any) -> Doc | None:
+        """`update` with a transition's changes, events and unset fields."""
+        return self.update(doc, transition.changes, transition.events, expect, transition.unset, **kw)
+
+
+class CaseStore(CaseWrites):
     """The cases' store on the database."""
 
     # ---- cases -----------------------------------------------------------------------------
@@ -204,40 +238,13 @@ class CaseStore:
             return False
         return found.modified_count == 1
 
-    def update(
-        self,
-        doc: Doc,
-        changes: Doc,
-        envelopes: Iterable[Doc],
-        expect: Mapping[str, Any] | None = None,
-        unset: Iterable[str] = (),
-        slot: tuple[str, str] | None = None,
-        release: tuple[str | None, str | None] = (None, None),
-        now: datetime | None = None,
-    ) -> Doc | None:
-        """Apply `changes` (and remove the `unset` fields) and stage `envelopes` in one write, only if
-        the case is still the version `doc` was read at (and matches `expect`); the updated case,
-        or None if it changed (or a change would take an open key another case holds).
-
-        `slot`, a (cadre, journal key) from `workload.claim_cadre` that this write gives the case:
-        the write records the key (what tells the sweep the case took the slot), and the claim is
-        settled after it, the slot given back if the write missed. `release`, the (cadre, lead
-        cadre) whose slot and lead this write gives up: journaled in the write, given back after."""
-
-        def write(update: Doc) -> Doc | None:
-            version = doc.get("outbox_version", 0)
-            wanted = {"_id": doc["_id"], "outbox_version": version, **_db_filter(expect or {})}
-            try:
-                return cases().find_one_and_update(wanted, update, return_document=ReturnDocument.AFTER)
-            except DuplicateKeyError:  # MongoDB: another case took the open key meanwhile
-                return None
-
-        return from_db(write_case(self, doc, to_db(changes), envelopes, write, unset, slot, release, now))
-
-    def save(self, doc: Doc, transition: Transition, expect: Mapping[str, Any] | None = None,
-             **kw: Any) -> Doc | None:
-        """`update` with a transition's changes, events and unset fields."""
-        return self.update(doc, transition.changes, transition.events, expect, transition.unset, **kw)
+    def _write(self, doc: Doc, update: Doc, expect: Mapping[str, Any]) -> Doc | None:
+        wanted = {"_id": doc["_id"], "outbox_version": doc.get("outbox_version", 0), **_db_filter(expect)}
+        try:
+            return from_db(cases().find_one_and_update(wanted, to_db_update(update),
+                                                       return_document=ReturnDocument.AFTER))
+        except DuplicateKeyError:  # MongoDB: another case took the open key meanwhile
+            return None
 
     def finish_release(self, doc: Doc) -> None:
         """Give back the slot and lead the case's last write gave up, once, then clear the case's
