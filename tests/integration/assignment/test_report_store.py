@@ -1,5 +1,6 @@
 """The counts of cases behind the statistics report and the gauges (report_store.py), on the real
-database: queued cases within units and by unit, open cases past due by unit."""
+database and on the in-memory case store (they read through the case store in use): queued cases
+within units and by unit, open cases past due by unit."""
 
 from __future__ import annotations
 
@@ -7,26 +8,31 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment import report_store
-from services.assignment.documents import Case, ensure_indexes
+from services.assignment import report_store, store
+from services.assignment.documents import ensure_indexes
+from services.assignment.memory_store import MemoryCaseStore
 
 pytestmark = pytest.mark.stack
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-MS = int(T0.timestamp() * 1000)
+MS = timedelta(milliseconds=1)
 
 
-@pytest.fixture
-def cases(mongo_db):
+@pytest.fixture(params=["database", "memory"])
+def cases(request, mongo_db):
     ensure_indexes()
-    Case._get_collection().insert_many([
-        {"_id": "q1", "unit": "u1", "status": "queued", "due_at": MS - 1},
-        {"_id": "q2", "unit": "u1", "status": "queued", "due_at": MS + 1},
-        {"_id": "q3", "unit": "triage#commission", "status": "queued", "due_at": MS - 1},
-        {"_id": "a1", "unit": "u2", "status": "assigned", "due_at": MS - 1},
-        {"_id": "a2", "unit": "u2", "status": "supervised", "due_at": MS},  # due now: not past due
-        {"_id": "c1", "unit": "u2", "status": "closed", "due_at": MS - 1},
+    previous = store.use(store.CaseStore() if request.param == "database" else MemoryCaseStore())
+    refused, error = store.case_store().insert([
+        {"_id": "q1", "unit": "u1", "status": "queued", "due_at": T0 - MS},
+        {"_id": "q2", "unit": "u1", "status": "queued", "due_at": T0 + MS},
+        {"_id": "q3", "unit": "triage#commission", "status": "queued", "due_at": T0 - MS},
+        {"_id": "a1", "unit": "u2", "status": "assigned", "due_at": T0 - MS},
+        {"_id": "a2", "unit": "u2", "status": "supervised", "due_at": T0},  # due now: not past due
+        {"_id": "c1", "unit": "u2", "status": "closed", "due_at": T0 - MS},
     ])
+    assert (refused, error) == ([], None)
+    yield
+    store.use(previous)
 
 
 def test_queued_cases_are_counted_within_units_and_by_unit(cases):

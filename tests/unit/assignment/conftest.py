@@ -1,6 +1,5 @@
 from pathlib import Path
 
-import mongomock
 import pytest
 
 from services.assignment.registry import Registry
@@ -45,20 +44,3 @@ def _slot_store_kept():
     previous = workload_store.workload_store()
     yield
     workload_store.use(previous)
-
-
-@pytest.fixture
-def mock_db():
-    """mongoengine's default alias on a fresh in-memory mongomock database (one thread only)."""
-    import mongoengine as me
-
-    me.disconnect()
-    me.connect(
-        "assignment_unit",
-        host="mongodb://localhost",
-        mongo_client_class=mongomock.MongoClient,
-        tz_aware=True,
-        uuidRepresentation="standard",
-    )
-    yield
-    me.disconnect()

@@ -1,6 +1,7 @@
-"""Casework use cases on mongomock (one thread): conflict of interest, linked clues re-deciding,
-triage routing, supervision by hand, review after an objection, registry changes moving work,
-slot releases after a crash, deadlines on escalation. One row per rule and boundary."""
+"""Casework use cases on the in-memory stores (test_handlers.make_world; one thread): conflict of
+interest, linked clues re-deciding, triage routing, supervision by hand, review after an
+objection, registry changes moving work, slot releases after a crash, deadlines on escalation.
+One row per rule and boundary."""
 
 from __future__ import annotations
 
@@ -8,20 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment import handlers, queries, store
+from services.assignment import handlers, queries, store, workload_store
 from services.assignment.access import escalation_visible
 from services.assignment.deadlines import DeadlineRules
-from services.assignment.documents import CadreSlot
 from services.assignment.model import CaseError
 from services.assignment.problems import problem_for
 from services.assignment.registry_file import parse_registry
-from services.assignment.registry_store import save_registry, stored_registry
 from shared import events
 from shared.auth import Principal
 
 from .kills import Killed
 from .sample_registries import small_registry_yaml
-from .test_handlers import T0, as_cadre, audits, data, make_world, one_case, stored
+from .test_handlers import T0, as_cadre, audits, data, load, loads, make_world, one_case, stored
 
 TOWN = "foshan/d1/t1#commission"
 DISTRICT = "foshan/d1#commission"
@@ -76,7 +75,7 @@ def followed_up(clue_id: str, objection: bool, message: str = "不服") -> event
 
 
 @pytest.fixture
-def world(mock_db):
+def world():
     return make_world(parse_registry(small_registry_yaml([3, 3, 3], leaders=1), "small.yaml"))
 
 
@@ -115,7 +114,7 @@ def test_conflict_of_interest_sends_the_case_up(world, name, employer, unit, rea
     assert (case["unit"], case["escalation_reasons"]) == (unit, reasons)
 
 
-def test_a_case_is_never_assigned_to_its_subject(mock_db):
+def test_a_case_is_never_assigned_to_its_subject():
     """At the city nothing is higher: the city cadre who is the subject is passed over."""
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([3], city_capacity=9), "one.yaml"))
     handlers.clue_received(clue("c1", name="市干部二", jurisdiction="foshan"), ctx)
@@ -295,18 +294,18 @@ def test_an_objection_reopens_the_case_for_another_cadre_with_the_leader(world):
     case = one_case("c1")
     closer = case["cadre_id"]
     handlers.close_case(case["_id"], as_cadre(closer), "concluded", [], "x", ctx)
-    before = {c.id: c.load for c in CadreSlot.objects}
+    before = loads(ctx)
     clock.now = T0 + timedelta(days=10)
     handlers.clue_followed_up(followed_up("c1", True), ctx)
     review = one_case("c1")
     assert review["status"] == "reopened" and review["cadre_id"] not in {None, closer}
     assert review["lead_cadre_id"] == "t-001" and review["due_at"] == clock.now + timedelta(days=90)
-    assert CadreSlot.objects(id=review["cadre_id"]).first().load == before[review["cadre_id"]] + 1
+    assert load(ctx, review["cadre_id"]) == before[review["cadre_id"]] + 1
     assert data(broker, events.CASE_ASSIGNED)[-1]["status"] == "reopened"
     handlers.close_case(case["_id"], as_cadre(review["cadre_id"]), "concluded", ["cleared"], "复查结果", ctx)
     closed = data(broker, events.CASE_CLOSED)
     assert [c["reporter_summary"] for c in closed] == ["x", "复查结果"]
-    assert {c.id: c.load for c in CadreSlot.objects} == before
+    assert loads(ctx) == before
 
 
 # ---- registry changes move work -------------------------------------------------------------------
@@ -318,9 +317,13 @@ def fill_town(ctx, n: int) -> None:
 
 
 def change(ctx, yaml: str) -> None:
-    before = stored_registry()
+    """What PUT /v1/registry does (api._save): the new registry saved, its cadres synced into the
+    slot store (deactivating the removed ones), read by the use cases from then on; then the
+    work moved from the registry before to the one after."""
+    before = ctx.registry()
     after = parse_registry(yaml, "changed.yaml")
-    save_registry(after, "test")
+    workload_store.sync_roster(after)
+    ctx.registry.registry = after
     handlers.registry_changed(before, after, ctx, "admin")
 
 
@@ -334,20 +337,20 @@ CHANGES = [
 
 
 @pytest.mark.parametrize(("capacities", "queued", "moved"), CHANGES)
-def test_registry_changes_move_work(mock_db, capacities, queued, moved):
+def test_registry_changes_move_work(capacities, queued, moved):
     ctx, broker, _ = make_world(parse_registry(small_registry_yaml([1, 1, 1]), "three.yaml"))
     fill_town(ctx, 5)
     assert len(stored_where(status="queued")) == 2
     change(ctx, small_registry_yaml(capacities))
     assert len(stored_where(status="queued")) == queued
     assert len(audits(action="reassigned")) == (1 if len(capacities) < 3 else 0)
-    loads = {c.id: c.load for c in CadreSlot.objects(unit=TOWN)}
+    town = loads(ctx, TOWN)
     open_by = {}
     for doc in [d for d in stored() if d["cadre_id"] is not None]:
         open_by[doc["cadre_id"]] = open_by.get(doc["cadre_id"], 0) + 1
-    assert loads.get("t-003", 0) == open_by.get("t-003", 0)
+    assert town.get("t-003", 0) == open_by.get("t-003", 0)
     assert all(
-        loads[c] <= cap for c, cap in zip(("t-001", "t-002", "t-003", "t-004"), capacities, strict=False)
+        town[c] <= cap for c, cap in zip(("t-001", "t-002", "t-003", "t-004"), capacities, strict=False)
     )
     reassigned = [e for e in data(broker, events.CASE_ASSIGNED) if e["cadre_id"] not in (None,)]
     assert len(reassigned) >= 3 + moved
@@ -369,12 +372,12 @@ def test_a_close_killed_before_giving_the_slot_back_is_finished_by_the_sweep(wor
     with pytest.raises(Killed):
         handlers.close_case(case["_id"], as_cadre(cadre), "concluded", [], "x", ctx)
     monkeypatch.undo()
-    assert one_case("c1")["status"] == "closed" and CadreSlot.objects(id=cadre).first().load == 1
+    assert one_case("c1")["status"] == "closed" and load(ctx, cadre) == 1
     clock.now = T0 + timedelta(minutes=5)
     handlers.sweep_stranded_slots(ctx, clock.now - timedelta(seconds=120))
     handlers.sweep_stranded_slots(ctx, clock.now - timedelta(seconds=120))  # once only
-    assert CadreSlot.objects(id=cadre).first().load == 0 and one_case("c1")["release_key"] is None
-    assert CadreSlot.objects(id=cadre).first().released == {}
+    assert load(ctx, cadre) == 0 and one_case("c1")["release_key"] is None
+    assert workload_store.marks(cadre) == set()
 
 
 # ---- deadlines survive moves ----------------------------------------------------------------------
@@ -390,7 +393,7 @@ ESCALATED_DEADLINES = [
 
 
 @pytest.mark.parametrize(("source", "campaign", "due"), ESCALATED_DEADLINES)
-def test_an_escalation_keeps_the_earlier_deadline(mock_db, source, campaign, due):
+def test_an_escalation_keeps_the_earlier_deadline(source, campaign, due):
     ctx, _, clock = make_world(parse_registry(small_registry_yaml([3, 3]), "two.yaml"))
     ctx.deadlines = DeadlineRules(campaign_deadline=campaign)
     handlers.clue_received(clue("c1", source=source), ctx)

@@ -1,6 +1,7 @@
-"""The use cases on the in-memory case and counter stores (the cadres' slots and duties on mongomock,
-one thread): routing, queue, linking, close, deadlines. The store's contract on the real database:
-tests/integration/assignment/test_case_store.py."""
+"""The use cases on the in-memory stores (cases, counters, duties, the cadres' slots; one thread):
+routing, queue, linking, close, deadlines, the slot journal and its sweep. No database: the
+stores' contracts on the real one are tests/integration/assignment/test_case_store.py,
+test_counter_store.py, test_duty_store.py and test_workload_store.py."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment import counter_store, handlers, queries, receiving
-from services.assignment.documents import CadreSlot, Case
+from services.assignment import counter_store, duty_store, handlers, queries, receiving, workload_store
 from services.assignment.errors import DomainError, Forbidden
+from services.assignment.memory_duties import MemoryDutyStore
+from services.assignment.memory_slots import MemoryWorkloadStore
 from services.assignment.memory_store import MemoryCaseStore
 from services.assignment.problems import problem_for
+from services.assignment.registry import Registry
 from services.assignment.registry_file import parse_registry
-from services.assignment.registry_store import RegistryCache, save_registry
-from services.assignment.store import CaseStore, case_store, use
+from services.assignment.store import case_store, use
+from services.assignment.workload_store import SlotState
 from shared import events
 from shared.auth import Principal
 from shared.fakes import FakeBroker
@@ -36,26 +39,59 @@ class Clock:
         return self.now
 
 
+class RegistryHolder:
+    """The registry the use cases read (`ctx.registry()`), as the service's cache of the stored one
+    serves it; a test replaces `registry` as an admin's change would (test_casework.change)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __call__(self) -> Registry:
+        return self.registry
+
+
 @pytest.fixture
-def world(mock_db, foshan):
+def world(foshan):
     """A context on the Foshan registry, publishing synchronously into a fake broker."""
     return make_world(foshan)
 
 
-def make_world(registry, on_database: bool = False):
-    """The use cases on a fresh MemoryCaseStore and MemoryCounterStore; `on_database`, on the
-    database's (mongomock) for the tests of workload.py's sweep, which reads the cases' collection itself."""
-    save_registry(registry, "test")
+def make_world(registry: Registry):
+    """The use cases on fresh in-memory stores (cases, counters, duties, slots), the slots synced
+    from `registry` as saving it does; no database. The conftest restores the stores in use."""
     broker = FakeBroker()
-    cases = CaseStore() if on_database else MemoryCaseStore()
+    cases = MemoryCaseStore()
     use(cases)
-    counters = counter_store.MongoCounterStore() if on_database else counter_store.MemoryCounterStore()
-    counter_store.use(counters)
-    relay = OutboxRelay(Case._get_collection() if on_database else cases.outbox, broker)
+    counter_store.use(counter_store.MemoryCounterStore())
+    duty_store.use(MemoryDutyStore())
+    workload_store.use(MemoryWorkloadStore())
+    workload_store.sync_roster(registry)
+    relay = OutboxRelay(cases.outbox, broker)
     clock = Clock(T0)
-    ctx = handlers.Context(registry=RegistryCache(0).get, wake=lambda doc: relay.publish_docs([doc]),
+    ctx = handlers.Context(registry=RegistryHolder(registry), wake=lambda doc: relay.publish_docs([doc]),
                            clock=clock)
     return ctx, broker, clock
+
+
+def slots(ctx, unit: str | None = None) -> list[SlotState]:
+    """The counters of every cadre of `unit` (of every unit of the registry), read through the slot
+    store in use; cadres removed from the registry stay in their unit, deactivated."""
+    units = [unit] if unit else [u.code for u in ctx.registry().units()]
+    return [s for code in units for s in workload_store.unit_slots(code)]
+
+
+def loads(ctx, unit: str | None = None) -> dict[str, int]:
+    """cadre -> load, of `unit` or of every unit."""
+    return {s.id: s.load for s in slots(ctx, unit)}
+
+
+def load(ctx, cadre_id: str) -> int:
+    return loads(ctx)[cadre_id]
+
+
+def no_journal(ctx, unit: str | None = None) -> bool:
+    """Whether no cadre (of `unit`) has a claim journaled and not settled."""
+    return all(workload_store.journal(s.id) == {} for s in slots(ctx, unit))
 
 
 def clue(
@@ -132,7 +168,7 @@ def test_new_clue_goes_to_the_town_unit_and_its_least_loaded_cadre(world):
     [assigned] = data(broker, events.CASE_ASSIGNED)
     assert assigned["case_id"] == case["_id"] and assigned["cadre_id"] == "c-shiwan-1"
     assert assigned["status"] == "assigned"
-    assert CadreSlot.objects(id="c-shiwan-1").first().load == 1
+    assert load(ctx, "c-shiwan-1") == 1
     # the next clue (another subject) goes to a cadre with a lower load/capacity ratio
     handlers.clue_received(clue("c2", name="王某"), ctx)
     assert one_case("c2")["cadre_id"] in {"c-shiwan-2", "c-shiwan-3"}
@@ -153,7 +189,7 @@ def test_the_same_event_twice_makes_one_case_and_announces_it_again(world):
     handlers.clue_received(event, ctx)
     handlers.clue_received(event, ctx)
     assert len(stored()) == 1
-    assert sum(c.load for c in CadreSlot.objects) == 1
+    assert sum(loads(ctx).values()) == 1
     first, again = data(broker, events.CASE_ASSIGNED)
     assert again["case_id"] == first["case_id"] and again["cadre_id"] == first["cadre_id"]
     assert again["clue_id"] == "c1"
@@ -167,7 +203,7 @@ def test_a_closed_case_is_announced_again_with_its_result(world):
     handlers.clue_received(clue("c1"), ctx)
     assert [d["reporter_summary"] for d in data(broker, events.CASE_CLOSED)] == ["查无实据"] * 2
     assert len(data(broker, events.CASE_ASSIGNED)) == 2
-    assert sum(c.load for c in CadreSlot.objects) == 0
+    assert sum(loads(ctx).values()) == 0
 
 
 @pytest.mark.parametrize("jurisdiction", ["foshan/nowhere", "", "beijing/chaoyang"])
@@ -243,7 +279,7 @@ def test_repeat_clues_are_linked_and_the_third_escalates(world):
     escalated = data(broker, events.CASE_ESCALATED)
     assert sorted(e["clue_id"] for e in escalated) == ["c1", "c2", "c3"]
     assert all(e["reasons"] == ["repeat"] for e in escalated)
-    assert CadreSlot.objects(id=first["cadre_id"]).first().load == 0
+    assert load(ctx, first["cadre_id"]) == 0
 
 
 @pytest.mark.parametrize("days_between, repeat", [(365, True), (366, False)])
@@ -264,7 +300,7 @@ def test_different_category_is_not_linked(world):
 
 
 @pytest.fixture
-def tiny(mock_db):
+def tiny():
     return make_world(parse_registry(small_registry_yaml([1, 1]), "tiny.yaml"))
 
 
@@ -286,7 +322,7 @@ def test_queue_when_full_and_drain_on_close(tiny):
     assert one_case("c2")["cadre_id"] == first["cadre_id"] and one_case("c3")["status"] == "queued"
     later = [d for d in data(broker, events.CASE_ASSIGNED) if d["clue_id"] == "c2"]
     assert later[-1]["status"] == "assigned" and later[-1]["cadre_id"] == first["cadre_id"]
-    assert [c.load for c in CadreSlot.objects(unit="foshan/d1/t1#commission")] == [1, 1]
+    assert list(loads(ctx, "foshan/d1/t1#commission").values()) == [1, 1]
     [closed] = data(broker, events.CASE_CLOSED)
     assert closed["clue_id"] == "c0" and closed["outcomes"] == ["unfounded"]
 
@@ -372,7 +408,7 @@ def test_deadline_supervision_then_escalation_each_once(tiny):
     assert handlers.run_deadlines(ctx) == {"supervised": 0, "escalated": 0}
     moved = one_case("c1")
     assert moved["unit"] == "foshan/d1#commission" and moved["status"] == "assigned"
-    assert CadreSlot.objects(id=case["cadre_id"]).first().load == 0
+    assert load(ctx, case["cadre_id"]) == 0
     assert [x["mode"] for x in data(broker, events.CASE_ESCALATED)] == ["supervised", "direct_investigation"]
 
 
@@ -470,8 +506,8 @@ def test_stats_and_workload(tiny):
     }
     assert figures["days_to_close"] == {"mean": 10.0, "p90": 10.0}
     assert figures["queued"] == 0
-    load = queries.workload("foshan/d1/t1#commission", boss, ctx.registry())
-    assert sum(c["open_cases"] for c in load["cadres"]) == 2 and load["capacity"] == 2
+    answer = queries.workload("foshan/d1/t1#commission", boss, ctx.registry())
+    assert sum(c["open_cases"] for c in answer["cadres"]) == 2 and answer["capacity"] == 2
     with pytest.raises(Forbidden):
         queries.stats(Principal("supervisor", "foshan/d1", "k"), ctx.registry(), T0, "foshan", None, None)
 
@@ -479,7 +515,7 @@ def test_stats_and_workload(tiny):
 # ---- clue-received in batches ------------------------------------------------------------------
 
 
-def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
+def outcome(ctx, broker: FakeBroker, clue_ids: list[str]) -> dict:
     """What a run left behind, comparable across runs: per clue its case's first clue, unit,
     status, cadre and whether it has a lead; the loads; the audit actions; the events per clue."""
     cases = {}
@@ -487,14 +523,14 @@ def outcome(broker: FakeBroker, clue_ids: list[str]) -> dict:
         case = one_case(clue_id)
         cases[clue_id] = (case["clue_id"], case["unit"], case["status"], case["cadre_id"],
                           case["lead_cadre_id"] is not None, tuple(case["linked_clue_ids"]))
-    loads = {c.id: (c.load, c.leads) for c in CadreSlot.objects if c.load or c.leads}
+    counters = {s.id: (s.load, s.leads) for s in slots(ctx) if s.load or s.leads}
     audit = sorted(
         (a["action"], one_case_by_id(a["case_id"])["clue_id"])
         for a in [*audits(), *opening_entries()]
     )
     published = sorted((topic, d["clue_id"]) for topic in (events.CASE_ASSIGNED, events.CASE_ESCALATED)
                        for d in data(broker, topic))
-    return {"cases": cases, "loads": loads, "audit": audit, "events": published}
+    return {"cases": cases, "loads": counters, "audit": audit, "events": published}
 
 
 def one_case_by_id(case_id: str) -> dict:
@@ -517,22 +553,15 @@ BATCH = [
 
 
 def test_a_batch_ends_as_the_same_clues_one_by_one(foshan):
-    import mongoengine as me
-    import mongomock
-
     runs = []
     for batched in (False, True):
-        me.disconnect()
-        me.connect("assignment_unit", host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
-                   tz_aware=True, uuidRepresentation="standard")
-        ctx, broker, _ = make_world(foshan)
+        ctx, broker, _ = make_world(foshan)  # fresh stores for each run
         if batched:
             handlers.clues_received(BATCH, ctx)
         else:
             for event in BATCH:
                 handlers.clue_received(event, ctx)
-        runs.append(outcome(broker, [e.data["clue_id"] for e in BATCH]))
-        me.disconnect()
+        runs.append(outcome(ctx, broker, [e.data["clue_id"] for e in BATCH]))
     one_by_one, batch = runs
     assert batch == one_by_one
     assert batch["cases"]["b4"][0] == "b1" and batch["cases"]["b5"][1] == "foshan#commission"
@@ -540,12 +569,11 @@ def test_a_batch_ends_as_the_same_clues_one_by_one(foshan):
     assert batch["events"].count((events.CASE_ASSIGNED, "b1")) == 2  # announced again, one case
 
 
-def test_a_batch_balances_as_claims_one_at_a_time_and_queues_the_rest(mock_db):
+def test_a_batch_balances_as_claims_one_at_a_time_and_queues_the_rest():
     ctx, broker, _ = make_world(parse_registry(small_registry_yaml([2, 1, 3]), "three.yaml"))
     batch = [clue(f"q{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(8)]
     handlers.clues_received(batch, ctx)
-    loads = {c.id: c.load for c in CadreSlot.objects(unit="foshan/d1/t1#commission")}
-    assert loads == {"t-001": 2, "t-002": 1, "t-003": 3}
+    assert loads(ctx, "foshan/d1/t1#commission") == {"t-001": 2, "t-002": 1, "t-003": 3}
     statuses = [one_case(f"q{i}")["status"] for i in range(8)]
     assert statuses.count("assigned") == 6 and statuses.count("queued") == 2
     # all at 0 and never assigned: by id; then t-001 holds 1/2 while the others are still at 0
@@ -555,19 +583,19 @@ def test_a_batch_balances_as_claims_one_at_a_time_and_queues_the_rest(mock_db):
     assert [a["action"] for a in opening_entries()].count("queued") == 2
 
 
-def test_a_redelivered_batch_makes_no_second_case_and_takes_no_slot(mock_db):
+def test_a_redelivered_batch_makes_no_second_case_and_takes_no_slot():
     ctx, broker, _ = make_world(parse_registry(small_registry_yaml([5, 5]), "two.yaml"))
     batch = [clue(f"r{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(4)]
     handlers.clues_received(batch, ctx)
     handlers.clues_received(batch, ctx)
     assert len(stored()) == 4
-    assert sum(c.load for c in CadreSlot.objects) == 4
+    assert sum(loads(ctx).values()) == 4
     assert len(data(broker, events.CASE_ASSIGNED)) == 8
     assert sorted(a["action"] for a in opening_entries()) == ["assigned"] * 4 + ["received"] * 4
     assert audits() == []
 
 
-def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
+def test_a_case_stored_meanwhile_gives_its_slot_back():
     """Another worker stored the clue's case between this batch's read and its insert."""
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([5, 5]), "two.yaml"))
     handlers.clues_received([clue("s1", jurisdiction="foshan/d1/t1")], ctx)
@@ -575,7 +603,7 @@ def test_a_case_stored_meanwhile_gives_its_slot_back(mock_db):
     news = [handlers.decide_case(e.data, *subject_and_key(e), 1, ctx) for e in again]
     kept, refused = handlers.store_new_cases(news, ctx)
     assert [d["clue_id"] for d in kept] == ["s2"] and refused == [0]
-    assert sum(c.load for c in CadreSlot.objects) == 2 and len(stored()) == 2
+    assert sum(loads(ctx).values()) == 2 and len(stored()) == 2
 
 
 def subject_and_key(event) -> tuple[object, str]:
@@ -583,22 +611,23 @@ def subject_and_key(event) -> tuple[object, str]:
     return subject, handlers.subject_key(subject.name, subject.employer)
 
 
-def test_a_batch_leaves_no_claim_journal(mock_db):
+def test_a_batch_leaves_no_claim_journal():
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([3, 3]), "two.yaml"))
     batch = [clue(f"j{i}", jurisdiction="foshan/d1/t1", name=f"人{i}") for i in range(4)]
     handlers.clues_received(batch, ctx)
-    assert [c.inflight for c in CadreSlot.objects] == [{}] * CadreSlot.objects.count()
-    assert sum(c.load for c in CadreSlot.objects) == 4
+    journals = [workload_store.journal(s.id) for s in slots(ctx)]
+    assert journals == [{}] * len(journals) and len(journals) > 0
+    assert sum(loads(ctx).values()) == 4
 
 
-def test_slots_of_a_worker_that_died_before_storing_are_swept_and_drained(mock_db):
+def test_slots_of_a_worker_that_died_before_storing_are_swept_and_drained():
     """Claims journaled, then the worker dies: one of its three cases was stored, two never were."""
     from services.assignment import workload
 
-    ctx, _, clock = make_world(parse_registry(small_registry_yaml([2, 1]), "tiny3.yaml"), on_database=True)
+    ctx, _, clock = make_world(parse_registry(small_registry_yaml([2, 1]), "tiny3.yaml"))
     unit = "foshan/d1/t1#commission"
     claims = workload.claim_for_cases(unit, ["x1", "x2", "x3"], T0)
-    assert len(claims.cadre_of) == 3 and sum(c.load for c in CadreSlot.objects(unit=unit)) == 3
+    assert len(claims.cadre_of) == 3 and sum(loads(ctx, unit).values()) == 3
     case_store().insert([{"_id": "x2", "clue_id": "x2", "unit": unit, "status": "assigned",
                           "cadre_id": claims.cadre_of["x2"], "holds_slot": True}])
     # meanwhile a clue waits in the queue (the unit was full)
@@ -608,33 +637,35 @@ def test_slots_of_a_worker_that_died_before_storing_are_swept_and_drained(mock_d
     assert handlers.sweep_stranded_slots(ctx, T0 - timedelta(seconds=1)) == 0
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=2)) == 2
     assert one_case("waiting")["status"] == "assigned"
-    assert sum(c.load for c in CadreSlot.objects(unit=unit)) == 2  # x2 and the drained one
-    assert all(c.inflight == {} for c in CadreSlot.objects)
+    assert sum(loads(ctx, unit).values()) == 2  # x2 and the drained one
+    assert no_journal(ctx)
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=2)) == 0  # once only
     # the dead worker's late settle finds its journal swept: nothing is given back twice
     workload.settle(claims, {"x2"})
-    assert sum(c.load for c in CadreSlot.objects(unit=unit)) == 2
+    assert sum(loads(ctx, unit).values()) == 2
 
 
-def test_a_refused_case_gives_its_journaled_slot_back_once(mock_db):
+def test_a_refused_case_gives_its_journaled_slot_back_once():
     from services.assignment import workload
 
-    make_world(parse_registry(small_registry_yaml([5]), "one.yaml"))
+    ctx, _, _ = make_world(parse_registry(small_registry_yaml([5]), "one.yaml"))
     unit = "foshan/d1/t1#commission"
     claims = workload.claim_for_cases(unit, ["y1", "y2"], T0)
     workload.settle(claims, {"y1"})
-    cadre = CadreSlot.objects(unit=unit).first()
-    assert cadre.load == 1 and cadre.inflight == {}
+    [cadre] = slots(ctx, unit)
+    assert cadre.load == 1 and workload_store.journal(cadre.id) == {}
 
 
-def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journaled(mock_db, monkeypatch):
+def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journaled(monkeypatch):
     """The first read is stale for one cadre (another worker claimed there meanwhile): that block
     misses, the others land in the same bulk write, and the next round places the rest."""
     from services.assignment import workload
 
-    make_world(parse_registry(small_registry_yaml([4, 4, 4]), "three4.yaml"))
+    ctx, _, _ = make_world(parse_registry(small_registry_yaml([4, 4, 4]), "three4.yaml"))
     unit = "foshan/d1/t1#commission"
-    CadreSlot.objects(id="t-001").update_one(set__load=1)  # the other worker's claim
+    other = workload.claim_for_cases(unit, ["other"], T0)  # the other worker's claim, on t-001
+    workload.settle(other, {"other"})
+    assert loads(ctx, unit)["t-001"] == 1
     reads = []
     real = workload.unit_loads
 
@@ -648,19 +679,19 @@ def test_a_block_that_misses_is_planned_again_and_only_taken_blocks_are_journale
     monkeypatch.setattr(workload, "unit_loads", stale_first)
     claims = workload.claim_for_cases(unit, [f"z{i}" for i in range(6)], T0)
     assert len(reads) == 2 and len(claims.cadre_of) == 6
-    loads = {c.id: c.load for c in CadreSlot.objects(unit=unit)}
-    assert sum(loads.values()) == 7 and max(loads.values()) - min(loads.values()) <= 1
-    for cadre in CadreSlot.objects(unit=unit):
-        journaled = sorted(i for ids in cadre.inflight.values() for i in ids)
-        assert journaled == sorted(i for i, c in claims.cadre_of.items() if c == cadre.id)
+    counts = loads(ctx, unit)
+    assert sum(counts.values()) == 7 and max(counts.values()) - min(counts.values()) <= 1
+    for cadre_id in counts:
+        journaled = sorted(i for ids in workload_store.journal(cadre_id).values() for i in ids)
+        assert journaled == sorted(i for i, c in claims.cadre_of.items() if c == cadre_id)
     workload.settle(claims, set(claims.cadre_of))
-    assert all(c.inflight == {} for c in CadreSlot.objects(unit=unit))
+    assert no_journal(ctx, unit)
 
 
 # ---- one open case per subject and category, across workers --------------------------------------
 
 
-def test_a_clue_whose_subject_got_a_case_meanwhile_is_linked_to_it(mock_db, monkeypatch):
+def test_a_clue_whose_subject_got_a_case_meanwhile_is_linked_to_it(monkeypatch):
     """Another worker stores a case on the same subject and category between this batch's read
     and its insert: the insert is refused, the slot given back, and the clue linked instead."""
     ctx, broker, _ = make_world(parse_registry(small_registry_yaml([5, 5]), "two.yaml"))
@@ -676,7 +707,7 @@ def test_a_clue_whose_subject_got_a_case_meanwhile_is_linked_to_it(mock_db, monk
     linked = one_case("w1")
     assert linked["clue_id"] == "w2" and linked["linked_clue_ids"] == ["w1"]
     assert len(stored()) == 2
-    assert sum(c.load for c in CadreSlot.objects) == 1  # w2's case; x1 went to triage
+    assert sum(loads(ctx).values()) == 1  # w2's case; x1 went to triage
     assert {d["clue_id"] for d in data(broker, events.CASE_ASSIGNED)} == {"w1", "w2", "x1"}
 
 
@@ -737,47 +768,47 @@ def closed_with_a_queue(ctx):
     return lambda: handlers.close_case(first["_id"], as_cadre(cadre), "concluded", [], "x", ctx), cadre
 
 
-def loads_match_holders() -> bool:
+def loads_match_holders(ctx) -> bool:
     held = {c["cadre_id"] for c in stored() if c.get("holds_slot")}
-    return all(c.load == (1 if c.id in held else 0) for c in CadreSlot.objects)
+    return all(load == (1 if cadre_id in held else 0) for cadre_id, load in loads(ctx).items())
 
 
-def test_a_drain_leaves_no_journal_and_records_its_claim_on_the_case(mock_db):
+def test_a_drain_leaves_no_journal_and_records_its_claim_on_the_case():
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"))
     close, _cadre = closed_with_a_queue(ctx)
     close()
     drained = one_case("c2")
     assert drained["status"] == "assigned" and len(drained["slot_keys"]) == 1
-    assert all(c.inflight == {} for c in CadreSlot.objects) and loads_match_holders()
+    assert no_journal(ctx) and loads_match_holders(ctx)
 
 
-def test_a_drain_killed_between_its_claim_and_the_case_gives_the_slot_back_at_the_sweep(mock_db, monkeypatch):
+def test_a_drain_killed_between_its_claim_and_the_case_gives_the_slot_back_at_the_sweep(monkeypatch):
     ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"))
     close, cadre = closed_with_a_queue(ctx)
     with killed_at_update(monkeypatch, draining):
         close()
-    assert CadreSlot.objects.get(id=cadre).load == 1 and one_case("c2")["status"] == "queued"  # stranded
+    assert load(ctx, cadre) == 1 and one_case("c2")["status"] == "queued"  # stranded
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=3)) == 1
-    assert one_case("c2")["status"] == "assigned" and loads_match_holders()
+    assert one_case("c2")["status"] == "assigned" and loads_match_holders(ctx)
 
 
-def test_a_drain_killed_after_the_case_took_the_slot_keeps_it_at_the_sweep(mock_db, monkeypatch):
-    ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"), on_database=True)
+def test_a_drain_killed_after_the_case_took_the_slot_keeps_it_at_the_sweep(monkeypatch):
+    ctx, _, _ = make_world(parse_registry(small_registry_yaml([1]), "one1.yaml"))
     close, cadre = closed_with_a_queue(ctx)
     with killed_before_settling(monkeypatch):
         close()
-    assert one_case("c2")["status"] == "assigned" and CadreSlot.objects.get(id=cadre).inflight
+    assert one_case("c2")["status"] == "assigned" and workload_store.journal(cadre)
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=3)) == 0
-    assert loads_match_holders() and all(c.inflight == {} for c in CadreSlot.objects)
+    assert loads_match_holders(ctx) and no_journal(ctx)
 
 
 def test_an_escalation_killed_before_moving_the_case_gives_the_slot_back_at_the_sweep(world, monkeypatch):
     ctx, _, _ = world
     handlers.clue_received(clue("c1"), ctx)
     case = one_case("c1")
-    before = {c.id: c.load for c in CadreSlot.objects}
+    before = loads(ctx)
     with killed_at_update(monkeypatch, moving):
         handlers.escalate_case(case["_id"], Principal("supervisor", "foshan", "k"), "提级", ctx)
-    assert sum(c.load for c in CadreSlot.objects) == sum(before.values()) + 1  # the stranded slot
+    assert sum(loads(ctx).values()) == sum(before.values()) + 1  # the stranded slot
     assert handlers.sweep_stranded_slots(ctx, T0 + timedelta(minutes=3)) == 1
-    assert {c.id: c.load for c in CadreSlot.objects} == before
+    assert loads(ctx) == before
