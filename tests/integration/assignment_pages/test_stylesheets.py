@@ -1,20 +1,12 @@
 """The workspace links the shared base sheet, then its own; both are served alike."""
 
-import re
-
 import pytest
+
+from tests.integration.stylesheets import check_sheets
 
 pytestmark = pytest.mark.stack
 
 
 def test_the_pages_link_the_shared_sheet_first_and_both_are_served_alike(http):
-    html = http.get("/workspace/sign-in").get_data(as_text=True)
-    links = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
-    assert links == ["/workspace/assets/base.css", "/workspace/assets/workspace.css"]
-    base, own = (http.get(url) for url in links)
-    assert base.status_code == own.status_code == 200
-    assert base.mimetype == own.mimetype == "text/css"
-    assert "--link: #1d5aa7" in base.get_data(as_text=True)
-    assert "--brand: #12355b" in own.get_data(as_text=True)
-    for header in ("Content-Security-Policy", "Cache-Control", "Referrer-Policy"):
-        assert base.headers.get(header) == own.headers.get(header), header
+    check_sheets(http.get, "/workspace/sign-in",
+                 ["/workspace/assets/base.css", "/workspace/assets/workspace.css"], "#12355b")
