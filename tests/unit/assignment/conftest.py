@@ -14,33 +14,13 @@ def foshan() -> Registry:
 
 
 @pytest.fixture(autouse=True)
-def _case_store_kept():
-    """A test may put a MemoryCaseStore and a MemoryCounterStore in place of the database's
-    (test_handlers.make_world)."""
-    from services.assignment import counter_store
-    from services.assignment.store import case_store, use
+def _stores_kept():
+    """A test may put in-memory twins in place of the database's stores (test_handlers.make_world):
+    the case, counter, duty and slot stores in use before it are put back after it."""
+    from services.assignment import counter_store, duty_store, store, workload_store
 
-    previous, previous_counters = case_store(), counter_store.counter_store()
+    kept = [(store.use, store.case_store()), (counter_store.use, counter_store.counter_store()),
+            (duty_store.use, duty_store.duty_store()), (workload_store.use, workload_store.workload_store())]
     yield
-    use(previous)
-    counter_store.use(previous_counters)
-
-
-@pytest.fixture(autouse=True)
-def _duty_store_kept():
-    """A test may put a MemoryDutyStore in place of the database's."""
-    from services.assignment import duty_store
-
-    previous = duty_store.duty_store()
-    yield
-    duty_store.use(previous)
-
-
-@pytest.fixture(autouse=True)
-def _slot_store_kept():
-    """A test may put a MemoryWorkloadStore (memory_slots.py) in place of the database's slot store."""
-    from services.assignment import workload_store
-
-    previous = workload_store.workload_store()
-    yield
-    workload_store.use(previous)
+    for use, previous in kept:
+        use(previous)
