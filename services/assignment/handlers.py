@@ -7,9 +7,10 @@ scheduler and the edge (routes, pages) to call:
 - closing: close, follow-ups, objections reopening a case for review (复查);
 - queueing: the queue's drain, the sweep after a crash, registry changes moving work.
 
-Each use case loads the case through `store.case_store()`, asks the `model.Case` aggregate what changes, and
-saves it with its events in one conditional write. They raise `model.CaseError`s, never HTTP
-answers: the edge maps those (api.problem_for).
+Each use case loads the case through `store.case_store()`, asks the `model.Case` aggregate what
+changes, and saves it with its events in one conditional write. They raise the domain's refusals
+(`errors.py`, and `model.py`'s `CaseError`s among them), never HTTP answers: the edge maps those
+(`problems.problem_for`).
 """
 
 from __future__ import annotations
