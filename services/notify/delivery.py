@@ -52,9 +52,6 @@ def build_channels(settings: NotifySettings) -> dict[str, Channel]:
     return {name: channel_for(name, settings) for name in names}
 
 
-_Write = Release  # a claim ended: (notification id, lease token, fields to set)
-
-
 @dataclass
 class _Job:
     doc: dict[str, Any]
@@ -133,7 +130,7 @@ class Deliverer:
             return 0
         store = notifications()
         contacts = store.contacts({d["clue_id"] for d in docs})
-        writes: list[_Write] = []
+        writes: list[Release] = []
         attempts: list[dict[str, Any]] = []
         for doc in docs:
             contact = contacts.get(doc["clue_id"])
@@ -164,7 +161,7 @@ class Deliverer:
         return (docs, token) if docs else ([], "")
 
     def _plan(self, doc: dict[str, Any], contact: Contact | None, token: str, now: datetime,
-              writes: list[_Write], attempts: list[dict[str, Any]]) -> _Job | None:
+              writes: list[Release], attempts: list[dict[str, Any]]) -> _Job | None:
         """Finish what needs no channel I/O (into `writes`/`attempts`); return a job for the rest."""
         if contact is None:
             created = _aware(doc["created_at"])
@@ -249,7 +246,7 @@ class Deliverer:
                 self.in_flight[job.channel] -= 1
                 self._idle.notify_all()
 
-    def _result_write(self, job: _Job, result: DeliveryResult, now: datetime) -> _Write:
+    def _result_write(self, job: _Job, result: DeliveryResult, now: datetime) -> Release:
         doc = job.doc
         number = doc.get("attempts", 0) + 1
         changes: dict[str, Any] = {"channel": job.channel, "attempts": number, "last_reason": result.reason}
@@ -267,7 +264,7 @@ class Deliverer:
         return doc["_id"], job.token, changes
 
     def _final(self, doc: dict[str, Any], token: str, status: str, reason: str, now: datetime,
-               channel: str, attempts: int | None = None) -> _Write:
+               channel: str, attempts: int | None = None) -> Release:
         log.warning("notification failed", extra={"notification_id": doc["_id"], "reason": reason})
         changes = {"status": status, "last_reason": reason, "channel": channel, "outcome_pending": True}
         if attempts is not None:
@@ -275,13 +272,13 @@ class Deliverer:
         return doc["_id"], token, changes
 
     def _fail_now(self, doc: dict[str, Any], token: str, reason: str, now: datetime, channel: str,
-                  writes: list[_Write], attempts: list[dict[str, Any]]) -> None:
+                  writes: list[Release], attempts: list[dict[str, Any]]) -> None:
         attempts.append(_attempt(doc, channel, DeliveryResult("failed", reason), now, 0))
         writes.append(self._final(doc, token, "failed", reason, now, channel, doc.get("attempts", 0) + 1))
         return None
 
 
-def _give_back(doc: dict[str, Any], token: str, channel: str, due: datetime) -> _Write:
+def _give_back(doc: dict[str, Any], token: str, channel: str, due: datetime) -> Release:
     """The claim released untouched, due at `due`, in its channel's lane."""
     return doc["_id"], token, {"status": "pending", "channel": channel, "due_at": due}
 
