@@ -16,7 +16,7 @@ from pymongo import UpdateOne
 
 from services.intake.documents import ClueOutcome
 from shared.current import Current
-from shared.times import from_ms, to_ms
+from shared.times import from_ms, to_ms, to_nearest_ms
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class MemoryOutcomeStore:
 
     def record(self, closes: list[Outcome]) -> None:
         for close in closes:
-            at = from_ms(to_ms(close.closed_at))  # as the database keeps it: to the millisecond
+            at = to_nearest_ms(close.closed_at)  # as the database keeps it: to the millisecond
             self.outcomes[close.clue_id] = Outcome(close.clue_id, close.disposition, list(close.outcomes), at)
 
     def of_clues(self, clue_ids: list[str]) -> dict[str, Outcome]:
