@@ -19,8 +19,6 @@ from .model import ALLEGATION_FIELDS, CaseNotFound
 from .registry import Registry
 from .store import case_store
 
-TIME_FIELDS = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
-
 CASE_FIELDS = (
     "clue_id",
     "linked_clue_ids",
@@ -65,8 +63,6 @@ def case_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     if out["amount_total_cny"] is None:
         out["amount_total_cny"] = doc.get("amount_cny")
     out["review"] = bool(doc.get("review"))
-    for name in TIME_FIELDS:
-        out[name] = doc.get(name)
     out["overdue"] = doc["status"] in OPEN_STATUSES and doc["due_at"] < now
     return out
 
