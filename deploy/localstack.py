@@ -57,13 +57,13 @@ def child_options() -> dict:
     return options
 
 
-def stop_process_groups(procs: list[subprocess.Popen], timeout: float) -> None:
-    """SIGTERM the process group of each of `procs` at once, wait up to `timeout` seconds in all,
-    then SIGKILL the groups still running."""
+def stop_process_groups(procs: list[subprocess.Popen], timeout: float, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` (SIGTERM) to the process group of each of `procs` at once, wait up to `timeout`
+    seconds in all, then SIGKILL the groups still running."""
     for proc in procs:
         if proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 pass
     deadline = time.monotonic() + timeout
@@ -101,19 +101,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def stop_process_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM,
                        timeout: float = 10.0) -> None:
-    """Send `sig` to the process group of `proc` (if it still runs), wait up to `timeout` seconds,
-    then SIGKILL the group."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    """`stop_process_groups` for one process (None: nothing to stop)."""
+    if proc is not None:
+        stop_process_groups([proc], timeout, sig)
 
 
 def wait_until_up(proc: subprocess.Popen, name: str, port: int, log_path: Path,
