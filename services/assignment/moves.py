@@ -61,13 +61,14 @@ def record_escalation(
     actor: str,
     note: str | None = None,
     due_at: datetime | None = None,
-    ctx: Context | None = None,
+    *,
+    ctx: Context,
 ) -> None:
-    """Log one move or supervision of the case and its audit line; with `ctx`, what it leaves
-    behind besides the case (duties, statistics: tracking.py)."""
+    """Log one move or supervision of the case and its audit line, and what it leaves behind
+    besides the case (duties, statistics: tracking.py)."""
     reasons = list(reasons)
     entry = escalation_entry(doc, from_unit, to_unit, mode, reasons, at, actor, note, due_at)
-    if case_store().add_escalation(entry) and ctx is not None:
+    if case_store().add_escalation(entry):
         tracking.escalation_recorded(doc, entry["_id"], from_unit, to_unit, mode, reasons, at, ctx)
     case_store().audit(
         doc["_id"], actor, "escalated" if mode == "direct_investigation" else "supervised", at,
