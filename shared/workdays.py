@@ -72,8 +72,8 @@ class WorkCalendar:
     def add_working_days(self, start: datetime, n: int) -> datetime:
         """`start` moved forward by `n` working days, at the same local time of day, in UTC.
 
-        Counting starts the day after `start` (in Shanghai): Friday + 1 is the next working day,
-        a holiday's + 1 the first working day after it; n = 0 returns `start`."""
+        Counting starts the day after `start` (in China Standard Time): Friday + 1 is the next
+        working day, a holiday's + 1 the first working day after it; n = 0 returns `start`."""
         if n < 0:
             raise ValueError("n must be >= 0")
         local = self.local(start)
@@ -86,7 +86,8 @@ class WorkCalendar:
         return moved.astimezone(UTC)
 
     def add_days(self, start: datetime, n: int) -> datetime:
-        """`start` moved by `n` calendar days (negative: back) at the same Shanghai time, in UTC."""
+        """`start` moved by `n` calendar days (negative: back) at the same time of day in China
+        Standard Time, in UTC."""
         local = self.local(start)
         moved = datetime.combine(local.date() + timedelta(days=n), local.timetz().replace(tzinfo=None),
                                  CHINA_TIME)
