@@ -142,7 +142,7 @@ def queue_notification(key: str, clue_id: str, kind: str, at: datetime, event_id
     """
     store = notifications()
     if contact is None:
-        contact = store.contact(clue_id)
+        contact = store.reach(clue_id)
     lang = (contact.lang if contact else "") or DEFAULT_LANG
     try:
         message = render(kind, lang, clue_ref=short_clue_ref(clue_id), at=at, **params)

@@ -44,6 +44,12 @@ class MemoryNotificationStore:
         found = self.contact_items.get(clue_id)
         return replace(found) if found else None
 
+    def reach(self, clue_id: str) -> Contact | None:
+        found = self.contact_items.get(clue_id)
+        if found is None:
+            return None
+        return Contact(clue_id, channel=found.channel, lang=found.lang, anonymous=found.anonymous)
+
     def contacts(self, clue_ids: Iterable[str]) -> dict[str, Contact]:
         return {i: replace(self.contact_items[i]) for i in set(clue_ids) if i in self.contact_items}
 

@@ -64,6 +64,9 @@ def _fields_in(fields: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
+_REACH = {"channel": 1, "lang": 1, "anonymous": 1}  # what a notification needs to be queued
+
+
 def _contact_out(doc: dict[str, Any]) -> Contact:
     return Contact(doc["_id"], doc.get("reporter_ref", ""), doc.get("channel") or "", doc.get("lang") or "",
                    doc.get("contact_sealed"), bool(doc.get("anonymous")), bool(doc.get("closed")),
@@ -88,6 +91,11 @@ class NotificationStore:
 
     def contact(self, clue_id: str) -> Contact | None:
         found = ClueContact._get_collection().find_one({"_id": clue_id})
+        return _contact_out(found) if found else None
+
+    def reach(self, clue_id: str) -> Contact | None:
+        """The contact's channel, language and anonymity only: never its sealed details."""
+        found = ClueContact._get_collection().find_one({"_id": clue_id}, _REACH)
         return _contact_out(found) if found else None
 
     def contacts(self, clue_ids: Iterable[str]) -> dict[str, Contact]:
@@ -275,6 +283,7 @@ class Store(Protocol):
 
     def add_contact(self, contact: Contact) -> bool: ...
     def contact(self, clue_id: str) -> Contact | None: ...
+    def reach(self, clue_id: str) -> Contact | None: ...
     def contacts(self, clue_ids: Iterable[str]) -> dict[str, Contact]: ...
     def note_channel(self, clue_id: str, channel: str) -> None: ...
     def mark_closed(self, clue_id: str, closed: bool) -> None: ...

@@ -49,6 +49,11 @@ def test_a_contact_is_kept_once_and_read_back(store):
         "c1", "ref-c1", "sealed-contact", False, False)
     assert same_time(found.last_update, T0) and same_time(found.created_at, T0)
     assert store.contact("nobody") is None
+    store.note_channel("c1", "email")
+    reach = store.reach("c1")
+    assert (reach.channel, reach.anonymous) == ("email", False)
+    assert (reach.contact_sealed, reach.reporter_ref) == (None, "")  # never the sealed details
+    assert store.reach("nobody") is None
     store.add_contact(contact("c2", anonymous=True))
     assert set(store.contacts(["c1", "c2", "nobody"])) == {"c1", "c2"}
     assert store.contacts(["c2"])["c2"].channel == "inbox"
