@@ -74,11 +74,16 @@ def json_body(request: Request) -> Any:
         raise Problem(400, "Bad Request", f"malformed JSON: {exc}") from None
 
 
-def load(schema, payload: Any) -> Any:
-    """Validate `payload` with a marshmallow schema; invalid fields are a 422 with field paths."""
+def must_be_object(payload: Any) -> None:
+    """422 naming the body when a JSON body is not an object."""
     if not isinstance(payload, dict):
         raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
                       errors={"_body": ["must be an object"]})
+
+
+def load(schema, payload: Any) -> Any:
+    """Validate `payload` with a marshmallow schema; invalid fields are a 422 with field paths."""
+    must_be_object(payload)
     try:
         return schema.load(payload)
     except ValidationError as exc:

@@ -20,7 +20,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared import mongo
 from shared.kafka_admin import kafka_reachable
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
-from shared.problems import Problem, flatten, json_body, problem_response, register_error_handlers
+from shared.problems import (
+    Problem,
+    flatten,
+    json_body,
+    must_be_object,
+    problem_response,
+    register_error_handlers,
+)
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -163,9 +170,7 @@ class ProblemParser(FlaskParser):
 
     def load_json(self, req: Request, schema: Schema) -> Any:
         body = self.read_json(req)
-        if not isinstance(body, dict):
-            raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
-                          errors={"_body": ["must be an object"]})
+        must_be_object(body)
         return body
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):

@@ -56,7 +56,9 @@ class WorkloadQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    unit = fields.String(required=True, error_messages={"required": "required"})
+    # Missing or empty: 422 {"unit": ["required"]}, as before the route moved to flask-smorest.
+    unit = fields.String(required=True, validate=validate.Length(min=1, error="required"),
+                         error_messages={"required": "required"})
 
 
 class JurisdictionBody(Schema):

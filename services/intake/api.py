@@ -291,7 +291,7 @@ def get_clue(clue_id: str):
 
 
 def ndjson_first(view: Any) -> Any:
-    """An import's body must be NDJSON (415), and its Idempotency-Key valid, before its query is parsed."""
+    """An import's body must be NDJSON (415) before its Idempotency-Key and its query are checked."""
 
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
@@ -299,7 +299,6 @@ def ndjson_first(view: Any) -> Any:
             raise Problem(415, "Unsupported Media Type", "send the body as application/x-ndjson")
         # Streamed line by line with a limit per line; None would fall back to the 1 MiB app limit.
         request.max_content_length = sys.maxsize
-        g.idempotency_key = _idempotency_key()
         return view(*args, **kwargs)
 
     return checked
@@ -307,6 +306,7 @@ def ndjson_first(view: Any) -> Any:
 
 @bp.operation("POST", "/v1/clues:import", require("frontline", "supervisor"), parameters=[IDEMPOTENCY_KEY])
 @ndjson_first
+@idempotency_key_first
 @bp.arguments(ImportBatchQuery, location="query")
 @bp.response(200, ImportResult, content_type="application/x-ndjson", description="one result per line")
 @bp.doc(requestBody={"required": True, "content": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apispec import APISpec
+from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from services.intake import schemas
@@ -232,14 +232,13 @@ def _ecma_pattern(self, field: fields.Field, ret: dict[str, Any], **kwargs: Any)
     return {"pattern": pattern.replace("\\Z", "$")} if isinstance(pattern, str) else {}
 
 
-def register_components(spec: APISpec) -> None:
+def register_components(api: Api) -> None:
     """Name the request schemas the others refer to (the subject's and the reporter's `oneOf`), and
-    teach the spec those two fields and ECMA patterns; before any blueprint is registered."""
-    converter = next(p for p in spec.plugins if hasattr(p, "converter")).converter
-    converter.add_attribute_function(_one_of)
-    converter.add_attribute_function(_ecma_pattern)
+    teach `api`'s spec those two fields and ECMA patterns; before any blueprint is registered."""
+    api.ma_plugin.converter.add_attribute_function(_one_of)
+    api.ma_plugin.converter.add_attribute_function(_ecma_pattern)
     for name, schema in [("Subject", schemas.SubjectSchema), ("CardSubject", schemas.CardSubjectSchema),
                          ("Party", schemas.PartySchema),
                          ("AnonymousReporter", schemas.AnonymousReporterSchema),
                          ("NamedReporter", schemas.NamedReporterSchema)]:
-        spec.components.schema(name, schema=schema)
+        api.spec.components.schema(name, schema=schema)

@@ -64,7 +64,7 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
                     settings.receipt_code_failures)
     # /openapi.json, built from the blueprints; a path's keys are its methods (test_api.py checks)
     rest = api_for(app, "Intake: clues and receipts", parameters_in_operations=True)
-    api_schemas.register_components(rest.spec)
+    api_schemas.register_components(rest)
     rest.register_blueprint(api.bp)
     pages.init_app(app, settings)
     practice_api.init_app(app, rest, settings)  # cards, observers

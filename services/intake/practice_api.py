@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from flask_smorest import Api
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services.intake import cards, handlers, observers, practice_store
 from services.intake.api import CLUE_SCHEMA, IntakeBlueprint, IntakeContext, json_payload
@@ -30,7 +30,7 @@ from services.intake.api_schemas import (
 from services.intake.schemas import PATH_PATTERN, ClueSchema, Text
 from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
-from shared.problems import Problem, flatten, load
+from shared.problems import Problem, load, must_be_object
 from shared.vocabulary import OBSERVER_BACKGROUNDS, OUTCOME_LABELS, PLACE_KIND_LABELS, PLACE_KINDS
 from shared.web import BEARER
 
@@ -72,13 +72,6 @@ class ObserverBody(Schema):
     background = fields.String(required=True, validate=validate.OneOf(OBSERVER_BACKGROUNDS))
     liaison_cadre_id = Text(required=True, validate=validate.Length(min=1, max=100))
     identity = fields.Nested(IdentityBody, required=True)
-
-
-def must_be_object(payload: Any) -> None:
-    """422 naming the body when a JSON body is not an object."""
-    if not isinstance(payload, dict):
-        raise Problem(422, "Unprocessable Content", "the body must be a JSON object",
-                      errors={"_body": ["must be an object"]})
 
 
 def _ctx() -> IntakeContext:
@@ -363,15 +356,9 @@ def observer_report():
             "some fields are invalid",
             errors={name: [detail] for name in str(exc).split(", ")},
         ) from None
-    try:
-        data = CLUE_SCHEMA.load(body)
-    except ValidationError as exc:
-        raise Problem(
-            422, "Unprocessable Content", "some fields are invalid", errors=flatten(exc.messages)
-        ) from None
     ctx = _ctx()
     answer, _ = handlers.post_clue(
-        data,
+        load(CLUE_SCHEMA, body),
         f"observers/{observer.town}",
         ctx.keys,
         outbox=ctx.outbox,

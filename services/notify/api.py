@@ -83,9 +83,8 @@ def _render(doc: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-@bp.get("/v1/notifications")
-@require("admin")  # before the arguments: a request without a key is a 401 whatever it asks
-@bp.doc(summary="Notifications sent (or being sent) to reporters", security=[{"bearer": []}])
+@bp.operation("GET", "/v1/notifications", require("admin"))  # the key checked before the arguments
+@bp.doc(summary="Notifications sent (or being sent) to reporters")
 @bp.arguments(ListQuery, location="query", as_kwargs=True)
 @bp.response(200, NotificationList, description="a page of notifications")
 @bp.alt_response(401, description="no or bad key")

@@ -194,6 +194,7 @@ def test_bad_input_is_answered_with_problem_json(client):  # noqa: F811
     assert set(bad["errors"]) == {"limit", "status"} and bad["detail"] == "some fields are invalid"
     assert set(_problem(http.get("/v1/cases?colour=red", headers=admin), 422)["errors"]) == {"colour"}
     assert _problem(http.get("/v1/workload", headers=admin), 422)["errors"] == {"unit": ["required"]}
+    assert _problem(http.get("/v1/workload?unit=", headers=admin), 422)["errors"] == {"unit": ["required"]}
     url = "/v1/recommendations"
     missing = _problem(http.post(url, json={"bureau": BUREAU, "extra": 1}, headers=supervisor), 422)
     assert set(missing["errors"]) == {"kind", "text", "due_on", "extra"}
