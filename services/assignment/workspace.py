@@ -18,7 +18,6 @@ from flask import Blueprint, Flask, Response, current_app, redirect, render_temp
 from mongoengine.connection import get_db
 from pymongo.errors import ConnectionFailure
 
-from shared import catalogs
 from shared.auth import KeyCache, Principal
 from shared.csrf import CSRF_FIELD, CsrfGuard
 from shared.forms import FormErrors
@@ -88,7 +87,6 @@ class Workspace:
 
 def init_app(app: Flask, secret_key: bytes, secure: bool = False) -> None:
     Workspace(app, secret_key, secure)
-    catalogs.init_app(app)  # the workspace is for the office's staff: Chinese, no language choice
     app.register_blueprint(bp)
 
 
