@@ -50,7 +50,8 @@ _WITHOUT_OPEN_KEY = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exis
 
 
 def cases():
-    """The cases' collection, for the modules that read it themselves (workload, networks)."""
+    """The cases' collection, for the storage modules that read cases themselves (network_store,
+    recommendation_store)."""
     return Case._get_collection()
 
 
