@@ -12,14 +12,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.times import to_ms
+from shared.times import to_ms, to_stored_datetime
 
 from .duty_store import from_stored, stored
-
-
-def _to_millisecond(value: datetime) -> datetime:
-    """A datetime as the database gives one back: UTC, microseconds cut to milliseconds."""
-    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _in_state(duty: Mapping[str, Any], state: str | None, now_ms: int) -> bool:
@@ -45,7 +40,7 @@ class MemoryDutyStore:
             if item["_id"] in self.duties:
                 continue
             kept = stored(copy.deepcopy(dict(item)))
-            kept["created_at"] = _to_millisecond(kept["created_at"])
+            kept["created_at"] = to_stored_datetime(kept["created_at"].astimezone(UTC))
             self.duties[item["_id"]] = kept
             new += 1
         return new
