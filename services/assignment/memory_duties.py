@@ -14,18 +14,8 @@ from typing import Any
 
 from shared.times import to_ms, to_stored_datetime
 
-from .duty_store import from_stored, stored
-
-
-def _in_state(duty: Mapping[str, Any], state: str | None, now_ms: int) -> bool:
-    """Whether the stored duty passes duty_store.state_filters(state, now)."""
-    if state == "due":
-        return duty["state"] == "due" and duty["due_at"] >= now_ms
-    if state == "missed":
-        return duty["state"] == "missed" or (duty["state"] == "due" and duty["due_at"] < now_ms)
-    if state == "met":
-        return duty["state"] == "met"
-    return True
+from .duty_store import from_stored, state_filters, stored
+from .memory_store import matches
 
 
 class MemoryDutyStore:
@@ -89,9 +79,9 @@ class MemoryDutyStore:
         return [self._out(d) for d in sorted(found, key=lambda d: d["due_at"])]
 
     def _within(self, units: list[str] | None, state: str | None, now: datetime) -> list[dict[str, Any]]:
-        now_ms = to_ms(now)
+        filters = state_filters(state, now)
         return [d for d in self.duties.values()
-                if (units is None or d["unit"] in units) and _in_state(d, state, now_ms)]
+                if (units is None or d["unit"] in units) and any(matches(d, f) for f in filters)]
 
     @staticmethod
     def _out(duty: Mapping[str, Any]) -> dict[str, Any]:

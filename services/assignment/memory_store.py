@@ -8,6 +8,7 @@ that takes or gives up a slot settles it there, as the database store does.
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ _UNIQUE = ("_id", "clue_id", "open_key")  # what the database's unique indexes r
 
 
 _MISSING = object()
+_ORDER = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge}
 
 
 def _compare(value: Any, op: str, wanted: Any) -> bool:
@@ -41,7 +43,7 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
         return (value is not _MISSING) == bool(wanted)
     if value is _MISSING or value is None:
         return False
-    return {"$lt": value < wanted, "$lte": value <= wanted, "$gt": value > wanted}[op]
+    return _ORDER[op](value, wanted)
 
 
 def _get(doc: Mapping[str, Any], name: str) -> Any:
@@ -53,7 +55,8 @@ def _get(doc: Mapping[str, Any], name: str) -> Any:
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Whether the document passes a filter of store.py's kind, as the database would tell."""
+    """Whether the document passes a filter of store.py's (or duty_store.py's) kind, as the database
+    would tell."""
     for name, wanted in query.items():
         value = _get(doc, name)
         if isinstance(wanted, Mapping) and wanted and all(k.startswith("$") for k in wanted):
