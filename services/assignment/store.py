@@ -382,15 +382,3 @@ class CaseStore(CaseWrites):
 _current: Current[Any] = Current(CaseStore())
 case_store = _current.get
 use = _current.use
-
-
-# ---- what the modules outside the case use cases still call (pages, networks) -----------------
-
-
-def escalations_touching(units: list[str], limit: int = 200) -> list[Doc]:
-    return case_store().escalations_touching(units, limit)
-
-
-def audit(case_id: str, actor: str, action: str, at: datetime, entry_id: str | None = None,
-          **details: Any) -> None:
-    case_store().audit(case_id, actor, action, at, entry_id, **details)
