@@ -26,6 +26,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.times import to_ms
+
 from . import workload_store
 from .routing import CadreLoad, plan_picks
 from .workload_store import SlotState
@@ -109,9 +111,18 @@ def settle(claims: Claims, stored: Collection[str]) -> None:
 
 def release_stranded(older_than: datetime) -> dict[str, int]:
     """Give back slots journaled before `older_than` that their cases never took (the worker died
-    between the claim and the case's write: see the module's docstring), and clear those entries;
-    slots freed by unit."""
-    return workload_store.release_stranded(older_than)
+    between the claim and the case's write: see the module's docstring), and clear those entries,
+    each in an update guarded by the entry; slots freed by unit."""
+    freed: Counter[str] = Counter()
+    cutoff = to_ms(older_than)
+    for entry in workload_store.journal_entries():
+        if workload_store.journal_ms(entry.key) >= cutoff:
+            continue
+        missing = len(set(entry.case_ids) - workload_store.taking_cases(entry.key, entry.case_ids))
+        if workload_store.sweep_entry(entry.cadre_id, entry.key, missing) and missing:
+            freed[entry.unit] += missing
+            log.warning("stranded slots given back", extra={"cadre_id": entry.cadre_id, "slots": missing})
+    return dict(freed)
 
 
 def claim_cadre(
