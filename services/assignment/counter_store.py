@@ -42,7 +42,6 @@ class MongoCounterStore:
             return {i for n, i in enumerate(ids) if n not in seen}
         return set(ids)
 
-
     def add(self, sums: Mapping[CounterKey, Mapping[str, float]]) -> None:
         """Add the increments to their counter documents (created as needed), in one bulk write."""
         if not sums:
@@ -61,7 +60,6 @@ class MongoCounterStore:
             ],
             ordered=False,
         )
-
 
     def read(self, keys: Iterable[CounterKey]) -> dict[CounterKey, dict[str, float]]:
         """The counts of those counter documents that exist, by key: one read by id."""

@@ -4,7 +4,8 @@
 takes each picked cadre's slots with one conditional update that matches the load it read and
 the capacity: if another worker moved that cadre in between, the update misses and the rest is
 planned again on a fresh read. So any number of workers claiming at once never put anyone over
-capacity, and every pick is the least-loaded one. `release_slot` gives a slot back.
+capacity, and every pick is the least-loaded one. A case gives its slot back through the release
+journal of its own write (store.py `CaseWrites.update`, workload_store.give_back_once).
 
 Every claim is journaled in the claiming update itself (all the blocks of a round in one bulk
 write): the cadre document keeps `inflight.<key>: [case ids]` until the cases' own write is done

@@ -254,7 +254,7 @@ def use(store: Any) -> Any:
     return _current.use(store)
 
 
-# ---- the store in use's methods, for workload.py, queries.py and registry_store.py ----------------
+# ---- the store in use's methods, for workload.py, the case stores, queries.py and registry_store.py
 
 
 def sync_roster(registry: Registry) -> None:
