@@ -86,11 +86,15 @@ class ProcessedEvents:
         insert_new(ProcessedEvent._get_collection(), docs)  # some marked meanwhile: a re-delivery
 
 
-def insert_new(collection: pymongo.collection.Collection, docs: list[dict]) -> None:
+def insert_new(collection: pymongo.collection.Collection, docs: list[dict]) -> set[int]:
     """Insert `docs`, skipping those whose unique key is taken already (written before, e.g. by a
-    re-delivery of the same event); any other write error is raised."""
+    re-delivery of the same event); the positions in `docs` of those skipped. Any other write
+    error is raised."""
     try:
         collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
             raise
+        return {e["index"] for e in errors}
+    return set()

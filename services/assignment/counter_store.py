@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
 
 from shared.current import Current
+from shared.mongo import insert_new
 
 from .documents import StatCounter, StatMark
 
@@ -32,16 +32,8 @@ class MongoCounterStore:
         """Insert the marks (id -> the fact's time) in one write; the ids that were not marked before.
         A write error other than a taken id is raised."""
         ids = list(marks)
-        try:
-            StatMark._get_collection().insert_many([{"_id": i, "at": marks[i]} for i in ids], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            seen = {e["index"] for e in errors}
-            return {i for n, i in enumerate(ids) if n not in seen}
-        return set(ids)
-
+        seen = insert_new(StatMark._get_collection(), [{"_id": i, "at": marks[i]} for i in ids])
+        return {i for n, i in enumerate(ids) if n not in seen}
 
     def add(self, sums: Mapping[CounterKey, Mapping[str, float]]) -> None:
         """Add the increments to their counter documents (created as needed), in one bulk write."""
@@ -61,7 +53,6 @@ class MongoCounterStore:
             ],
             ordered=False,
         )
-
 
     def read(self, keys: Iterable[CounterKey]) -> dict[CounterKey, dict[str, float]]:
         """The counts of those counter documents that exist, by key: one read by id."""

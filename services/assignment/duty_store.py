@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import BulkWriteError
-
 from shared.auth import Principal, jurisdiction_within
 from shared.current import Current
+from shared.mongo import insert_new
 from shared.times import from_ms, to_ms
 
 from . import counters, duties
@@ -67,14 +66,7 @@ class MongoDutyStore:
         docs = [stored(d) for d in items]
         if not docs:
             return 0
-        try:
-            collection().insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            return len(docs) - len(errors)
-        return len(docs)
+        return len(docs) - len(insert_new(collection(), docs))
 
     def follow_case(self, case_id: str, unit: str) -> None:
         """Every duty of the case is now `unit`'s."""

@@ -39,7 +39,7 @@ from .receiving import (
     receive_clue,
     store_new_cases,
 )
-from .store import audit, audit_entry, case_store, cases
+from .store import audit_entry, case_store, cases
 from .triage import route_case
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "announce_again",
     "apply_waiting",
     "assigned_event",
-    "audit",
     "audit_entry",
     "backfill_open_keys",
     "case_document",

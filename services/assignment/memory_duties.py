@@ -12,25 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.times import to_ms
+from shared.times import to_ms, to_stored_datetime
 
-from .duty_store import from_stored, stored
-
-
-def _to_millisecond(value: datetime) -> datetime:
-    """A datetime as the database gives one back: UTC, microseconds cut to milliseconds."""
-    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _in_state(duty: Mapping[str, Any], state: str | None, now_ms: int) -> bool:
-    """Whether the stored duty passes duty_store.state_filters(state, now)."""
-    if state == "due":
-        return duty["state"] == "due" and duty["due_at"] >= now_ms
-    if state == "missed":
-        return duty["state"] == "missed" or (duty["state"] == "due" and duty["due_at"] < now_ms)
-    if state == "met":
-        return duty["state"] == "met"
-    return True
+from .duty_store import from_stored, state_filters, stored
+from .memory_store import matches
 
 
 class MemoryDutyStore:
@@ -45,7 +30,7 @@ class MemoryDutyStore:
             if item["_id"] in self.duties:
                 continue
             kept = stored(copy.deepcopy(dict(item)))
-            kept["created_at"] = _to_millisecond(kept["created_at"])
+            kept["created_at"] = to_stored_datetime(kept["created_at"].astimezone(UTC))
             self.duties[item["_id"]] = kept
             new += 1
         return new
@@ -94,9 +79,9 @@ class MemoryDutyStore:
         return [self._out(d) for d in sorted(found, key=lambda d: d["due_at"])]
 
     def _within(self, units: list[str] | None, state: str | None, now: datetime) -> list[dict[str, Any]]:
-        now_ms = to_ms(now)
+        filters = state_filters(state, now)
         return [d for d in self.duties.values()
-                if (units is None or d["unit"] in units) and _in_state(d, state, now_ms)]
+                if (units is None or d["unit"] in units) and any(matches(d, f) for f in filters)]
 
     @staticmethod
     def _out(duty: Mapping[str, Any]) -> dict[str, Any]:

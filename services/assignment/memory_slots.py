@@ -8,20 +8,17 @@ would match.
 from __future__ import annotations
 
 import copy
-import logging
-from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.times import to_ms
 
-from .workload_store import RosterEntry, SlotState, journal_ms, roster_changes, slot_state, taking_cases
+from .workload_store import JournalEntry, RosterEntry, SlotState, roster_changes, slot_state
 
 if TYPE_CHECKING:
     from .registry import Registry
 
-log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 
 
@@ -142,17 +139,14 @@ class MemoryWorkloadStore:
     def marks(self, cadre_id: str) -> set[str]:
         return set((self.cadres.get(cadre_id) or {}).get("released") or {})
 
-    def release_stranded(self, older_than: datetime) -> dict[str, int]:
-        freed: Counter[str] = Counter()
-        cutoff = to_ms(older_than)
-        for doc in list(self.cadres.values()):
-            for key, case_ids in list((doc.get("inflight") or {}).items()):
-                if journal_ms(key) >= cutoff:
-                    continue
-                missing = len(set(case_ids) - taking_cases(key, case_ids))
-                del doc["inflight"][key]  # one thread: the entry is still there
-                doc["load"] = (doc.get("load") or 0) - missing
-                if missing:
-                    freed[doc["unit"]] += missing
-                    log.warning("stranded slots given back", extra={"cadre_id": doc["_id"], "slots": missing})
-        return dict(freed)
+    def journal_entries(self) -> list[JournalEntry]:
+        return [JournalEntry(d["_id"], d["unit"], key, list(case_ids))
+                for d in self.cadres.values() for key, case_ids in (d.get("inflight") or {}).items()]
+
+    def sweep_entry(self, cadre_id: str, key: str, missing: int) -> bool:
+        doc = self._entry_holder(cadre_id, key)
+        if doc is None:
+            return False
+        del doc["inflight"][key]
+        doc["load"] = (doc.get("load") or 0) - missing
+        return True

@@ -8,20 +8,20 @@ that takes or gives up a slot settles it there, as the database store does.
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from shared.times import to_ms
 
-from . import workload_store
 from .model import OPEN_STATUSES
 from .store import (
+    RELEASE_CLEARED,
     CaseWrites,
     Doc,
     audit_entry,
     follow_up_view,
-    give_back,
     waiting_doc,
 )
 
@@ -29,6 +29,7 @@ _UNIQUE = ("_id", "clue_id", "open_key")  # what the database's unique indexes r
 
 
 _MISSING = object()
+_ORDER = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge}
 
 
 def _compare(value: Any, op: str, wanted: Any) -> bool:
@@ -42,7 +43,7 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
         return (value is not _MISSING) == bool(wanted)
     if value is _MISSING or value is None:
         return False
-    return {"$lt": value < wanted, "$lte": value <= wanted, "$gt": value > wanted}[op]
+    return _ORDER[op](value, wanted)
 
 
 def _get(doc: Mapping[str, Any], name: str) -> Any:
@@ -54,7 +55,8 @@ def _get(doc: Mapping[str, Any], name: str) -> Any:
 
 
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Whether the document passes a filter of store.py's kind, as the database would tell."""
+    """Whether the document passes a filter of store.py's (or duty_store.py's) kind, as the database
+    would tell."""
     for name, wanted in query.items():
         value = _get(doc, name)
         if isinstance(wanted, Mapping) and wanted and all(k.startswith("$") for k in wanted):
@@ -179,23 +181,17 @@ class MemoryCaseStore(CaseWrites):
         self.cases[new["_id"]] = new
         return copy.deepcopy(new)
 
-    def finish_release(self, doc: Doc) -> None:
-        key = doc["release_key"]
-        marked = give_back(doc)
-        stored = self.cases.get(doc["_id"])
+    def _clear_release(self, case_id: str, key: str) -> None:
+        stored = self.cases.get(case_id)
         if stored is not None and stored.get("release_key") == key:
-            stored.update(release_key=None, release_at=0, release_slot=None, release_lead=None)
-        workload_store.unmark(marked, key)
+            stored.update(RELEASE_CLEARED)
 
-    def finish_stranded_releases(self, older_than: datetime) -> set[str]:
-        units: set[str] = set()
-        for doc in [d for d in self.cases.values() if 0 < (d.get("release_at") or 0) < to_ms(older_than)]:
-            self.finish_release(copy.deepcopy(doc))
-            units.add(doc["unit"])
-        for cadre, key in workload_store.stale_marks(older_than):
-            if not any(d.get("release_key") == key for d in self.cases.values()):
-                workload_store.unmark([cadre], key)
-        return units
+    def _stranded(self, older_than: datetime) -> list[Doc]:
+        return [copy.deepcopy(d) for d in self.cases.values()
+                if 0 < (d.get("release_at") or 0) < to_ms(older_than)]
+
+    def _release_held(self, key: str) -> bool:
+        return any(d.get("release_key") == key for d in self.cases.values())
 
     # ---- clues of a case ---------------------------------------------------------------------
 
@@ -212,11 +208,6 @@ class MemoryCaseStore(CaseWrites):
               **details: Any) -> None:
         entry = audit_entry(case_id, actor, action, at, details, entry_id)
         self.audits.setdefault(entry["_id"], entry)
-
-    def audit_lines(self, case_id: str, actor: str, at: datetime,
-                    lines: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        for action, details in lines:
-            self.audit(case_id, actor, action, at, **details)
 
     def record_reads(self, case_ids: list[str], actor: str, action: str, at: datetime) -> None:
         for case_id in case_ids:

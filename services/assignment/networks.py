@@ -151,7 +151,7 @@ def _record_joint(
     }
     network_store.save_joint(joint_id, fields, old.created_at, case_ids, updated_at=now)
     for case_id in case_ids:
-        handlers.audit(
+        handlers.case_store().audit(
             case_id,
             handlers.SYSTEM,
             "joint_handling",

@@ -248,7 +248,7 @@ def queue(principal: Principal):
 def escalations(principal: Principal):
     registry = ctx().registry()
     units = list(registry.units_within(principal.scope))
-    found = store.escalations_touching(units)
+    found = store.case_store().escalations_touching(units)
     entries = [e for e in found if escalation_visible(e, principal, registry)]
     now = ctx().clock()
     watched = queries.supervised_cases(principal, registry, now)

@@ -12,8 +12,8 @@ from shared.mongo import exact, new_id
 
 from . import recommendations as rules
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .handlers import cases
 from .registry import Registry
+from .store import cases
 
 
 class Recommendation(me.Document):

@@ -1,5 +1,6 @@
 """The review batches of old clues (大起底/回头看) as stored, and the one read of a batch's cases
-its progress needs. Deadlines cross this module's edge as datetimes (stored as epoch ms)."""
+its progress needs (through the case store in use, store.py). Deadlines cross this module's edge
+as datetimes (stored as epoch ms)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 from shared.times import from_ms, to_ms
 
-from .documents import Case, ReviewBatch
+from .documents import ReviewBatch
+from .store import case_store
 
 
 def _batch(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,9 +41,9 @@ def find(batch_id: str) -> dict[str, Any] | None:
 
 def cases_of(batch_id: str, units: Collection[str] | None) -> list[dict[str, Any]]:
     """The batch's cases (of `units` only, unless None): `status`, `due_at`, `unit`, `kind`."""
-    query: dict[str, Any] = {"batch_id": {"$eq": batch_id}}
+    query: dict[str, Any] = {"batch_id": batch_id}
     if units is not None:
         query["unit"] = {"$in": list(units)}
-    found = Case._get_collection().find(query, {"status": 1, "due_at": 1, "unit": 1, "kind": 1})
-    return [{"status": d["status"], "due_at": from_ms(d["due_at"]), "unit": d["unit"], "kind": d.get("kind")}
+    found = case_store().select(query, {"status": 1, "due_at": 1, "unit": 1, "kind": 1})
+    return [{"status": d["status"], "due_at": d["due_at"], "unit": d["unit"], "kind": d.get("kind")}
             for d in found]

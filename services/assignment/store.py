@@ -44,11 +44,14 @@ Doc = dict[str, Any]
 _SCALARS = ("unit", "status", "cadre_id", "lead_cadre_id", "subject_key", "route_mode", "clue_id",
             "open_key", "watched_by", "triage_reason", "category", "batch_id")
 TIMES = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
+# a case's release journal once finished (see `CaseWrites.finish_release`)
+RELEASE_CLEARED = {"release_key": None, "release_at": 0, "release_slot": None, "release_lead": None}
 _WITHOUT_OPEN_KEY = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
 
 
 def cases():
-    """The cases' collection, for the modules that read it themselves (workload, networks)."""
+    """The cases' collection, for the storage modules that read cases themselves (network_store,
+    recommendation_store)."""
     return Case._get_collection()
 
 
@@ -135,15 +138,44 @@ def waiting_doc(event_id: str, data: Mapping[str, Any], at: datetime) -> Doc:
 
 
 class CaseWrites:
-    """The write both case stores share (`CaseStore` here, `MemoryCaseStore` in memory_store.py):
-    `update` and `save` around the store's own `_write`, which applies an update document to the
-    case only if it is still the version `doc` was read at and matches `expect`."""
+    """What both case stores share (`CaseStore` here, `MemoryCaseStore` in memory_store.py): `update`
+    and `save` around the store's own `_write`, which applies an update document to the case only if
+    it is still the version `doc` was read at and matches `expect`; the release journal's protocol
+    (`finish_release`, `finish_stranded_releases`) around the store's own reads and write of it."""
 
     def _write(self, doc: Doc, update: Doc, expect: Mapping[str, Any]) -> Doc | None:
         raise NotImplementedError
 
-    def finish_release(self, doc: Doc) -> None:
+    def _clear_release(self, case_id: str, key: str) -> None:
+        """Clear the case's release journal, if it still holds `key`."""
         raise NotImplementedError
+
+    def _stranded(self, older_than: datetime) -> list[Doc]:
+        """Cases whose release journal was written before `older_than` (a batch of them)."""
+        raise NotImplementedError
+
+    def _release_held(self, key: str) -> bool:
+        """Whether a case's release journal still holds `key`."""
+        raise NotImplementedError
+
+    def finish_release(self, doc: Doc) -> None:
+        """Give back the slot and lead the case's last write gave up, once, then clear the case's
+        journal and the cadres' marks."""
+        key = doc["release_key"]
+        marked = give_back(doc)
+        self._clear_release(doc["_id"], key)
+        workload_store.unmark(marked, key)
+
+    def finish_stranded_releases(self, older_than: datetime) -> set[str]:
+        """Finish the releases a dead worker left half done; the units whose cadres got slots back."""
+        units: set[str] = set()
+        for doc in self._stranded(older_than):
+            self.finish_release(doc)
+            units.add(doc["unit"])
+        for cadre, key in workload_store.stale_marks(older_than):
+            if not self._release_held(key):
+                workload_store.unmark([cadre], key)
+        return units
 
     def update(
         self,
@@ -186,6 +218,12 @@ class CaseWrites:
              **kw: Any) -> Doc | None:
         """`update` with a transition's changes, events and unset fields."""
         return self.update(doc, transition.changes, transition.events, expect, transition.unset, **kw)
+
+    def audit_lines(self, case_id: str, actor: str, at: datetime,
+                    lines: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Append one audit entry per (action, details) line."""
+        for action, details in lines:
+            self.audit(case_id, actor, action, at, **details)
 
 
 class CaseStore(CaseWrites):
@@ -246,27 +284,14 @@ class CaseStore(CaseWrites):
         except DuplicateKeyError:  # MongoDB: another case took the open key meanwhile
             return None
 
-    def finish_release(self, doc: Doc) -> None:
-        """Give back the slot and lead the case's last write gave up, once, then clear the case's
-        journal and the cadres' marks."""
-        key = doc["release_key"]
-        marked = give_back(doc)
-        cases().update_one(
-            {"_id": doc["_id"], "release_key": key},
-            {"$set": {"release_key": None, "release_at": 0, "release_slot": None, "release_lead": None}},
-        )
-        workload_store.unmark(marked, key)
+    def _clear_release(self, case_id: str, key: str) -> None:
+        cases().update_one({"_id": case_id, "release_key": key}, {"$set": RELEASE_CLEARED})
 
-    def finish_stranded_releases(self, older_than: datetime) -> set[str]:
-        """Finish the releases a dead worker left half done; the units whose cadres got slots back."""
-        units: set[str] = set()
-        for doc in list(cases().find({"release_at": {"$gt": 0, "$lt": to_ms(older_than)}}).limit(500)):
-            self.finish_release(doc)
-            units.add(doc["unit"])
-        for cadre, key in workload_store.stale_marks(older_than):
-            if cases().find_one({"release_key": key}, {"_id": 1}) is None:
-                workload_store.unmark([cadre], key)
-        return units
+    def _stranded(self, older_than: datetime) -> list[Doc]:
+        return list(cases().find({"release_at": {"$gt": 0, "$lt": to_ms(older_than)}}).limit(500))
+
+    def _release_held(self, key: str) -> bool:
+        return cases().find_one({"release_key": key}, {"_id": 1}) is not None
 
     # ---- clues of a case ---------------------------------------------------------------------
 
@@ -290,11 +315,6 @@ class CaseStore(CaseWrites):
             CaseAudit._get_collection().insert_one(audit_entry(case_id, actor, action, at, details, entry_id))
         except DuplicateKeyError:
             pass
-
-    def audit_lines(self, case_id: str, actor: str, at: datetime,
-                    lines: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        for action, details in lines:
-            self.audit(case_id, actor, action, at, **details)
 
     def record_reads(self, case_ids: list[str], actor: str, action: str, at: datetime) -> None:
         """Every read of a case by a person is in its audit trail."""
@@ -362,15 +382,3 @@ class CaseStore(CaseWrites):
 _current: Current[Any] = Current(CaseStore())
 case_store = _current.get
 use = _current.use
-
-
-# ---- what the modules outside the case use cases still call (pages, networks) -----------------
-
-
-def escalations_touching(units: list[str], limit: int = 200) -> list[Doc]:
-    return case_store().escalations_touching(units, limit)
-
-
-def audit(case_id: str, actor: str, action: str, at: datetime, entry_id: str | None = None,
-          **details: Any) -> None:
-    case_store().audit(case_id, actor, action, at, entry_id, **details)

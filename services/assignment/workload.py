@@ -4,7 +4,8 @@
 takes each picked cadre's slots with one conditional update that matches the load it read and
 the capacity: if another worker moved that cadre in between, the update misses and the rest is
 planned again on a fresh read. So any number of workers claiming at once never put anyone over
-capacity, and every pick is the least-loaded one. `release_slot` gives a slot back.
+capacity, and every pick is the least-loaded one. A case gives its slot back through the release
+journal of its own write (store.py `CaseWrites.update`, workload_store.give_back_once).
 
 Every claim is journaled in the claiming update itself (all the blocks of a round in one bulk
 write): the cadre document keeps `inflight.<key>: [case ids]` until the cases' own write is done
@@ -25,6 +26,8 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from shared.times import to_ms
 
 from . import workload_store
 from .routing import CadreLoad, plan_picks
@@ -109,9 +112,18 @@ def settle(claims: Claims, stored: Collection[str]) -> None:
 
 def release_stranded(older_than: datetime) -> dict[str, int]:
     """Give back slots journaled before `older_than` that their cases never took (the worker died
-    between the claim and the case's write: see the module's docstring), and clear those entries;
-    slots freed by unit."""
-    return workload_store.release_stranded(older_than)
+    between the claim and the case's write: see the module's docstring), and clear those entries,
+    each in an update guarded by the entry; slots freed by unit."""
+    freed: Counter[str] = Counter()
+    cutoff = to_ms(older_than)
+    for entry in workload_store.journal_entries():
+        if workload_store.journal_ms(entry.key) >= cutoff:
+            continue
+        missing = len(set(entry.case_ids) - workload_store.taking_cases(entry.key, entry.case_ids))
+        if workload_store.sweep_entry(entry.cadre_id, entry.key, missing) and missing:
+            freed[entry.unit] += missing
+            log.warning("stranded slots given back", extra={"cadre_id": entry.cadre_id, "slots": missing})
+    return dict(freed)
 
 
 def claim_cadre(

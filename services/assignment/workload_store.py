@@ -1,9 +1,9 @@
 """The cadres' slot counters and claim journal as stored (the `cadres` collection): the only
 module that reads or writes `load`, `leads`, `last_assigned_at`, `inflight` and `released`.
 
-Every write here is a conditional atomic update (the rules of claiming, planning and settling
-are in workload.py). A journal key is `<kind><epoch ms>_<random hex>`: the sweep tells an
-entry's age from it. Times cross this module's edge as datetimes; `last_assigned_at` is stored
+Every write here is a conditional atomic update (the rules of claiming, planning, settling and
+sweeping are in workload.py). A journal key is `<kind><epoch ms>_<random hex>`: the sweep tells
+an entry's age from it. Times cross this module's edge as datetimes; `last_assigned_at` is stored
 as epoch milliseconds (see shared/times.py).
 
 `MongoWorkloadStore` is the real store, `MemoryWorkloadStore` (memory_slots.py) its in-memory
@@ -13,10 +13,8 @@ on both. The module functions act on the store in use (`workload_store()`, swapp
 
 from __future__ import annotations
 
-import logging
 import secrets
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,7 +30,6 @@ from .documents import CadreSlot
 if TYPE_CHECKING:
     from .registry import Registry
 
-log = logging.getLogger(__name__)
 _FIELDS = {"load": 1, "capacity": 1, "active": 1, "last_assigned_at": 1, "role": 1, "leads": 1}
 EXISTING_CASE = "s"  # the kind of key an existing case's own update records (see workload.py)
 
@@ -62,6 +59,16 @@ class RosterEntry:
     capacity: int
     load: int
     leads: int
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One claim not settled yet: the cadre (and unit) whose slots it took, its key, its cases."""
+
+    cadre_id: str
+    unit: str
+    key: str
+    case_ids: list[str]
 
 
 def journal_key(now: datetime, kind: str) -> str:
@@ -218,26 +225,20 @@ class MongoWorkloadStore:
         found = self._slots().find_one({"_id": cadre_id}, {"released": 1})
         return set((found or {}).get("released") or {})
 
-    def release_stranded(self, older_than: datetime) -> dict[str, int]:
-        """Give back the slots of journal entries dated before `older_than` that their cases never
-        took, and clear those entries (each guarded by the entry); slots freed by unit."""
-        freed: Counter[str] = Counter()
-        cutoff = to_ms(older_than)
-        for doc in list(self._slots().find({"inflight": {"$exists": True}}, {"inflight": 1, "unit": 1})):
-            entries: Iterable[tuple[str, list[str]]] = (doc.get("inflight") or {}).items()
-            for key, case_ids in entries:
-                if journal_ms(key) >= cutoff:
-                    continue
-                missing = len(set(case_ids) - taking_cases(key, case_ids))
-                update: dict = {"$unset": {f"inflight.{key}": ""}}
-                if missing:
-                    update["$inc"] = {"load": -missing}
-                entry = {"_id": doc["_id"], f"inflight.{key}": {"$exists": True}}
-                swept = self._slots().update_one(entry, update)
-                if swept.modified_count and missing:
-                    freed[doc["unit"]] += missing
-                    log.warning("stranded slots given back", extra={"cadre_id": doc["_id"], "slots": missing})
-        return dict(freed)
+    def journal_entries(self) -> list[JournalEntry]:
+        """Every claim journal entry not settled yet, of every cadre, one read."""
+        found = list(self._slots().find({"inflight": {"$exists": True}}, {"inflight": 1, "unit": 1}))
+        return [JournalEntry(d["_id"], d["unit"], key, case_ids)
+                for d in found for key, case_ids in (d.get("inflight") or {}).items()]
+
+    def sweep_entry(self, cadre_id: str, key: str, missing: int) -> bool:
+        """Clear the cadre's journal entry `key`, giving back `missing` slots with it, only if the
+        entry is still there; whether it was."""
+        update: dict = {"$unset": {f"inflight.{key}": ""}}
+        if missing:
+            update["$inc"] = {"load": -missing}
+        swept = self._slots().update_one({"_id": cadre_id, f"inflight.{key}": {"$exists": True}}, update)
+        return bool(swept.modified_count)
 
 
 _current: Current[Any] = Current(MongoWorkloadStore())
@@ -253,7 +254,7 @@ def use(store: Any) -> Any:
     return _current.use(store)
 
 
-# ---- the store in use's methods, for workload.py, queries.py and registry_store.py ----------------
+# ---- the store in use's methods, for workload.py, the case stores, queries.py and registry_store.py
 
 
 def sync_roster(registry: Registry) -> None:
@@ -313,9 +314,14 @@ def release_lead(cadre_id: str) -> None:
     _current.get().release_lead(cadre_id)
 
 
-def release_stranded(older_than: datetime) -> dict[str, int]:
-    """The slots of old journal entries no case took given back; slots freed by unit."""
-    return _current.get().release_stranded(older_than)
+def journal_entries() -> list[JournalEntry]:
+    """Every claim journal entry not settled yet, of every cadre."""
+    return _current.get().journal_entries()
+
+
+def sweep_entry(cadre_id: str, key: str, missing: int) -> bool:
+    """The journal entry cleared with `missing` slots given back, if still there; whether it was."""
+    return _current.get().sweep_entry(cadre_id, key, missing)
 
 
 def give_back_once(cadre_id: str, counter: str, key: str, at: datetime | None) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.assignment import store as case_stores
+from services.assignment import workload
 from services.assignment import workload_store as slots
 from services.assignment.documents import CadreSlot
 from services.assignment.memory_slots import MemoryWorkloadStore
@@ -205,11 +206,11 @@ def test_the_sweep_frees_only_old_slots_no_case_took(cadres):
         {"_id": "e1", "clue_id": "q2", "slot_keys": {existing: True}},  # its update recorded the key
         {"_id": "e2", "clue_id": "q3"},  # an existing case whose update missed: the slot is not its
     ])
-    freed = slots.release_stranded(T0 + timedelta(minutes=1))
+    freed = workload.release_stranded(T0 + timedelta(minutes=1))
     assert freed == {UNIT: 2}
     assert load("a") == 1 and slots.journal("a") == {}
     assert load("b") == 1 and slots.journal("b") == {}
     assert load("l") == 1 and set(slots.journal("l")) == {recent}  # too recent
-    assert slots.release_stranded(T0 + timedelta(minutes=1)) == {}  # once only
-    assert slots.release_stranded(T0 + timedelta(minutes=10)) == {UNIT: 1}
+    assert workload.release_stranded(T0 + timedelta(minutes=1)) == {}  # once only
+    assert workload.release_stranded(T0 + timedelta(minutes=10)) == {UNIT: 1}
     assert load("l") == 0 and slots.journal("l") == {}
