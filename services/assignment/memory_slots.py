@@ -103,13 +103,6 @@ class MemoryWorkloadStore:
             doc["load"] = (doc.get("load") or 0) - 1
         return True
 
-    def release_slot(self, cadre_id: str) -> bool:
-        doc = self.cadres.get(cadre_id)
-        if doc is None or (doc.get("load") or 0) <= 0:
-            return False
-        doc["load"] -= 1
-        return True
-
     def add_leads(self, led: Mapping[str, int]) -> None:
         for cadre_id, count in led.items():
             if cadre_id in self.cadres:

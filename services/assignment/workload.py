@@ -147,11 +147,6 @@ def settle_slot(cadre_id: str, key: str, taken: bool) -> None:
         )
 
 
-def release_slot(cadre_id: str | None) -> bool:
-    """Give back one slot of `cadre_id` (never below zero); True if a slot was freed."""
-    return workload_store.release_slot(cadre_id) if cadre_id else False
-
-
 def choose_leads(unit: str, now: datetime, excludes: Sequence[Collection[str]]) -> list[str | None]:
     """A lead cadre (包案领导) for each of several serious cases of `unit`, one read for all: the
     unit's active leader with the lowest (open cases + led cases) / capacity, least recently

@@ -185,13 +185,6 @@ class MongoWorkloadStore:
         done = self._slots().update_one({"_id": cadre_id, f"inflight.{key}": {"$exists": True}}, update)
         return bool(done.modified_count)
 
-    def release_slot(self, cadre_id: str) -> bool:
-        """Give back one slot of the cadre (never below zero); True if a slot was freed."""
-        got = self._slots().find_one_and_update(
-            {"_id": cadre_id, "load": {"$gt": 0}}, {"$inc": {"load": -1}}, projection={"_id": 1}
-        )
-        return got is not None
-
     def add_leads(self, led: Mapping[str, int]) -> None:
         """Count serious cases in each cadre's `leads` (cadre -> how many more)."""
         for cadre_id, count in led.items():
@@ -297,11 +290,6 @@ def clear_journals(keys: Mapping[str, list[str]]) -> int:
 def settle_slot(cadre_id: str, key: str, taken: bool) -> bool:
     """One journal entry cleared, its slot given back unless `taken`; False if it was gone."""
     return _current.get().settle_slot(cadre_id, key, taken)
-
-
-def release_slot(cadre_id: str) -> bool:
-    """One slot of the cadre given back (never below zero); True if a slot was freed."""
-    return _current.get().release_slot(cadre_id)
 
 
 def add_leads(led: Mapping[str, int]) -> None:

@@ -162,11 +162,14 @@ def test_give_backs_are_guarded_by_their_journal_entry(cadres):
 
 
 def test_slots_and_leads_never_go_below_zero(cadres):
-    assert slots.release_slot("a") is False and load("a") == 0
+    slots.give_back_once("a", "load", "r0", T0)
+    assert load("a") == 0 and slots.marks("a") == set()  # nothing to give back: no mark either
     key = slots.journal_key(T0, "j")
     assert slots.claim(read(), {key: ("a", ["c1"])}, T0) == {key}
-    assert slots.release_slot("a") is True and load("a") == 0
-    assert slots.release_slot("nobody") is False
+    slots.give_back_once("a", "load", "r1", T0)
+    slots.give_back_once("a", "load", "r2", T0)
+    assert load("a") == 0 and slots.marks("a") == {"r1"}
+    slots.give_back_once("nobody", "load", "r3", T0)
     slots.add_leads({"l": 2})
     slots.release_lead("l")
     slots.release_lead("l")
