@@ -56,12 +56,6 @@ class JointMember(me.Document):
     meta = {"collection": "joint_members", "indexes": ["joint_id"]}
 
 
-def case_of(clue_id: str) -> dict[str, Any] | None:
-    """The case a clue made or was linked to."""
-    found = store.cases().find_one({"clue_id": clue_id}, {"outbox": 0})
-    return found or store.cases().find_one({"linked_clue_ids": clue_id}, {"outbox": 0})
-
-
 def add_links(docs: list[dict[str, Any]]) -> None:
     """Store links; those stored before stay as they are (their ids are natural)."""
     insert_new(MapLink._get_collection(), docs)

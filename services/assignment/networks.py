@@ -24,6 +24,7 @@ from .errors import NotFound
 from .model import CaseError
 from .network_store import MAX_LINKS, JointCase
 from .registry import Registry
+from .store import case_store
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 12
@@ -48,7 +49,7 @@ def store_links(data: dict[str, Any]) -> list[dict[str, Any]]:
     parties = [
         p for p in data.get("parties") or [] if isinstance(p, dict) and p.get("kind") and p.get("name")
     ]
-    case = network_store.case_of(data["clue_id"]) if parties else None
+    case = case_store().by_clue(data["clue_id"]) if parties else None
     if case is None:
         return []
     docs = [
@@ -151,7 +152,7 @@ def _record_joint(
     }
     network_store.save_joint(joint_id, fields, old.created_at, case_ids, updated_at=now)
     for case_id in case_ids:
-        handlers.case_store().audit(
+        case_store().audit(
             case_id,
             handlers.SYSTEM,
             "joint_handling",

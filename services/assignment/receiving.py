@@ -23,7 +23,7 @@ from .model import clue_record
 from .moves import record_escalation
 from .new_case import NewCase, case_document, decide_case
 from .queueing import drain
-from .store import case_store
+from .store import WITHOUT_OPEN_KEY, case_store
 from .workload import Claims, choose_leads, claim_for_cases, release_lead, settle
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ def backfill_open_keys() -> int:
     """Give the open cases stored before open keys existed theirs. Where two of them share a
     subject and category, the older keeps the key (clues link to the oldest open case anyway).
     Returns how many were given one."""
-    without = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
-    older_first = case_store().select(without, {"subject_key": 1, "category": 1}, sort=("received_at", 1))
+    older_first = case_store().select(WITHOUT_OPEN_KEY, {"subject_key": 1, "category": 1},
+                                      sort=("received_at", 1))
     return sum(case_store().give_open_key(d["_id"], open_key(d["subject_key"], d["category"]))
                for d in older_first)
 

@@ -46,7 +46,8 @@ _SCALARS = ("unit", "status", "cadre_id", "lead_cadre_id", "subject_key", "route
 TIMES = ("due_at", "accepted_at", "assigned_at", "supervised_at", "closed_at", "reopened_at")
 # a case's release journal once finished (see `CaseWrites.finish_release`)
 RELEASE_CLEARED = {"release_key": None, "release_at": 0, "release_slot": None, "release_lead": None}
-_WITHOUT_OPEN_KEY = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
+# Open cases stored before open keys existed (receiving.backfill_open_keys gives them theirs).
+WITHOUT_OPEN_KEY = {"status": {"$in": list(OPEN_STATUSES)}, "open_key": {"$exists": False}}
 
 
 def cases():
@@ -271,7 +272,7 @@ class CaseStore(CaseWrites):
     def give_open_key(self, case_id: str, key: str) -> bool:
         """Give an open case stored without an open key its key; False if another has it."""
         try:
-            found = cases().update_one({"_id": case_id, **_WITHOUT_OPEN_KEY}, {"$set": {"open_key": key}})
+            found = cases().update_one({"_id": case_id, **WITHOUT_OPEN_KEY}, {"$set": {"open_key": key}})
         except DuplicateKeyError:
             return False
         return found.modified_count == 1
