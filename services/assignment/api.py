@@ -8,7 +8,7 @@ from flask import current_app, g, request
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from shared.auth import audit, require
-from shared.problems import Problem, json_body
+from shared.problems import Problem, json_body, must_be_object
 from shared.vocabulary import DISPOSITIONS, OUTCOMES
 from shared.web import ApiBlueprint
 
@@ -199,8 +199,7 @@ def put_registry():
     from .registry_file import registry_from_dict
 
     body = json_body(request)
-    if not isinstance(body, dict):
-        raise Problem(422, "Unprocessable Content", "the body must be a JSON object")
+    must_be_object(body)
     try:
         registry = registry_from_dict(body, "registry")
     except RegistryError as exc:

@@ -134,6 +134,8 @@ def test_registry_admin_endpoints_validate_like_the_file(client):
     whole = http.get("/v1/registry", headers=admin).get_json()
     whole["jurisdictions"].append({"code": "foshan/d1/t2", **town})
     whole["units"].append({"code": "foshan/d1/t2#commission", **unit, "cadres": []})
+    listed = http.put("/v1/registry", json=[whole], headers=admin)
+    assert listed.status_code == 422 and listed.get_json()["errors"] == {"_body": ["must be an object"]}
     assert http.put("/v1/registry", json=whole, headers=admin).status_code == 200
     app.extensions["assignment.registry_cache"].invalidate()
     case = receive(app, "r1", jurisdiction="foshan/d1/t2")
