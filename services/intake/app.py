@@ -16,7 +16,7 @@ from services.intake.limit_store import counters_collection
 from services.intake.limits import TooManyAttempts
 from services.intake.outbox_store import outbox_collections
 from services.intake.relay import IntakeOutbox
-from services.intake.settings import IntakeSettings
+from services.intake.settings import IntakeSettings, read_registry
 from shared import mongo
 from shared.kafka import EventProducer, Publisher
 from shared.metrics import (
@@ -66,8 +66,9 @@ def create_app(settings: IntakeSettings | None = None, *, publisher: Publisher |
     rest = api_for(app, "Intake: clues and receipts", parameters_in_operations=True)
     api_schemas.register_components(rest)
     rest.register_blueprint(api.bp)
-    pages.init_app(app, settings)
-    practice_api.init_app(app, rest, settings)  # cards, observers
+    registry = read_registry(settings.registry_file)
+    pages.init_app(app, settings, registry)
+    practice_api.init_app(app, rest, registry)  # cards, observers
 
     @app.errorhandler(TooManyAttempts)
     def _too_many(exc: TooManyAttempts):

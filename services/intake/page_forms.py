@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
 from werkzeug.datastructures import MultiDict
 
 from services.intake.page_texts import TEXTS, text
@@ -61,19 +59,19 @@ def _names(name: str) -> tuple[str, str]:
     return name[match.start():].strip(), (name[:match.start()].strip() or name)
 
 
-def load_places(path: str) -> Places:
-    """The registry file's jurisdictions (city, districts, towns) and employers.
+def load_places(data: dict[str, Any], path: str) -> Places:
+    """The registry's jurisdictions (city, districts, towns) and employers, from the file at `path`
+    as read (settings.read_registry).
 
-    Raises SettingsError naming INTAKE_REGISTRY_FILE when the file cannot be read.
+    Raises SettingsError naming INTAKE_REGISTRY_FILE when they are not as a registry has them.
     """
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         rows = list(data.get("jurisdictions") or [])
         places = {row["code"]: Place(row["code"], *_names(str(row.get("name") or row["code"])))
                   for row in rows}
         employers = [Place(row["code"], *_names(str(row.get("name") or row["code"])))
                      for row in data.get("employers") or []]
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise SettingsError(f"INTAKE_REGISTRY_FILE: cannot read the registry {path}: "
                             f"{type(exc).__name__}") from None
     tops = [row["code"] for row in rows if not row.get("parent") or row["parent"] not in places]

@@ -76,13 +76,13 @@ class ReporterPages:
     csrf: CsrfGuard
 
 
-def init_app(app: Flask, settings: IntakeSettings) -> None:
+def init_app(app: Flask, settings: IntakeSettings, registry: dict[str, Any]) -> None:
     """The reporter's pages at /, /report, /receipt and /card/<code> on `app`; the posts share
     the receipt routes' rate limit, counted once their CSRF check passed."""
     from services.intake import card_pages  # noqa: F401 - the card holder's page joins bp
 
     app.extensions["reporter_pages"] = ReporterPages(
-        load_places(settings.registry_file),
+        load_places(registry, settings.registry_file),
         tuple(c for c in WEB_CHANNELS if c in settings.reporter_channels),
         CsrfGuard(settings.receipt_key, "reporter-pages-csrf", CSRF_COOKIE))
     catalogs.init_app(app, locale_selector=page_lang)

@@ -28,7 +28,6 @@ from services.intake.api_schemas import (
     TownSummaryPage,
 )
 from services.intake.schemas import PATH_PATTERN, ClueSchema, Text
-from services.intake.settings import IntakeSettings
 from shared.auth import jurisdiction_within, require
 from shared.problems import Problem, load, must_be_object
 from shared.vocabulary import OBSERVER_BACKGROUNDS, OUTCOME_LABELS, PLACE_KIND_LABELS, PLACE_KINDS
@@ -148,9 +147,9 @@ sheets = Blueprint("practice", __name__, template_folder="templates", static_fol
                    static_url_path="/assets/practice")
 
 
-def init_app(app: Flask, rest: Api, settings: IntakeSettings) -> None:
+def init_app(app: Flask, rest: Api, registry: dict[str, Any]) -> None:
     """The registry's places for these routes, and the routes on `app` (the API's on `rest`)."""
-    app.extensions["intake.places"] = practice_store.load_places(settings.registry_file)
+    app.extensions["intake.places"] = practice_store.load_places(registry)
     rest.register_blueprint(bp)
     app.register_blueprint(sheets)
 

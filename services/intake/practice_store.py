@@ -12,11 +12,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import mongoengine as me
-import yaml
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 
@@ -79,9 +77,9 @@ class Places:
         return str(found.get("name") or code) if found else code
 
 
-def load_places(path: str) -> Places:
-    """The registry file's jurisdictions and employers (bureaus), by code."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+def load_places(data: Mapping[str, Any]) -> Places:
+    """The registry's jurisdictions and employers (bureaus), by code, from the file as read
+    (settings.read_registry)."""
     return Places(
         {j["code"]: j for j in data.get("jurisdictions") or []},
         {e["code"]: e for e in data.get("employers") or []},

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from shared.sealing import load_key
 from shared.settings import CommonSettings, Env, SettingsError
@@ -101,3 +104,17 @@ class IntakeSettings:
             public_url=env.str("INTAKE_PUBLIC_URL", ""),
             reporter_channels=_channels(env),
         )
+
+
+def read_registry(path: str) -> dict[str, Any]:
+    """The registry file's contents (jurisdictions, employers, units), read once at start-up for the
+    pages and the card and observer routes. Raises SettingsError naming INTAKE_REGISTRY_FILE when
+    the file cannot be read."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"INTAKE_REGISTRY_FILE: cannot read the registry {path}: "
+                            f"{type(exc).__name__}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"INTAKE_REGISTRY_FILE: cannot read the registry {path}: not a mapping")
+    return data
